@@ -1,0 +1,405 @@
+//! The `kraft` binary: command-line parsing, settings, logging, and the
+//! subcommands. Each subcommand is a thin layer over the library crates;
+//! errors become one clear message and a non-zero exit, never a panic.
+
+mod bench;
+mod config;
+mod progress;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use kraft_ingest::doc::Kind;
+use kraft_ingest::index::SearchFilter;
+use kraft_ingest::sync::IngestReport;
+use kraft_ingest::{IngestOptions, Knowledge};
+
+use crate::config::Settings;
+
+/// Kraft: the AI guidance assistant of Kraftsamling AI Mälardalen.
+#[derive(Debug, Parser)]
+#[command(name = "kraft", version, about)]
+struct Cli {
+    /// A TOML file layered over the embedded defaults (also KRAFT_CONFIG).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Index the Markdown knowledge base (incremental; only changes are written).
+    Ingest {
+        /// Knowledge folder (default: the configured knowledge_dir).
+        path: Option<PathBuf>,
+        /// Show what would change without writing anything.
+        #[arg(long)]
+        dry_run: bool,
+        /// Drop the index and build it again.
+        #[arg(long)]
+        rebuild: bool,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Search the knowledge base (ingests first if the index is missing or stale).
+    Search {
+        query: String,
+        /// Print results as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Only these kinds (project, case, support, event, faq, guide); repeatable.
+        #[arg(long)]
+        kind: Vec<String>,
+        /// Only documents for this region (vastmanland, sormland, national, other); repeatable.
+        #[arg(long)]
+        region: Vec<String>,
+        /// Only events from today on.
+        #[arg(long)]
+        upcoming: bool,
+        /// Number of results.
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+    /// Measure retrieval quality.
+    Eval {
+        #[command(subcommand)]
+        what: EvalCommand,
+    },
+    /// Measure speed and size: ingest throughput, query latency at 1k/10k/100k chunks, memory.
+    Bench {
+        /// Corpus sizes in chunks.
+        #[arg(long, value_delimiter = ',', default_value = "1000,10000,100000")]
+        sizes: Vec<usize>,
+        /// Timed queries per size.
+        #[arg(long, default_value_t = 2000)]
+        queries: usize,
+        /// SweFAQ folder, used as a source of real Swedish text and questions.
+        #[arg(long, default_value = "../shared/data/swefaq")]
+        swefaq: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum EvalCommand {
+    /// The SweFAQ retrieval benchmark: R@1, R@5, MRR@10 per retrieval mode.
+    Swefaq {
+        /// Folder with swefaq_dev.jsonl and swefaq_test.jsonl.
+        #[arg(long, default_value = "../shared/data/swefaq")]
+        data: PathBuf,
+        #[arg(long)]
+        json: bool,
+        /// Also score hybrid fusion with these BM25 weights (dense = 1 - w).
+        #[arg(long, value_delimiter = ',')]
+        sweep: Vec<f32>,
+    },
+    /// The knowledge base's own questions (knowledge/eval-questions.jsonl).
+    Kb {
+        /// Question file (default: <knowledge_dir>/eval-questions.jsonl).
+        #[arg(long)]
+        questions: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn init_logging(filter: &str) {
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| filter.to_string());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match config::load(cli.config.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("kraft: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&settings.log.filter);
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("kraft: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli.command, settings)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("kraft: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cmd: Command, settings: Settings) -> Result<ExitCode> {
+    match cmd {
+        Command::Ingest {
+            path,
+            dry_run,
+            rebuild,
+            json,
+        } => {
+            let root = path.unwrap_or_else(|| settings.knowledge.knowledge_dir.clone());
+            let k = open(&settings).await?;
+            let bar = progress::Bar::new();
+            let report = k
+                .ingest(&root, IngestOptions { dry_run, rebuild }, &bar)
+                .await
+                .with_context(|| format!("ingest of {} failed", root.display()))?;
+            bar.done();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print_report(&report, &root);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Search {
+            query,
+            json,
+            kind,
+            region,
+            upcoming,
+            limit,
+        } => {
+            let mut filter = SearchFilter::default();
+            for k in &kind {
+                filter.kinds.push(Kind::parse(k).with_context(|| {
+                    format!("unknown kind `{k}`; use one of project, case, support, event, faq, guide")
+                })?);
+            }
+            for r in &region {
+                if !kraft_ingest::doc::REGIONS.contains(&r.as_str()) {
+                    anyhow::bail!("unknown region `{r}`; use one of {}", kraft_ingest::doc::REGIONS.join(", "));
+                }
+                filter.regions.push(r.clone());
+            }
+            if upcoming {
+                filter.upcoming_from = Some(chrono::Local::now().date_naive());
+            }
+            let k = open(&settings).await?;
+            ensure_fresh(&k, &settings.knowledge.knowledge_dir).await?;
+            let retriever = k.retriever().await?;
+            let limit = limit.unwrap_or(settings.knowledge.search.limit).clamp(1, 100);
+            let resp = retriever.search(&query, &filter, limit).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&resp)?);
+            } else {
+                print_search(&resp);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Eval { what } => match what {
+            EvalCommand::Swefaq { data, json, sweep } => eval_swefaq(&settings, &data, json, &sweep).await,
+            EvalCommand::Kb { questions, json } => {
+                let qpath = questions.unwrap_or_else(|| settings.knowledge.knowledge_dir.join("eval-questions.jsonl"));
+                eval_kb(&settings, &qpath, json).await
+            }
+        },
+        Command::Bench {
+            sizes,
+            queries,
+            swefaq,
+        } => bench::run(&settings, &sizes, queries, &swefaq).await,
+    }
+}
+
+async fn open(settings: &Settings) -> Result<Knowledge> {
+    Knowledge::open(settings.knowledge.clone(), settings.secrets.clone())
+        .await
+        .context("cannot open the knowledge index")
+}
+
+/// Ingests when the index is missing or out of date, so `search` and the
+/// chat always answer from the current files.
+async fn ensure_fresh(k: &Knowledge, root: &Path) -> Result<()> {
+    if !root.is_dir() {
+        return Ok(());
+    }
+    if k.is_stale(root).await? {
+        let bar = progress::Bar::new();
+        let report = k.ingest(root, IngestOptions::default(), &bar).await?;
+        bar.done();
+        eprintln!(
+            "kraft: index updated from {} ({} added, {} updated, {} deleted)",
+            root.display(),
+            report.added.len(),
+            report.updated.len(),
+            report.deleted.len()
+        );
+        for s in &report.skipped {
+            eprintln!("kraft: skipped {s}");
+        }
+    }
+    Ok(())
+}
+
+fn print_report(r: &IngestReport, root: &Path) {
+    let verb = if r.dry_run { "would be" } else { "" };
+    if let Some(why) = &r.rebuilt {
+        println!("Index rebuilt: {why}.");
+    }
+    let list = |label: &str, items: &[String]| {
+        if !items.is_empty() {
+            println!("{label} {verb}:");
+            for i in items {
+                println!("  {i}");
+            }
+        }
+    };
+    list("Added", &r.added);
+    list("Updated", &r.updated);
+    list("Deleted", &r.deleted);
+    if !r.skipped.is_empty() {
+        println!("Skipped:");
+        for s in &r.skipped {
+            println!("  {s}");
+        }
+    }
+    println!(
+        "{}: {} added, {} updated, {} deleted, {} unchanged, {} skipped; {} chunks written, {} removed, {} in the index from {} ({:.2}s){}",
+        root.display(),
+        r.added.len(),
+        r.updated.len(),
+        r.deleted.len(),
+        r.unchanged.len(),
+        r.skipped.len(),
+        r.chunks_written,
+        r.chunks_deleted,
+        r.chunks_total,
+        if r.dry_run { "a dry run" } else { "this run" },
+        r.elapsed.as_secs_f64(),
+        if r.dry_run { " — nothing was written" } else { "" }
+    );
+}
+
+fn print_search(resp: &kraft_ingest::search::SearchResponse) {
+    println!(
+        "language: {}  mode: {}  confidence: {:.2}",
+        resp.query_language,
+        resp.mode.as_str(),
+        resp.confidence
+    );
+    if let Some(w) = &resp.warning {
+        println!("warning: {w}");
+    }
+    if resp.results.is_empty() {
+        println!("No results.");
+    }
+    for (i, f) in resp.results.iter().enumerate() {
+        let c = &f.chunk;
+        let heading = if c.heading_path.is_empty() {
+            String::new()
+        } else {
+            format!(" › {}", c.heading_path.join(" › "))
+        };
+        println!(
+            "{}. [{:.3}] {}{}  ({}:{}, {}{})",
+            i + 1,
+            f.score,
+            c.title,
+            heading,
+            c.doc_path,
+            c.line,
+            c.kind,
+            if c.example { ", example" } else { "" }
+        );
+        let snippet: String = c.text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let snippet: String = snippet.chars().take(200).collect();
+        println!("   {snippet}");
+        if let Some(u) = &c.source_url {
+            println!("   {u}");
+        }
+    }
+}
+
+async fn eval_swefaq(settings: &Settings, data: &Path, json: bool, sweep: &[f32]) -> Result<ExitCode> {
+    let work = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let bar = progress::Bar::new();
+    bar.set(219, "embedding");
+    let report = kraft_ingest::eval::swefaq(
+        data,
+        &settings.knowledge,
+        &settings.secrets,
+        &work.path().join("index"),
+        sweep,
+        |n| bar.position(n as u64),
+    )
+    .await
+    .with_context(|| format!("SweFAQ evaluation on {} failed", data.display()))?;
+    bar.done();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "SweFAQ: {} passages, {} questions, backend {}, fusion weights bm25 {:.2} / dense {:.2}",
+        report.passages, report.queries, report.backend, report.sparse_weight, report.dense_weight
+    );
+    println!("| retriever | weights bm25/dense | R@1 | R@5 | MRR@10 | nDCG@10 | candidates p50 ms |");
+    println!("|---|---|---|---|---|---|---|");
+    for m in &report.modes {
+        println!(
+            "| {} | {:.2}/{:.2} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |",
+            m.mode.as_str(),
+            m.sparse_weight,
+            m.dense_weight,
+            m.recall_at_1,
+            m.recall_at_5,
+            m.mrr_at_10,
+            m.ndcg_at_10,
+            m.p50_ms
+        );
+    }
+    if report.modes.len() == 1 {
+        println!("(dense and hybrid need an embeddings endpoint: set KRAFT_EMBEDDINGS__BASE_URL)");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn eval_kb(settings: &Settings, questions: &Path, json: bool) -> Result<ExitCode> {
+    let qs = kraft_ingest::eval::load_questions(questions)?;
+    let k = open(settings).await?;
+    ensure_fresh(&k, &settings.knowledge.knowledge_dir).await?;
+    let retriever = k.retriever().await?;
+    let report = kraft_ingest::eval::kb(&retriever, &qs, settings.knowledge.search.min_confidence).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "Knowledge-base questions from {} (abstain below confidence {:.2})",
+        questions.display(),
+        report.threshold
+    );
+    println!("| retriever | answerable | Recall@5 | MRR@10 | false abstentions | unanswerable | abstained |");
+    println!("|---|---|---|---|---|---|---|");
+    for m in &report.modes {
+        println!(
+            "| {} | {} | {:.3} | {:.3} | {} | {} | {:.0} % |",
+            m.mode.as_str(),
+            m.answerable,
+            m.recall_at_5,
+            m.mrr_at_10,
+            m.false_abstentions,
+            m.unanswerable,
+            m.abstention_rate * 100.0
+        );
+    }
+    for m in &report.modes {
+        if !m.misses.is_empty() {
+            println!("{} missed (not in top 5): {}", m.mode.as_str(), m.misses.join(", "));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,498 @@
+//! The embedded backend: a Qdrant Edge shard in this process, stored under
+//! the data directory. No server, no network.
+//!
+//! Qdrant Edge writes every update to its WAL first, so a process killed in
+//! the middle of an ingest replays cleanly on the next open; the ingest's
+//! document-hash check then repairs any half-written document.
+//!
+//! `EdgeShard` flushes in `Drop` and panics if that fails (for example when
+//! its directory is gone), so this type owns the shard, flushes explicitly,
+//! and only removes the directory after the shard has been dropped.
+
+use std::path::{Path, PathBuf};
+use std::sync::RwLock;
+
+use async_trait::async_trait;
+use qdrant_edge::external::uuid::Uuid as EdgeUuid;
+use qdrant_edge::{
+    Condition, CountRequest, Distance, EdgeConfig, EdgeShard, EdgeSparseVectorParams,
+    EdgeVectorParams, FieldCondition, FieldIndexOperations, Filter, JsonPath,
+    Match, Modifier, NamedQuery, PayloadFieldSchema, PayloadSchemaType, PointId,
+    PointInsertOperations, PointOperations, PointStruct, QueryEnum, QueryRequest, Range,
+    ScoringQuery, ScrollRequest, SparseVector, UpdateOperation, VectorInternal, Vectors,
+    WithPayloadInterface, WithVector,
+};
+use qdrant_edge::{CreateIndex, Vector};
+use uuid::Uuid;
+
+use super::{
+    meta_point_id, ChunkPayload, ChunkPoint, FieldType, Hit, IndexBackend, IndexMeta,
+    SearchFilter, StoredRef, DENSE_VECTOR, INDEXED_FIELDS, SPARSE_VECTOR,
+};
+use crate::text::SparseVec;
+use crate::IndexError;
+
+#[derive(Debug)]
+pub struct EdgeIndex {
+    dir: PathBuf,
+    shard: RwLock<Option<EdgeShard>>,
+}
+
+fn storage<E: std::fmt::Display>(e: E) -> IndexError {
+    IndexError::Storage(e.to_string())
+}
+
+/// Field paths used here are static, valid identifiers.
+fn jp(path: &str) -> JsonPath {
+    JsonPath::try_from(path).unwrap_or_else(|_| unreachable!("static JSON path {path}"))
+}
+
+fn to_edge_id(id: Uuid) -> PointId {
+    PointId::Uuid(EdgeUuid::from_bytes(id.into_bytes()))
+}
+
+fn from_edge_id(id: &PointId) -> Option<Uuid> {
+    match id {
+        PointId::Uuid(u) => Some(Uuid::from_bytes(*u.as_bytes())),
+        PointId::NumId(_) => None,
+    }
+}
+
+fn shard_config(dense_dim: Option<usize>) -> EdgeConfig {
+    let mut b = EdgeConfig::builder().sparse_vector(
+        SPARSE_VECTOR,
+        EdgeSparseVectorParams::builder().modifier(Modifier::Idf).build(),
+    );
+    if let Some(dim) = dense_dim {
+        b = b.vector(DENSE_VECTOR, EdgeVectorParams::builder(dim, Distance::Cosine).build());
+    }
+    b.build()
+}
+
+impl EdgeIndex {
+    /// Opens the shard in `dir` if one exists. Creation waits for
+    /// `ensure_collection`, which knows the dense dimension.
+    pub fn open(dir: &Path) -> Result<Self, IndexError> {
+        std::fs::create_dir_all(dir).map_err(|e| IndexError::Io {
+            path: dir.display().to_string(),
+            message: e.to_string(),
+        })?;
+        let idx = Self {
+            dir: dir.to_path_buf(),
+            shard: RwLock::new(None),
+        };
+        if dir.join("edge_config.json").exists() {
+            let shard = EdgeShard::load(dir, None).map_err(storage)?;
+            *idx.write()? = Some(shard);
+        }
+        Ok(idx)
+    }
+
+    fn write(&self) -> Result<std::sync::RwLockWriteGuard<'_, Option<EdgeShard>>, IndexError> {
+        self.shard
+            .write()
+            .map_err(|_| IndexError::Storage("index lock poisoned".into()))
+    }
+
+    fn with_shard<T>(
+        &self,
+        f: impl FnOnce(&EdgeShard) -> Result<T, IndexError>,
+    ) -> Result<T, IndexError> {
+        let guard = self
+            .shard
+            .read()
+            .map_err(|_| IndexError::Storage("index lock poisoned".into()))?;
+        match guard.as_ref() {
+            Some(s) => f(s),
+            None => Err(IndexError::NotInitialised),
+        }
+    }
+
+    fn dense_dim(shard: &EdgeShard) -> Option<usize> {
+        shard.config().vectors.get(DENSE_VECTOR).map(|v| v.size)
+    }
+
+    fn create(&self, dense_dim: Option<usize>) -> Result<EdgeShard, IndexError> {
+        let shard = EdgeShard::new(&self.dir, shard_config(dense_dim)).map_err(storage)?;
+        for (field, ty) in INDEXED_FIELDS {
+            let schema = match ty {
+                FieldType::Keyword => PayloadSchemaType::Keyword,
+                FieldType::Bool => PayloadSchemaType::Bool,
+                FieldType::Integer => PayloadSchemaType::Integer,
+            };
+            shard
+                .update(UpdateOperation::FieldIndexOperation(
+                    FieldIndexOperations::CreateIndex(CreateIndex {
+                        field_name: jp(field),
+                        field_schema: Some(PayloadFieldSchema::FieldType(schema)),
+                    }),
+                ))
+                .map_err(storage)?;
+        }
+        Ok(shard)
+    }
+
+    fn drop_shard(&self) -> Result<(), IndexError> {
+        let mut guard = self.write()?;
+        if let Some(shard) = guard.take() {
+            shard.flush();
+            drop(shard);
+        }
+        // Only now, with the shard closed, is it safe to remove its files.
+        if self.dir.exists() {
+            std::fs::remove_dir_all(&self.dir).map_err(|e| IndexError::Io {
+                path: self.dir.display().to_string(),
+                message: e.to_string(),
+            })?;
+        }
+        std::fs::create_dir_all(&self.dir).map_err(|e| IndexError::Io {
+            path: self.dir.display().to_string(),
+            message: e.to_string(),
+        })?;
+        Ok(())
+    }
+
+    fn upsert_raw(&self, points: Vec<PointStruct>) -> Result<(), IndexError> {
+        self.with_shard(|s| {
+            s.update(UpdateOperation::PointOperation(PointOperations::UpsertPoints(
+                PointInsertOperations::PointsList(points.into_iter().map(Into::into).collect()),
+            )))
+            .map_err(storage)
+        })
+    }
+
+    fn query(
+        &self,
+        query: VectorInternal,
+        using: &str,
+        filter: &SearchFilter,
+        limit: usize,
+    ) -> Result<Vec<Hit>, IndexError> {
+        let req = QueryRequest {
+            prefetches: vec![],
+            query: Some(ScoringQuery::Vector(QueryEnum::Nearest(NamedQuery {
+                query,
+                using: Some(using.to_string()),
+            }))),
+            filter: edge_filter(filter),
+            score_threshold: None,
+            limit,
+            offset: 0,
+            params: None,
+            with_vector: WithVector::Bool(false),
+            with_payload: WithPayloadInterface::Bool(true),
+        };
+        let points = self.with_shard(|s| s.query(req).map_err(storage))?;
+        Ok(points
+            .into_iter()
+            .filter_map(|p| {
+                let id = from_edge_id(&p.id)?;
+                let payload = decode_payload(p.payload.as_ref()?)?;
+                Some(Hit {
+                    id,
+                    score: p.score,
+                    payload,
+                })
+            })
+            .collect())
+    }
+
+    fn scroll_all(
+        &self,
+        filter: Option<Filter>,
+        with_payload: WithPayloadInterface,
+        max: usize,
+    ) -> Result<Vec<qdrant_edge::Record>, IndexError> {
+        let mut out = Vec::new();
+        let mut offset = None;
+        loop {
+            let req = ScrollRequest {
+                offset,
+                limit: Some(1000.min(max.saturating_sub(out.len())).max(1)),
+                filter: filter.clone(),
+                with_payload: Some(with_payload.clone()),
+                with_vector: WithVector::Bool(false),
+                order_by: None,
+            };
+            let (mut records, next) = self.with_shard(|s| s.scroll(req).map_err(storage))?;
+            out.append(&mut records);
+            match next {
+                Some(n) if out.len() < max => offset = Some(n),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn decode_payload(p: &qdrant_edge::Payload) -> Option<ChunkPayload> {
+    let v = serde_json::Value::Object(p.0.clone().into_iter().collect());
+    serde_json::from_value(v).ok()
+}
+
+fn keyword_any(key: &str, values: Vec<String>) -> Condition {
+    Condition::Field(FieldCondition::new_match(jp(key), Match::from(values)))
+}
+
+/// Translates our filter into Qdrant Edge's. `None` when unrestricted.
+fn edge_filter(f: &SearchFilter) -> Option<Filter> {
+    let mut must: Vec<Condition> = Vec::new();
+    // Chunks only: the meta point has no doc_path.
+    must.push(Condition::Field(FieldCondition::new_values_count(
+        jp("doc_path"),
+        qdrant_edge::ValuesCount {
+            lt: None,
+            gt: None,
+            gte: Some(1),
+            lte: None,
+        },
+    )));
+    if !f.kinds.is_empty() {
+        must.push(keyword_any(
+            "kind",
+            f.kinds.iter().map(|k| k.as_str().to_string()).collect(),
+        ));
+    }
+    if !f.languages.is_empty() {
+        must.push(keyword_any(
+            "language",
+            f.languages.iter().map(|k| k.as_str().to_string()).collect(),
+        ));
+    }
+    if !f.sectors.is_empty() {
+        must.push(keyword_any("sectors", f.sectors.clone()));
+    }
+    if !f.regions.is_empty() {
+        // Documents without a region are stored as region "all".
+        let mut regions = f.regions.clone();
+        regions.push(super::ALL_REGIONS.to_string());
+        must.push(keyword_any("region", regions));
+    }
+    if let Some(day) = f.upcoming_from {
+        must.push(keyword_any("kind", vec!["event".into()]));
+        must.push(Condition::Field(FieldCondition::new_range(
+            jp("event_day"),
+            Range {
+                lt: None,
+                gt: None,
+                gte: Some((super::day_number(day) as f64).into()),
+                lte: None,
+            },
+        )));
+    }
+    if let Some(p) = &f.doc_path {
+        must.push(Condition::Field(FieldCondition::new_match(
+            jp("doc_path"),
+            Match::from(p.clone()),
+        )));
+    }
+    Some(Filter {
+        should: None,
+        min_should: None,
+        must: Some(must),
+        must_not: None,
+    })
+}
+
+fn sparse(v: &SparseVec) -> Result<SparseVector, IndexError> {
+    SparseVector::new(v.indices.clone(), v.values.clone())
+        .map_err(|e| IndexError::Storage(format!("invalid sparse vector: {e}")))
+}
+
+#[async_trait]
+impl IndexBackend for EdgeIndex {
+    fn name(&self) -> &'static str {
+        "edge"
+    }
+
+    async fn ensure_collection(&self, dense_dim: Option<usize>) -> Result<bool, IndexError> {
+        let existing = {
+            let g = self
+                .shard
+                .read()
+                .map_err(|_| IndexError::Storage("index lock poisoned".into()))?;
+            g.as_ref().map(Self::dense_dim)
+        };
+        match existing {
+            Some(dim) if dim == dense_dim => Ok(false),
+            Some(_) => {
+                self.drop_shard()?;
+                let shard = self.create(dense_dim)?;
+                *self.write()? = Some(shard);
+                Ok(true)
+            }
+            None => {
+                let shard = self.create(dense_dim)?;
+                *self.write()? = Some(shard);
+                Ok(false)
+            }
+        }
+    }
+
+    async fn read_meta(&self) -> Result<Option<IndexMeta>, IndexError> {
+        let found = self.with_shard(|s| {
+            s.retrieve(
+                &[to_edge_id(meta_point_id())],
+                Some(WithPayloadInterface::Bool(true)),
+                Some(WithVector::Bool(false)),
+            )
+            .map_err(storage)
+        });
+        let records = match found {
+            Ok(r) => r,
+            Err(IndexError::NotInitialised) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        Ok(records.first().and_then(|r| {
+            let p = r.payload.as_ref()?;
+            serde_json::from_value(p.0.get("kraft_meta")?.clone()).ok()
+        }))
+    }
+
+    async fn write_meta(&self, meta: &IndexMeta) -> Result<(), IndexError> {
+        let payload = serde_json::json!({ "kraft_meta": meta });
+        let point = PointStruct::new(
+            to_edge_id(meta_point_id()),
+            Vectors::new_named(Vec::<(String, Vector)>::new()),
+            payload,
+        );
+        self.upsert_raw(vec![point])
+    }
+
+    async fn manifest(&self) -> Result<Vec<StoredRef>, IndexError> {
+        let records = match self.scroll_all(
+            None,
+            WithPayloadInterface::Fields(vec![jp("doc_path"), jp("doc_hash")]),
+            usize::MAX,
+        ) {
+            Ok(r) => r,
+            Err(IndexError::NotInitialised) => return Ok(vec![]),
+            Err(e) => return Err(e),
+        };
+        Ok(records
+            .into_iter()
+            .filter_map(|r| {
+                let id = from_edge_id(&r.id)?;
+                let p = r.payload?;
+                Some(StoredRef {
+                    id,
+                    doc_path: p.0.get("doc_path")?.as_str()?.to_string(),
+                    doc_hash: p.0.get("doc_hash")?.as_str()?.to_string(),
+                })
+            })
+            .collect())
+    }
+
+    async fn upsert(&self, points: Vec<ChunkPoint>) -> Result<(), IndexError> {
+        let mut out = Vec::with_capacity(points.len());
+        for p in points {
+            let mut named: Vec<(String, Vector)> =
+                vec![(SPARSE_VECTOR.to_string(), Vector::from(sparse(&p.sparse)?))];
+            if let Some(d) = p.dense {
+                named.push((DENSE_VECTOR.to_string(), Vector::new_dense(d)));
+            }
+            let payload = serde_json::to_value(&p.payload)
+                .map_err(|e| IndexError::Storage(format!("payload: {e}")))?;
+            out.push(PointStruct::new(
+                to_edge_id(p.id),
+                Vectors::new_named(named),
+                payload,
+            ));
+        }
+        self.upsert_raw(out)
+    }
+
+    async fn delete(&self, ids: &[Uuid]) -> Result<(), IndexError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.with_shard(|s| {
+            s.update(UpdateOperation::PointOperation(PointOperations::DeletePoints {
+                ids: ids.iter().copied().map(to_edge_id).collect(),
+            }))
+            .map_err(storage)
+        })
+    }
+
+    async fn search_sparse(
+        &self,
+        query: &SparseVec,
+        filter: &SearchFilter,
+        limit: usize,
+    ) -> Result<Vec<Hit>, IndexError> {
+        if query.is_empty() {
+            return Ok(vec![]);
+        }
+        self.query(VectorInternal::Sparse(sparse(query)?), SPARSE_VECTOR, filter, limit)
+    }
+
+    async fn search_dense(
+        &self,
+        query: &[f32],
+        filter: &SearchFilter,
+        limit: usize,
+    ) -> Result<Vec<Hit>, IndexError> {
+        self.query(VectorInternal::Dense(query.to_vec()), DENSE_VECTOR, filter, limit)
+    }
+
+    async fn list(&self, filter: &SearchFilter, limit: usize) -> Result<Vec<Hit>, IndexError> {
+        let records = self.scroll_all(edge_filter(filter), WithPayloadInterface::Bool(true), limit)?;
+        Ok(records
+            .into_iter()
+            .filter_map(|r| {
+                Some(Hit {
+                    id: from_edge_id(&r.id)?,
+                    score: 0.0,
+                    payload: decode_payload(r.payload.as_ref()?)?,
+                })
+            })
+            .collect())
+    }
+
+    async fn count(&self) -> Result<usize, IndexError> {
+        match self.with_shard(|s| {
+            s.count(CountRequest {
+                filter: edge_filter(&SearchFilter::default()),
+                exact: true,
+            })
+            .map_err(storage)
+        }) {
+            Err(IndexError::NotInitialised) => Ok(0),
+            other => other,
+        }
+    }
+
+    async fn reset(&self) -> Result<(), IndexError> {
+        self.drop_shard()
+    }
+
+    async fn finish(&self) -> Result<(), IndexError> {
+        match self.with_shard(|s| {
+            s.optimize().map_err(storage)?;
+            s.flush();
+            Ok(())
+        }) {
+            Err(IndexError::NotInitialised) => Ok(()),
+            other => other,
+        }
+    }
+}
+
+impl Drop for EdgeIndex {
+    fn drop(&mut self) {
+        // Flush while the directory is known to exist; EdgeShard's own Drop
+        // would flush again, which is cheap once clean.
+        if let Ok(mut g) = self.shard.write() {
+            if let Some(s) = g.take() {
+                if self.dir.exists() {
+                    s.flush();
+                    drop(s);
+                } else {
+                    // The directory vanished under us: flushing would panic.
+                    std::mem::forget(s);
+                    tracing::error!(dir = %self.dir.display(), "index directory disappeared; recent writes may be lost");
+                }
+            }
+        }
+    }
+}
