@@ -1,0 +1,162 @@
+//! The real `kraft` binary, run the way a person or a script runs it:
+//! ingest and search on a fixture knowledge base, configuration errors,
+//! and `kill -9` in the middle of an ingest.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use kraft_tests::{doc, fixture_kb, write_files};
+
+fn kraft(dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_kraft"));
+    c.current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("KRAFT_DATA_DIR", dir.join("data"))
+        .env("KRAFT_KNOWLEDGE_DIR", dir.join("knowledge"))
+        .stdin(Stdio::null());
+    c
+}
+
+fn run(c: &mut Command) -> Output {
+    let out = c.output().expect("run kraft");
+    eprintln!(
+        "--- stdout\n{}\n--- stderr\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn ingest_then_search_from_the_command_line() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    fixture_kb(&tmp.path().join("knowledge"));
+    let o = run(kraft(tmp.path()).arg("ingest"));
+    assert!(o.status.success());
+    assert!(stdout(&o).contains("6 added, 0 updated, 0 deleted, 0 unchanged, 0 skipped"), "{}", stdout(&o));
+
+    let o = run(kraft(tmp.path()).args(["ingest", "--dry-run"]));
+    assert!(stdout(&o).contains("0 added, 0 updated, 0 deleted, 6 unchanged"));
+
+    let o = run(kraft(tmp.path()).args(["search", "Vad kostar en behovsanalys?", "--json"]));
+    assert!(o.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["results"][0]["doc_path"], "guides/behovsanalys.md");
+    assert_eq!(v["query_language"], "sv");
+    assert_eq!(v["mode"], "bm25");
+    assert!(v["confidence"].as_f64().unwrap_or(0.0) > 0.5);
+    assert!(v["results"][0]["text"].as_str().unwrap_or_default().contains("kostnadsfri"));
+
+    let o = run(kraft(tmp.path()).args(["search", "nätverksträff", "--upcoming", "--region", "sormland"]));
+    assert!(stdout(&o).contains("events/natverk-2099.md"));
+    assert!(!stdout(&o).contains("studiebesok-2001"));
+}
+
+#[test]
+fn search_ingests_a_stale_index_first() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    fixture_kb(&tmp.path().join("knowledge"));
+    let o = run(kraft(tmp.path()).args(["search", "Almi", "--json"]));
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("index updated"));
+    write_files(
+        &tmp.path().join("knowledge"),
+        &[("faq/ny.md", &doc("Ny fråga", "faq", "sv", "", "# Ny\n\nPelikanfrågan besvaras här.\n"))],
+    );
+    let o = run(kraft(tmp.path()).args(["search", "pelikanfrågan", "--json"]));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["results"][0]["doc_path"], "faq/ny.md");
+}
+
+#[test]
+fn bad_configuration_and_arguments_get_clear_errors() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    fixture_kb(&tmp.path().join("knowledge"));
+    let o = run(kraft(tmp.path()).env("KRAFT_SERCH__LIMIT", "3").args(["search", "x"]));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown setting `serch`"));
+
+    let o = run(kraft(tmp.path()).env("KRAFT_CHUNK__MAX_CHARS", "lots").args(["search", "x"]));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).to_lowercase().contains("chunk.max_chars"));
+
+    let o = run(kraft(tmp.path()).args(["search", "x", "--kind", "blog"]));
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown kind `blog`"));
+
+    let o = run(kraft(tmp.path()).args(["--config", "/nonexistent.toml", "search", "x"]));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("does not exist"));
+
+    let o = run(kraft(tmp.path()).args(["ingest", "/no/such/folder"]));
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("knowledge folder not found"));
+
+    let o = run(kraft(tmp.path()).arg("frobnicate"));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unrecognized subcommand"));
+}
+
+/// Many documents, so an ingest takes long enough to be interrupted.
+fn big_kb(root: &Path, n: usize, variant: &str) {
+    for i in 0..n {
+        let body: String = (0..6)
+            .map(|s| format!("## Avsnitt {s}\n\nDokument {i} avsnitt {s} {variant} handlar om AI i företag nummer {i}, med fler ord för att fylla ut texten ordentligt.\n\n"))
+            .collect();
+        write_files(root, &[(&format!("d/{i:04}.md"), &doc(&format!("Dokument {i}"), "guide", "sv", "", &body))]);
+    }
+}
+
+#[test]
+fn kill_9_during_ingest_leaves_a_consistent_index() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let kb = tmp.path().join("knowledge");
+    big_kb(&kb, 400, "först");
+    let full = run(kraft(tmp.path()).args(["ingest", "--json"]));
+    assert!(full.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&full.stdout).expect("json");
+    let total = v["chunks_total"].as_u64().expect("total");
+    let t_full = v["index_points"].as_u64().expect("points");
+    assert_eq!(total, t_full);
+
+    // Change every document, then kill ingests at different points.
+    big_kb(&kb, 400, "sedan");
+    let mut killed_mid_run = 0;
+    for delay_ms in [150u64, 400, 800] {
+        let mut child = kraft(tmp.path())
+            .args(["ingest", "--json"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn");
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = child.kill(); // SIGKILL
+        let status = child.wait().expect("wait");
+        if std::os::unix::process::ExitStatusExt::signal(&status) == Some(9) {
+            killed_mid_run += 1;
+        }
+    }
+    assert!(killed_mid_run > 0, "no ingest was still running when killed; make the corpus larger");
+    // Half the documents are now deleted, too, so orphans would show.
+    for i in 200..400 {
+        std::fs::remove_file(kb.join(format!("d/{i:04}.md"))).expect("rm");
+    }
+    let o = run(kraft(tmp.path()).args(["ingest", "--json"]));
+    assert!(o.status.success(), "the next ingest recovers");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["index_points"], v["chunks_total"], "no duplicates, no orphans");
+    assert_eq!(v["chunks_total"].as_u64(), Some(total / 2));
+
+    let o = run(kraft(tmp.path()).args(["ingest", "--json"]));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["unchanged"].as_array().map(Vec::len), Some(200), "stable afterwards");
+    let o = run(kraft(tmp.path()).args(["search", "dokument 17 sedan", "--json"]));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert!(v["results"][0]["text"].as_str().unwrap_or_default().contains("sedan"), "new text, not stale");
+}
