@@ -74,7 +74,10 @@ const CHUNK_NS: Uuid = Uuid::from_bytes([
 ]);
 
 pub fn chunk_id(doc_path: &str, heading_path: &[String], ordinal: usize) -> Uuid {
-    let key = format!("{doc_path}\u{1f}{}\u{1f}{ordinal}", heading_path.join("\u{1e}"));
+    let key = format!(
+        "{doc_path}\u{1f}{}\u{1f}{ordinal}",
+        heading_path.join("\u{1e}")
+    );
     Uuid::new_v5(&CHUNK_NS, key.as_bytes())
 }
 
@@ -91,7 +94,12 @@ struct Section {
 
 /// Splits a Markdown body into chunks. `first_line` is the file line where
 /// the body starts, so chunk lines point into the real file.
-pub fn chunk_markdown(doc_path: &str, body: &str, first_line: usize, cfg: &ChunkConfig) -> Vec<Chunk> {
+pub fn chunk_markdown(
+    doc_path: &str,
+    body: &str,
+    first_line: usize,
+    cfg: &ChunkConfig,
+) -> Vec<Chunk> {
     let sections = sections(body);
     let mut out: Vec<Chunk> = Vec::new();
     let mut seen: std::collections::HashMap<Vec<String>, usize> = Default::default();
@@ -248,12 +256,16 @@ mod tests {
         );
         assert_eq!(c[1].text, "Inget.");
         assert_eq!(c[1].line, 7);
-        assert!(c[1].indexed_text("Titel").starts_with("Titel > Vad kostar det?"));
+        assert!(c[1]
+            .indexed_text("Titel")
+            .starts_with("Titel > Vad kostar det?"));
     }
 
     #[test]
     fn lists_tables_and_code_are_never_cut() {
-        let list: String = (0..40).map(|i| format!("- punkt nummer {i} med lite text\n")).collect();
+        let list: String = (0..40)
+            .map(|i| format!("- punkt nummer {i} med lite text\n"))
+            .collect();
         let table = "| a | b |\n|---|---|\n| 1 | 2 |\n| 3 | 4 |\n| 5 | 6 |\n";
         let code = "```\nfn main() {\n    println!(\"hej\");\n}\n```\n";
         let md = format!("## S\n\nFörsta stycket.\n\n{list}\n{table}\n{code}\nSista stycket.\n");

@@ -304,10 +304,7 @@ fn check_values(
         if !allowed.contains(&v.as_str()) {
             return Err(DocError::Schema {
                 line: key_line(yaml, key),
-                message: format!(
-                    "unknown {key} value `{v}`; allowed: {}",
-                    allowed.join(", ")
-                ),
+                message: format!("unknown {key} value `{v}`; allowed: {}", allowed.join(", ")),
             });
         }
     }
@@ -362,7 +359,8 @@ fn validate(meta: &FrontMatter, yaml: &str) -> Result<(), DocError> {
 mod tests {
     use super::*;
 
-    const GOOD: &str = "---\ntitle: Test\nkind: guide\nlanguage: sv\nreviewed: 2026-11-01\n---\n# Test\n\nHej.\n";
+    const GOOD: &str =
+        "---\ntitle: Test\nkind: guide\nlanguage: sv\nreviewed: 2026-11-01\n---\n# Test\n\nHej.\n";
 
     #[test]
     fn parses_a_valid_document() {

@@ -123,10 +123,14 @@ impl Embedder {
     /// `api_key` comes from the environment; local servers accept any value.
     pub fn new(settings: EmbedSettings, api_key: Option<String>) -> Result<Self, EmbedError> {
         if !settings.enabled() {
-            return Err(EmbedError::Config("no embeddings base_url configured".into()));
+            return Err(EmbedError::Config(
+                "no embeddings base_url configured".into(),
+            ));
         }
         if settings.batch_size == 0 {
-            return Err(EmbedError::Config("embeddings batch_size must be > 0".into()));
+            return Err(EmbedError::Config(
+                "embeddings batch_size must be > 0".into(),
+            ));
         }
         let cfg = OpenAIConfig::new()
             .with_api_base(settings.base_url.trim_end_matches('/'))
@@ -161,7 +165,11 @@ impl Embedder {
         };
         let body: String = text.chars().take(self.settings.max_chars).collect();
         // Endpoints reject empty strings; a lone space embeds as "nothing".
-        let body = if body.trim().is_empty() { " ".to_string() } else { body };
+        let body = if body.trim().is_empty() {
+            " ".to_string()
+        } else {
+            body
+        };
         format!("{prefix}{body}")
     }
 
@@ -200,9 +208,16 @@ impl Embedder {
         let resp = loop {
             match self.client.embeddings().create(req.clone()).await {
                 Ok(r) => break r,
-                Err(OpenAIError::Reqwest(e)) if (e.is_timeout() || e.is_connect()) && attempt < self.settings.timeout_retries => {
+                Err(OpenAIError::Reqwest(e))
+                    if (e.is_timeout() || e.is_connect())
+                        && attempt < self.settings.timeout_retries =>
+                {
                     attempt += 1;
-                    tracing::warn!(attempt, "embeddings request failed ({}), retrying", if e.is_timeout() { "timeout" } else { "connect" });
+                    tracing::warn!(
+                        attempt,
+                        "embeddings request failed ({}), retrying",
+                        if e.is_timeout() { "timeout" } else { "connect" }
+                    );
                     tokio::time::sleep(Duration::from_millis(200 * (1 << attempt))).await;
                 }
                 Err(e) => return Err(classify(e)),
@@ -218,8 +233,14 @@ impl Embedder {
         let mut data = resp.data;
         data.sort_by_key(|d| d.index);
         let dim = data.first().map(|d| d.embedding.len()).unwrap_or(0);
-        if dim == 0 || data.iter().any(|d| d.embedding.len() != dim || d.embedding.iter().any(|x| !x.is_finite())) {
-            return Err(EmbedError::BadResponse("embeddings of inconsistent or invalid dimension".into()));
+        if dim == 0
+            || data
+                .iter()
+                .any(|d| d.embedding.len() != dim || d.embedding.iter().any(|x| !x.is_finite()))
+        {
+            return Err(EmbedError::BadResponse(
+                "embeddings of inconsistent or invalid dimension".into(),
+            ));
         }
         Ok(data.into_iter().map(|d| d.embedding).collect())
     }
@@ -228,7 +249,9 @@ impl Embedder {
 fn classify(e: OpenAIError) -> EmbedError {
     match e {
         OpenAIError::Reqwest(e) => EmbedError::Unavailable(e.to_string()),
-        OpenAIError::ApiError(a) => EmbedError::Unavailable(format!("API error: {}", a.api_error.message)),
+        OpenAIError::ApiError(a) => {
+            EmbedError::Unavailable(format!("API error: {}", a.api_error.message))
+        }
         OpenAIError::JSONDeserialize(e, _) => EmbedError::BadResponse(e.to_string()),
         other => EmbedError::BadResponse(other.to_string()),
     }

@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::doc::{Kind, Lang};
 use crate::index::edge::EdgeIndex;
-use crate::index::{ChunkPayload, ChunkPoint, IndexBackend, IndexMeta, SearchFilter, SCHEMA_VERSION};
+use crate::index::{
+    ChunkPayload, ChunkPoint, IndexBackend, IndexMeta, SearchFilter, SCHEMA_VERSION,
+};
 use crate::search::{Mode, Retriever};
 use crate::text::{Analyzer, Bm25Params};
 use crate::{IndexError, Knowledge, KnowledgeSettings, Secrets};
@@ -185,7 +187,10 @@ pub async fn index_passages(
     let avg_len = if settings.bm25.avg_len > 0.0 {
         settings.bm25.avg_len
     } else {
-        let total: f64 = passages.iter().map(|p| counter.token_count(p, Lang::Sv)).sum();
+        let total: f64 = passages
+            .iter()
+            .map(|p| counter.token_count(p, Lang::Sv))
+            .sum();
         (total / passages.len().max(1) as f64).max(1.0)
     };
     let analyzer = Analyzer::new(Bm25Params {
@@ -257,21 +262,28 @@ pub async fn swefaq(
     let sf = load_swefaq(data)?;
     let backend: Arc<dyn IndexBackend> = Arc::new(EdgeIndex::open(work_dir)?);
     backend.reset().await?;
-    let retriever = index_passages(backend, settings, secrets, &sf.passages, 1000, progress).await?;
+    let retriever =
+        index_passages(backend, settings, secrets, &sf.passages, 1000, progress).await?;
     // Candidates are fetched once per question; every mode and weight is
     // then scored on the same lists.
     let mut cands = Vec::with_capacity(sf.queries.len());
     let mut times = Vec::with_capacity(sf.queries.len());
     for (q, gold) in &sf.queries {
         let t = Instant::now();
-        let c = retriever.candidates(q, &SearchFilter::default(), retriever.settings().candidates).await?;
+        let c = retriever
+            .candidates(q, &SearchFilter::default(), retriever.settings().candidates)
+            .await?;
         times.push(t.elapsed().as_secs_f64() * 1000.0);
         cands.push((c, format!("swefaq/{gold}")));
     }
     let mut runs: Vec<(Mode, f32, f32)> = vec![(Mode::Bm25, 1.0, 0.0)];
     if retriever.has_dense() {
         runs.push((Mode::Dense, 0.0, 1.0));
-        runs.push((Mode::Hybrid, settings.search.sparse_weight, settings.search.dense_weight));
+        runs.push((
+            Mode::Hybrid,
+            settings.search.sparse_weight,
+            settings.search.dense_weight,
+        ));
         for w in sweep {
             runs.push((Mode::Hybrid, *w, 1.0 - *w));
         }
@@ -280,8 +292,12 @@ pub async fn swefaq(
     for (mode, ws, wd) in runs {
         let mut acc = Acc::default();
         for ((c, want), ms) in cands.iter().zip(&times) {
-            let found = crate::search::fuse(c.sparse.as_deref(), c.dense.as_deref(), mode, ws, wd, 10);
-            let rank = found.iter().position(|f| f.chunk.doc_path == *want).map(|p| p + 1);
+            let found =
+                crate::search::fuse(c.sparse.as_deref(), c.dense.as_deref(), mode, ws, wd, 10);
+            let rank = found
+                .iter()
+                .position(|f| f.chunk.doc_path == *want)
+                .map(|p| p + 1);
             acc.add(rank, *ms);
         }
         let mut scores = acc.finish(mode);
@@ -350,7 +366,11 @@ pub struct KbReport {
 }
 
 /// Evaluates retrieval and abstention on the knowledge base's question file.
-pub async fn kb(retriever: &Retriever, questions: &[KbQuestion], threshold: f32) -> Result<KbReport, IndexError> {
+pub async fn kb(
+    retriever: &Retriever,
+    questions: &[KbQuestion],
+    threshold: f32,
+) -> Result<KbReport, IndexError> {
     let mut modes = vec![Mode::Bm25];
     if retriever.has_dense() {
         modes.push(Mode::Dense);
@@ -363,9 +383,14 @@ pub async fn kb(retriever: &Retriever, questions: &[KbQuestion], threshold: f32)
         let mut misses = Vec::new();
         let mut conf_by_kind: BTreeMap<bool, Vec<f32>> = BTreeMap::new();
         for q in questions {
-            let r = retriever.search_mode(&q.question, &SearchFilter::default(), 10, mode).await?;
+            let r = retriever
+                .search_mode(&q.question, &SearchFilter::default(), 10, mode)
+                .await?;
             let low = r.confidence < threshold;
-            conf_by_kind.entry(q.expect.is_empty()).or_default().push(r.confidence);
+            conf_by_kind
+                .entry(q.expect.is_empty())
+                .or_default()
+                .push(r.confidence);
             if q.expect.is_empty() {
                 unanswerable += 1;
                 if low {
@@ -380,7 +405,7 @@ pub async fn kb(retriever: &Retriever, questions: &[KbQuestion], threshold: f32)
             let rank = r
                 .results
                 .iter()
-                .position(|f| q.expect.iter().any(|e| *e == f.chunk.doc_path))
+                .position(|f| q.expect.contains(&f.chunk.doc_path))
                 .map(|p| p + 1);
             match rank {
                 Some(k) => {
@@ -405,5 +430,8 @@ pub async fn kb(retriever: &Retriever, questions: &[KbQuestion], threshold: f32)
             misses,
         });
     }
-    Ok(KbReport { threshold, modes: out })
+    Ok(KbReport {
+        threshold,
+        modes: out,
+    })
 }

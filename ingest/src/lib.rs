@@ -169,7 +169,8 @@ impl Knowledge {
         let backend: Arc<dyn IndexBackend> = match settings.backend {
             BackendKind::Edge => Arc::new(EdgeIndex::open(&settings.data_dir.join("index"))?),
             BackendKind::Server => Arc::new(
-                ServerIndex::connect(settings.qdrant.clone(), secrets.qdrant_api_key.clone()).await?,
+                ServerIndex::connect(settings.qdrant.clone(), secrets.qdrant_api_key.clone())
+                    .await?,
             ),
         };
         Self::with_backend(backend, settings, secrets)
@@ -182,7 +183,10 @@ impl Knowledge {
         secrets: Secrets,
     ) -> Result<Self, IndexError> {
         let embedder = if settings.embeddings.enabled() {
-            Some(Embedder::new(settings.embeddings.clone(), secrets.embeddings_api_key)?)
+            Some(Embedder::new(
+                settings.embeddings.clone(),
+                secrets.embeddings_api_key,
+            )?)
         } else {
             None
         };
@@ -307,7 +311,9 @@ impl Knowledge {
             self.backend.manifest().await?
         };
         if !opts.dry_run {
-            self.backend.write_meta(&self.wanted_meta(avg_len, dense_dim)).await?;
+            self.backend
+                .write_meta(&self.wanted_meta(avg_len, dense_dim))
+                .await?;
         }
         let mut report = sync::apply(
             self.backend.as_ref(),

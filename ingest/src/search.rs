@@ -114,7 +114,11 @@ fn normalise(hits: &[Hit]) -> HashMap<Uuid, f32> {
     let span = max - min;
     hits.iter()
         .map(|h| {
-            let v = if span > f32::EPSILON { (h.score - min) / span } else { 1.0 };
+            let v = if span > f32::EPSILON {
+                (h.score - min) / span
+            } else {
+                1.0
+            };
             (h.id, v)
         })
         .collect()
@@ -131,7 +135,9 @@ pub fn fuse(
     dense_weight: f32,
     limit: usize,
 ) -> Vec<Found> {
-    let mut fused: HashMap<Uuid, (f32, Option<f32>, Option<f32>, &ChunkPayload)> = HashMap::new();
+    /// Fused score, raw BM25 score, raw dense score, payload.
+    type Entry<'a> = (f32, Option<f32>, Option<f32>, &'a ChunkPayload);
+    let mut fused: HashMap<Uuid, Entry<'_>> = HashMap::new();
     let (ws, wd) = match mode {
         Mode::Bm25 => (1.0, 0.0),
         Mode::Dense => (0.0, 1.0),
@@ -146,7 +152,11 @@ pub fn fuse(
         for h in hits {
             let n = norm.get(&h.id).copied().unwrap_or(0.0);
             let e = fused.entry(h.id).or_insert((0.0, None, None, &h.payload));
-            e.0 += if mode == Mode::Hybrid { weight * n } else { h.score };
+            e.0 += if mode == Mode::Hybrid {
+                weight * n
+            } else {
+                h.score
+            };
             if is_dense {
                 e.2 = Some(h.score);
             } else {
@@ -154,14 +164,13 @@ pub fn fuse(
             }
         }
     }
-    let mut all: Vec<(Uuid, f32, Option<f32>, Option<f32>, &ChunkPayload)> =
-        fused.into_iter().map(|(id, (s, b, d, p))| (id, s, b, d, p)).collect();
-    all.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut all: Vec<(Uuid, Entry<'_>)> = fused.into_iter().collect();
+    all.sort_by(|a, b| b.1 .0.total_cmp(&a.1 .0).then(a.0.cmp(&b.0)));
     let mut seen = HashSet::new();
     all.into_iter()
-        .filter(|f| seen.insert(f.4.doc_path.as_str()))
+        .filter(|f| seen.insert(f.1 .3.doc_path.as_str()))
         .take(limit)
-        .map(|(id, score, b, d, p)| Found {
+        .map(|(id, (score, b, d, p))| Found {
             id,
             score,
             bm25_score: b,
@@ -182,7 +191,12 @@ pub struct Candidates {
 impl Retriever {
     /// Fetches candidates from both retrievers (dense only when configured),
     /// for evaluation of fusion settings without re-embedding the query.
-    pub async fn candidates(&self, query: &str, filter: &SearchFilter, want: usize) -> Result<Candidates, IndexError> {
+    pub async fn candidates(
+        &self,
+        query: &str,
+        filter: &SearchFilter,
+        want: usize,
+    ) -> Result<Candidates, IndexError> {
         let language = self.analyzer.detect(query);
         let sparse = Some(
             self.backend
@@ -190,10 +204,18 @@ impl Retriever {
                 .await?,
         );
         let dense = match &self.embedder {
-            Some(e) => Some(self.backend.search_dense(&e.embed_query(query).await?, filter, want).await?),
+            Some(e) => Some(
+                self.backend
+                    .search_dense(&e.embed_query(query).await?, filter, want)
+                    .await?,
+            ),
             None => None,
         };
-        Ok(Candidates { language, sparse, dense })
+        Ok(Candidates {
+            language,
+            sparse,
+            dense,
+        })
     }
 
     pub fn new(
@@ -241,7 +263,8 @@ impl Retriever {
         filter: &SearchFilter,
         limit: usize,
     ) -> Result<SearchResponse, IndexError> {
-        self.search_mode(query, filter, limit, self.default_mode()).await
+        self.search_mode(query, filter, limit, self.default_mode())
+            .await
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(mode = mode.as_str(), limit))]
@@ -288,7 +311,14 @@ impl Retriever {
         };
 
         let (ws, wd) = (self.settings.sparse_weight, self.settings.dense_weight);
-        let results = fuse(sparse_hits.as_deref(), dense_hits.as_deref(), mode, ws, wd, limit);
+        let results = fuse(
+            sparse_hits.as_deref(),
+            dense_hits.as_deref(),
+            mode,
+            ws,
+            wd,
+            limit,
+        );
         let confidence = results
             .first()
             .map(|top| self.confidence(query, lang, top))
@@ -312,7 +342,8 @@ impl Retriever {
         if q.is_empty() {
             return 0.0;
         }
-        let text = crate::chunk::indexed_text(&top.chunk.title, &top.chunk.heading_path, &top.chunk.text);
+        let text =
+            crate::chunk::indexed_text(&top.chunk.title, &top.chunk.heading_path, &top.chunk.text);
         let d: HashSet<u32> = self
             .analyzer
             .doc_vector(&text, lang)

@@ -18,9 +18,9 @@ use uuid::Uuid;
 
 use crate::chunk::{chunk_markdown, Chunk, ChunkConfig};
 use crate::doc::{self, DocError, Document};
+use crate::embed::Embedder;
 use crate::index::{day_number, ChunkPayload, ChunkPoint, IndexBackend, StoredRef, ALL_REGIONS};
 use crate::text::Analyzer;
-use crate::embed::Embedder;
 use crate::IndexError;
 
 /// Where progress goes (a progress bar in the binary, nothing in tests).
@@ -52,7 +52,11 @@ impl std::fmt::Display for Skipped {
             None => write!(f, "{}: {}", self.path, self.reason)?,
         }
         if self.kept_chunks > 0 {
-            write!(f, " (kept {} chunks of the last good version)", self.kept_chunks)?;
+            write!(
+                f,
+                " (kept {} chunks of the last good version)",
+                self.kept_chunks
+            )?;
         }
         Ok(())
     }
@@ -140,10 +144,14 @@ pub fn markdown_files(root: &Path) -> Result<Vec<(PathBuf, String)>, IndexError>
             continue;
         }
         let path = entry.path();
-        if path.extension().and_then(|e| e.to_str()) != Some("md") || entry.file_name() == "README.md" {
+        if path.extension().and_then(|e| e.to_str()) != Some("md")
+            || entry.file_name() == "README.md"
+        {
             continue;
         }
-        let Ok(rel) = path.strip_prefix(root) else { continue };
+        let Ok(rel) = path.strip_prefix(root) else {
+            continue;
+        };
         let rel = rel
             .components()
             .map(|c| c.as_os_str().to_string_lossy().into_owned())
@@ -173,7 +181,13 @@ pub fn scan(root: &Path, max_file_bytes: u64, chunk_cfg: &ChunkConfig) -> Result
                     continue;
                 }
                 let doc_hash = blake3::hash(
-                    format!("{}|{}|{}", d.raw_hash, cfg_tag, crate::index::SCHEMA_VERSION).as_bytes(),
+                    format!(
+                        "{}|{}|{}",
+                        d.raw_hash,
+                        cfg_tag,
+                        crate::index::SCHEMA_VERSION
+                    )
+                    .as_bytes(),
                 )
                 .to_hex()
                 .to_string();

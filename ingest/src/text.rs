@@ -48,7 +48,8 @@ impl Default for Bm25Params {
 }
 
 fn edge_bm25(lang: Lang, k1: f64, b: f64, avg_len: f64) -> Result<EdgeBm25, IndexError> {
-    let nn = |v: f64| NotNan::new(v).map_err(|_| IndexError::Config("BM25 parameter is NaN".into()));
+    let nn =
+        |v: f64| NotNan::new(v).map_err(|_| IndexError::Config("BM25 parameter is NaN".into()));
     let cfg = EdgeBm25Config {
         k: nn(k1)?,
         b: nn(b)?,
@@ -79,7 +80,9 @@ pub struct Analyzer {
 
 impl std::fmt::Debug for Analyzer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Analyzer").field("params", &self.params).finish()
+        f.debug_struct("Analyzer")
+            .field("params", &self.params)
+            .finish()
     }
 }
 
@@ -91,8 +94,11 @@ impl Analyzer {
             en: edge_bm25(Lang::En, params.k1, params.b, params.avg_len)?,
             sv_count: edge_bm25(Lang::Sv, params.k1, 0.0, 1.0)?,
             en_count: edge_bm25(Lang::En, params.k1, 0.0, 1.0)?,
-            detector: LanguageDetectorBuilder::from_languages(&[Language::English, Language::Swedish])
-                .build(),
+            detector: LanguageDetectorBuilder::from_languages(&[
+                Language::English,
+                Language::Swedish,
+            ])
+            .build(),
         })
     }
 
@@ -112,7 +118,9 @@ impl Analyzer {
         if letters < 3 {
             return Lang::Sv;
         }
-        let en = self.detector.compute_language_confidence(&lower, Language::English);
+        let en = self
+            .detector
+            .compute_language_confidence(&lower, Language::English);
         if en >= 0.7 {
             Lang::En
         } else {
@@ -146,7 +154,11 @@ impl Analyzer {
     /// Token ids of the query in both languages' analysis, used to measure
     /// how much of a question a passage covers.
     pub fn query_terms(&self, text: &str, lang: Lang) -> HashSet<u32> {
-        self.model(lang).embed_query(text).indices.into_iter().collect()
+        self.model(lang)
+            .embed_query(text)
+            .indices
+            .into_iter()
+            .collect()
     }
 
     /// Number of tokens BM25 sees in `text` (after stopwords), for avg_len.
@@ -182,7 +194,10 @@ mod tests {
     fn detects_swedish_and_english() {
         let a = analyzer();
         assert_eq!(a.detect("Kan AI hjälpa oss med offerthantering?"), Lang::Sv);
-        assert_eq!(a.detect("Vilket stöd finns för att anställa en konsult"), Lang::Sv);
+        assert_eq!(
+            a.detect("Vilket stöd finns för att anställa en konsult"),
+            Lang::Sv
+        );
         assert_eq!(
             a.detect("When is the next network meeting in Eskilstuna?"),
             Lang::En

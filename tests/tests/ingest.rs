@@ -23,7 +23,11 @@ fn env() -> Env {
     let kb = tmp.path().join("knowledge");
     let data = tmp.path().join("data");
     fixture_kb(&kb);
-    Env { _tmp: tmp, kb, data }
+    Env {
+        _tmp: tmp,
+        kb,
+        data,
+    }
 }
 
 fn settings(e: &Env) -> KnowledgeSettings {
@@ -35,11 +39,15 @@ fn settings(e: &Env) -> KnowledgeSettings {
 }
 
 async fn open(e: &Env) -> Knowledge {
-    Knowledge::open(settings(e), Secrets::default()).await.expect("open")
+    Knowledge::open(settings(e), Secrets::default())
+        .await
+        .expect("open")
 }
 
 async fn ingest(k: &Knowledge, root: &Path) -> IngestReport {
-    k.ingest(root, IngestOptions::default(), &NoProgress).await.expect("ingest")
+    k.ingest(root, IngestOptions::default(), &NoProgress)
+        .await
+        .expect("ingest")
 }
 
 /// doc_path -> set of (id, doc_hash)
@@ -76,8 +84,15 @@ async fn first_ingest_indexes_everything_and_second_changes_nothing() {
     assert!(!r2.changed());
     assert_eq!(r2.chunks_written, 0);
     assert_eq!(r2.chunks_deleted, 0);
-    assert_eq!(snapshot(&k).await, before, "second ingest must not touch the index");
-    assert_eq!(top_doc(&k, "Vad kostar en behovsanalys?").await.as_deref(), Some("guides/behovsanalys.md"));
+    assert_eq!(
+        snapshot(&k).await,
+        before,
+        "second ingest must not touch the index"
+    );
+    assert_eq!(
+        top_doc(&k, "Vad kostar en behovsanalys?").await.as_deref(),
+        Some("guides/behovsanalys.md")
+    );
 }
 
 #[tokio::test]
@@ -88,7 +103,14 @@ async fn editing_one_section_replaces_only_that_documents_chunks() {
     let before = snapshot(&k).await;
     let path = e.kb.join("guides/offert.md");
     let text = std::fs::read_to_string(&path).expect("read");
-    std::fs::write(&path, text.replace("Tidigare offerter", "Tidigare offerter och kalkylblad med zebrafinkar")).expect("write");
+    std::fs::write(
+        &path,
+        text.replace(
+            "Tidigare offerter",
+            "Tidigare offerter och kalkylblad med zebrafinkar",
+        ),
+    )
+    .expect("write");
 
     let r = ingest(&k, &e.kb).await;
     assert_eq!(r.updated, vec!["guides/offert.md".to_string()]);
@@ -100,9 +122,19 @@ async fn editing_one_section_replaces_only_that_documents_chunks() {
         }
     }
     let ids = |s: &BTreeSet<(uuid::Uuid, String)>| s.iter().map(|c| c.0).collect::<BTreeSet<_>>();
-    assert_eq!(ids(&before["guides/offert.md"]), ids(&after["guides/offert.md"]), "same chunk ids");
-    assert_ne!(before["guides/offert.md"], after["guides/offert.md"], "new document hash");
-    assert_eq!(top_doc(&k, "zebrafinkar").await.as_deref(), Some("guides/offert.md"));
+    assert_eq!(
+        ids(&before["guides/offert.md"]),
+        ids(&after["guides/offert.md"]),
+        "same chunk ids"
+    );
+    assert_ne!(
+        before["guides/offert.md"], after["guides/offert.md"],
+        "new document hash"
+    );
+    assert_eq!(
+        top_doc(&k, "zebrafinkar").await.as_deref(),
+        Some("guides/offert.md")
+    );
     assert_eq!(r.index_points, r.chunks_total);
 }
 
@@ -117,7 +149,13 @@ async fn shrinking_a_document_leaves_no_stale_chunk() {
         &e.kb,
         &[(
             "guides/behovsanalys.md",
-            &doc("Behovsanalys steg för steg", "guide", "sv", "", "# Behovsanalys steg för steg\n\nKort version utan priser.\n"),
+            &doc(
+                "Behovsanalys steg för steg",
+                "guide",
+                "sv",
+                "",
+                "# Behovsanalys steg för steg\n\nKort version utan priser.\n",
+            ),
         )],
     );
     let r = ingest(&k, &e.kb).await;
@@ -127,8 +165,17 @@ async fn shrinking_a_document_leaves_no_stale_chunk() {
     assert_eq!(snap["guides/behovsanalys.md"].len(), 1);
     // The removed section's words are gone from the whole index.
     let ret = k.retriever().await.expect("retriever");
-    let res = ret.search("kostnadsfri", &SearchFilter::default(), 10).await.expect("search");
-    assert!(res.results.iter().all(|f| f.chunk.doc_path != "guides/behovsanalys.md"), "{:#?}", res.results);
+    let res = ret
+        .search("kostnadsfri", &SearchFilter::default(), 10)
+        .await
+        .expect("search");
+    assert!(
+        res.results
+            .iter()
+            .all(|f| f.chunk.doc_path != "guides/behovsanalys.md"),
+        "{:#?}",
+        res.results
+    );
     assert_eq!(r.index_points, r.chunks_total);
 }
 
@@ -144,7 +191,10 @@ async fn deleting_a_document_removes_its_chunks() {
     assert_eq!(r.chunks_deleted, almi);
     assert!(!snapshot(&k).await.contains_key("support/almi.md"));
     assert_eq!(r.index_points, r1.index_points - almi);
-    assert_ne!(top_doc(&k, "Almi lån").await.as_deref(), Some("support/almi.md"));
+    assert_ne!(
+        top_doc(&k, "Almi lån").await.as_deref(),
+        Some("support/almi.md")
+    );
 }
 
 #[tokio::test]
@@ -153,13 +203,23 @@ async fn bad_files_are_named_and_the_run_goes_on() {
     write_files(
         &e.kb,
         &[
-            ("bad/front.md", "---\ntitle: [unclosed\nkind: guide\n---\nText\n"),
-            ("bad/kind.md", &doc("Okänd sort", "blogpost", "sv", "", "# X\n\nText.\n")),
+            (
+                "bad/front.md",
+                "---\ntitle: [unclosed\nkind: guide\n---\nText\n",
+            ),
+            (
+                "bad/kind.md",
+                &doc("Okänd sort", "blogpost", "sv", "", "# X\n\nText.\n"),
+            ),
             ("bad/empty.md", ""),
             ("bad/nofront.md", "# Bara text\n\nIngen front matter.\n"),
         ],
     );
-    std::fs::write(e.kb.join("bad/latin1.md"), b"---\ntitle: R\xe4ksm\xf6rg\xe5s\n---\n").expect("write");
+    std::fs::write(
+        e.kb.join("bad/latin1.md"),
+        b"---\ntitle: R\xe4ksm\xf6rg\xe5s\n---\n",
+    )
+    .expect("write");
     // 50 MB: must be refused by size, without being read.
     let big = std::fs::File::create(e.kb.join("bad/huge.md")).expect("create");
     big.set_len(50 * 1024 * 1024).expect("set_len");
@@ -167,17 +227,37 @@ async fn bad_files_are_named_and_the_run_goes_on() {
     let k = open(&e).await;
     let r = ingest(&k, &e.kb).await;
     assert_eq!(r.added.len(), 6, "good documents still indexed: {r:#?}");
-    let reasons: BTreeMap<&str, String> = r.skipped.iter().map(|s| (s.path.as_str(), s.to_string())).collect();
+    let reasons: BTreeMap<&str, String> = r
+        .skipped
+        .iter()
+        .map(|s| (s.path.as_str(), s.to_string()))
+        .collect();
     assert_eq!(reasons.len(), 6, "{reasons:#?}");
-    assert!(reasons["bad/front.md"].starts_with("bad/front.md:"), "{}", reasons["bad/front.md"]);
+    assert!(
+        reasons["bad/front.md"].starts_with("bad/front.md:"),
+        "{}",
+        reasons["bad/front.md"]
+    );
     assert!(reasons["bad/front.md"].contains("front matter"));
-    assert!(reasons["bad/kind.md"].starts_with("bad/kind.md:3:"), "{}", reasons["bad/kind.md"]);
+    assert!(
+        reasons["bad/kind.md"].starts_with("bad/kind.md:3:"),
+        "{}",
+        reasons["bad/kind.md"]
+    );
     assert!(reasons["bad/kind.md"].contains("blogpost"));
     assert!(reasons["bad/empty.md"].contains("empty file"));
     assert!(reasons["bad/nofront.md"].contains("missing front matter"));
-    assert!(reasons["bad/latin1.md"].contains("UTF-8"), "{}", reasons["bad/latin1.md"]);
+    assert!(
+        reasons["bad/latin1.md"].contains("UTF-8"),
+        "{}",
+        reasons["bad/latin1.md"]
+    );
     assert!(reasons["bad/latin1.md"].starts_with("bad/latin1.md:2:"));
-    assert!(reasons["bad/huge.md"].contains("52428800 bytes"), "{}", reasons["bad/huge.md"]);
+    assert!(
+        reasons["bad/huge.md"].contains("52428800 bytes"),
+        "{}",
+        reasons["bad/huge.md"]
+    );
 }
 
 #[tokio::test]
@@ -186,7 +266,11 @@ async fn a_document_that_breaks_keeps_its_last_good_version() {
     let k = open(&e).await;
     ingest(&k, &e.kb).await;
     let n = snapshot(&k).await["support/almi.md"].len();
-    std::fs::write(e.kb.join("support/almi.md"), "---\ntitle: Almi\nkind: nope\n---\n").expect("write");
+    std::fs::write(
+        e.kb.join("support/almi.md"),
+        "---\ntitle: Almi\nkind: nope\n---\n",
+    )
+    .expect("write");
     let r = ingest(&k, &e.kb).await;
     assert_eq!(r.skipped.len(), 1);
     assert_eq!(r.skipped[0].kept_chunks, n);
@@ -199,7 +283,14 @@ async fn dry_run_writes_nothing() {
     let e = env();
     let k = open(&e).await;
     let r = k
-        .ingest(&e.kb, IngestOptions { dry_run: true, rebuild: false }, &NoProgress)
+        .ingest(
+            &e.kb,
+            IngestOptions {
+                dry_run: true,
+                rebuild: false,
+            },
+            &NoProgress,
+        )
         .await
         .expect("dry run");
     assert_eq!(r.added.len(), 6);
@@ -208,7 +299,14 @@ async fn dry_run_writes_nothing() {
     std::fs::remove_file(e.kb.join("support/almi.md")).expect("rm");
     let before = snapshot(&k).await;
     let r = k
-        .ingest(&e.kb, IngestOptions { dry_run: true, rebuild: false }, &NoProgress)
+        .ingest(
+            &e.kb,
+            IngestOptions {
+                dry_run: true,
+                rebuild: false,
+            },
+            &NoProgress,
+        )
         .await
         .expect("dry run");
     assert_eq!(r.deleted, vec!["support/almi.md".to_string()]);
@@ -240,7 +338,10 @@ async fn the_index_survives_a_reopen() {
     let k = open(&e).await;
     assert_eq!(k.backend().count().await.expect("count"), r.index_points);
     assert!(!k.is_stale(&e.kb).await.expect("stale"));
-    assert_eq!(top_doc(&k, "Almi finansiering").await.as_deref(), Some("support/almi.md"));
+    assert_eq!(
+        top_doc(&k, "Almi finansiering").await.as_deref(),
+        Some("support/almi.md")
+    );
 }
 
 #[tokio::test]
@@ -262,8 +363,15 @@ async fn filters_by_kind_region_and_upcoming_events() {
         regions: vec!["sormland".into()],
         ..Default::default()
     };
-    let r = ret.search("nätverksträff studiebesök AI", &f, 10).await.expect("search");
-    let paths: Vec<&str> = r.results.iter().map(|x| x.chunk.doc_path.as_str()).collect();
+    let r = ret
+        .search("nätverksträff studiebesök AI", &f, 10)
+        .await
+        .expect("search");
+    let paths: Vec<&str> = r
+        .results
+        .iter()
+        .map(|x| x.chunk.doc_path.as_str())
+        .collect();
     assert!(paths.contains(&"events/natverk-2099.md"), "{paths:?}");
     assert!(!paths.contains(&"events/studiebesok-2001.md"), "{paths:?}");
 
@@ -274,7 +382,10 @@ async fn filters_by_kind_region_and_upcoming_events() {
     };
     let events = k.backend().list(&f, 100).await.expect("list");
     let paths: BTreeSet<String> = events.into_iter().map(|h| h.payload.doc_path).collect();
-    assert_eq!(paths, BTreeSet::from(["events/natverk-2099.md".to_string()]));
+    assert_eq!(
+        paths,
+        BTreeSet::from(["events/natverk-2099.md".to_string()])
+    );
 }
 
 #[tokio::test]
@@ -283,12 +394,22 @@ async fn english_questions_use_english_analysis() {
     let k = open(&e).await;
     ingest(&k, &e.kb).await;
     let ret = k.retriever().await.expect("retriever");
-    let r = ret.search("Who runs the programme?", &SearchFilter::default(), 3).await.expect("search");
+    let r = ret
+        .search("Who runs the programme?", &SearchFilter::default(), 3)
+        .await
+        .expect("search");
     assert_eq!(r.query_language, kraft_ingest::doc::Lang::En);
     assert_eq!(r.results[0].chunk.doc_path, "programme/overview.en.md");
     assert!(r.confidence > 0.5, "{}", r.confidence);
-    let r = ret.search("Hur bokar jag tvättstugan?", &SearchFilter::default(), 3).await.expect("search");
-    assert!(r.confidence < 0.5, "unrelated question must have low confidence: {}", r.confidence);
+    let r = ret
+        .search("Hur bokar jag tvättstugan?", &SearchFilter::default(), 3)
+        .await
+        .expect("search");
+    assert!(
+        r.confidence < 0.5,
+        "unrelated question must have low confidence: {}",
+        r.confidence
+    );
 }
 
 #[tokio::test]

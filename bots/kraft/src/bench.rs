@@ -41,7 +41,12 @@ impl Rng {
 
 fn sentences(text: &str) -> Vec<String> {
     text.split_inclusive(['.', '?', '!', '\n'])
-        .map(|s| s.trim().trim_start_matches(['-', '*', '#', '|', ' ']).trim().to_string())
+        .map(|s| {
+            s.trim()
+                .trim_start_matches(['-', '*', '#', '|', ' '])
+                .trim()
+                .to_string()
+        })
         .filter(|s| s.split_whitespace().count() >= 4)
         .collect()
 }
@@ -72,7 +77,12 @@ struct Row {
     rss_mib: f64,
 }
 
-pub async fn run(settings: &Settings, sizes: &[usize], n_queries: usize, swefaq: &Path) -> Result<ExitCode> {
+pub async fn run(
+    settings: &Settings,
+    sizes: &[usize],
+    n_queries: usize,
+    swefaq: &Path,
+) -> Result<ExitCode> {
     // Real text: SweFAQ answers and questions, plus the knowledge base.
     let sf = load_swefaq(swefaq).with_context(|| {
         format!(
@@ -93,7 +103,12 @@ pub async fn run(settings: &Settings, sizes: &[usize], n_queries: usize, swefaq:
             }
         }
     }
-    if let Ok(qs) = kraft_ingest::eval::load_questions(&settings.knowledge.knowledge_dir.join("eval-questions.jsonl")) {
+    if let Ok(qs) = kraft_ingest::eval::load_questions(
+        &settings
+            .knowledge
+            .knowledge_dir
+            .join("eval-questions.jsonl"),
+    ) {
         questions.extend(qs.into_iter().map(|q| q.question));
     }
     anyhow::ensure!(pool.len() > 50, "not enough source text to build a corpus");
@@ -113,7 +128,10 @@ pub async fn run(settings: &Settings, sizes: &[usize], n_queries: usize, swefaq:
         let passages: Vec<String> = (0..size)
             .map(|_| {
                 let n = 3 + rng.below(4);
-                (0..n).map(|_| pool[rng.below(pool.len())].as_str()).collect::<Vec<_>>().join(" ")
+                (0..n)
+                    .map(|_| pool[rng.below(pool.len())].as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ")
             })
             .collect();
         let dir = tempfile::tempdir()?;
@@ -121,9 +139,14 @@ pub async fn run(settings: &Settings, sizes: &[usize], n_queries: usize, swefaq:
         let bar = crate::progress::Bar::new();
         bar.set(size as u64, &format!("{size}"));
         let t = Instant::now();
-        let retriever = index_passages(backend.clone(), &ks, &settings.secrets, &passages, 1000, |n| {
-            bar.position(n as u64)
-        })
+        let retriever = index_passages(
+            backend.clone(),
+            &ks,
+            &settings.secrets,
+            &passages,
+            1000,
+            |n| bar.position(n as u64),
+        )
         .await?;
         let ingest_s = t.elapsed().as_secs_f64();
         bar.done();
@@ -169,7 +192,14 @@ pub async fn run(settings: &Settings, sizes: &[usize], n_queries: usize, swefaq:
     for r in &rows {
         println!(
             "| {} | {:.2} | {:.0} | {:.3} | {:.3} | {:.3} | {:.0} | {:.0} |",
-            r.size, r.ingest_s, r.chunks_per_s, r.p50_ms, r.p99_ms, r.store_p50_ms, r.peak_mib, r.rss_mib
+            r.size,
+            r.ingest_s,
+            r.chunks_per_s,
+            r.p50_ms,
+            r.p99_ms,
+            r.store_p50_ms,
+            r.peak_mib,
+            r.rss_mib
         );
     }
     if let (Some(first), Some(last)) = (rows.first(), rows.last()) {

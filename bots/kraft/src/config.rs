@@ -14,7 +14,12 @@ use serde::Deserialize;
 pub const DEFAULT_TOML: &str = include_str!("../../../config/default.toml");
 
 /// Environment variables that hold secrets; never merged into settings.
-const SECRET_VARS: &[&str] = &["qdrant_api_key", "embeddings_api_key", "llm_api_key", "config"];
+const SECRET_VARS: &[&str] = &[
+    "qdrant_api_key",
+    "embeddings_api_key",
+    "llm_api_key",
+    "config",
+];
 
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -92,7 +97,10 @@ pub fn load(file: Option<&Path>) -> Result<Settings> {
 
 fn validate(k: &KnowledgeSettings) -> Result<()> {
     if k.chunk.max_chars < 100 {
-        bail!("chunk.max_chars must be at least 100 (is {})", k.chunk.max_chars);
+        bail!(
+            "chunk.max_chars must be at least 100 (is {})",
+            k.chunk.max_chars
+        );
     }
     if k.chunk.min_chars >= k.chunk.max_chars {
         bail!("chunk.min_chars must be below chunk.max_chars");

@@ -109,7 +109,9 @@ enum EvalCommand {
 fn init_logging(filter: &str) {
     let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| filter.to_string());
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| "info".into()),
+        )
         .with_writer(std::io::stderr)
         .with_target(false)
         .try_init();
@@ -125,7 +127,10 @@ fn main() -> ExitCode {
         }
     };
     init_logging(&settings.log.filter);
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("kraft: cannot start the async runtime: {e}");
@@ -175,12 +180,17 @@ async fn run(cmd: Command, settings: Settings) -> Result<ExitCode> {
             let mut filter = SearchFilter::default();
             for k in &kind {
                 filter.kinds.push(Kind::parse(k).with_context(|| {
-                    format!("unknown kind `{k}`; use one of project, case, support, event, faq, guide")
+                    format!(
+                        "unknown kind `{k}`; use one of project, case, support, event, faq, guide"
+                    )
                 })?);
             }
             for r in &region {
                 if !kraft_ingest::doc::REGIONS.contains(&r.as_str()) {
-                    anyhow::bail!("unknown region `{r}`; use one of {}", kraft_ingest::doc::REGIONS.join(", "));
+                    anyhow::bail!(
+                        "unknown region `{r}`; use one of {}",
+                        kraft_ingest::doc::REGIONS.join(", ")
+                    );
                 }
                 filter.regions.push(r.clone());
             }
@@ -190,7 +200,9 @@ async fn run(cmd: Command, settings: Settings) -> Result<ExitCode> {
             let k = open(&settings).await?;
             ensure_fresh(&k, &settings.knowledge.knowledge_dir).await?;
             let retriever = k.retriever().await?;
-            let limit = limit.unwrap_or(settings.knowledge.search.limit).clamp(1, 100);
+            let limit = limit
+                .unwrap_or(settings.knowledge.search.limit)
+                .clamp(1, 100);
             let resp = retriever.search(&query, &filter, limit).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&resp)?);
@@ -200,9 +212,16 @@ async fn run(cmd: Command, settings: Settings) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Eval { what } => match what {
-            EvalCommand::Swefaq { data, json, sweep } => eval_swefaq(&settings, &data, json, &sweep).await,
+            EvalCommand::Swefaq { data, json, sweep } => {
+                eval_swefaq(&settings, &data, json, &sweep).await
+            }
             EvalCommand::Kb { questions, json } => {
-                let qpath = questions.unwrap_or_else(|| settings.knowledge.knowledge_dir.join("eval-questions.jsonl"));
+                let qpath = questions.unwrap_or_else(|| {
+                    settings
+                        .knowledge
+                        .knowledge_dir
+                        .join("eval-questions.jsonl")
+                });
                 eval_kb(&settings, &qpath, json).await
             }
         },
@@ -267,7 +286,7 @@ fn print_report(r: &IngestReport, root: &Path) {
         }
     }
     println!(
-        "{}: {} added, {} updated, {} deleted, {} unchanged, {} skipped; {} chunks written, {} removed, {} in the index from {} ({:.2}s){}",
+        "{}: {} added, {} updated, {} deleted, {} unchanged, {} skipped; {} chunks written, {} removed; {} chunks in the index ({:.2}s){}",
         root.display(),
         r.added.len(),
         r.updated.len(),
@@ -276,10 +295,9 @@ fn print_report(r: &IngestReport, root: &Path) {
         r.skipped.len(),
         r.chunks_written,
         r.chunks_deleted,
-        r.chunks_total,
-        if r.dry_run { "a dry run" } else { "this run" },
+        r.index_points,
         r.elapsed.as_secs_f64(),
-        if r.dry_run { " — nothing was written" } else { "" }
+        if r.dry_run { " — dry run, nothing was written" } else { "" }
     );
 }
 
@@ -323,7 +341,12 @@ fn print_search(resp: &kraft_ingest::search::SearchResponse) {
     }
 }
 
-async fn eval_swefaq(settings: &Settings, data: &Path, json: bool, sweep: &[f32]) -> Result<ExitCode> {
+async fn eval_swefaq(
+    settings: &Settings,
+    data: &Path,
+    json: bool,
+    sweep: &[f32],
+) -> Result<ExitCode> {
     let work = tempfile::tempdir().context("cannot create a temporary directory")?;
     let bar = progress::Bar::new();
     bar.set(219, "embedding");
@@ -346,7 +369,9 @@ async fn eval_swefaq(settings: &Settings, data: &Path, json: bool, sweep: &[f32]
         "SweFAQ: {} passages, {} questions, backend {}, fusion weights bm25 {:.2} / dense {:.2}",
         report.passages, report.queries, report.backend, report.sparse_weight, report.dense_weight
     );
-    println!("| retriever | weights bm25/dense | R@1 | R@5 | MRR@10 | nDCG@10 | candidates p50 ms |");
+    println!(
+        "| retriever | weights bm25/dense | R@1 | R@5 | MRR@10 | nDCG@10 | candidates p50 ms |"
+    );
     println!("|---|---|---|---|---|---|---|");
     for m in &report.modes {
         println!(
@@ -372,7 +397,8 @@ async fn eval_kb(settings: &Settings, questions: &Path, json: bool) -> Result<Ex
     let k = open(settings).await?;
     ensure_fresh(&k, &settings.knowledge.knowledge_dir).await?;
     let retriever = k.retriever().await?;
-    let report = kraft_ingest::eval::kb(&retriever, &qs, settings.knowledge.search.min_confidence).await?;
+    let report =
+        kraft_ingest::eval::kb(&retriever, &qs, settings.knowledge.search.min_confidence).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(ExitCode::SUCCESS);
@@ -398,7 +424,11 @@ async fn eval_kb(settings: &Settings, questions: &Path, json: bool) -> Result<Ex
     }
     for m in &report.modes {
         if !m.misses.is_empty() {
-            println!("{} missed (not in top 5): {}", m.mode.as_str(), m.misses.join(", "));
+            println!(
+                "{} missed (not in top 5): {}",
+                m.mode.as_str(),
+                m.misses.join(", ")
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -39,7 +39,11 @@ fn ingest_then_search_from_the_command_line() {
     fixture_kb(&tmp.path().join("knowledge"));
     let o = run(kraft(tmp.path()).arg("ingest"));
     assert!(o.status.success());
-    assert!(stdout(&o).contains("6 added, 0 updated, 0 deleted, 0 unchanged, 0 skipped"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("6 added, 0 updated, 0 deleted, 0 unchanged, 0 skipped"),
+        "{}",
+        stdout(&o)
+    );
 
     let o = run(kraft(tmp.path()).args(["ingest", "--dry-run"]));
     assert!(stdout(&o).contains("0 added, 0 updated, 0 deleted, 6 unchanged"));
@@ -51,9 +55,18 @@ fn ingest_then_search_from_the_command_line() {
     assert_eq!(v["query_language"], "sv");
     assert_eq!(v["mode"], "bm25");
     assert!(v["confidence"].as_f64().unwrap_or(0.0) > 0.5);
-    assert!(v["results"][0]["text"].as_str().unwrap_or_default().contains("kostnadsfri"));
+    assert!(v["results"][0]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("kostnadsfri"));
 
-    let o = run(kraft(tmp.path()).args(["search", "nätverksträff", "--upcoming", "--region", "sormland"]));
+    let o = run(kraft(tmp.path()).args([
+        "search",
+        "nätverksträff",
+        "--upcoming",
+        "--region",
+        "sormland",
+    ]));
     assert!(stdout(&o).contains("events/natverk-2099.md"));
     assert!(!stdout(&o).contains("studiebesok-2001"));
 }
@@ -67,7 +80,16 @@ fn search_ingests_a_stale_index_first() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("index updated"));
     write_files(
         &tmp.path().join("knowledge"),
-        &[("faq/ny.md", &doc("Ny fråga", "faq", "sv", "", "# Ny\n\nPelikanfrågan besvaras här.\n"))],
+        &[(
+            "faq/ny.md",
+            &doc(
+                "Ny fråga",
+                "faq",
+                "sv",
+                "",
+                "# Ny\n\nPelikanfrågan besvaras här.\n",
+            ),
+        )],
     );
     let o = run(kraft(tmp.path()).args(["search", "pelikanfrågan", "--json"]));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
@@ -78,13 +100,19 @@ fn search_ingests_a_stale_index_first() {
 fn bad_configuration_and_arguments_get_clear_errors() {
     let tmp = tempfile::tempdir().expect("tmp");
     fixture_kb(&tmp.path().join("knowledge"));
-    let o = run(kraft(tmp.path()).env("KRAFT_SERCH__LIMIT", "3").args(["search", "x"]));
+    let o = run(kraft(tmp.path())
+        .env("KRAFT_SERCH__LIMIT", "3")
+        .args(["search", "x"]));
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("unknown setting `serch`"));
 
-    let o = run(kraft(tmp.path()).env("KRAFT_CHUNK__MAX_CHARS", "lots").args(["search", "x"]));
+    let o = run(kraft(tmp.path())
+        .env("KRAFT_CHUNK__MAX_CHARS", "lots")
+        .args(["search", "x"]));
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).to_lowercase().contains("chunk.max_chars"));
+    assert!(String::from_utf8_lossy(&o.stderr)
+        .to_lowercase()
+        .contains("chunk.max_chars"));
 
     let o = run(kraft(tmp.path()).args(["search", "x", "--kind", "blog"]));
     assert!(!o.status.success());
@@ -109,7 +137,13 @@ fn big_kb(root: &Path, n: usize, variant: &str) {
         let body: String = (0..6)
             .map(|s| format!("## Avsnitt {s}\n\nDokument {i} avsnitt {s} {variant} handlar om AI i företag nummer {i}, med fler ord för att fylla ut texten ordentligt.\n\n"))
             .collect();
-        write_files(root, &[(&format!("d/{i:04}.md"), &doc(&format!("Dokument {i}"), "guide", "sv", "", &body))]);
+        write_files(
+            root,
+            &[(
+                &format!("d/{i:04}.md"),
+                &doc(&format!("Dokument {i}"), "guide", "sv", "", &body),
+            )],
+        );
     }
 }
 
@@ -142,7 +176,10 @@ fn kill_9_during_ingest_leaves_a_consistent_index() {
             killed_mid_run += 1;
         }
     }
-    assert!(killed_mid_run > 0, "no ingest was still running when killed; make the corpus larger");
+    assert!(
+        killed_mid_run > 0,
+        "no ingest was still running when killed; make the corpus larger"
+    );
     // Half the documents are now deleted, too, so orphans would show.
     for i in 200..400 {
         std::fs::remove_file(kb.join(format!("d/{i:04}.md"))).expect("rm");
@@ -150,13 +187,26 @@ fn kill_9_during_ingest_leaves_a_consistent_index() {
     let o = run(kraft(tmp.path()).args(["ingest", "--json"]));
     assert!(o.status.success(), "the next ingest recovers");
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
-    assert_eq!(v["index_points"], v["chunks_total"], "no duplicates, no orphans");
+    assert_eq!(
+        v["index_points"], v["chunks_total"],
+        "no duplicates, no orphans"
+    );
     assert_eq!(v["chunks_total"].as_u64(), Some(total / 2));
 
     let o = run(kraft(tmp.path()).args(["ingest", "--json"]));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
-    assert_eq!(v["unchanged"].as_array().map(Vec::len), Some(200), "stable afterwards");
+    assert_eq!(
+        v["unchanged"].as_array().map(Vec::len),
+        Some(200),
+        "stable afterwards"
+    );
     let o = run(kraft(tmp.path()).args(["search", "dokument 17 sedan", "--json"]));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
-    assert!(v["results"][0]["text"].as_str().unwrap_or_default().contains("sedan"), "new text, not stale");
+    assert!(
+        v["results"][0]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("sedan"),
+        "new text, not stale"
+    );
 }

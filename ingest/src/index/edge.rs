@@ -16,18 +16,17 @@ use async_trait::async_trait;
 use qdrant_edge::external::uuid::Uuid as EdgeUuid;
 use qdrant_edge::{
     Condition, CountRequest, Distance, EdgeConfig, EdgeShard, EdgeSparseVectorParams,
-    EdgeVectorParams, FieldCondition, FieldIndexOperations, Filter, JsonPath,
-    Match, Modifier, NamedQuery, PayloadFieldSchema, PayloadSchemaType, PointId,
-    PointInsertOperations, PointOperations, PointStruct, QueryEnum, QueryRequest, Range,
-    ScoringQuery, ScrollRequest, SparseVector, UpdateOperation, VectorInternal, Vectors,
-    WithPayloadInterface, WithVector,
+    EdgeVectorParams, FieldCondition, FieldIndexOperations, Filter, JsonPath, Match, Modifier,
+    NamedQuery, PayloadFieldSchema, PayloadSchemaType, PointId, PointInsertOperations,
+    PointOperations, PointStruct, QueryEnum, QueryRequest, Range, ScoringQuery, ScrollRequest,
+    SparseVector, UpdateOperation, VectorInternal, Vectors, WithPayloadInterface, WithVector,
 };
 use qdrant_edge::{CreateIndex, Vector};
 use uuid::Uuid;
 
 use super::{
-    meta_point_id, ChunkPayload, ChunkPoint, FieldType, Hit, IndexBackend, IndexMeta,
-    SearchFilter, StoredRef, DENSE_VECTOR, INDEXED_FIELDS, SPARSE_VECTOR,
+    meta_point_id, ChunkPayload, ChunkPoint, FieldType, Hit, IndexBackend, IndexMeta, SearchFilter,
+    StoredRef, DENSE_VECTOR, INDEXED_FIELDS, SPARSE_VECTOR,
 };
 use crate::text::SparseVec;
 use crate::IndexError;
@@ -61,10 +60,15 @@ fn from_edge_id(id: &PointId) -> Option<Uuid> {
 fn shard_config(dense_dim: Option<usize>) -> EdgeConfig {
     let mut b = EdgeConfig::builder().sparse_vector(
         SPARSE_VECTOR,
-        EdgeSparseVectorParams::builder().modifier(Modifier::Idf).build(),
+        EdgeSparseVectorParams::builder()
+            .modifier(Modifier::Idf)
+            .build(),
     );
     if let Some(dim) = dense_dim {
-        b = b.vector(DENSE_VECTOR, EdgeVectorParams::builder(dim, Distance::Cosine).build());
+        b = b.vector(
+            DENSE_VECTOR,
+            EdgeVectorParams::builder(dim, Distance::Cosine).build(),
+        );
     }
     b.build()
 }
@@ -154,9 +158,11 @@ impl EdgeIndex {
 
     fn upsert_raw(&self, points: Vec<PointStruct>) -> Result<(), IndexError> {
         self.with_shard(|s| {
-            s.update(UpdateOperation::PointOperation(PointOperations::UpsertPoints(
-                PointInsertOperations::PointsList(points.into_iter().map(Into::into).collect()),
-            )))
+            s.update(UpdateOperation::PointOperation(
+                PointOperations::UpsertPoints(PointInsertOperations::PointsList(
+                    points.into_iter().map(Into::into).collect(),
+                )),
+            ))
             .map_err(storage)
         })
     }
@@ -407,9 +413,11 @@ impl IndexBackend for EdgeIndex {
             return Ok(());
         }
         self.with_shard(|s| {
-            s.update(UpdateOperation::PointOperation(PointOperations::DeletePoints {
-                ids: ids.iter().copied().map(to_edge_id).collect(),
-            }))
+            s.update(UpdateOperation::PointOperation(
+                PointOperations::DeletePoints {
+                    ids: ids.iter().copied().map(to_edge_id).collect(),
+                },
+            ))
             .map_err(storage)
         })
     }
@@ -423,7 +431,12 @@ impl IndexBackend for EdgeIndex {
         if query.is_empty() {
             return Ok(vec![]);
         }
-        self.query(VectorInternal::Sparse(sparse(query)?), SPARSE_VECTOR, filter, limit)
+        self.query(
+            VectorInternal::Sparse(sparse(query)?),
+            SPARSE_VECTOR,
+            filter,
+            limit,
+        )
     }
 
     async fn search_dense(
@@ -432,11 +445,17 @@ impl IndexBackend for EdgeIndex {
         filter: &SearchFilter,
         limit: usize,
     ) -> Result<Vec<Hit>, IndexError> {
-        self.query(VectorInternal::Dense(query.to_vec()), DENSE_VECTOR, filter, limit)
+        self.query(
+            VectorInternal::Dense(query.to_vec()),
+            DENSE_VECTOR,
+            filter,
+            limit,
+        )
     }
 
     async fn list(&self, filter: &SearchFilter, limit: usize) -> Result<Vec<Hit>, IndexError> {
-        let records = self.scroll_all(edge_filter(filter), WithPayloadInterface::Bool(true), limit)?;
+        let records =
+            self.scroll_all(edge_filter(filter), WithPayloadInterface::Bool(true), limit)?;
         Ok(records
             .into_iter()
             .filter_map(|r| {

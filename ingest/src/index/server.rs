@@ -14,17 +14,17 @@ use async_trait::async_trait;
 use qdrant_client::qdrant::{
     point_id::PointIdOptions, Condition, CountPointsBuilder, CreateCollectionBuilder,
     CreateFieldIndexCollectionBuilder, DeletePointsBuilder, Distance, FieldType as QFieldType,
-    Filter, GetPointsBuilder, Modifier, NamedVectors, PointId, PointStruct, PointsIdsList,
-    Query, QueryPointsBuilder, Range, ScoredPoint, ScrollPointsBuilder, SparseVectorParamsBuilder,
-    SparseVectorsConfigBuilder, UpsertPointsBuilder, ValuesCount, Vector, VectorInput,
-    VectorParamsBuilder, VectorsConfigBuilder, PayloadIncludeSelector,
+    Filter, GetPointsBuilder, Modifier, NamedVectors, PayloadIncludeSelector, PointId, PointStruct,
+    PointsIdsList, Query, QueryPointsBuilder, Range, ScoredPoint, ScrollPointsBuilder,
+    SparseVectorParamsBuilder, SparseVectorsConfigBuilder, UpsertPointsBuilder, ValuesCount,
+    Vector, VectorInput, VectorParamsBuilder, VectorsConfigBuilder,
 };
 use qdrant_client::{Payload, Qdrant, QdrantError};
 use uuid::Uuid;
 
 use super::{
-    meta_point_id, ChunkPayload, ChunkPoint, FieldType, Hit, IndexBackend, IndexMeta,
-    SearchFilter, StoredRef, ALL_REGIONS, DENSE_VECTOR, INDEXED_FIELDS, SPARSE_VECTOR,
+    meta_point_id, ChunkPayload, ChunkPoint, FieldType, Hit, IndexBackend, IndexMeta, SearchFilter,
+    StoredRef, ALL_REGIONS, DENSE_VECTOR, INDEXED_FIELDS, SPARSE_VECTOR,
 };
 use crate::text::SparseVec;
 use crate::IndexError;
@@ -154,7 +154,10 @@ fn server_filter(f: &SearchFilter) -> Filter {
 impl ServerIndex {
     /// Connects and checks the server answers, so a wrong URL fails at
     /// start-up with a clear message rather than on the first question.
-    pub async fn connect(settings: ServerSettings, api_key: Option<String>) -> Result<Self, IndexError> {
+    pub async fn connect(
+        settings: ServerSettings,
+        api_key: Option<String>,
+    ) -> Result<Self, IndexError> {
         if settings.url.is_empty() {
             return Err(IndexError::Config("qdrant server URL is empty".into()));
         }
@@ -166,7 +169,10 @@ impl ServerIndex {
             .build()
             .map_err(|e| IndexError::Config(format!("qdrant client: {e}")))?;
         client.health_check().await.map_err(|e| {
-            IndexError::Unavailable(format!("qdrant server at {} is not reachable: {e}", settings.url))
+            IndexError::Unavailable(format!(
+                "qdrant server at {} is not reachable: {e}",
+                settings.url
+            ))
         })?;
         Ok(Self { client, settings })
     }
@@ -187,10 +193,16 @@ impl ServerIndex {
             .replication_factor(self.settings.replication_factor);
         if let Some(dim) = dense_dim {
             let mut dense = VectorsConfigBuilder::default();
-            dense.add_named_vector_params(DENSE_VECTOR, VectorParamsBuilder::new(dim as u64, Distance::Cosine));
+            dense.add_named_vector_params(
+                DENSE_VECTOR,
+                VectorParamsBuilder::new(dim as u64, Distance::Cosine),
+            );
             builder = builder.vectors_config(dense);
         }
-        self.client.create_collection(builder).await.map_err(classify)?;
+        self.client
+            .create_collection(builder)
+            .await
+            .map_err(classify)?;
         for (field, ty) in INDEXED_FIELDS {
             let t = match ty {
                 FieldType::Keyword => QFieldType::Keyword,
@@ -198,7 +210,9 @@ impl ServerIndex {
                 FieldType::Integer => QFieldType::Integer,
             };
             self.client
-                .create_field_index(CreateFieldIndexCollectionBuilder::new(self.name_(), *field, t).wait(true))
+                .create_field_index(
+                    CreateFieldIndexCollectionBuilder::new(self.name_(), *field, t).wait(true),
+                )
                 .await
                 .map_err(classify)?;
         }
@@ -206,10 +220,19 @@ impl ServerIndex {
     }
 
     async fn dense_dim(&self) -> Result<Option<Option<usize>>, IndexError> {
-        if !self.client.collection_exists(self.name_()).await.map_err(classify)? {
+        if !self
+            .client
+            .collection_exists(self.name_())
+            .await
+            .map_err(classify)?
+        {
             return Ok(None);
         }
-        let info = self.client.collection_info(self.name_()).await.map_err(classify)?;
+        let info = self
+            .client
+            .collection_info(self.name_())
+            .await
+            .map_err(classify)?;
         let dim = info
             .result
             .and_then(|r| r.config)
@@ -240,7 +263,13 @@ impl ServerIndex {
             .collect()
     }
 
-    async fn query(&self, input: VectorInput, using: &str, filter: &SearchFilter, limit: usize) -> Result<Vec<Hit>, IndexError> {
+    async fn query(
+        &self,
+        input: VectorInput,
+        using: &str,
+        filter: &SearchFilter,
+        limit: usize,
+    ) -> Result<Vec<Hit>, IndexError> {
         let res = self
             .client
             .query(
@@ -279,12 +308,19 @@ impl IndexBackend for ServerIndex {
     }
 
     async fn read_meta(&self) -> Result<Option<IndexMeta>, IndexError> {
-        if !self.client.collection_exists(self.name_()).await.map_err(classify)? {
+        if !self
+            .client
+            .collection_exists(self.name_())
+            .await
+            .map_err(classify)?
+        {
             return Ok(None);
         }
         let res = self
             .client
-            .get_points(GetPointsBuilder::new(self.name_(), vec![pid(meta_point_id())]).with_payload(true))
+            .get_points(
+                GetPointsBuilder::new(self.name_(), vec![pid(meta_point_id())]).with_payload(true),
+            )
             .await
             .map_err(classify)?;
         Ok(res.result.into_iter().next().and_then(|p| {
@@ -305,7 +341,12 @@ impl IndexBackend for ServerIndex {
     }
 
     async fn manifest(&self) -> Result<Vec<StoredRef>, IndexError> {
-        if !self.client.collection_exists(self.name_()).await.map_err(classify)? {
+        if !self
+            .client
+            .collection_exists(self.name_())
+            .await
+            .map_err(classify)?
+        {
             return Ok(vec![]);
         }
         let mut out = Vec::new();
@@ -321,7 +362,9 @@ impl IndexBackend for ServerIndex {
             }
             let res = self.client.scroll(b).await.map_err(classify)?;
             for p in res.result {
-                let Some(id) = from_pid(p.id.as_ref()) else { continue };
+                let Some(id) = from_pid(p.id.as_ref()) else {
+                    continue;
+                };
                 let v = json_payload(p.payload);
                 let (Some(path), Some(hash)) = (
                     v.get("doc_path").and_then(|x| x.as_str()),
@@ -383,7 +426,12 @@ impl IndexBackend for ServerIndex {
         Ok(())
     }
 
-    async fn search_sparse(&self, query: &SparseVec, filter: &SearchFilter, limit: usize) -> Result<Vec<Hit>, IndexError> {
+    async fn search_sparse(
+        &self,
+        query: &SparseVec,
+        filter: &SearchFilter,
+        limit: usize,
+    ) -> Result<Vec<Hit>, IndexError> {
         if query.is_empty() {
             return Ok(vec![]);
         }
@@ -396,9 +444,19 @@ impl IndexBackend for ServerIndex {
         .await
     }
 
-    async fn search_dense(&self, query: &[f32], filter: &SearchFilter, limit: usize) -> Result<Vec<Hit>, IndexError> {
-        self.query(VectorInput::new_dense(query.to_vec()), DENSE_VECTOR, filter, limit)
-            .await
+    async fn search_dense(
+        &self,
+        query: &[f32],
+        filter: &SearchFilter,
+        limit: usize,
+    ) -> Result<Vec<Hit>, IndexError> {
+        self.query(
+            VectorInput::new_dense(query.to_vec()),
+            DENSE_VECTOR,
+            filter,
+            limit,
+        )
+        .await
     }
 
     async fn list(&self, filter: &SearchFilter, limit: usize) -> Result<Vec<Hit>, IndexError> {
@@ -426,7 +484,12 @@ impl IndexBackend for ServerIndex {
     }
 
     async fn count(&self) -> Result<usize, IndexError> {
-        if !self.client.collection_exists(self.name_()).await.map_err(classify)? {
+        if !self
+            .client
+            .collection_exists(self.name_())
+            .await
+            .map_err(classify)?
+        {
             return Ok(0);
         }
         let res = self
@@ -442,8 +505,16 @@ impl IndexBackend for ServerIndex {
     }
 
     async fn reset(&self) -> Result<(), IndexError> {
-        if self.client.collection_exists(self.name_()).await.map_err(classify)? {
-            self.client.delete_collection(self.name_()).await.map_err(classify)?;
+        if self
+            .client
+            .collection_exists(self.name_())
+            .await
+            .map_err(classify)?
+        {
+            self.client
+                .delete_collection(self.name_())
+                .await
+                .map_err(classify)?;
         }
         Ok(())
     }
