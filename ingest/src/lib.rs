@@ -7,6 +7,7 @@
 //! [`sync`] keeps the index equal to the folder, and [`search`] retrieves.
 //! [`Knowledge`] ties them together for the binary and the assistant core.
 
+pub mod check;
 pub mod chunk;
 pub mod doc;
 pub mod embed;
@@ -43,6 +44,11 @@ pub enum IndexError {
     Unavailable(String),
     #[error("the index has not been created yet; run `kraft ingest` first")]
     NotInitialised,
+    /// Another process has the embedded index open.
+    #[error(
+        "the index in {0} is in use by another kraft process; stop it or use another data_dir"
+    )]
+    Locked(String),
     #[error("{path}: {message}")]
     Io { path: String, message: String },
     #[error(transparent)]

@@ -5,6 +5,7 @@
 mod bench;
 mod config;
 mod progress;
+mod watch;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -41,9 +42,20 @@ enum Command {
         /// Drop the index and build it again.
         #[arg(long)]
         rebuild: bool,
-        /// Print the summary as JSON.
+        /// Print the summary as JSON (one line per sync with --watch).
         #[arg(long)]
         json: bool,
+        /// Keep running: re-sync when files change, and at least every --interval seconds.
+        #[arg(long)]
+        watch: bool,
+        /// Seconds between periodic syncs in --watch mode (catches missed file events).
+        #[arg(long, default_value_t = 60)]
+        interval: u64,
+    },
+    /// Curator tools for the knowledge base.
+    Kb {
+        #[command(subcommand)]
+        what: KbCommand,
     },
     /// Search the knowledge base (ingests first if the index is missing or stale).
     Search {
@@ -80,6 +92,23 @@ enum Command {
         /// SweFAQ folder, used as a source of real Swedish text and questions.
         #[arg(long, default_value = "../shared/data/swefaq")]
         swefaq: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KbCommand {
+    /// Validate every document; exits non-zero on errors (file:line messages).
+    Check {
+        /// Knowledge folder (default: the configured knowledge_dir).
+        path: Option<PathBuf>,
+        /// Warn when `reviewed` is older than this many days.
+        #[arg(long, default_value_t = 365)]
+        max_age_days: i64,
+        /// Treat "today" as this date (YYYY-MM-DD), e.g. to preview next month.
+        #[arg(long)]
+        today: Option<chrono::NaiveDate>,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -153,9 +182,21 @@ async fn run(cmd: Command, settings: Settings) -> Result<ExitCode> {
             dry_run,
             rebuild,
             json,
+            watch,
+            interval,
         } => {
             let root = path.unwrap_or_else(|| settings.knowledge.knowledge_dir.clone());
             let k = open(&settings).await?;
+            if watch {
+                watch::run(
+                    &k,
+                    &root,
+                    json,
+                    std::time::Duration::from_secs(interval.max(1)),
+                )
+                .await?;
+                return Ok(ExitCode::SUCCESS);
+            }
             let bar = progress::Bar::new();
             let report = k
                 .ingest(&root, IngestOptions { dry_run, rebuild }, &bar)
@@ -211,6 +252,47 @@ async fn run(cmd: Command, settings: Settings) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Kb {
+            what:
+                KbCommand::Check {
+                    path,
+                    max_age_days,
+                    today,
+                    json,
+                },
+        } => {
+            let root = path.unwrap_or_else(|| settings.knowledge.knowledge_dir.clone());
+            let opts = kraft_ingest::check::CheckOptions {
+                today: today.unwrap_or_else(|| chrono::Local::now().date_naive()),
+                max_review_age_days: max_age_days,
+                near_duplicate: 0.8,
+                max_file_bytes: settings.knowledge.max_file_bytes,
+                chunk: settings.knowledge.chunk,
+            };
+            let report = kraft_ingest::check::check(&root, &opts)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                for f in &report.findings {
+                    println!(
+                        "{}",
+                        root.join(&f.path).display().to_string() + &f.to_string()[f.path.len()..]
+                    );
+                }
+                println!(
+                    "{}: {} documents, {} errors, {} warnings",
+                    root.display(),
+                    report.documents,
+                    report.errors(),
+                    report.warnings()
+                );
+            }
+            Ok(if report.errors() > 0 {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
         Command::Eval { what } => match what {
             EvalCommand::Swefaq { data, json, sweep } => {
                 eval_swefaq(&settings, &data, json, &sweep).await
@@ -263,7 +345,7 @@ async fn ensure_fresh(k: &Knowledge, root: &Path) -> Result<()> {
     Ok(())
 }
 
-fn print_report(r: &IngestReport, root: &Path) {
+pub(crate) fn print_report(r: &IngestReport, root: &Path) {
     let verb = if r.dry_run { "would be" } else { "" };
     if let Some(why) = &r.rebuilt {
         println!("Index rebuilt: {why}.");

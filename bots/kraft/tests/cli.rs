@@ -210,3 +210,62 @@ fn kill_9_during_ingest_leaves_a_consistent_index() {
         "new text, not stale"
     );
 }
+
+#[test]
+fn watch_mode_picks_up_edits_without_a_restart() {
+    use std::io::BufRead;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let kb = tmp.path().join("knowledge");
+    fixture_kb(&kb);
+    let mut child = kraft(tmp.path())
+        .args(["ingest", "--watch", "--json", "--interval", "600"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn watch");
+    let (tx, rx) = std::sync::mpsc::channel::<serde_json::Value>();
+    let out = child.stdout.take().expect("stdout");
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            if let Ok(v) = serde_json::from_str(&line) {
+                let _ = tx.send(v);
+            }
+        }
+    });
+    let first = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("initial sync");
+    assert_eq!(first["added"].as_array().map(Vec::len), Some(6));
+
+    // While it runs, a second process on the same index is refused clearly.
+    let o = run(kraft(tmp.path()).args(["search", "Almi"]));
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("in use by another kraft process"));
+
+    let p = kb.join("support/almi.md");
+    let t = std::fs::read_to_string(&p).expect("read");
+    std::fs::write(
+        &p,
+        t.replace("lån och rådgivning", "lån, rådgivning och flamingokurser"),
+    )
+    .expect("edit");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut seen = false;
+    while std::time::Instant::now() < deadline {
+        if let Ok(v) = rx.recv_timeout(Duration::from_secs(5)) {
+            if v["updated"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|x| x == "support/almi.md"))
+            {
+                seen = true;
+                break;
+            }
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(seen, "the edit was synced while watching");
+    let o = run(kraft(tmp.path()).args(["search", "flamingokurser", "--json"]));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["results"][0]["doc_path"], "support/almi.md");
+}

@@ -35,6 +35,11 @@ use crate::IndexError;
 pub struct EdgeIndex {
     dir: PathBuf,
     shard: RwLock<Option<EdgeShard>>,
+    /// Held for the life of this value: Qdrant Edge is not safe for two
+    /// processes at once, so a second `kraft` on the same data directory
+    /// gets a clear error instead of a corrupted index. The OS releases the
+    /// lock when the process dies, even by `kill -9`.
+    _lock: std::fs::File,
 }
 
 fn storage<E: std::fmt::Display>(e: E) -> IndexError {
@@ -81,9 +86,29 @@ impl EdgeIndex {
             path: dir.display().to_string(),
             message: e.to_string(),
         })?;
+        let lock_path = dir.with_extension("lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| IndexError::Io {
+                path: lock_path.display().to_string(),
+                message: e.to_string(),
+            })?;
+        if let Err(e) = lock.try_lock() {
+            return Err(match e {
+                std::fs::TryLockError::WouldBlock => IndexError::Locked(dir.display().to_string()),
+                std::fs::TryLockError::Error(e) => IndexError::Io {
+                    path: lock_path.display().to_string(),
+                    message: e.to_string(),
+                },
+            });
+        }
         let idx = Self {
             dir: dir.to_path_buf(),
             shard: RwLock::new(None),
+            _lock: lock,
         };
         if dir.join("edge_config.json").exists() {
             let shard = EdgeShard::load(dir, None).map_err(storage)?;

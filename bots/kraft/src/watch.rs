@@ -1,0 +1,71 @@
+//! `kraft ingest --watch`: keeps the index in step with the knowledge
+//! folder while curators edit it. File events trigger a sync after a short
+//! quiet period (editors write files in several steps); a periodic sync
+//! catches events that were missed, e.g. on network file systems.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use kraft_ingest::sync::NoProgress;
+use kraft_ingest::{IngestOptions, Knowledge};
+use notify::{RecursiveMode, Watcher};
+
+/// Quiet time after the last file event before syncing.
+const SETTLE: Duration = Duration::from_millis(400);
+
+async fn sync_once(k: &Knowledge, root: &Path, json: bool, always: bool) -> Result<()> {
+    match k.ingest(root, IngestOptions::default(), &NoProgress).await {
+        Ok(r) => {
+            if json {
+                println!("{}", serde_json::to_string(&r)?);
+            } else if always || r.changed() || !r.skipped.is_empty() {
+                crate::print_report(&r, root);
+            }
+        }
+        // A failed sync (e.g. the embeddings server is down) is reported
+        // and retried at the next event or tick; nothing is lost because
+        // the files remain the source of truth.
+        Err(e) => eprintln!("kraft: sync failed, will retry: {e}"),
+    }
+    Ok(())
+}
+
+pub async fn run(k: &Knowledge, root: &Path, json: bool, interval: Duration) -> Result<()> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut watcher = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
+        if let Ok(ev) = ev {
+            if !ev.kind.is_access() {
+                let _ = tx.send(());
+            }
+        }
+    })
+    .context("cannot start the file watcher")?;
+    watcher
+        .watch(root, RecursiveMode::Recursive)
+        .with_context(|| format!("cannot watch {}", root.display()))?;
+    eprintln!("kraft: watching {} (Ctrl-C to stop)", root.display());
+    sync_once(k, root, json, true).await?;
+    let mut tick = tokio::time::interval(interval);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            ev = rx.recv() => {
+                if ev.is_none() {
+                    break;
+                }
+                // Let a burst of events settle into one sync.
+                loop {
+                    match tokio::time::timeout(SETTLE, rx.recv()).await {
+                        Ok(Some(())) => continue,
+                        _ => break,
+                    }
+                }
+                sync_once(k, root, json, false).await?;
+            }
+            _ = tick.tick() => sync_once(k, root, json, false).await?,
+            _ = tokio::signal::ctrl_c() => break,
+        }
+    }
+    Ok(())
+}
