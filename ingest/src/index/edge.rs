@@ -205,7 +205,10 @@ impl EdgeIndex {
                 query,
                 using: Some(using.to_string()),
             }))),
-            filter: edge_filter(filter),
+            // The meta point has no vectors, so vector search never returns
+            // it; no payload condition is needed (and one would cost a
+            // payload read per candidate).
+            filter: edge_filter(filter, false),
             score_threshold: None,
             limit,
             offset: 0,
@@ -266,18 +269,21 @@ fn keyword_any(key: &str, values: Vec<String>) -> Condition {
 }
 
 /// Translates our filter into Qdrant Edge's. `None` when unrestricted.
-fn edge_filter(f: &SearchFilter) -> Option<Filter> {
+/// `chunks_only` excludes the meta point, which only scrolls and counts
+/// can meet.
+fn edge_filter(f: &SearchFilter, chunks_only: bool) -> Option<Filter> {
     let mut must: Vec<Condition> = Vec::new();
-    // Chunks only: the meta point has no doc_path.
-    must.push(Condition::Field(FieldCondition::new_values_count(
-        jp("doc_path"),
-        qdrant_edge::ValuesCount {
-            lt: None,
-            gt: None,
-            gte: Some(1),
-            lte: None,
-        },
-    )));
+    if chunks_only {
+        must.push(Condition::Field(FieldCondition::new_values_count(
+            jp("doc_path"),
+            qdrant_edge::ValuesCount {
+                lt: None,
+                gt: None,
+                gte: Some(1),
+                lte: None,
+            },
+        )));
+    }
     if !f.kinds.is_empty() {
         must.push(keyword_any(
             "kind",
@@ -316,6 +322,9 @@ fn edge_filter(f: &SearchFilter) -> Option<Filter> {
             jp("doc_path"),
             Match::from(p.clone()),
         )));
+    }
+    if must.is_empty() {
+        return None;
     }
     Some(Filter {
         should: None,
@@ -479,8 +488,11 @@ impl IndexBackend for EdgeIndex {
     }
 
     async fn list(&self, filter: &SearchFilter, limit: usize) -> Result<Vec<Hit>, IndexError> {
-        let records =
-            self.scroll_all(edge_filter(filter), WithPayloadInterface::Bool(true), limit)?;
+        let records = self.scroll_all(
+            edge_filter(filter, true),
+            WithPayloadInterface::Bool(true),
+            limit,
+        )?;
         Ok(records
             .into_iter()
             .filter_map(|r| {
@@ -496,7 +508,7 @@ impl IndexBackend for EdgeIndex {
     async fn count(&self) -> Result<usize, IndexError> {
         match self.with_shard(|s| {
             s.count(CountRequest {
-                filter: edge_filter(&SearchFilter::default()),
+                filter: edge_filter(&SearchFilter::default(), true),
                 exact: true,
             })
             .map_err(storage)

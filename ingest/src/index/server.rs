@@ -107,14 +107,19 @@ fn any_of(key: &str, values: Vec<String>) -> Condition {
     Condition::matches(key, values)
 }
 
-fn server_filter(f: &SearchFilter) -> Filter {
-    let mut must = vec![Condition::values_count(
-        "doc_path",
-        ValuesCount {
-            gte: Some(1),
-            ..Default::default()
-        },
-    )];
+/// `chunks_only` excludes the meta point (it has no vectors, so vector
+/// searches never meet it and skip the payload condition).
+fn server_filter(f: &SearchFilter, chunks_only: bool) -> Option<Filter> {
+    let mut must = Vec::new();
+    if chunks_only {
+        must.push(Condition::values_count(
+            "doc_path",
+            ValuesCount {
+                gte: Some(1),
+                ..Default::default()
+            },
+        ));
+    }
     if !f.kinds.is_empty() {
         must.push(any_of(
             "kind",
@@ -148,7 +153,7 @@ fn server_filter(f: &SearchFilter) -> Filter {
     if let Some(p) = &f.doc_path {
         must.push(Condition::matches("doc_path", p.clone()));
     }
-    Filter::must(must)
+    (!must.is_empty()).then(|| Filter::must(must))
 }
 
 impl ServerIndex {
@@ -270,18 +275,15 @@ impl ServerIndex {
         filter: &SearchFilter,
         limit: usize,
     ) -> Result<Vec<Hit>, IndexError> {
-        let res = self
-            .client
-            .query(
-                QueryPointsBuilder::new(self.name_())
-                    .query(Query::new_nearest(input))
-                    .using(using)
-                    .filter(server_filter(filter))
-                    .limit(limit as u64)
-                    .with_payload(true),
-            )
-            .await
-            .map_err(classify)?;
+        let mut q = QueryPointsBuilder::new(self.name_())
+            .query(Query::new_nearest(input))
+            .using(using)
+            .limit(limit as u64)
+            .with_payload(true);
+        if let Some(f) = server_filter(filter, false) {
+            q = q.filter(f);
+        }
+        let res = self.client.query(q).await.map_err(classify)?;
         Ok(Self::hits(res.result))
     }
 }
@@ -464,7 +466,7 @@ impl IndexBackend for ServerIndex {
             .client
             .scroll(
                 ScrollPointsBuilder::new(self.name_())
-                    .filter(server_filter(filter))
+                    .filter(server_filter(filter, true).unwrap_or_default())
                     .limit(limit.min(10_000) as u32)
                     .with_payload(true),
             )
@@ -496,7 +498,7 @@ impl IndexBackend for ServerIndex {
             .client
             .count(
                 CountPointsBuilder::new(self.name_())
-                    .filter(server_filter(&SearchFilter::default()))
+                    .filter(server_filter(&SearchFilter::default(), true).unwrap_or_default())
                     .exact(true),
             )
             .await
