@@ -55,12 +55,7 @@ pub async fn run(k: &Knowledge, root: &Path, json: bool, interval: Duration) -> 
                     break;
                 }
                 // Let a burst of events settle into one sync.
-                loop {
-                    match tokio::time::timeout(SETTLE, rx.recv()).await {
-                        Ok(Some(())) => continue,
-                        _ => break,
-                    }
-                }
+                while let Ok(Some(())) = tokio::time::timeout(SETTLE, rx.recv()).await {}
                 sync_once(k, root, json, false).await?;
             }
             _ = tick.tick() => sync_once(k, root, json, false).await?,
