@@ -338,9 +338,20 @@ impl Knowledge {
         Ok(report)
     }
 
-    /// True when an ingest would change something (or the index is empty).
+    /// True when an ingest would change something: the index is empty,
+    /// was built with other settings, or a file changed.
     pub async fn is_stale(&self, root: &Path) -> Result<bool, IndexError> {
-        if self.backend.read_meta().await?.is_none() {
+        let Some(meta) = self.backend.read_meta().await? else {
+            return Ok(true);
+        };
+        let dim = if self.embedder.is_some() {
+            meta.dense_dim
+        } else {
+            None
+        };
+        if !meta.compatible_with(&self.wanted_meta(meta.bm25_avg_len, dim))
+            || (self.embedder.is_some() && meta.dense_dim.is_none())
+        {
             return Ok(true);
         }
         let r = self

@@ -323,8 +323,13 @@ async fn changed_chunking_settings_rebuild_the_index() {
     s.chunk.max_chars = 300;
     s.chunk.min_chars = 50;
     let k = Knowledge::open(s, Secrets::default()).await.expect("open");
+    assert!(
+        k.is_stale(&e.kb).await.expect("stale"),
+        "other settings make the index stale"
+    );
     let r = ingest(&k, &e.kb).await;
     assert!(r.rebuilt.is_some(), "{r:#?}");
+    assert!(!k.is_stale(&e.kb).await.expect("stale"));
     assert_eq!(r.added.len(), 6);
     assert_eq!(r.index_points, r.chunks_total);
 }
