@@ -48,13 +48,14 @@ pub struct Chunk {
 impl Chunk {
     /// The text that gets embedded and BM25-indexed: title and heading path
     /// first, because "Vad kostar det?" only means something under its heading.
-    pub fn indexed_text(&self, title: &str) -> String {
-        indexed_text(title, &self.heading_path, &self.text)
+    pub fn indexed_text(&self, title: &str, tags: &[String]) -> String {
+        indexed_text(title, &self.heading_path, tags, &self.text)
     }
 }
 
-/// See [`Chunk::indexed_text`].
-pub fn indexed_text(title: &str, heading_path: &[String], text: &str) -> String {
+/// See [`Chunk::indexed_text`]. The document's tags are curated search
+/// words (synonyms, English terms for a Swedish page), so they go in too.
+pub fn indexed_text(title: &str, heading_path: &[String], tags: &[String], text: &str) -> String {
     let mut s = String::with_capacity(title.len() + text.len() + 64);
     s.push_str(title);
     for h in heading_path {
@@ -62,6 +63,10 @@ pub fn indexed_text(title: &str, heading_path: &[String], text: &str) -> String 
             s.push_str(" > ");
             s.push_str(h);
         }
+    }
+    if !tags.is_empty() {
+        s.push_str("\n");
+        s.push_str(&tags.join(", "));
     }
     s.push_str("\n\n");
     s.push_str(text);
@@ -257,7 +262,7 @@ mod tests {
         assert_eq!(c[1].text, "Inget.");
         assert_eq!(c[1].line, 7);
         assert!(c[1]
-            .indexed_text("Titel")
+            .indexed_text("Titel", &[])
             .starts_with("Titel > Vad kostar det?"));
     }
 

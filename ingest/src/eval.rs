@@ -217,7 +217,7 @@ pub async fn index_passages(
         .await?;
     let mut points = Vec::with_capacity(batch);
     for (i, p) in passages.iter().enumerate() {
-        let text = crate::chunk::indexed_text("", &[], p);
+        let text = crate::chunk::indexed_text("", &[], &[], p);
         points.push(ChunkPoint {
             id: crate::chunk::chunk_id(&format!("swefaq/{i}"), &[], 0),
             sparse: analyzer.doc_vector(&text, Lang::Sv),

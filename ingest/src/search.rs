@@ -342,8 +342,12 @@ impl Retriever {
         if q.is_empty() {
             return 0.0;
         }
-        let text =
-            crate::chunk::indexed_text(&top.chunk.title, &top.chunk.heading_path, &top.chunk.text);
+        let text = crate::chunk::indexed_text(
+            &top.chunk.title,
+            &top.chunk.heading_path,
+            &top.chunk.tags,
+            &top.chunk.text,
+        );
         let d: HashSet<u32> = self
             .analyzer
             .doc_vector(&text, lang)

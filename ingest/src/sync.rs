@@ -254,7 +254,10 @@ pub fn mean_tokens(analyzer: &Analyzer, docs: &[LoadedDoc]) -> f64 {
     let mut n = 0usize;
     for d in docs {
         for c in &d.chunks {
-            total += analyzer.token_count(&c.indexed_text(&d.doc.meta.title), d.doc.meta.language);
+            total += analyzer.token_count(
+                &c.indexed_text(&d.doc.meta.title, &d.doc.meta.tags),
+                d.doc.meta.language,
+            );
             n += 1;
         }
     }
@@ -351,7 +354,7 @@ pub async fn apply(
         let texts: Vec<String> = d
             .chunks
             .iter()
-            .map(|c| c.indexed_text(&d.doc.meta.title))
+            .map(|c| c.indexed_text(&d.doc.meta.title, &d.doc.meta.tags))
             .collect();
         let dense = match embedder {
             Some(e) => Some(e.embed_passages(&texts, |_| {}).await?),

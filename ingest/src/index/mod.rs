@@ -67,7 +67,8 @@ pub struct IndexMeta {
     pub chunk: ChunkConfig,
 }
 
-pub const SCHEMA_VERSION: u32 = 1;
+/// Bump when the indexed text or payload changes, so old indexes rebuild.
+pub const SCHEMA_VERSION: u32 = 2;
 
 impl IndexMeta {
     /// True when vectors made under `self` can be mixed with vectors made
