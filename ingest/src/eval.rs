@@ -15,7 +15,7 @@ use crate::index::edge::EdgeIndex;
 use crate::index::{
     ChunkPayload, ChunkPoint, IndexBackend, IndexMeta, SearchFilter, SCHEMA_VERSION,
 };
-use crate::search::{Mode, Retriever};
+use crate::search::{Mode, Retriever, SearchSettings};
 use crate::text::{Analyzer, Bm25Params};
 use crate::{IndexError, Knowledge, KnowledgeSettings, Secrets};
 
@@ -139,7 +139,7 @@ pub fn load_swefaq(dir: &Path) -> Result<Swefaq, IndexError> {
     Ok(Swefaq { passages, queries })
 }
 
-fn passage_payload(i: usize, text: &str) -> ChunkPayload {
+pub(crate) fn passage_payload(i: usize, text: &str) -> ChunkPayload {
     ChunkPayload {
         doc_path: format!("swefaq/{i}"),
         title: String::new(),
@@ -292,8 +292,17 @@ pub async fn swefaq(
     for (mode, ws, wd) in runs {
         let mut acc = Acc::default();
         for ((c, want), ms) in cands.iter().zip(&times) {
-            let found =
-                crate::search::fuse(c.sparse.as_deref(), c.dense.as_deref(), mode, ws, wd, 10);
+            let found = crate::search::fuse(
+                c.sparse.as_deref(),
+                c.dense.as_deref(),
+                mode,
+                &SearchSettings {
+                    sparse_weight: ws,
+                    dense_weight: wd,
+                    ..settings.search.clone()
+                },
+                10,
+            );
             let rank = found
                 .iter()
                 .position(|f| f.chunk.doc_path == *want)

@@ -27,6 +27,12 @@ pub struct SearchSettings {
     pub sparse_weight: f32,
     /// Weight of the normalised dense score in hybrid fusion.
     pub dense_weight: f32,
+    /// In hybrid mode the first `sparse_slots + dense_slots` results always
+    /// include the best `sparse_slots` documents of BM25 and the best
+    /// `dense_slots` of dense retrieval (ordered by fused score), so one
+    /// retriever's confident find is never drowned by the other.
+    pub sparse_slots: usize,
+    pub dense_slots: usize,
     /// Results returned by default.
     pub limit: usize,
     /// Below this confidence the assistant abstains instead of answering.
@@ -37,8 +43,10 @@ impl Default for SearchSettings {
     fn default() -> Self {
         Self {
             candidates: 50,
-            sparse_weight: 0.3,
-            dense_weight: 0.7,
+            sparse_weight: 0.4,
+            dense_weight: 0.6,
+            sparse_slots: 2,
+            dense_slots: 3,
             limit: 5,
             min_confidence: 0.5,
         }
@@ -131,10 +139,10 @@ pub fn fuse(
     sparse: Option<&[Hit]>,
     dense: Option<&[Hit]>,
     mode: Mode,
-    sparse_weight: f32,
-    dense_weight: f32,
+    p: &SearchSettings,
     limit: usize,
 ) -> Vec<Found> {
+    let (sparse_weight, dense_weight) = (p.sparse_weight, p.dense_weight);
     /// Fused score, raw BM25 score, raw dense score, payload.
     type Entry<'a> = (f32, Option<f32>, Option<f32>, &'a ChunkPayload);
     let mut fused: HashMap<Uuid, Entry<'_>> = HashMap::new();
@@ -167,9 +175,9 @@ pub fn fuse(
     let mut all: Vec<(Uuid, Entry<'_>)> = fused.into_iter().collect();
     all.sort_by(|a, b| b.1 .0.total_cmp(&a.1 .0).then(a.0.cmp(&b.0)));
     let mut seen = HashSet::new();
-    all.into_iter()
+    let ranked: Vec<Found> = all
+        .into_iter()
         .filter(|f| seen.insert(f.1 .3.doc_path.as_str()))
-        .take(limit)
         .map(|(id, (score, b, d, p))| Found {
             id,
             score,
@@ -177,7 +185,42 @@ pub fn fuse(
             dense_score: d,
             chunk: p.clone(),
         })
-        .collect()
+        .collect();
+    let slots = p.sparse_slots + p.dense_slots;
+    if mode != Mode::Hybrid || slots == 0 {
+        return ranked.into_iter().take(limit).collect();
+    }
+    // The documents that must be in the first `slots` results.
+    let mut head: Vec<&str> = Vec::with_capacity(slots);
+    for (hits, k) in [(dense, p.dense_slots), (sparse, p.sparse_slots)] {
+        let mut docs: Vec<&str> = Vec::with_capacity(k);
+        for h in hits.unwrap_or_default() {
+            if docs.len() == k {
+                break;
+            }
+            if !docs.contains(&h.payload.doc_path.as_str()) {
+                docs.push(h.payload.doc_path.as_str());
+            }
+        }
+        for d in docs {
+            if !head.contains(&d) {
+                head.push(d);
+            }
+        }
+    }
+    for f in &ranked {
+        if head.len() >= slots {
+            break;
+        }
+        if !head.contains(&f.chunk.doc_path.as_str()) {
+            head.push(f.chunk.doc_path.as_str());
+        }
+    }
+    let head: HashSet<String> = head.into_iter().map(str::to_string).collect();
+    let (first, rest): (Vec<Found>, Vec<Found>) = ranked
+        .into_iter()
+        .partition(|f| head.contains(&f.chunk.doc_path));
+    first.into_iter().chain(rest).take(limit).collect()
 }
 
 /// Raw candidates of one query, before fusion.
@@ -310,13 +353,11 @@ impl Retriever {
             Some(self.backend.search_sparse(&qv, filter, want).await?)
         };
 
-        let (ws, wd) = (self.settings.sparse_weight, self.settings.dense_weight);
         let results = fuse(
             sparse_hits.as_deref(),
             dense_hits.as_deref(),
             mode,
-            ws,
-            wd,
+            &self.settings,
             limit,
         );
         let confidence = results
@@ -364,5 +405,65 @@ impl Retriever {
             }
             None => coverage,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hits(docs: &[(usize, f32)]) -> Vec<Hit> {
+        docs.iter()
+            .map(|&(i, score)| Hit {
+                id: crate::chunk::chunk_id(&format!("swefaq/{i}"), &[], 0),
+                score,
+                payload: crate::eval::passage_payload(i, "t"),
+            })
+            .collect()
+    }
+
+    fn paths(f: &[Found]) -> Vec<String> {
+        f.iter().map(|x| x.chunk.doc_path.clone()).collect()
+    }
+
+    #[test]
+    fn hybrid_slots_keep_each_retrievers_best_documents_in_the_head() {
+        // Dense prefers 1..4, BM25 finds 9 first but scores it low relative
+        // to its own spread; plain weighted fusion would push 9 out of the top 5.
+        let dense = hits(&[
+            (1, 0.90),
+            (2, 0.89),
+            (3, 0.88),
+            (4, 0.87),
+            (5, 0.86),
+            (9, 0.10),
+        ]);
+        let sparse = hits(&[(9, 5.0), (1, 4.9), (2, 4.8), (3, 4.7), (4, 4.6), (5, 4.5)]);
+        let mut s = SearchSettings {
+            sparse_weight: 0.1,
+            dense_weight: 0.9,
+            sparse_slots: 0,
+            dense_slots: 0,
+            ..Default::default()
+        };
+        let plain = fuse(Some(&sparse), Some(&dense), Mode::Hybrid, &s, 5);
+        assert!(
+            !paths(&plain).contains(&"swefaq/9".to_string()),
+            "{:?}",
+            paths(&plain)
+        );
+        s.sparse_slots = 1;
+        s.dense_slots = 3;
+        let slotted = fuse(Some(&sparse), Some(&dense), Mode::Hybrid, &s, 5);
+        let p = paths(&slotted);
+        assert_eq!(p.len(), 5);
+        assert!(p[..4].contains(&"swefaq/9".to_string()), "{p:?}");
+        for d in ["swefaq/1", "swefaq/2", "swefaq/3"] {
+            assert!(p[..4].contains(&d.to_string()), "{p:?}");
+        }
+        // The head is ordered by fused score, and single modes ignore slots.
+        assert!(slotted[0].score >= slotted[1].score);
+        let bm25 = fuse(Some(&sparse), None, Mode::Bm25, &s, 3);
+        assert_eq!(paths(&bm25), ["swefaq/9", "swefaq/1", "swefaq/2"]);
     }
 }
