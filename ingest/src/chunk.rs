@@ -65,7 +65,7 @@ pub fn indexed_text(title: &str, heading_path: &[String], tags: &[String], text:
         }
     }
     if !tags.is_empty() {
-        s.push_str("\n");
+        s.push('\n');
         s.push_str(&tags.join(", "));
     }
     s.push_str("\n\n");
