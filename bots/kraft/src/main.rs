@@ -398,10 +398,17 @@ fn print_search(resp: &kraft_ingest::search::SearchResponse) {
     }
     for (i, f) in resp.results.iter().enumerate() {
         let c = &f.chunk;
-        let heading = if c.heading_path.is_empty() {
+        // The H1 usually repeats the title; show only the sections below it.
+        let path: Vec<&str> = c
+            .heading_path
+            .iter()
+            .map(String::as_str)
+            .filter(|h| *h != c.title)
+            .collect();
+        let heading = if path.is_empty() {
             String::new()
         } else {
-            format!(" › {}", c.heading_path.join(" › "))
+            format!(" › {}", path.join(" › "))
         };
         println!(
             "{}. [{:.3}] {}{}  ({}:{}, {}{})",
