@@ -151,7 +151,7 @@ impl Analyzer {
         }
     }
 
-    /// Token ids of the query in both languages' analysis, used to measure
+    /// Token ids of the query (stemmed, stopwords removed), used to measure
     /// how much of a question a passage covers.
     pub fn query_terms(&self, text: &str, lang: Lang) -> HashSet<u32> {
         self.model(lang)

@@ -186,6 +186,13 @@ impl ServerIndex {
         &self.settings.collection
     }
 
+    async fn exists(&self) -> Result<bool, IndexError> {
+        self.client
+            .collection_exists(self.name_())
+            .await
+            .map_err(classify)
+    }
+
     async fn create(&self, dense_dim: Option<usize>) -> Result<(), IndexError> {
         let mut sparse = SparseVectorsConfigBuilder::default();
         sparse.add_named_vector_params(
@@ -225,12 +232,7 @@ impl ServerIndex {
     }
 
     async fn dense_dim(&self) -> Result<Option<Option<usize>>, IndexError> {
-        if !self
-            .client
-            .collection_exists(self.name_())
-            .await
-            .map_err(classify)?
-        {
+        if !self.exists().await? {
             return Ok(None);
         }
         let info = self
@@ -310,12 +312,7 @@ impl IndexBackend for ServerIndex {
     }
 
     async fn read_meta(&self) -> Result<Option<IndexMeta>, IndexError> {
-        if !self
-            .client
-            .collection_exists(self.name_())
-            .await
-            .map_err(classify)?
-        {
+        if !self.exists().await? {
             return Ok(None);
         }
         let res = self
@@ -343,12 +340,7 @@ impl IndexBackend for ServerIndex {
     }
 
     async fn manifest(&self) -> Result<Vec<StoredRef>, IndexError> {
-        if !self
-            .client
-            .collection_exists(self.name_())
-            .await
-            .map_err(classify)?
-        {
+        if !self.exists().await? {
             return Ok(vec![]);
         }
         let mut out = Vec::new();
@@ -486,12 +478,7 @@ impl IndexBackend for ServerIndex {
     }
 
     async fn count(&self) -> Result<usize, IndexError> {
-        if !self
-            .client
-            .collection_exists(self.name_())
-            .await
-            .map_err(classify)?
-        {
+        if !self.exists().await? {
             return Ok(0);
         }
         let res = self
@@ -507,12 +494,7 @@ impl IndexBackend for ServerIndex {
     }
 
     async fn reset(&self) -> Result<(), IndexError> {
-        if self
-            .client
-            .collection_exists(self.name_())
-            .await
-            .map_err(classify)?
-        {
+        if self.exists().await? {
             self.client
                 .delete_collection(self.name_())
                 .await
