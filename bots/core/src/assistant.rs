@@ -1,0 +1,942 @@
+//! The conversation logic: `handle(incoming) -> actions`. It decides, per
+//! message, between a command, small talk, a relay to the adviser who owns
+//! the conversation, and a grounded answer; it keeps the dialogue state
+//! (language, low-confidence streak, a pending 👎 or /forget) and opens
+//! tickets when a trigger fires.
+//!
+//! Order matters for "nothing is lost": the user's message is stored
+//! before any answer is made, a ticket and its notification are stored in
+//! one transaction before anyone is notified, and deliveries leave the
+//! outbox only when the front-end confirms them.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio::sync::mpsc::UnboundedSender;
+
+use kraft_ingest::doc::Kind;
+use kraft_ingest::index::{ChunkPayload, SearchFilter};
+use kraft_ingest::search::{Found, Retriever};
+use kraft_ingest::Knowledge;
+
+use crate::desk::Desk;
+use crate::extract;
+use crate::intent::{self, Command, Intent};
+use crate::llm::{Llm, Passage};
+use crate::model::{Action, Button, ChatRef, Clock, Incoming, Input, Lang, SourceRef};
+use crate::store::{Delivery, MessageRow, NewMessage, Role, Store, Target, TicketStatus, UserRow};
+use crate::texts;
+use crate::{CoreError, CoreSettings};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnswerKind {
+    Answered,
+    /// Related to the programme's themes, but not covered: "I don't know".
+    Abstained,
+    /// Nothing in the knowledge base comes close.
+    OffTopic,
+}
+
+impl AnswerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AnswerKind::Answered => "answered",
+            AnswerKind::Abstained => "abstained",
+            AnswerKind::OffTopic => "off_topic",
+        }
+    }
+}
+
+/// A grounded answer (or an honest "I don't know").
+#[derive(Debug, Clone, Serialize)]
+pub struct Answer {
+    pub kind: AnswerKind,
+    pub lang: Lang,
+    /// The body, without the sources list.
+    pub text: String,
+    pub sources: Vec<SourceRef>,
+    pub confidence: f32,
+    /// The retrieval query (the question, or for a follow-up the previous
+    /// question plus this one).
+    pub query: String,
+    pub follow_up: bool,
+    /// Written by the LLM (false: extractive).
+    pub generated: bool,
+    /// Why the LLM was not used although configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub llm_fallback: Option<String>,
+    /// Streamed text was shown and is replaced by this answer.
+    #[serde(skip)]
+    pub replaces_draft: bool,
+}
+
+impl Answer {
+    /// The whole message: body, a next step, then the numbered sources.
+    pub fn render(&self) -> String {
+        if self.sources.is_empty() {
+            return self.text.clone();
+        }
+        format!(
+            "{}\n\n{}\n\n{}",
+            self.text,
+            texts::next_step(self.lang),
+            render_sources(self)
+        )
+    }
+}
+
+/// What `kraft ask` reports about escalation for a single message.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Escalation {
+    /// Reason a ticket would be opened at once (fresh conversation).
+    pub would_open_ticket: Option<String>,
+    /// The answer offers an adviser (a second such answer opens a ticket).
+    pub offers_adviser: bool,
+}
+
+pub struct Assistant {
+    knowledge: Arc<Knowledge>,
+    retriever: Retriever,
+    store: Arc<Store>,
+    desk: Desk,
+    llm: Option<Llm>,
+    settings: CoreSettings,
+    min_confidence: f32,
+    clock: Arc<dyn Clock>,
+    last_purge: Mutex<Option<DateTime<Utc>>>,
+}
+
+impl std::fmt::Debug for Assistant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Assistant")
+            .field("knowledge", &self.knowledge)
+            .field("llm", &self.llm)
+            .finish()
+    }
+}
+
+fn source_of(c: &ChunkPayload) -> SourceRef {
+    SourceRef {
+        title: c.title.clone(),
+        path: c.doc_path.clone(),
+        url: c.source_url.clone(),
+    }
+}
+
+fn feedback_buttons(msg_id: i64) -> Vec<Button> {
+    vec![
+        Button::new(format!("fb:up:{msg_id}"), texts::btn_up()),
+        Button::new(format!("fb:down:{msg_id}"), texts::btn_down()),
+    ]
+}
+
+impl Assistant {
+    pub async fn new(
+        knowledge: Arc<Knowledge>,
+        store: Arc<Store>,
+        settings: CoreSettings,
+        llm_api_key: Option<String>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, CoreError> {
+        let retriever = knowledge.retriever().await?;
+        let llm = if settings.llm.enabled() {
+            Some(
+                Llm::new(settings.llm.clone(), llm_api_key)
+                    .map_err(|e| CoreError::Config(e.to_string()))?,
+            )
+        } else {
+            None
+        };
+        let desk = Desk::new(store.clone(), clock.clone(), settings.escalation.clone());
+        let min_confidence = knowledge.settings().search.min_confidence;
+        Ok(Self {
+            knowledge,
+            retriever,
+            store,
+            desk,
+            llm,
+            settings,
+            min_confidence,
+            clock,
+            last_purge: Mutex::new(None),
+        })
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    pub fn desk(&self) -> &Desk {
+        &self.desk
+    }
+
+    pub fn knowledge(&self) -> &Arc<Knowledge> {
+        &self.knowledge
+    }
+
+    /// Picks up a rebuilt index (new BM25 statistics) after an ingest.
+    pub async fn refresh(&mut self) -> Result<(), CoreError> {
+        self.retriever = self.knowledge.retriever().await?;
+        Ok(())
+    }
+
+    fn lease(&self) -> Duration {
+        Duration::from_secs(self.settings.assistant.delivery_lease_secs.max(1))
+    }
+
+    pub async fn handle(&self, inc: &Incoming) -> Result<Vec<Action>, CoreError> {
+        self.handle_streaming(inc, None).await
+    }
+
+    /// Like `handle`, but sends `Typing` and streamed `Delta`s to
+    /// `progress` while the answer is being made.
+    #[tracing::instrument(level = "debug", skip_all, fields(platform = inc.user.platform.as_str()))]
+    pub async fn handle_streaming(
+        &self,
+        inc: &Incoming,
+        progress: Option<UnboundedSender<Action>>,
+    ) -> Result<Vec<Action>, CoreError> {
+        let now = self.clock.now();
+        let mut user = self.store.touch_user(&inc.user, now)?;
+        let raw = match &inc.input {
+            Input::Button(id) => return self.on_button(&mut user, id).await,
+            Input::Text(t) => t,
+        };
+        let chat = user.chat();
+        let text = intent::sanitize(raw);
+        let lang = self.detect_lang(&text, &user);
+        if text.is_empty() {
+            return Ok(vec![reply(&chat, texts::empty(lang), vec![])]);
+        }
+        let n = text.chars().count();
+        let max = self.settings.assistant.max_message_chars;
+        if n > max {
+            return Ok(vec![reply(&chat, &texts::too_long(lang, n, max), vec![])]);
+        }
+        user.lang = lang;
+
+        if user.forget_pending {
+            user.forget_pending = false;
+            if intent::is_yes(&text) {
+                return self.forget(&user);
+            }
+            self.store.save_dialogue(&user)?;
+            if intent::is_no(&text) {
+                return Ok(vec![reply(&chat, texts::forget_kept(lang), vec![])]);
+            }
+        }
+
+        let open = self.store.open_ticket_of(user.id)?;
+        let kind = intent::classify(&text);
+
+        // An adviser owns the conversation: relay, acknowledge, nothing else.
+        if let Some(t) = open.as_ref().filter(|t| t.status == TicketStatus::Active) {
+            if kind == Intent::Command(Command::Forget) {
+                return self.ask_forget(&mut user);
+            }
+            self.store.save_dialogue(&user)?;
+            self.store.add_message(
+                user.id,
+                Role::User,
+                &NewMessage {
+                    text: &text,
+                    lang: Some(lang),
+                    ticket_id: Some(t.id),
+                    ..Default::default()
+                },
+                now,
+            )?;
+            let mut actions = vec![Action::Ack {
+                chat: chat.clone(),
+                text: texts::relayed(lang).to_string(),
+            }];
+            if let Some(d) = self
+                .desk
+                .relay_to_adviser(t, &user, &text, Some(self.lease()))?
+            {
+                actions.push(delivery_action(d));
+            }
+            return Ok(actions);
+        }
+
+        match kind {
+            Intent::Command(Command::Start) => {
+                self.store.save_dialogue(&user)?;
+                Ok(vec![reply(
+                    &chat,
+                    &texts::welcome(lang, self.settings.privacy.retention_days),
+                    vec![],
+                )])
+            }
+            Intent::Command(Command::Help) => {
+                self.store.save_dialogue(&user)?;
+                Ok(vec![reply(&chat, texts::help(lang), vec![])])
+            }
+            Intent::Command(Command::Events) => {
+                self.store.save_dialogue(&user)?;
+                Ok(vec![reply(&chat, &self.events(lang).await, vec![])])
+            }
+            Intent::Command(Command::Forget) => self.ask_forget(&mut user),
+            Intent::Command(Command::Unknown(c)) => {
+                self.store.save_dialogue(&user)?;
+                Ok(vec![reply(
+                    &chat,
+                    &texts::unknown_command(lang, &c),
+                    vec![],
+                )])
+            }
+            Intent::Command(Command::Human) | Intent::Human => {
+                self.store.add_message(
+                    user.id,
+                    Role::User,
+                    &NewMessage {
+                        text: &text,
+                        lang: Some(lang),
+                        ..Default::default()
+                    },
+                    now,
+                )?;
+                self.escalate(&mut user, "user_request", String::new(), vec![])
+            }
+            Intent::Greeting => {
+                self.store.save_dialogue(&user)?;
+                Ok(vec![reply(&chat, texts::greeting(lang), vec![])])
+            }
+            Intent::Thanks => {
+                self.store.save_dialogue(&user)?;
+                Ok(vec![reply(&chat, texts::thanks(lang), vec![])])
+            }
+            Intent::Abuse => {
+                self.store.save_dialogue(&user)?;
+                Ok(vec![reply(&chat, texts::boundary(lang), vec![])])
+            }
+            Intent::Question => self.question(&mut user, &text, open, progress).await,
+        }
+    }
+
+    fn detect_lang(&self, text: &str, user: &UserRow) -> Lang {
+        if intent::too_short_to_detect(text) {
+            return intent::lang_hint(text).unwrap_or(user.lang);
+        }
+        self.retriever.analyzer().detect(text)
+    }
+
+    async fn question(
+        &self,
+        user: &mut UserRow,
+        text: &str,
+        open: Option<crate::store::TicketRow>,
+        progress: Option<UnboundedSender<Action>>,
+    ) -> Result<Vec<Action>, CoreError> {
+        let now = self.clock.now();
+        let chat = user.chat();
+        let lang = user.lang;
+        let history = self.store.recent_messages(user.id, 10)?;
+        let prev_q = history
+            .iter()
+            .rev()
+            .find(|m| m.role == Role::Bot && m.query.is_some())
+            .and_then(|m| m.query.clone());
+        // Stored first: whatever happens next, the question is not lost.
+        self.store.add_message(
+            user.id,
+            Role::User,
+            &NewMessage {
+                text,
+                lang: Some(lang),
+                ticket_id: open.as_ref().map(|t| t.id),
+                ..Default::default()
+            },
+            now,
+        )?;
+        if let Some(p) = &progress {
+            let _ = p.send(Action::Typing { chat: chat.clone() });
+        }
+        let on_delta = progress.clone().map(|p| {
+            let chat = chat.clone();
+            move |piece: &str| {
+                let _ = p.send(Action::Delta {
+                    chat: chat.clone(),
+                    text: piece.to_string(),
+                });
+            }
+        });
+        let answer = match self
+            .answer(
+                text,
+                prev_q.as_deref(),
+                lang,
+                on_delta
+                    .as_ref()
+                    .map(|f| f as &(dyn Fn(&str) + Send + Sync)),
+            )
+            .await
+        {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::error!(error = %e, "retrieval failed; the question is stored");
+                self.store.save_dialogue(user)?;
+                return Ok(vec![reply(&chat, texts::trouble(lang), vec![])]);
+            }
+        };
+
+        let mut reason: Option<String> = None;
+        match answer.kind {
+            AnswerKind::Answered => user.low_streak = 0,
+            AnswerKind::Abstained => {
+                user.low_streak += 1;
+                if user.low_streak >= self.settings.escalation.low_confidence_in_a_row.max(1) {
+                    reason = Some("low_confidence".into());
+                }
+            }
+            AnswerKind::OffTopic => {}
+        }
+        if user.downvoted {
+            user.downvoted = false;
+            reason.get_or_insert_with(|| "downvote".into());
+        }
+        if let Some(t) = intent::topic(text, &self.settings.escalation.topics) {
+            reason = Some(format!("topic:{t}"));
+        }
+
+        let body = match answer.kind {
+            AnswerKind::Answered => answer.render(),
+            AnswerKind::Abstained => texts::abstain(lang).to_string(),
+            AnswerKind::OffTopic => texts::off_topic(lang).to_string(),
+        };
+        let bot_id = self.store.add_message(
+            user.id,
+            Role::Bot,
+            &NewMessage {
+                text: &body,
+                lang: Some(lang),
+                outcome: Some(answer.kind.as_str()),
+                confidence: Some(answer.confidence),
+                sources: answer.sources.iter().map(|s| s.path.clone()).collect(),
+                query: Some(&answer.query),
+                ticket_id: open.as_ref().map(|t| t.id),
+            },
+            now,
+        )?;
+        let buttons = match answer.kind {
+            AnswerKind::Answered => feedback_buttons(bot_id),
+            AnswerKind::Abstained => vec![Button::new("human", texts::btn_human(lang))],
+            AnswerKind::OffTopic => vec![],
+        };
+
+        if let Some(t) = open {
+            // Already with the advisers: answer, and let them see the question.
+            self.store.save_dialogue(user)?;
+            let mut actions = vec![Action::Reply {
+                chat: chat.clone(),
+                text: format!("{body}\n\n{}", texts::waiting_note(lang, t.id)),
+                buttons,
+                replaces_draft: answer.replaces_draft,
+            }];
+            if let Some(d) = self
+                .desk
+                .relay_to_adviser(&t, user, text, Some(self.lease()))?
+            {
+                actions.push(delivery_action(d));
+            }
+            return Ok(actions);
+        }
+        match reason {
+            Some(r) => {
+                // An answer stays; the ticket notice follows it.
+                let keep = if answer.kind == AnswerKind::Answered {
+                    body
+                } else {
+                    String::new()
+                };
+                self.escalate(user, &r, keep, vec![])
+            }
+            None => {
+                self.store.save_dialogue(user)?;
+                Ok(vec![Action::Reply {
+                    chat,
+                    text: body,
+                    buttons,
+                    replaces_draft: answer.replaces_draft,
+                }])
+            }
+        }
+    }
+
+    /// Opens a ticket (or points to the open one) and tells the user.
+    fn escalate(
+        &self,
+        user: &mut UserRow,
+        reason: &str,
+        answer_first: String,
+        mut actions: Vec<Action>,
+    ) -> Result<Vec<Action>, CoreError> {
+        let lang = user.lang;
+        let chat = user.chat();
+        user.low_streak = 0;
+        user.downvoted = false;
+        self.store.save_dialogue(user)?;
+        let history = self.store.recent_messages(user.id, 20)?;
+        let opened = self.desk.open(user, reason, &history, self.lease())?;
+        let head = if answer_first.is_empty() {
+            String::new()
+        } else {
+            format!("{answer_first}\n\n")
+        };
+        match opened {
+            Some((id, deliveries)) => {
+                let why = match reason {
+                    "low_confidence" => texts::why_low_confidence(lang),
+                    "downvote" => texts::why_downvote(lang),
+                    "user_request" => "",
+                    _ => texts::why_topic(lang),
+                };
+                actions.push(Action::Reply {
+                    chat,
+                    text: format!("{head}{}", texts::ticket_opened(lang, id, why)),
+                    buttons: vec![Button::new("ticket:cancel", texts::btn_cancel_ticket(lang))],
+                    replaces_draft: false,
+                });
+                actions.push(Action::TicketOpened {
+                    ticket: id,
+                    reason: reason.to_string(),
+                });
+                actions.extend(deliveries.into_iter().map(delivery_action));
+            }
+            None => {
+                let id = self
+                    .store
+                    .open_ticket_of(user.id)?
+                    .map(|t| t.id)
+                    .unwrap_or_default();
+                actions.push(reply(
+                    &chat,
+                    &format!("{head}{}", texts::already_waiting(lang, id)),
+                    vec![],
+                ));
+            }
+        }
+        Ok(actions)
+    }
+
+    fn ask_forget(&self, user: &mut UserRow) -> Result<Vec<Action>, CoreError> {
+        user.forget_pending = true;
+        self.store.save_dialogue(user)?;
+        let lang = user.lang;
+        Ok(vec![reply(
+            &user.chat(),
+            &format!(
+                "{}\n{}",
+                texts::forget_confirm(lang),
+                texts::forget_pending_hint(lang)
+            ),
+            vec![
+                Button::new("forget:yes", texts::btn_forget_yes(lang)),
+                Button::new("forget:no", texts::btn_forget_no(lang)),
+            ],
+        )])
+    }
+
+    fn forget(&self, user: &UserRow) -> Result<Vec<Action>, CoreError> {
+        let chat = user.chat();
+        let open = self.store.forget(user.id)?;
+        tracing::info!(tickets_closed = open.len(), "user data deleted on request");
+        let mut actions = vec![reply(&chat, texts::forget_done(user.lang), vec![])];
+        for d in self.desk.announce_forgotten(&open, Some(self.lease()))? {
+            actions.push(delivery_action(d));
+        }
+        Ok(actions)
+    }
+
+    async fn on_button(&self, user: &mut UserRow, id: &str) -> Result<Vec<Action>, CoreError> {
+        let chat = user.chat();
+        let lang = user.lang;
+        let now = self.clock.now();
+        let stale = || Ok(vec![reply(&chat, texts::stale_button(lang), vec![])]);
+        if let Some(rest) = id.strip_prefix("fb:") {
+            let (vote, msg) = match rest.split_once(':') {
+                Some(("up", m)) => (1i8, m),
+                Some(("down", m)) => (-1i8, m),
+                _ => return stale(),
+            };
+            let Ok(msg_id) = msg.parse::<i64>() else {
+                return stale();
+            };
+            let ok = self
+                .store
+                .message(msg_id)?
+                .is_some_and(|m| m.user_id == user.id && m.role == Role::Bot);
+            if !ok {
+                return stale();
+            }
+            self.store.set_feedback(user.id, msg_id, vote, now)?;
+            if vote < 0 {
+                user.downvoted = true;
+                self.store.save_dialogue(user)?;
+                return Ok(vec![reply(
+                    &chat,
+                    texts::thanks_down(lang),
+                    vec![Button::new("human", texts::btn_human(lang))],
+                )]);
+            }
+            return Ok(vec![reply(&chat, texts::thanks_up(lang), vec![])]);
+        }
+        match id {
+            "human" => {
+                if let Some(t) = self.store.open_ticket_of(user.id)? {
+                    return Ok(vec![reply(
+                        &chat,
+                        &texts::already_waiting(lang, t.id),
+                        vec![],
+                    )]);
+                }
+                self.escalate(user, "user_request", String::new(), vec![])
+            }
+            "forget:yes" if user.forget_pending => self.forget(user),
+            "forget:no" if user.forget_pending => {
+                user.forget_pending = false;
+                self.store.save_dialogue(user)?;
+                Ok(vec![reply(&chat, texts::forget_kept(lang), vec![])])
+            }
+            "ticket:cancel" => match self.store.open_ticket_of(user.id)? {
+                Some(t) => {
+                    let mut actions = vec![reply(&chat, texts::ticket_cancelled(lang), vec![])];
+                    actions.extend(
+                        self.desk
+                            .cancel_by_user(t.id, Some(self.lease()))?
+                            .into_iter()
+                            .map(delivery_action),
+                    );
+                    Ok(actions)
+                }
+                None => stale(),
+            },
+            _ => stale(),
+        }
+    }
+
+    /// Retrieval plus answer composition for one question. `prev` is the
+    /// previous retrieval query, used when this one is a follow-up.
+    pub async fn answer(
+        &self,
+        question: &str,
+        prev: Option<&str>,
+        lang: Lang,
+        on_delta: Option<&(dyn Fn(&str) + Send + Sync)>,
+    ) -> Result<Answer, CoreError> {
+        let follow_up = prev.is_some() && intent::is_follow_up(question);
+        let query = match (follow_up, prev) {
+            (true, Some(p)) => format!("{p} {question}"),
+            _ => question.to_string(),
+        };
+        let limit = self.knowledge.settings().search.limit.max(3);
+        let resp = self
+            .retriever
+            .search(&query, &SearchFilter::default(), limit)
+            .await?;
+        let mut a = Answer {
+            kind: AnswerKind::Abstained,
+            lang,
+            text: String::new(),
+            sources: Vec::new(),
+            confidence: resp.confidence,
+            query: query.clone(),
+            follow_up,
+            generated: false,
+            llm_fallback: None,
+            replaces_draft: false,
+        };
+        if resp.results.is_empty() || resp.confidence < self.settings.assistant.off_topic_below {
+            a.kind = AnswerKind::OffTopic;
+            return Ok(a);
+        }
+        if resp.confidence < self.min_confidence {
+            return Ok(a);
+        }
+        let mut results = resp.results;
+        if let Some(first) = results.first().cloned() {
+            if first.chunk.language != lang {
+                if let Some(t) = self.translated(&first, &query, lang).await {
+                    results[0] = t;
+                }
+            }
+        }
+        let Some((body, src)) = self.extractive(&query, &results) else {
+            return Ok(a);
+        };
+        a.kind = AnswerKind::Answered;
+        a.text = body;
+        a.sources = vec![src.clone()];
+        if lang == Lang::En && results[0].chunk.language == Lang::Sv {
+            a.text = format!("{}\n{}", texts::source_in_swedish(lang), a.text);
+        }
+        if let Some(llm) = &self.llm {
+            let n = llm.settings().context_passages.max(1);
+            let ctx: Vec<&Found> = results.iter().take(n).collect();
+            let passages: Vec<Passage> = ctx
+                .iter()
+                .map(|f| Passage {
+                    title: f.chunk.title.clone(),
+                    text: extract::plain(&f.chunk.text),
+                })
+                .collect();
+            let history: Vec<String> = match (follow_up, prev) {
+                (true, Some(p)) => vec![p.to_string()],
+                _ => vec![],
+            };
+            let streamed = std::sync::atomic::AtomicBool::new(false);
+            let wrapped = |piece: &str| {
+                streamed.store(true, std::sync::atomic::Ordering::Relaxed);
+                if let Some(f) = on_delta {
+                    f(piece);
+                }
+            };
+            match llm
+                .answer(question, &history, &passages, lang, Some(&wrapped))
+                .await
+            {
+                Ok(text) => {
+                    let cited = crate::llm::citations(&text, passages.len());
+                    let picks: Vec<usize> = if cited.is_empty() {
+                        (1..=passages.len()).collect()
+                    } else {
+                        cited
+                    };
+                    a.sources = picks
+                        .iter()
+                        .map(|&i| source_of(&ctx[i - 1].chunk))
+                        .collect();
+                    // Renumber citations to match the printed list.
+                    let mut t = text;
+                    if !picks.is_empty() {
+                        for (new, old) in picks.iter().enumerate() {
+                            t = t.replace(&format!("[{old}]"), &format!("[§{}]", new + 1));
+                        }
+                        t = t.replace("[§", "[");
+                    }
+                    a.text = t;
+                    a.generated = true;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "LLM failed; using the extractive answer");
+                    a.llm_fallback = Some(e.to_string());
+                    a.replaces_draft = streamed.load(std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+        }
+        Ok(a)
+    }
+
+    /// The same document in the user's language, if the knowledge base has it.
+    async fn translated(&self, f: &Found, query: &str, lang: Lang) -> Option<Found> {
+        let path = f.chunk.translation.clone()?;
+        let filter = SearchFilter {
+            doc_path: Some(path),
+            ..Default::default()
+        };
+        let r = self.retriever.search(query, &filter, 1).await.ok()?;
+        r.results
+            .into_iter()
+            .next()
+            .filter(|x| x.chunk.language == lang)
+    }
+
+    fn extractive(&self, query: &str, results: &[Found]) -> Option<(String, SourceRef)> {
+        let analyzer = self.retriever.analyzer();
+        for f in results.iter().take(2) {
+            let units = extract::units(&f.chunk.text);
+            let sel = extract::select(
+                analyzer,
+                query,
+                f.chunk.language,
+                &units,
+                self.settings.assistant.answer_max_chars,
+            );
+            let text = extract::render(&sel);
+            if !text.trim().is_empty() {
+                return Some((text, source_of(&f.chunk)));
+            }
+        }
+        None
+    }
+
+    /// Upcoming events from the knowledge base, by date, one per event
+    /// (the user's language preferred when an event has a translation).
+    pub async fn events(&self, lang: Lang) -> String {
+        let today = self.clock.now().date_naive();
+        let filter = SearchFilter {
+            kinds: vec![Kind::Event],
+            upcoming_from: Some(today),
+            ..Default::default()
+        };
+        let hits = match self.knowledge.backend().list(&filter, 500).await {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::error!(error = %e, "listing events failed");
+                return texts::trouble(lang).to_string();
+            }
+        };
+        let mut docs: Vec<ChunkPayload> = Vec::new();
+        for h in hits {
+            if !docs.iter().any(|d| d.doc_path == h.payload.doc_path) {
+                docs.push(h.payload);
+            }
+        }
+        let paths: Vec<String> = docs.iter().map(|d| d.doc_path.clone()).collect();
+        docs.retain(|d| {
+            d.language == lang || !d.translation.as_ref().is_some_and(|t| paths.contains(t))
+        });
+        docs.sort_by(|a, b| {
+            (a.event_date, a.event_time.as_deref()).cmp(&(b.event_date, b.event_time.as_deref()))
+        });
+        docs.truncate(self.settings.assistant.events_limit.max(1));
+        if docs.is_empty() {
+            return texts::no_events(lang).to_string();
+        }
+        let mut s = texts::events_heading(lang).to_string();
+        for d in &docs {
+            let date = d.event_date.map(|x| x.to_string()).unwrap_or_default();
+            let mut line = format!("\n📅 {date}");
+            if let Some(t) = &d.event_time {
+                line.push_str(&format!(" {t}"));
+            }
+            if let Some(p) = &d.event_place {
+                line.push_str(&format!(" · {p}"));
+            }
+            line.push_str(&format!(" – {}", d.title));
+            let lower = d.title.to_lowercase();
+            if d.example && !lower.contains("exempel") && !lower.contains("example") {
+                line.push_str(texts::example_marker(lang));
+            }
+            match &d.registration_url {
+                Some(u) => line.push_str(&format!("\n   {}: {u}", texts::register(lang))),
+                None => line.push_str(&format!("\n   ({})", d.doc_path)),
+            }
+            s.push_str(&line);
+        }
+        s
+    }
+
+    /// One-shot evaluation for `kraft ask`: the answer, and what a fresh
+    /// conversation would do about escalation. Stores nothing.
+    pub async fn ask(&self, text: &str) -> Result<(Answer, Escalation), CoreError> {
+        let text = intent::sanitize(text);
+        let lang = self.retriever.analyzer().detect(&text);
+        let kind = intent::classify(&text);
+        let human = matches!(kind, Intent::Human | Intent::Command(Command::Human));
+        let answer = self.answer(&text, None, lang, None).await?;
+        let topic = intent::topic(&text, &self.settings.escalation.topics);
+        let would = if human {
+            Some("user_request".to_string())
+        } else {
+            topic.map(|t| format!("topic:{t}"))
+        };
+        let offers = answer.kind == AnswerKind::Abstained;
+        Ok((
+            answer,
+            Escalation {
+                would_open_ticket: would,
+                offers_adviser: offers,
+            },
+        ))
+    }
+
+    /// Undelivered outbox messages (adviser replies from another process,
+    /// notifications a crashed front-end never confirmed), leased to the
+    /// caller. Confirm each with `delivered`, or `failed` to retry later.
+    pub fn pending(&self, limit: usize) -> Result<Vec<Action>, CoreError> {
+        Ok(self
+            .store
+            .lease_pending(self.clock.now(), self.lease(), limit)?
+            .into_iter()
+            .map(delivery_action)
+            .collect())
+    }
+
+    pub fn delivered(&self, delivery: i64) -> Result<(), CoreError> {
+        Ok(self.store.mark_delivered(delivery, self.clock.now())?)
+    }
+
+    pub fn failed(&self, delivery: i64) -> Result<(), CoreError> {
+        Ok(self.store.release(delivery)?)
+    }
+
+    /// Periodic work: reminders for unclaimed tickets, and (hourly) the
+    /// retention purge. Call every few seconds to minutes.
+    pub fn tick(&self) -> Result<(), CoreError> {
+        self.desk.remind()?;
+        let now = self.clock.now();
+        let due = {
+            let mut last = self
+                .last_purge
+                .lock()
+                .map_err(|_| CoreError::Config("purge bookkeeping poisoned".into()))?;
+            let due = last.is_none_or(|t| now - t >= chrono::Duration::hours(1));
+            if due {
+                *last = Some(now);
+            }
+            due
+        };
+        if due {
+            let p = self.store.purge(
+                now,
+                chrono::Duration::days(self.settings.privacy.retention_days.max(1)),
+            )?;
+            tracing::info!(?p, "retention purge");
+        }
+        Ok(())
+    }
+
+    /// The conversation so far (for `kraft tickets show` and tests).
+    pub fn history(
+        &self,
+        user: &crate::UserRef,
+        limit: usize,
+    ) -> Result<Vec<MessageRow>, CoreError> {
+        match self.store.find_user(user.platform, &user.user_id)? {
+            Some(u) => Ok(self.store.recent_messages(u.id, limit)?),
+            None => Ok(Vec::new()),
+        }
+    }
+}
+
+fn render_sources(a: &Answer) -> String {
+    let mut s = texts::sources_heading(a.lang).to_string();
+    for (i, src) in a.sources.iter().enumerate() {
+        s.push_str(&format!("\n[{}] {}", i + 1, src.title));
+        match &src.url {
+            Some(u) => s.push_str(&format!(" – {u} ({})", src.path)),
+            None => s.push_str(&format!(" ({})", src.path)),
+        }
+    }
+    s
+}
+
+fn reply(chat: &ChatRef, text: &str, buttons: Vec<Button>) -> Action {
+    Action::Reply {
+        chat: chat.clone(),
+        text: text.to_string(),
+        buttons,
+        replaces_draft: false,
+    }
+}
+
+fn delivery_action(d: Delivery) -> Action {
+    match d.target {
+        Target::User(chat) => Action::RelayToUser {
+            delivery: d.id,
+            chat,
+            ticket: d.ticket_id,
+            text: d.text,
+        },
+        Target::Advisers => Action::NotifyAdvisers {
+            delivery: d.id,
+            ticket: d.ticket_id,
+            text: d.text,
+            buttons: d.buttons,
+        },
+    }
+}

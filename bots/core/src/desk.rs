@@ -1,0 +1,532 @@
+//! The adviser side of a ticket: open (with a handoff summary), claim,
+//! reply, resolve, cancel and remind. It needs only the state database, so
+//! `kraft tickets` can run beside a live bot; everything it tells a user or
+//! the advisers goes through the outbox, which the bot's delivery loop
+//! sends exactly once.
+//!
+//! State machine (per ticket): waiting → active → resolved. While a ticket
+//! is open the user is "with the advisers"; while it is active the bot
+//! answers nothing itself.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::intent::sanitize;
+use crate::model::{Button, Clock, Lang};
+use crate::store::{
+    Delivery, MessageRow, NewDelivery, NewMessage, NewTicket, Role, Store, StoreError, Target,
+    TicketRow, TicketStatus, Transition, UserRow,
+};
+use crate::texts;
+use crate::EscalationSettings;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DeskError {
+    #[error("ticket #{0} does not exist")]
+    NotFound(i64),
+    #[error("ticket #{ticket} is already handled by {by}; use --force to take it over")]
+    ClaimedByOther { ticket: i64, by: String },
+    #[error("ticket #{0} is resolved; the user is back with the bot")]
+    Closed(i64),
+    #[error("the message is empty")]
+    Empty,
+    #[error("the message is too long ({0} characters; at most {1})")]
+    TooLong(usize, usize),
+    #[error("adviser name must be 1–40 printable characters")]
+    BadAdviser,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Longest adviser message relayed in one piece (Telegram's limit is 4096,
+/// Discord's 2000; front-ends split, but a novel is a mistake).
+pub const MAX_REPLY_CHARS: usize = 4000;
+
+/// The result of an adviser reply.
+#[derive(Debug, Clone, Serialize)]
+pub struct Replied {
+    pub ticket: TicketRow,
+    /// False when the same reply (same dedupe key) was already queued.
+    pub queued: bool,
+    /// True when the reply also claimed a waiting ticket.
+    pub claimed: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TicketView {
+    pub ticket: TicketRow,
+    pub messages: Vec<MessageRow>,
+    /// Minutes since the ticket was opened, or until it was claimed.
+    pub waited_mins: i64,
+}
+
+#[derive(Clone)]
+pub struct Desk {
+    store: Arc<Store>,
+    clock: Arc<dyn Clock>,
+    settings: EscalationSettings,
+}
+
+impl std::fmt::Debug for Desk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Desk").finish()
+    }
+}
+
+fn adviser_name(raw: &str) -> Result<String, DeskError> {
+    let s = sanitize(raw);
+    if s.is_empty() || s.chars().count() > 40 || s.contains('\n') {
+        return Err(DeskError::BadAdviser);
+    }
+    Ok(s)
+}
+
+fn user_target(u: &UserRow) -> Target {
+    Target::User(u.chat())
+}
+
+impl Desk {
+    pub fn new(store: Arc<Store>, clock: Arc<dyn Clock>, settings: EscalationSettings) -> Self {
+        Self {
+            store,
+            clock,
+            settings,
+        }
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    fn lang(&self) -> Lang {
+        self.settings.adviser_language
+    }
+
+    /// What an adviser needs to take over without asking the user again:
+    /// the questions, the bot's last answer and its sources, language,
+    /// platform and how long the user has been waiting.
+    pub fn handoff_summary(
+        &self,
+        user: &UserRow,
+        reason: &str,
+        history: &[MessageRow],
+        now: DateTime<Utc>,
+    ) -> String {
+        let l = self.lang();
+        // The conversation "started" at the first message after the last
+        // gap of more than two hours.
+        let mut start = now;
+        let mut prev: Option<DateTime<Utc>> = None;
+        for m in history.iter().rev() {
+            if let Some(p) = prev {
+                if p - m.created_at > chrono::Duration::hours(2) {
+                    break;
+                }
+            }
+            start = m.created_at;
+            prev = Some(m.created_at);
+        }
+        let waited = (now - start).num_minutes();
+        let mut s = String::new();
+        s.push_str(&format!(
+            "{}: {}\n{}: {} · {}\n{}: {}\n",
+            texts::pick(l, "Anledning", "Reason"),
+            texts::reason_label(l, reason),
+            texts::pick(l, "Kanal", "Channel"),
+            user.platform.label(),
+            texts::language_name(l, user.lang),
+            texts::pick(l, "Användaren har väntat", "User has waited"),
+            texts::minutes(l, waited),
+        ));
+        let questions: Vec<&MessageRow> = history
+            .iter()
+            .filter(|m| m.role == Role::User && m.created_at >= start)
+            .collect();
+        if !questions.is_empty() {
+            s.push_str(texts::pick(l, "Frågor:\n", "Questions:\n"));
+            for q in questions.iter().rev().take(5).rev() {
+                s.push_str(&format!("• {}\n", clip(&q.text, 300)));
+            }
+        }
+        if let Some(b) = history
+            .iter()
+            .rev()
+            .find(|m| m.role == Role::Bot && m.outcome.is_some() && m.created_at >= start)
+        {
+            s.push_str(&format!(
+                "{} ({}, {} {:.2}):\n{}\n",
+                texts::pick(l, "Botens senaste svar", "The bot's last answer"),
+                b.outcome.as_deref().unwrap_or(""),
+                texts::pick(l, "säkerhet", "confidence"),
+                b.confidence.unwrap_or(0.0),
+                clip(&b.text, 500)
+            ));
+            if !b.sources.is_empty() {
+                s.push_str(&format!(
+                    "{} {}\n",
+                    texts::sources_heading(l),
+                    b.sources.join(", ")
+                ));
+            }
+        }
+        s
+    }
+
+    /// Stores the ticket and the advisers' notification together; returns
+    /// None if the user already has an open ticket.
+    pub fn open(
+        &self,
+        user: &UserRow,
+        reason: &str,
+        history: &[MessageRow],
+        lease: Duration,
+    ) -> Result<Option<(i64, Vec<Delivery>)>, DeskError> {
+        let now = self.clock.now();
+        let summary = self.handoff_summary(user, reason, history, now);
+        let l = self.lang();
+        let res = self.store.create_ticket(
+            NewTicket {
+                user_id: user.id,
+                reason,
+                summary: &summary,
+                lang: user.lang,
+                platform: user.platform,
+            },
+            |id| {
+                vec![(
+                    Target::Advisers,
+                    format!(
+                        "🆘 {} #{id}\n{summary}{}",
+                        texts::pick(l, "Nytt ärende", "New request"),
+                        texts::pick(
+                            l,
+                            &format!("Ta ärendet: kraft tickets claim {id} · svara: kraft tickets reply {id} \"…\""),
+                            &format!("Take it: kraft tickets claim {id} · reply: kraft tickets reply {id} \"…\""),
+                        )
+                    ),
+                    vec![
+                        Button::new(format!("claim:{id}"), texts::pick(l, "Ta ärendet", "Take it")),
+                        Button::new(format!("resolve:{id}"), texts::pick(l, "Avsluta", "Close")),
+                    ],
+                )]
+            },
+            now,
+            lease,
+        )?;
+        if let Some((id, _)) = &res {
+            tracing::info!(
+                ticket = id,
+                reason,
+                platform = user.platform.as_str(),
+                "ticket opened"
+            );
+        }
+        Ok(res)
+    }
+
+    fn user_of(&self, t: &TicketRow) -> Result<UserRow, DeskError> {
+        self.store.user(t.user_id)?.ok_or(DeskError::NotFound(t.id))
+    }
+
+    /// An adviser takes a ticket. Claiming one's own active ticket again is
+    /// a no-op; someone else's needs `force`.
+    pub fn claim(&self, id: i64, adviser: &str, force: bool) -> Result<TicketRow, DeskError> {
+        let adviser = adviser_name(adviser)?;
+        let t = self.store.ticket(id)?.ok_or(DeskError::NotFound(id))?;
+        let user = self.user_of(&t)?;
+        let joined = texts::adviser_joined(user.lang, &adviser);
+        let res = self
+            .store
+            .transition(id, self.clock.now(), None, |cur| match cur.status {
+                TicketStatus::Resolved => Err(DeskError::Closed(id)),
+                TicketStatus::Active if cur.adviser.as_deref() == Some(adviser.as_str()) => {
+                    Ok(Transition::default())
+                }
+                TicketStatus::Active if !force => Err(DeskError::ClaimedByOther {
+                    ticket: id,
+                    by: cur.adviser.clone().unwrap_or_default(),
+                }),
+                _ => Ok(Transition {
+                    status: Some(TicketStatus::Active),
+                    adviser: Some(&adviser),
+                    deliveries: vec![NewDelivery {
+                        user_id: Some(user.id),
+                        ticket_id: Some(id),
+                        target: user_target(&user),
+                        text: &joined,
+                        buttons: &[],
+                        dedupe_key: None,
+                    }],
+                    ..Default::default()
+                }),
+            })?
+            .ok_or(DeskError::NotFound(id))??;
+        tracing::info!(ticket = id, "ticket claimed");
+        Ok(res.0)
+    }
+
+    /// Queues an adviser's message for the user. A waiting ticket is
+    /// claimed by the same step. `dedupe_key` (e.g. the platform message id)
+    /// makes a redelivered adviser message a no-op.
+    pub fn reply(
+        &self,
+        id: i64,
+        adviser: &str,
+        text: &str,
+        dedupe_key: Option<&str>,
+    ) -> Result<Replied, DeskError> {
+        let adviser = adviser_name(adviser)?;
+        let body = sanitize(text);
+        if body.is_empty() {
+            return Err(DeskError::Empty);
+        }
+        let n = body.chars().count();
+        if n > MAX_REPLY_CHARS {
+            return Err(DeskError::TooLong(n, MAX_REPLY_CHARS));
+        }
+        let t = self.store.ticket(id)?.ok_or(DeskError::NotFound(id))?;
+        let user = self.user_of(&t)?;
+        let joined = texts::adviser_joined(user.lang, &adviser);
+        let said = texts::adviser_says(user.lang, &adviser, &body);
+        let claim = t.status == TicketStatus::Waiting;
+        let key = dedupe_key.map(|k| format!("reply:{k}"));
+        let res = self
+            .store
+            .transition(id, self.clock.now(), None, |cur| {
+                if cur.status == TicketStatus::Resolved {
+                    return Err(DeskError::Closed(id));
+                }
+                let mut deliveries = Vec::new();
+                if cur.status == TicketStatus::Waiting {
+                    deliveries.push(NewDelivery {
+                        user_id: Some(user.id),
+                        ticket_id: Some(id),
+                        target: user_target(&user),
+                        text: &joined,
+                        buttons: &[],
+                        dedupe_key: None,
+                    });
+                }
+                deliveries.push(NewDelivery {
+                    user_id: Some(user.id),
+                    ticket_id: Some(id),
+                    target: user_target(&user),
+                    text: &said,
+                    buttons: &[],
+                    dedupe_key: key.as_deref(),
+                });
+                Ok(Transition {
+                    status: (cur.status == TicketStatus::Waiting).then_some(TicketStatus::Active),
+                    adviser: (cur.status == TicketStatus::Waiting || cur.adviser.is_none())
+                        .then_some(adviser.as_str()),
+                    message: Some(NewMessage {
+                        text: &body,
+                        ticket_id: Some(id),
+                        ..Default::default()
+                    }),
+                    deliveries,
+                    ..Default::default()
+                })
+            })?
+            .ok_or(DeskError::NotFound(id))??;
+        let queued = !res.1.is_empty();
+        tracing::info!(ticket = id, queued, "adviser reply");
+        Ok(Replied {
+            ticket: res.0,
+            queued,
+            claimed: claim && queued,
+        })
+    }
+
+    /// Closes a ticket; the user is told and is back with the bot.
+    pub fn resolve(&self, id: i64, note: Option<&str>) -> Result<TicketRow, DeskError> {
+        let t = self.store.ticket(id)?.ok_or(DeskError::NotFound(id))?;
+        let user = self.user_of(&t)?;
+        let bye = texts::resolved(user.lang);
+        let note = note.map(sanitize);
+        let res = self
+            .store
+            .transition(id, self.clock.now(), None, |cur| {
+                if cur.status == TicketStatus::Resolved {
+                    return Err(DeskError::Closed(id));
+                }
+                Ok(Transition {
+                    status: Some(TicketStatus::Resolved),
+                    resolution: Some(note.as_deref().unwrap_or("resolved")),
+                    deliveries: vec![NewDelivery {
+                        user_id: Some(user.id),
+                        ticket_id: Some(id),
+                        target: user_target(&user),
+                        text: bye,
+                        buttons: &[],
+                        dedupe_key: None,
+                    }],
+                    ..Default::default()
+                })
+            })?
+            .ok_or(DeskError::NotFound(id))??;
+        tracing::info!(ticket = id, "ticket resolved");
+        Ok(res.0)
+    }
+
+    /// The user withdrew the request; the advisers are told (the returned
+    /// deliveries are leased for `lease`).
+    pub fn cancel_by_user(
+        &self,
+        id: i64,
+        lease: Option<Duration>,
+    ) -> Result<Vec<Delivery>, DeskError> {
+        let l = self.lang();
+        let msg = format!(
+            "{} #{id}",
+            texts::pick(l, "Användaren avbröt ärende", "The user cancelled request")
+        );
+        let res = self.store.transition(id, self.clock.now(), lease, |cur| {
+            if cur.status == TicketStatus::Resolved {
+                return Err(DeskError::Closed(id));
+            }
+            Ok(Transition {
+                status: Some(TicketStatus::Resolved),
+                resolution: Some("cancelled by user"),
+                deliveries: vec![NewDelivery {
+                    user_id: Some(cur.user_id),
+                    ticket_id: Some(id),
+                    target: Target::Advisers,
+                    text: &msg,
+                    buttons: &[],
+                    dedupe_key: None,
+                }],
+                ..Default::default()
+            })
+        })?;
+        match res {
+            None | Some(Err(DeskError::Closed(_))) => Ok(Vec::new()),
+            Some(Err(e)) => Err(e),
+            Some(Ok((_, ds))) => Ok(ds),
+        }
+    }
+
+    /// Queues the user's message for the adviser who owns the ticket.
+    pub fn relay_to_adviser(
+        &self,
+        t: &TicketRow,
+        user: &UserRow,
+        text: &str,
+        lease: Option<Duration>,
+    ) -> Result<Option<Delivery>, DeskError> {
+        let l = self.lang();
+        let body = format!(
+            "💬 #{} {}: {}",
+            t.id,
+            texts::pick(l, "användaren skriver", "the user writes"),
+            text
+        );
+        Ok(self.store.enqueue(
+            &NewDelivery {
+                user_id: Some(user.id),
+                ticket_id: Some(t.id),
+                target: Target::Advisers,
+                text: &body,
+                buttons: &[],
+                dedupe_key: None,
+            },
+            self.clock.now(),
+            lease,
+        )?)
+    }
+
+    pub fn list(
+        &self,
+        statuses: &[TicketStatus],
+        limit: usize,
+    ) -> Result<Vec<TicketRow>, DeskError> {
+        Ok(self.store.tickets(statuses, limit)?)
+    }
+
+    pub fn show(&self, id: i64) -> Result<TicketView, DeskError> {
+        let t = self.store.ticket(id)?.ok_or(DeskError::NotFound(id))?;
+        let messages = self.store.recent_messages(t.user_id, 30)?;
+        let until = t.claimed_at.unwrap_or_else(|| self.clock.now());
+        Ok(TicketView {
+            waited_mins: (until - t.created_at).num_minutes(),
+            ticket: t,
+            messages,
+        })
+    }
+
+    /// Queues reminders for tickets nobody has claimed in time.
+    pub fn remind(&self) -> Result<Vec<i64>, DeskError> {
+        let now = self.clock.now();
+        let l = self.lang();
+        let ids = self.store.remind(
+            now,
+            chrono::Duration::minutes(self.settings.remind_after_mins.max(1)),
+            chrono::Duration::minutes(self.settings.remind_every_mins.max(1)),
+            |t| {
+                format!(
+                    "⏰ {} #{} {} {} ({}, {}). kraft tickets claim {}",
+                    texts::pick(l, "Ärende", "Request"),
+                    t.id,
+                    texts::pick(l, "har väntat", "has waited"),
+                    texts::minutes(l, (now - t.created_at).num_minutes()),
+                    t.platform.label(),
+                    texts::reason_label(l, &t.reason),
+                    t.id
+                )
+            },
+        )?;
+        if !ids.is_empty() {
+            tracing::info!(tickets = ?ids, "reminders queued for unclaimed tickets");
+        }
+        Ok(ids)
+    }
+
+    /// Tells the advisers that a ticket was deleted at the user's request,
+    /// without repeating anything about the user.
+    pub fn announce_forgotten(
+        &self,
+        ids: &[i64],
+        lease: Option<Duration>,
+    ) -> Result<Vec<Delivery>, DeskError> {
+        let l = self.lang();
+        let mut out = Vec::new();
+        for id in ids {
+            let msg = format!(
+                "🗑 {} #{id} {}",
+                texts::pick(l, "Ärende", "Request"),
+                texts::pick(
+                    l,
+                    "raderades på användarens begäran (/forget).",
+                    "was deleted at the user's request (/forget)."
+                )
+            );
+            out.extend(self.store.enqueue(
+                &NewDelivery {
+                    user_id: None,
+                    ticket_id: None,
+                    target: Target::Advisers,
+                    text: &msg,
+                    buttons: &[],
+                    dedupe_key: None,
+                },
+                self.clock.now(),
+                lease,
+            )?);
+        }
+        Ok(out)
+    }
+}
+
+fn clip(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(max).collect();
+        t.push('…');
+        t
+    }
+}

@@ -1,0 +1,285 @@
+//! What kind of message this is, before any retrieval: a command, a request
+//! for a person, small talk, abuse, or a question (possibly a follow-up).
+//! Plain word lists rather than a model: they are predictable, testable
+//! and cheap, and the cases they cover are few and well known.
+
+use crate::model::Lang;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Start,
+    Help,
+    Human,
+    Events,
+    Forget,
+    Unknown(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Intent {
+    Command(Command),
+    /// "kan jag prata med en människa?"
+    Human,
+    Greeting,
+    Thanks,
+    Abuse,
+    Question,
+}
+
+/// Cleans raw platform text: drops control characters (binary junk,
+/// escape sequences) except newlines and tabs, and trims.
+pub fn sanitize(raw: &str) -> String {
+    let s: String = raw
+        .chars()
+        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
+        .filter(|c| *c != '\u{FFFD}')
+        .collect();
+    s.trim().to_string()
+}
+
+fn words(text: &str) -> Vec<String> {
+    text.to_lowercase()
+        .split(|c: char| !c.is_alphanumeric() && c != '-')
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+pub fn command(text: &str) -> Option<Command> {
+    let first = text.split_whitespace().next()?;
+    let name = first.strip_prefix('/')?;
+    // "/start@KraftBot" in Telegram groups.
+    let name = name.split('@').next().unwrap_or(name).to_lowercase();
+    Some(match name.as_str() {
+        "start" => Command::Start,
+        "help" | "hjalp" | "hjälp" => Command::Help,
+        "human" | "manniska" | "människa" | "radgivare" | "rådgivare" => Command::Human,
+        "events" | "evenemang" => Command::Events,
+        "forget" | "glom" | "glöm" | "radera" => Command::Forget,
+        _ => Command::Unknown(first.chars().take(40).collect()),
+    })
+}
+
+const ASK_VERBS_SV: &[&str] = &[
+    "prata", "tala", "snacka", "chatta", "kontakt", "kontakta", "ringa", "träffa", "koppla",
+];
+const PERSON_SV: &[&str] = &[
+    "människa",
+    "person",
+    "rådgivare",
+    "handläggare",
+    "någon",
+    "riktig",
+    "personal",
+];
+const ASK_VERBS_EN: &[&str] = &[
+    "talk", "speak", "chat", "contact", "call", "connect", "reach",
+];
+const PERSON_EN: &[&str] = &[
+    "human", "person", "adviser", "advisor", "someone", "somebody", "agent", "real", "people",
+];
+
+/// A plain-language request for a person, in either language. Needs both a
+/// verb of contact and a person word, so "vad gör en rådgivare?" is a
+/// question, not a request.
+pub fn wants_human(text: &str) -> bool {
+    let w = words(text);
+    if w.len() > 25 {
+        return false;
+    }
+    let has = |list: &[&str]| w.iter().any(|x| list.iter().any(|l| x.starts_with(l)));
+    let sv = has(ASK_VERBS_SV) && has(PERSON_SV);
+    let en = has(ASK_VERBS_EN) && has(PERSON_EN);
+    sv || en
+        || w.iter()
+            .any(|x| x == "människa" || x == "human" || x == "människan")
+            && w.len() <= 6
+}
+
+const ABUSE: &[&str] = &[
+    "idiot", "idioter", "idiotisk", "jävla", "jävel", "javla", "helvete", "fitta", "hora", "kuk",
+    "skitbot", "dumma", "dumbass", "fuck", "fucking", "shit", "bitch", "cunt", "stupid", "moron",
+    "asshole",
+];
+
+pub fn is_abusive(text: &str) -> bool {
+    words(text).iter().any(|w| ABUSE.contains(&w.as_str()))
+}
+
+const GREETINGS: &[&str] = &[
+    "hej",
+    "hejsan",
+    "hallå",
+    "tjena",
+    "tja",
+    "god",
+    "morgon",
+    "dag",
+    "hello",
+    "hi",
+    "hey",
+    "good",
+    "morning",
+    "afternoon",
+];
+const THANKS: &[&str] = &[
+    "tack", "tusen", "stort", "thanks", "thank", "you", "så", "mycket", "much", "ok", "okej", "bra",
+];
+
+pub fn is_greeting(text: &str) -> bool {
+    let w = words(text);
+    !w.is_empty() && w.len() <= 3 && w.iter().all(|x| GREETINGS.contains(&x.as_str()))
+}
+
+pub fn is_thanks(text: &str) -> bool {
+    let w = words(text);
+    !w.is_empty()
+        && w.len() <= 5
+        && w.iter()
+            .any(|x| x == "tack" || x == "thanks" || x == "thank")
+        && w.iter().all(|x| THANKS.contains(&x.as_str()))
+}
+
+pub fn classify(text: &str) -> Intent {
+    if let Some(c) = command(text) {
+        return Intent::Command(c);
+    }
+    if is_abusive(text) {
+        return Intent::Abuse;
+    }
+    if wants_human(text) {
+        return Intent::Human;
+    }
+    if is_greeting(text) {
+        return Intent::Greeting;
+    }
+    if is_thanks(text) {
+        return Intent::Thanks;
+    }
+    Intent::Question
+}
+
+pub fn is_yes(text: &str) -> bool {
+    matches!(
+        words(text).as_slice(),
+        [w] if ["ja", "yes", "japp", "jo", "y"].contains(&w.as_str())
+    )
+}
+
+pub fn is_no(text: &str) -> bool {
+    matches!(
+        words(text).as_slice(),
+        [w] if ["nej", "no", "nope", "n"].contains(&w.as_str())
+    )
+}
+
+const FOLLOW_START: &[&str] = &["och", "men", "and", "but", "also", "samt", "så"];
+const FOLLOW_REF: &[&str] = &[
+    "det", "den", "dem", "dessa", "detta", "där", "dit", "it", "that", "this", "they", "them",
+    "those", "there",
+];
+
+/// A message that leans on the previous question: starts with "och"/"and",
+/// or is short and points back ("vad kostar det?").
+pub fn is_follow_up(text: &str) -> bool {
+    let w = words(text);
+    if w.is_empty() || w.len() > 10 {
+        return false;
+    }
+    FOLLOW_START.contains(&w[0].as_str())
+        || (w.len() <= 6 && w.iter().any(|x| FOLLOW_REF.contains(&x.as_str())))
+        || text.trim_start().to_lowercase().starts_with("what about")
+        || text
+            .trim_start()
+            .to_lowercase()
+            .starts_with("hur är det med")
+}
+
+/// The first configured topic whose phrase occurs in the text.
+pub fn topic<'a>(text: &str, topics: &'a [crate::Topic]) -> Option<&'a str> {
+    let t = text.to_lowercase();
+    topics
+        .iter()
+        .find(|topic| topic.phrases.iter().any(|p| t.contains(&p.to_lowercase())))
+        .map(|topic| topic.name.as_str())
+}
+
+/// A very short message says little about its language ("ok", "events?");
+/// then the language the user has been writing in wins.
+pub fn too_short_to_detect(text: &str) -> bool {
+    words(text).len() < 3
+}
+
+pub fn lang_hint(text: &str) -> Option<Lang> {
+    let w = words(text);
+    let sv = w
+        .iter()
+        .any(|x| ["hej", "tack", "ja", "nej", "och", "vad", "hur"].contains(&x.as_str()));
+    let en = w.iter().any(|x| {
+        ["hi", "hello", "thanks", "yes", "no", "and", "what", "how"].contains(&x.as_str())
+    });
+    match (sv, en) {
+        (true, false) => Some(Lang::Sv),
+        (false, true) => Some(Lang::En),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_parse_with_bot_suffix_and_unknowns_are_kept() {
+        assert_eq!(command("/start"), Some(Command::Start));
+        assert_eq!(command("/help@KraftBot"), Some(Command::Help));
+        assert_eq!(command("/EVENTS"), Some(Command::Events));
+        assert_eq!(command("/glöm"), Some(Command::Forget));
+        assert_eq!(
+            command("/frobnicate now"),
+            Some(Command::Unknown("/frobnicate".into()))
+        );
+        assert_eq!(command("vad är /start?"), None);
+    }
+
+    #[test]
+    fn human_requests_in_both_languages_but_not_questions_about_advisers() {
+        for t in [
+            "kan jag prata med en människa?",
+            "Jag vill prata med en människa",
+            "Jag vill tala med en rådgivare",
+            "can I talk to a human please",
+            "I'd like to speak to an adviser",
+            "människa!",
+        ] {
+            assert!(wants_human(t), "{t}");
+        }
+        for t in [
+            "Vad gör en rådgivare i projektet?",
+            "What does an adviser do?",
+            "Hur kan AI hjälpa människor i vården?",
+        ] {
+            assert!(!wants_human(t), "{t}");
+        }
+    }
+
+    #[test]
+    fn classify_small_talk_abuse_and_follow_ups() {
+        assert_eq!(classify("Hej!"), Intent::Greeting);
+        assert_eq!(classify("tack så mycket"), Intent::Thanks);
+        assert_eq!(classify("du är en idiot"), Intent::Abuse);
+        assert_eq!(classify("Vad är en behovsanalys?"), Intent::Question);
+        assert!(is_follow_up("och vad kostar det?"));
+        assert!(is_follow_up("what about the cost?"));
+        assert!(!is_follow_up(
+            "Vad kostar en behovsanalys för ett tillverkande företag?"
+        ));
+    }
+
+    #[test]
+    fn sanitize_drops_control_bytes() {
+        assert_eq!(sanitize("\u{0}\u{1b}[31mhej\u{7}  "), "[31mhej");
+        assert_eq!(sanitize("\u{0}\u{1}\u{2}"), "");
+        assert_eq!(sanitize("rad 1\nrad 2"), "rad 1\nrad 2");
+    }
+}

@@ -1,0 +1,122 @@
+//! kraft-core: the assistant without any chat platform. One call,
+//! `Assistant::handle(incoming) -> actions`, owns retrieval, grounded
+//! answers (extractive, or an LLM with fallback), the escalation decision,
+//! dialogue state and the SQLite stores. Front-ends (terminal, Telegram,
+//! Discord) only translate.
+
+pub mod assistant;
+pub mod desk;
+pub mod extract;
+pub mod intent;
+pub mod llm;
+pub mod model;
+pub mod store;
+pub mod texts;
+
+use serde::{Deserialize, Serialize};
+
+pub use assistant::{Answer, AnswerKind, Assistant, Escalation};
+pub use desk::{Desk, DeskError};
+pub use llm::{LlmError, LlmSettings};
+pub use model::{Action, Button, ChatRef, Clock, Incoming, Input, Lang, Platform, UserRef};
+pub use store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CoreError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Index(#[from] kraft_ingest::IndexError),
+    #[error(transparent)]
+    Desk(#[from] DeskError),
+    #[error("configuration: {0}")]
+    Config(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AssistantSettings {
+    /// Longer messages get a polite "please shorten it".
+    pub max_message_chars: usize,
+    /// Below this confidence (and above nothing) a question is off-topic
+    /// rather than "not covered": a boundary, not an adviser offer.
+    pub off_topic_below: f32,
+    /// Length budget of an extractive answer, before the sources.
+    pub answer_max_chars: usize,
+    /// Events listed by /events.
+    pub events_limit: usize,
+    /// Seconds a front-end has to deliver an outbox message before another
+    /// delivery loop may try it.
+    pub delivery_lease_secs: u64,
+}
+
+impl Default for AssistantSettings {
+    fn default() -> Self {
+        Self {
+            max_message_chars: 4000,
+            off_topic_below: 0.2,
+            answer_max_chars: 600,
+            events_limit: 5,
+            delivery_lease_secs: 60,
+        }
+    }
+}
+
+/// A topic that needs a person, and the phrases that reveal it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Topic {
+    pub name: String,
+    pub phrases: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EscalationSettings {
+    /// Low-confidence answers in a row that open a ticket.
+    pub low_confidence_in_a_row: i64,
+    /// Minutes an unclaimed ticket waits before the advisers are reminded.
+    pub remind_after_mins: i64,
+    /// Minutes between further reminders.
+    pub remind_every_mins: i64,
+    /// Language of texts for advisers (handoff summary, reminders).
+    pub adviser_language: Lang,
+    pub topics: Vec<Topic>,
+}
+
+impl Default for EscalationSettings {
+    fn default() -> Self {
+        Self {
+            low_confidence_in_a_row: 2,
+            remind_after_mins: 30,
+            remind_every_mins: 60,
+            adviser_language: Lang::Sv,
+            topics: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrivacySettings {
+    /// Conversations, feedback and resolved tickets older than this are
+    /// deleted (checked at start and hourly).
+    pub retention_days: i64,
+}
+
+impl Default for PrivacySettings {
+    fn default() -> Self {
+        Self {
+            retention_days: 180,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CoreSettings {
+    pub assistant: AssistantSettings,
+    pub escalation: EscalationSettings,
+    pub privacy: PrivacySettings,
+    pub llm: LlmSettings,
+}

@@ -1,0 +1,207 @@
+//! The vocabulary between the core and the front-ends: who wrote
+//! (`Incoming`), and what should happen next (`Action`). Front-ends only
+//! translate platform events into `Incoming` and `Action`s into platform
+//! requests; nothing here does I/O.
+
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+pub use kraft_ingest::doc::Lang;
+
+/// Where a conversation lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Platform {
+    Telegram,
+    Discord,
+    Terminal,
+}
+
+impl Platform {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Platform::Telegram => "telegram",
+            Platform::Discord => "discord",
+            Platform::Terminal => "terminal",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Platform> {
+        match s {
+            "telegram" => Some(Platform::Telegram),
+            "discord" => Some(Platform::Discord),
+            "terminal" => Some(Platform::Terminal),
+            _ => None,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Platform::Telegram => "Telegram",
+            Platform::Discord => "Discord",
+            Platform::Terminal => "terminal",
+        }
+    }
+}
+
+/// A user as the platform knows them, plus the chat to answer in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRef {
+    pub platform: Platform,
+    /// The platform's stable user id (Telegram user id, Discord user id).
+    pub user_id: String,
+    /// The chat/channel to reply in (a private chat or DM channel).
+    pub chat_id: String,
+}
+
+impl UserRef {
+    pub fn new(platform: Platform, user_id: impl Into<String>, chat_id: impl Into<String>) -> Self {
+        Self {
+            platform,
+            user_id: user_id.into(),
+            chat_id: chat_id.into(),
+        }
+    }
+}
+
+/// Where a message goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatRef {
+    pub platform: Platform,
+    pub chat_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Input {
+    /// A typed message (commands included: "/help").
+    Text(String),
+    /// A button press; the id is what `Button::id` carried.
+    Button(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Incoming {
+    pub user: UserRef,
+    pub input: Input,
+}
+
+impl Incoming {
+    pub fn text(user: &UserRef, text: impl Into<String>) -> Self {
+        Self {
+            user: user.clone(),
+            input: Input::Text(text.into()),
+        }
+    }
+
+    pub fn button(user: &UserRef, id: impl Into<String>) -> Self {
+        Self {
+            user: user.clone(),
+            input: Input::Button(id.into()),
+        }
+    }
+}
+
+/// An inline button. `id` is at most 64 bytes (Telegram's callback limit).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Button {
+    pub id: String,
+    pub label: String,
+}
+
+impl Button {
+    pub fn new(id: impl Into<String>, label: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            label: label.into(),
+        }
+    }
+}
+
+/// A knowledge-base document an answer rests on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceRef {
+    pub title: String,
+    /// Path inside the knowledge folder, e.g. `faq/kostar-det-nagot.md`.
+    pub path: String,
+    pub url: Option<String>,
+}
+
+/// What the front-end should do. Deliveries (`NotifyAdvisers`,
+/// `RelayToUser`) come from the durable outbox: the front-end sends them and
+/// then calls `Assistant::delivered(delivery)`, so a crash in between means
+/// the delivery is retried instead of lost.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// Show "typing…" while the answer is prepared (sent early, through
+    /// the progress channel of `handle_streaming`).
+    Typing { chat: ChatRef },
+    /// A piece of a streamed answer (progress channel only); the final
+    /// `Reply` carries the whole text.
+    Delta { chat: ChatRef, text: String },
+    /// The answer to the message just handled.
+    Reply {
+        chat: ChatRef,
+        text: String,
+        buttons: Vec<Button>,
+        /// True when this text replaces a streamed draft (the LLM stream
+        /// failed half-way and the extractive answer was used instead).
+        replaces_draft: bool,
+    },
+    /// A short receipt while an adviser owns the conversation (a ✓ or a
+    /// reaction; never an answer).
+    Ack { chat: ChatRef, text: String },
+    /// A ticket was stored (for logs and metrics; the user reply and the
+    /// adviser notification are separate actions).
+    TicketOpened { ticket: i64, reason: String },
+    NotifyAdvisers {
+        delivery: i64,
+        ticket: Option<i64>,
+        text: String,
+        buttons: Vec<Button>,
+    },
+    RelayToUser {
+        delivery: i64,
+        chat: ChatRef,
+        ticket: Option<i64>,
+        text: String,
+    },
+}
+
+/// Time, injectable so tests can let an hour pass in a microsecond.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+#[derive(Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// A clock that only moves when told to.
+#[derive(Debug)]
+pub struct ManualClock(Mutex<DateTime<Utc>>);
+
+impl ManualClock {
+    pub fn new(start: DateTime<Utc>) -> Self {
+        Self(Mutex::new(start))
+    }
+
+    pub fn advance(&self, by: chrono::Duration) {
+        if let Ok(mut t) = self.0.lock() {
+            *t += by;
+        }
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.0.lock().map(|t| *t).unwrap_or_else(|_| Utc::now())
+    }
+}

@@ -1,0 +1,1062 @@
+//! The assistant's state in SQLite: users and their dialogue state,
+//! messages, tickets, feedback and the delivery outbox. WAL mode, so the
+//! running bot and `kraft tickets` in another process work on one file;
+//! versioned migrations; `secure_delete` so `/forget` really removes text.
+//!
+//! Every multi-row change (a ticket and the notification about it, a claim
+//! and the message telling the user) is one transaction: either both are
+//! stored or neither is.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
+use serde::Serialize;
+
+use crate::model::{Button, ChatRef, Lang, Platform, UserRef};
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("state database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error(
+        "state database {path} has schema version {found}, newer than this kraft knows ({known}); upgrade kraft"
+    )]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+    /// Another process holds a write lock for longer than the busy timeout.
+    #[error("state database is busy; try again")]
+    Busy,
+    #[error("state database: {0}")]
+    Sql(rusqlite::Error),
+    #[error("state database is unusable after an earlier panic")]
+    Poisoned,
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseBusy) | Some(rusqlite::ErrorCode::DatabaseLocked) => {
+                StoreError::Busy
+            }
+            _ => StoreError::Sql(e),
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Schema migrations, applied in order; `PRAGMA user_version` records how
+/// many have run. Never edit a released entry: add a new one.
+const MIGRATIONS: &[&str] = &[
+    // 1: the initial schema.
+    r#"
+    CREATE TABLE users (
+        id INTEGER PRIMARY KEY,
+        platform TEXT NOT NULL,
+        external_id TEXT NOT NULL,
+        chat_id TEXT NOT NULL,
+        lang TEXT NOT NULL DEFAULT 'sv',
+        low_streak INTEGER NOT NULL DEFAULT 0,
+        downvoted INTEGER NOT NULL DEFAULT 0,
+        forget_pending INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        last_seen_at TEXT NOT NULL,
+        UNIQUE (platform, external_id)
+    );
+    CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        role TEXT NOT NULL CHECK (role IN ('user', 'bot', 'adviser')),
+        text TEXT NOT NULL,
+        lang TEXT,
+        outcome TEXT,
+        confidence REAL,
+        sources TEXT,
+        query TEXT,
+        ticket_id INTEGER,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX messages_by_user ON messages(user_id, id);
+    CREATE TABLE tickets (
+        id INTEGER PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        status TEXT NOT NULL CHECK (status IN ('waiting', 'active', 'resolved')),
+        reason TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        lang TEXT NOT NULL,
+        platform TEXT NOT NULL,
+        adviser TEXT,
+        created_at TEXT NOT NULL,
+        claimed_at TEXT,
+        resolved_at TEXT,
+        reminded_at TEXT,
+        reminders INTEGER NOT NULL DEFAULT 0,
+        resolution TEXT
+    );
+    CREATE UNIQUE INDEX one_open_ticket_per_user ON tickets(user_id)
+        WHERE status IN ('waiting', 'active');
+    CREATE TABLE feedback (
+        id INTEGER PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        message_id INTEGER NOT NULL UNIQUE REFERENCES messages(id) ON DELETE CASCADE,
+        vote INTEGER NOT NULL CHECK (vote IN (-1, 1)),
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        user_id INTEGER REFERENCES users(id) ON DELETE CASCADE,
+        ticket_id INTEGER,
+        target TEXT NOT NULL CHECK (target IN ('user', 'advisers')),
+        platform TEXT,
+        chat_id TEXT,
+        text TEXT NOT NULL,
+        buttons TEXT NOT NULL DEFAULT '[]',
+        dedupe_key TEXT UNIQUE,
+        created_at TEXT NOT NULL,
+        leased_until TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        delivered_at TEXT
+    );
+    CREATE INDEX outbox_pending ON outbox(delivered_at, id);
+    "#,
+];
+
+pub fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn parse_ts(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|d| d.with_timezone(&Utc))
+        .unwrap_or_default()
+}
+
+fn lang_of(s: &str) -> Lang {
+    Lang::parse(s).unwrap_or_default()
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserRow {
+    pub id: i64,
+    pub platform: Platform,
+    pub external_id: String,
+    pub chat_id: String,
+    pub lang: Lang,
+    pub low_streak: i64,
+    pub downvoted: bool,
+    pub forget_pending: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl UserRow {
+    pub fn chat(&self) -> ChatRef {
+        ChatRef {
+            platform: self.platform,
+            chat_id: self.chat_id.clone(),
+        }
+    }
+
+    fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
+        let platform: String = r.get("platform")?;
+        Ok(Self {
+            id: r.get("id")?,
+            platform: Platform::parse(&platform).unwrap_or(Platform::Terminal),
+            external_id: r.get("external_id")?,
+            chat_id: r.get("chat_id")?,
+            lang: lang_of(&r.get::<_, String>("lang")?),
+            low_streak: r.get("low_streak")?,
+            downvoted: r.get::<_, i64>("downvoted")? != 0,
+            forget_pending: r.get::<_, i64>("forget_pending")? != 0,
+            created_at: parse_ts(&r.get::<_, String>("created_at")?),
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    User,
+    Bot,
+    Adviser,
+}
+
+impl Role {
+    fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Bot => "bot",
+            Role::Adviser => "adviser",
+        }
+    }
+
+    fn parse(s: &str) -> Role {
+        match s {
+            "bot" => Role::Bot,
+            "adviser" => Role::Adviser,
+            _ => Role::User,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NewMessage<'a> {
+    pub text: &'a str,
+    pub lang: Option<Lang>,
+    /// For bot messages: answered, abstained, off_topic, boundary, …
+    pub outcome: Option<&'a str>,
+    pub confidence: Option<f32>,
+    /// Knowledge paths the answer cited.
+    pub sources: Vec<String>,
+    /// The retrieval query actually used (differs for follow-ups).
+    pub query: Option<&'a str>,
+    pub ticket_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MessageRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub role: Role,
+    pub text: String,
+    pub lang: Option<Lang>,
+    pub outcome: Option<String>,
+    pub confidence: Option<f32>,
+    pub sources: Vec<String>,
+    pub query: Option<String>,
+    pub ticket_id: Option<i64>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl MessageRow {
+    fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
+        let sources: Option<String> = r.get("sources")?;
+        Ok(Self {
+            id: r.get("id")?,
+            user_id: r.get("user_id")?,
+            role: Role::parse(&r.get::<_, String>("role")?),
+            text: r.get("text")?,
+            lang: r
+                .get::<_, Option<String>>("lang")?
+                .and_then(|l| Lang::parse(&l)),
+            outcome: r.get("outcome")?,
+            confidence: r.get::<_, Option<f64>>("confidence")?.map(|c| c as f32),
+            sources: sources
+                .and_then(|s| serde_json::from_str(&s).ok())
+                .unwrap_or_default(),
+            query: r.get("query")?,
+            ticket_id: r.get("ticket_id")?,
+            created_at: parse_ts(&r.get::<_, String>("created_at")?),
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TicketStatus {
+    Waiting,
+    Active,
+    Resolved,
+}
+
+impl TicketStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TicketStatus::Waiting => "waiting",
+            TicketStatus::Active => "active",
+            TicketStatus::Resolved => "resolved",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TicketStatus> {
+        match s {
+            "waiting" => Some(TicketStatus::Waiting),
+            "active" => Some(TicketStatus::Active),
+            "resolved" => Some(TicketStatus::Resolved),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TicketRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub status: TicketStatus,
+    pub reason: String,
+    pub summary: String,
+    pub lang: Lang,
+    pub platform: Platform,
+    pub adviser: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub claimed_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub reminders: i64,
+    pub resolution: Option<String>,
+}
+
+impl TicketRow {
+    fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
+        let opt_ts = |c: &str| -> rusqlite::Result<Option<DateTime<Utc>>> {
+            Ok(r.get::<_, Option<String>>(c)?.map(|s| parse_ts(&s)))
+        };
+        Ok(Self {
+            id: r.get("id")?,
+            user_id: r.get("user_id")?,
+            status: TicketStatus::parse(&r.get::<_, String>("status")?)
+                .unwrap_or(TicketStatus::Resolved),
+            reason: r.get("reason")?,
+            summary: r.get("summary")?,
+            lang: lang_of(&r.get::<_, String>("lang")?),
+            platform: Platform::parse(&r.get::<_, String>("platform")?)
+                .unwrap_or(Platform::Terminal),
+            adviser: r.get("adviser")?,
+            created_at: parse_ts(&r.get::<_, String>("created_at")?),
+            claimed_at: opt_ts("claimed_at")?,
+            resolved_at: opt_ts("resolved_at")?,
+            reminders: r.get("reminders")?,
+            resolution: r.get("resolution")?,
+        })
+    }
+}
+
+/// Who an outbox entry is for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    User(ChatRef),
+    Advisers,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewDelivery<'a> {
+    pub user_id: Option<i64>,
+    pub ticket_id: Option<i64>,
+    pub target: Target,
+    pub text: &'a str,
+    pub buttons: &'a [Button],
+    /// Same key twice = stored once (e.g. an adviser message id that a
+    /// platform delivered twice).
+    pub dedupe_key: Option<&'a str>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    pub id: i64,
+    pub ticket_id: Option<i64>,
+    pub target: Target,
+    pub text: String,
+    pub buttons: Vec<Button>,
+    pub attempts: i64,
+}
+
+impl Delivery {
+    fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
+        let target: String = r.get("target")?;
+        let target = if target == "user" {
+            let platform: Option<String> = r.get("platform")?;
+            Target::User(ChatRef {
+                platform: platform
+                    .as_deref()
+                    .and_then(Platform::parse)
+                    .unwrap_or(Platform::Terminal),
+                chat_id: r.get::<_, Option<String>>("chat_id")?.unwrap_or_default(),
+            })
+        } else {
+            Target::Advisers
+        };
+        let buttons: String = r.get("buttons")?;
+        Ok(Self {
+            id: r.get("id")?,
+            ticket_id: r.get("ticket_id")?,
+            target,
+            text: r.get("text")?,
+            buttons: serde_json::from_str(&buttons).unwrap_or_default(),
+            attempts: r.get("attempts")?,
+        })
+    }
+}
+
+/// Counts for `kraft tickets` and metrics.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Purged {
+    pub messages: usize,
+    pub tickets: usize,
+    pub users: usize,
+    pub deliveries: usize,
+}
+
+#[derive(Debug)]
+pub struct Store {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Self> {
+        let err = |source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(dir) = path.parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    err(rusqlite::Error::SqliteFailure(
+                        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+                        Some(format!("cannot create {}: {e}", dir.display())),
+                    ))
+                })?;
+            }
+        }
+        let mut conn = Connection::open(path).map_err(err)?;
+        conn.busy_timeout(Duration::from_secs(10)).map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(err)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(err)?;
+        // Deleted rows are overwritten, not just unlinked: /forget means gone.
+        conn.pragma_update(None, "secure_delete", "ON")
+            .map_err(err)?;
+        migrate(&mut conn, path)?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn schema_version(&self) -> Result<i64> {
+        Ok(self
+            .lock()?
+            .pragma_query_value(None, "user_version", |r| r.get(0))?)
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, Connection>> {
+        self.conn.lock().map_err(|_| StoreError::Poisoned)
+    }
+
+    fn tx<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.lock()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Finds or creates the user, remembering the chat to answer in.
+    pub fn touch_user(&self, u: &UserRef, now: DateTime<Utc>) -> Result<UserRow> {
+        self.tx(|tx| {
+            tx.execute(
+                "INSERT INTO users (platform, external_id, chat_id, created_at, last_seen_at)
+                 VALUES (?1, ?2, ?3, ?4, ?4)
+                 ON CONFLICT (platform, external_id)
+                 DO UPDATE SET chat_id = excluded.chat_id, last_seen_at = excluded.last_seen_at",
+                params![u.platform.as_str(), u.user_id, u.chat_id, ts(now)],
+            )?;
+            Ok(tx.query_row(
+                "SELECT * FROM users WHERE platform = ?1 AND external_id = ?2",
+                params![u.platform.as_str(), u.user_id],
+                UserRow::from_row,
+            )?)
+        })
+    }
+
+    pub fn find_user(&self, platform: Platform, external_id: &str) -> Result<Option<UserRow>> {
+        Ok(self
+            .lock()?
+            .query_row(
+                "SELECT * FROM users WHERE platform = ?1 AND external_id = ?2",
+                params![platform.as_str(), external_id],
+                UserRow::from_row,
+            )
+            .optional()?)
+    }
+
+    pub fn user(&self, id: i64) -> Result<Option<UserRow>> {
+        Ok(self
+            .lock()?
+            .query_row("SELECT * FROM users WHERE id = ?1", [id], UserRow::from_row)
+            .optional()?)
+    }
+
+    pub fn save_dialogue(&self, u: &UserRow) -> Result<()> {
+        self.lock()?.execute(
+            "UPDATE users SET lang = ?2, low_streak = ?3, downvoted = ?4, forget_pending = ?5
+             WHERE id = ?1",
+            params![
+                u.id,
+                u.lang.as_str(),
+                u.low_streak,
+                u.downvoted as i64,
+                u.forget_pending as i64
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn add_message(
+        &self,
+        user_id: i64,
+        role: Role,
+        m: &NewMessage<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<i64> {
+        let conn = self.lock()?;
+        insert_message(&conn, user_id, role, m, now)
+    }
+
+    /// The newest `limit` messages of a user, oldest first.
+    pub fn recent_messages(&self, user_id: i64, limit: usize) -> Result<Vec<MessageRow>> {
+        let conn = self.lock()?;
+        let mut st =
+            conn.prepare("SELECT * FROM messages WHERE user_id = ?1 ORDER BY id DESC LIMIT ?2")?;
+        let mut v: Vec<MessageRow> = st
+            .query_map(params![user_id, limit as i64], MessageRow::from_row)?
+            .collect::<rusqlite::Result<_>>()?;
+        v.reverse();
+        Ok(v)
+    }
+
+    pub fn message(&self, id: i64) -> Result<Option<MessageRow>> {
+        Ok(self
+            .lock()?
+            .query_row(
+                "SELECT * FROM messages WHERE id = ?1",
+                [id],
+                MessageRow::from_row,
+            )
+            .optional()?)
+    }
+
+    /// Records a vote; a second vote on the same answer replaces the first.
+    pub fn set_feedback(
+        &self,
+        user_id: i64,
+        message_id: i64,
+        vote: i8,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.lock()?.execute(
+            "INSERT INTO feedback (user_id, message_id, vote, created_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (message_id) DO UPDATE SET vote = excluded.vote, created_at = excluded.created_at",
+            params![user_id, message_id, vote as i64, ts(now)],
+        )?;
+        Ok(())
+    }
+
+    pub fn open_ticket_of(&self, user_id: i64) -> Result<Option<TicketRow>> {
+        Ok(self
+            .lock()?
+            .query_row(
+                "SELECT * FROM tickets WHERE user_id = ?1 AND status IN ('waiting', 'active')",
+                [user_id],
+                TicketRow::from_row,
+            )
+            .optional()?)
+    }
+
+    pub fn ticket(&self, id: i64) -> Result<Option<TicketRow>> {
+        Ok(self
+            .lock()?
+            .query_row(
+                "SELECT * FROM tickets WHERE id = ?1",
+                [id],
+                TicketRow::from_row,
+            )
+            .optional()?)
+    }
+
+    pub fn tickets(&self, statuses: &[TicketStatus], limit: usize) -> Result<Vec<TicketRow>> {
+        let conn = self.lock()?;
+        let mut st = conn.prepare("SELECT * FROM tickets ORDER BY id DESC")?;
+        let rows = st.query_map([], TicketRow::from_row)?;
+        let mut out = Vec::new();
+        for r in rows {
+            let t = r?;
+            if statuses.is_empty() || statuses.contains(&t.status) {
+                out.push(t);
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Stores a ticket and its notifications in one transaction; the
+    /// notifications are leased to the caller, who delivers them now.
+    /// Returns None if the user already has an open ticket.
+    pub fn create_ticket(
+        &self,
+        t: NewTicket<'_>,
+        notify: impl FnOnce(i64) -> Vec<(Target, String, Vec<Button>)>,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<Option<(i64, Vec<Delivery>)>> {
+        self.tx(|tx| {
+            let open: Option<i64> = tx
+                .query_row(
+                    "SELECT id FROM tickets WHERE user_id = ?1 AND status IN ('waiting', 'active')",
+                    [t.user_id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if open.is_some() {
+                return Ok(None);
+            }
+            tx.execute(
+                "INSERT INTO tickets (user_id, status, reason, summary, lang, platform, created_at)
+                 VALUES (?1, 'waiting', ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    t.user_id,
+                    t.reason,
+                    t.summary,
+                    t.lang.as_str(),
+                    t.platform.as_str(),
+                    ts(now)
+                ],
+            )?;
+            let id = tx.last_insert_rowid();
+            let mut ds = Vec::new();
+            for (target, text, buttons) in notify(id) {
+                let n = NewDelivery {
+                    user_id: Some(t.user_id),
+                    ticket_id: Some(id),
+                    target,
+                    text: &text,
+                    buttons: &buttons,
+                    dedupe_key: None,
+                };
+                if let Some(d) = insert_delivery(tx, &n, now, Some(now + lease))? {
+                    ds.push(d);
+                }
+            }
+            Ok(Some((id, ds)))
+        })
+    }
+
+    /// Applies a ticket transition and queues the messages about it, in one
+    /// transaction. `change` sees the current row and returns the update or
+    /// a refusal. `Ok(None)`: no such ticket.
+    #[allow(clippy::type_complexity)]
+    pub fn transition<'a, E>(
+        &self,
+        ticket_id: i64,
+        now: DateTime<Utc>,
+        lease: Option<Duration>,
+        change: impl FnOnce(&TicketRow) -> std::result::Result<Transition<'a>, E>,
+    ) -> Result<Option<std::result::Result<(TicketRow, Vec<Delivery>), E>>> {
+        self.tx(|tx| {
+            let Some(cur) = tx
+                .query_row(
+                    "SELECT * FROM tickets WHERE id = ?1",
+                    [ticket_id],
+                    TicketRow::from_row,
+                )
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            let tr = match change(&cur) {
+                Ok(tr) => tr,
+                Err(e) => return Ok(Some(Err(e))),
+            };
+            // A delivery seen before (same dedupe key) means this whole
+            // transition already happened: change nothing.
+            for d in &tr.deliveries {
+                if let Some(k) = d.dedupe_key {
+                    let seen: Option<i64> = tx
+                        .query_row("SELECT id FROM outbox WHERE dedupe_key = ?1", [k], |r| {
+                            r.get(0)
+                        })
+                        .optional()?;
+                    if seen.is_some() {
+                        return Ok(Some(Ok((cur, Vec::new()))));
+                    }
+                }
+            }
+            let now_s = ts(now);
+            if let Some(status) = tr.status {
+                tx.execute(
+                    "UPDATE tickets SET status = ?2,
+                        claimed_at = CASE WHEN ?2 = 'active' AND claimed_at IS NULL THEN ?3 ELSE claimed_at END,
+                        resolved_at = CASE WHEN ?2 = 'resolved' THEN ?3 ELSE resolved_at END
+                     WHERE id = ?1",
+                    params![ticket_id, status.as_str(), now_s],
+                )?;
+            }
+            if let Some(adviser) = tr.adviser {
+                tx.execute(
+                    "UPDATE tickets SET adviser = ?2 WHERE id = ?1",
+                    params![ticket_id, adviser],
+                )?;
+            }
+            if let Some(res) = tr.resolution {
+                tx.execute(
+                    "UPDATE tickets SET resolution = ?2 WHERE id = ?1",
+                    params![ticket_id, res],
+                )?;
+            }
+            if let Some(m) = &tr.message {
+                insert_message(tx, cur.user_id, Role::Adviser, m, now)?;
+            }
+            if tr.status == Some(TicketStatus::Resolved) {
+                tx.execute(
+                    "UPDATE users SET low_streak = 0, downvoted = 0 WHERE id = ?1",
+                    [cur.user_id],
+                )?;
+            }
+            let mut ds = Vec::new();
+            for d in &tr.deliveries {
+                if let Some(d) = insert_delivery(tx, d, now, lease.map(|l| now + l))? {
+                    ds.push(d);
+                }
+            }
+            let row = tx.query_row(
+                "SELECT * FROM tickets WHERE id = ?1",
+                [ticket_id],
+                TicketRow::from_row,
+            )?;
+            Ok(Some(Ok((row, ds))))
+        })
+    }
+
+    /// Queues a message; without a lease the delivery loop (of this or
+    /// another process) picks it up, with one the caller delivers it now. Returns None when the dedupe key was seen before.
+    pub fn enqueue(
+        &self,
+        d: &NewDelivery<'_>,
+        now: DateTime<Utc>,
+        lease: Option<Duration>,
+    ) -> Result<Option<Delivery>> {
+        self.tx(|tx| insert_delivery(tx, d, now, lease.map(|l| now + l)))
+    }
+
+    /// Takes undelivered messages whose lease is free, leasing them for
+    /// `lease` so no other loop sends them meanwhile.
+    pub fn lease_pending(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<Delivery>> {
+        let now_s = ts(now);
+        let until = ts(now + lease);
+        self.tx(|tx| {
+            let mut st = tx.prepare(
+                "SELECT * FROM outbox WHERE delivered_at IS NULL
+                   AND (leased_until IS NULL OR leased_until < ?1)
+                 ORDER BY id LIMIT ?2",
+            )?;
+            let ds: Vec<Delivery> = st
+                .query_map(params![now_s, limit as i64], Delivery::from_row)?
+                .collect::<rusqlite::Result<_>>()?;
+            for d in &ds {
+                tx.execute(
+                    "UPDATE outbox SET leased_until = ?2, attempts = attempts + 1 WHERE id = ?1",
+                    params![d.id, until],
+                )?;
+            }
+            Ok(ds)
+        })
+    }
+
+    pub fn mark_delivered(&self, id: i64, now: DateTime<Utc>) -> Result<()> {
+        self.lock()?.execute(
+            "UPDATE outbox SET delivered_at = ?2 WHERE id = ?1 AND delivered_at IS NULL",
+            params![id, ts(now)],
+        )?;
+        Ok(())
+    }
+
+    /// Gives a leased delivery back after a failed send, to be retried.
+    pub fn release(&self, id: i64) -> Result<()> {
+        self.lock()?.execute(
+            "UPDATE outbox SET leased_until = NULL WHERE id = ?1 AND delivered_at IS NULL",
+            [id],
+        )?;
+        Ok(())
+    }
+
+    pub fn undelivered(&self) -> Result<usize> {
+        Ok(self.lock()?.query_row(
+            "SELECT count(*) FROM outbox WHERE delivered_at IS NULL",
+            [],
+            |r| r.get::<_, i64>(0),
+        )? as usize)
+    }
+
+    /// Waiting tickets that are due a reminder: unclaimed for `after`, and
+    /// not reminded within `every`. Marks them reminded and queues `text(t)`
+    /// for the advisers, in one transaction.
+    pub fn remind(
+        &self,
+        now: DateTime<Utc>,
+        after: chrono::Duration,
+        every: chrono::Duration,
+        text: impl Fn(&TicketRow) -> String,
+    ) -> Result<Vec<i64>> {
+        self.tx(|tx| {
+            let mut st = tx.prepare(
+                "SELECT * FROM tickets WHERE status = 'waiting' AND created_at <= ?1
+                   AND (reminded_at IS NULL OR reminded_at <= ?2)",
+            )?;
+            let due: Vec<TicketRow> = st
+                .query_map(
+                    params![ts(now - after), ts(now - every)],
+                    TicketRow::from_row,
+                )?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut ids = Vec::new();
+            for t in due {
+                tx.execute(
+                    "UPDATE tickets SET reminded_at = ?2, reminders = reminders + 1 WHERE id = ?1",
+                    params![t.id, ts(now)],
+                )?;
+                let body = text(&t);
+                insert_delivery(
+                    tx,
+                    &NewDelivery {
+                        user_id: Some(t.user_id),
+                        ticket_id: Some(t.id),
+                        target: Target::Advisers,
+                        text: &body,
+                        buttons: &[],
+                        dedupe_key: None,
+                    },
+                    now,
+                    None,
+                )?;
+                ids.push(t.id);
+            }
+            Ok(ids)
+        })
+    }
+
+    /// Deletes every row about the user, in every table, and checkpoints the
+    /// WAL so the text does not linger there either. Returns the ids of
+    /// tickets that were open (advisers are told they are gone).
+    pub fn forget(&self, user_id: i64) -> Result<Vec<i64>> {
+        let open = self.tx(|tx| {
+            let mut st = tx.prepare(
+                "SELECT id FROM tickets WHERE user_id = ?1 AND status IN ('waiting', 'active')",
+            )?;
+            let open: Vec<i64> = st
+                .query_map([user_id], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            // Explicit deletes rather than trusting ON DELETE CASCADE alone:
+            // outbox rows about the user's tickets may lack a user_id.
+            tx.execute("DELETE FROM feedback WHERE user_id = ?1", [user_id])?;
+            tx.execute(
+                "DELETE FROM outbox WHERE user_id = ?1
+                    OR ticket_id IN (SELECT id FROM tickets WHERE user_id = ?1)",
+                [user_id],
+            )?;
+            tx.execute("DELETE FROM messages WHERE user_id = ?1", [user_id])?;
+            tx.execute("DELETE FROM tickets WHERE user_id = ?1", [user_id])?;
+            tx.execute("DELETE FROM users WHERE id = ?1", [user_id])?;
+            Ok(open)
+        })?;
+        self.checkpoint()?;
+        Ok(open)
+    }
+
+    /// Moves WAL content into the main file and truncates the WAL.
+    pub fn checkpoint(&self) -> Result<()> {
+        self.lock()?
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    /// Retention: removes conversations older than `keep`, resolved tickets
+    /// resolved before then, delivered outbox rows, and users with no
+    /// remaining messages or open tickets who were last seen before then.
+    pub fn purge(&self, now: DateTime<Utc>, keep: chrono::Duration) -> Result<Purged> {
+        let cutoff = ts(now - keep);
+        let delivered_cutoff = ts(now - chrono::Duration::days(7).min(keep));
+        let p = self.tx(|tx| {
+            let mut p = Purged::default();
+            tx.execute(
+                "DELETE FROM feedback WHERE created_at < ?1",
+                [&cutoff],
+            )?;
+            p.messages = tx.execute(
+                "DELETE FROM messages WHERE created_at < ?1
+                   AND (ticket_id IS NULL OR ticket_id NOT IN
+                        (SELECT id FROM tickets WHERE status IN ('waiting', 'active')))",
+                [&cutoff],
+            )?;
+            p.deliveries = tx.execute(
+                "DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < ?1",
+                [&delivered_cutoff],
+            )?;
+            p.tickets = tx.execute(
+                "DELETE FROM tickets WHERE status = 'resolved' AND resolved_at < ?1",
+                [&cutoff],
+            )?;
+            p.users = tx.execute(
+                "DELETE FROM users WHERE last_seen_at < ?1
+                   AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.user_id = users.id)
+                   AND NOT EXISTS (SELECT 1 FROM tickets t WHERE t.user_id = users.id)
+                   AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.user_id = users.id AND o.delivered_at IS NULL)",
+                [&cutoff],
+            )?;
+            Ok(p)
+        })?;
+        Ok(p)
+    }
+
+    /// Runs a read-only query for tests and reports: every table's rows as
+    /// strings. Used by the `/forget` test to scan the whole database.
+    pub fn dump_all(&self) -> Result<Vec<(String, Vec<String>)>> {
+        let conn = self.lock()?;
+        let mut names = conn.prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+        )?;
+        let tables: Vec<String> = names
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut out = Vec::new();
+        for t in tables {
+            let mut st = conn.prepare(&format!("SELECT * FROM \"{t}\""))?;
+            let n = st.column_count();
+            let rows = st.query_map([], |r| {
+                let mut cells = Vec::with_capacity(n);
+                for i in 0..n {
+                    let v: rusqlite::types::Value = r.get(i)?;
+                    cells.push(format!("{v:?}"));
+                }
+                Ok(cells.join(" | "))
+            })?;
+            let rows: Vec<String> = rows.collect::<rusqlite::Result<_>>()?;
+            out.push((t, rows));
+        }
+        Ok(out)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewTicket<'a> {
+    pub user_id: i64,
+    pub reason: &'a str,
+    pub summary: &'a str,
+    pub lang: Lang,
+    pub platform: Platform,
+}
+
+/// What a ticket transition changes.
+#[derive(Debug, Clone, Default)]
+pub struct Transition<'a> {
+    pub status: Option<TicketStatus>,
+    pub adviser: Option<&'a str>,
+    pub resolution: Option<&'a str>,
+    /// An adviser message to keep in the conversation history.
+    pub message: Option<NewMessage<'a>>,
+    pub deliveries: Vec<NewDelivery<'a>>,
+}
+
+fn insert_message(
+    conn: &Connection,
+    user_id: i64,
+    role: Role,
+    m: &NewMessage<'_>,
+    now: DateTime<Utc>,
+) -> Result<i64> {
+    let sources = if m.sources.is_empty() {
+        None
+    } else {
+        serde_json::to_string(&m.sources).ok()
+    };
+    conn.execute(
+        "INSERT INTO messages (user_id, role, text, lang, outcome, confidence, sources, query, ticket_id, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![
+            user_id,
+            role.as_str(),
+            m.text,
+            m.lang.map(|l| l.as_str()),
+            m.outcome,
+            m.confidence.map(f64::from),
+            sources,
+            m.query,
+            m.ticket_id,
+            ts(now)
+        ],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+fn insert_delivery(
+    conn: &Connection,
+    d: &NewDelivery<'_>,
+    now: DateTime<Utc>,
+    leased_until: Option<DateTime<Utc>>,
+) -> Result<Option<Delivery>> {
+    let (target, platform, chat_id) = match &d.target {
+        Target::User(c) => ("user", Some(c.platform.as_str()), Some(c.chat_id.as_str())),
+        Target::Advisers => ("advisers", None, None),
+    };
+    let buttons = serde_json::to_string(d.buttons).unwrap_or_else(|_| "[]".into());
+    let n = conn.execute(
+        "INSERT INTO outbox (user_id, ticket_id, target, platform, chat_id, text, buttons, dedupe_key, created_at, leased_until)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+         ON CONFLICT (dedupe_key) DO NOTHING",
+        params![
+            d.user_id,
+            d.ticket_id,
+            target,
+            platform,
+            chat_id,
+            d.text,
+            buttons,
+            d.dedupe_key,
+            ts(now),
+            leased_until.map(ts)
+        ],
+    )?;
+    if n == 0 {
+        return Ok(None);
+    }
+    Ok(Some(Delivery {
+        id: conn.last_insert_rowid(),
+        ticket_id: d.ticket_id,
+        target: d.target.clone(),
+        text: d.text.to_string(),
+        buttons: d.buttons.to_vec(),
+        attempts: 0,
+    }))
+}
+
+fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
+    let known = MIGRATIONS.len() as i64;
+    let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if found > known {
+        return Err(StoreError::TooNew {
+            path: path.to_path_buf(),
+            found,
+            known,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+        tracing::info!(version = i + 1, "state database migrated");
+    }
+    Ok(())
+}

@@ -1,0 +1,373 @@
+//! Everything a user or adviser reads, in Swedish and English. Kept in one
+//! place so wording is reviewed together and both languages stay in step.
+
+use crate::model::Lang;
+
+pub fn pick<'a>(lang: Lang, sv: &'a str, en: &'a str) -> &'a str {
+    match lang {
+        Lang::Sv => sv,
+        Lang::En => en,
+    }
+}
+
+pub fn welcome(lang: Lang, retention_days: i64) -> String {
+    match lang {
+        Lang::Sv => format!(
+            "Hej! Jag är Kraft, assistent för Kraftsamling AI Mälardalen – projektet som hjälper små och medelstora företag i Västmanland och Sörmland att komma igång med AI.\n\n\
+             Fråga mig till exempel:\n\
+             • Vad är en behovsanalys och vad kostar den?\n\
+             • Vilka evenemang kommer härnäst? (/events)\n\
+             • Hur kan vi använda AI för offerter?\n\n\
+             Jag svarar utifrån projektets kunskapsbas och visar alltid källor. Räcker inte jag till kan du prata med en rådgivare (/human).\n\n\
+             Integritet: jag sparar dina meddelanden i högst {retention_days} dagar för att kunna svara och följa upp, och delar dem bara med projektets rådgivare när du får hjälp av en. Skriv /forget för att radera allt om dig."
+        ),
+        Lang::En => format!(
+            "Hi! I'm Kraft, the assistant of Kraftsamling AI Mälardalen – the programme that helps small and medium-sized companies in Västmanland and Sörmland get started with AI.\n\n\
+             Ask me, for example:\n\
+             • What is a needs analysis and what does it cost?\n\
+             • Which events are coming up? (/events)\n\
+             • How can we use AI for quotes?\n\n\
+             I answer from the programme's knowledge base and always show sources. If I'm not enough, you can talk to an adviser (/human).\n\n\
+             Privacy: I keep your messages for at most {retention_days} days so I can answer and follow up, and share them only with the programme's advisers when one helps you. Send /forget to delete everything about you."
+        ),
+    }
+}
+
+pub fn help(lang: Lang) -> &'static str {
+    pick(
+        lang,
+        "Skriv din fråga med egna ord, på svenska eller engelska. Kommandon:\n\
+         /start – om mig och om hur dina uppgifter hanteras\n\
+         /events – kommande evenemang\n\
+         /human – prata med en rådgivare\n\
+         /forget – radera allt som sparats om dig\n\
+         /help – den här hjälpen\n\
+         Under varje svar kan du trycka 👍 eller 👎.",
+        "Write your question in your own words, in Swedish or English. Commands:\n\
+         /start – about me and how your data is handled\n\
+         /events – upcoming events\n\
+         /human – talk to an adviser\n\
+         /forget – delete everything stored about you\n\
+         /help – this help\n\
+         Under each answer you can press 👍 or 👎.",
+    )
+}
+
+pub fn unknown_command(lang: Lang, cmd: &str) -> String {
+    match lang {
+        Lang::Sv => format!(
+            "Kommandot {cmd} känner jag inte till. Jag kan /start, /help, /events, /human och /forget – eller skriv bara din fråga."
+        ),
+        Lang::En => format!(
+            "I don't know the command {cmd}. I know /start, /help, /events, /human and /forget – or just type your question."
+        ),
+    }
+}
+
+pub fn empty(lang: Lang) -> &'static str {
+    pick(
+        lang,
+        "Jag fick inget att läsa. Skriv din fråga som text, till exempel \"Vad är en behovsanalys?\"",
+        "I received nothing I can read. Please type your question, for example \"What is a needs analysis?\"",
+    )
+}
+
+pub fn too_long(lang: Lang, got: usize, max: usize) -> String {
+    match lang {
+        Lang::Sv => format!(
+            "Ditt meddelande är för långt för mig ({got} tecken; högst {max}). Korta ned det till själva frågan, så svarar jag gärna."
+        ),
+        Lang::En => format!(
+            "Your message is too long for me ({got} characters; at most {max}). Please shorten it to the question itself and I'll gladly answer."
+        ),
+    }
+}
+
+pub fn greeting(lang: Lang) -> &'static str {
+    pick(
+        lang,
+        "Hej! Vad vill du veta om AI i ditt företag eller om Kraftsamling AI Mälardalen? (/help visar vad jag kan.)",
+        "Hi! What would you like to know about AI in your company or about Kraftsamling AI Mälardalen? (/help shows what I can do.)",
+    )
+}
+
+pub fn thanks(lang: Lang) -> &'static str {
+    pick(
+        lang,
+        "Varsågod! Hör av dig om du undrar något mer.",
+        "You're welcome! Just ask if there's anything else.",
+    )
+}
+
+pub fn boundary(lang: Lang) -> &'static str {
+    pick(
+        lang,
+        "Jag hjälper gärna till, men låt oss hålla en vänlig ton. Vad vill du veta om AI i ditt företag? Vill du hellre prata med en människa, skriv /human.",
+        "I'm happy to help, but let's keep it friendly. What would you like to know about AI in your company? If you'd rather talk to a person, send /human.",
+    )
+}
+
+pub fn off_topic(lang: Lang) -> &'static str {
+    pick(
+        lang,
+        "Det ligger utanför det jag kan hjälpa till med. Jag svarar på frågor om AI i små och medelstora företag och om Kraftsamling AI Mälardalen – till exempel behovsanalyser, evenemang och stöd.",
+        "That's outside what I can help with. I answer questions about AI in small and medium-sized companies and about Kraftsamling AI Mälardalen – for example needs analyses, events and support.",
+    )
+}
+
+pub fn abstain(lang: Lang) -> &'static str {
+    pick(
+        lang,
+        "Det vet jag tyvärr inte – jag hittar inget säkert svar i projektets kunskapsbas, och jag vill inte gissa.\n\
+         Prova att formulera om frågan med andra ord, eller fråga om något närliggande (t.ex. behovsanalys, evenemang, finansiering). Du kan också prata med en rådgivare.",
+        "I'm afraid I don't know – I can't find a reliable answer in the programme's knowledge base, and I won't guess.\n\
+         Try rephrasing the question, or ask about something related (e.g. needs analysis, events, funding). You can also talk to an adviser.",
+    )
+}
+
+pub fn sources_heading(lang: Lang) -> &'static str {
+    pick(lang, "Källor:", "Sources:")
+}
+
+pub fn source_in_swedish(lang: Lang) -> &'static str {
+    pick(lang, "", "(The source is in Swedish.)")
+}
+
+pub fn next_step(lang: Lang) -> &'static str {
+    pick(
+        lang,
+        "Fråga gärna vidare, eller skriv /human för att prata med en rådgivare.",
+        "Feel free to ask a follow-up, or send /human to talk to an adviser.",
+    )
+}
+
+pub fn btn_up() -> &'static str {
+    "👍"
+}
+
+pub fn btn_down() -> &'static str {
+    "👎"
+}
+
+pub fn btn_human(lang: Lang) -> &'static str {
+    pick(lang, "Prata med en rådgivare", "Talk to an adviser")
+}
+
+pub fn btn_cancel_ticket(lang: Lang) -> &'static str {
+    pick(lang, "Avbryt ärendet", "Cancel the request")
+}
+
+pub fn btn_forget_yes(lang: Lang) -> &'static str {
+    pick(lang, "Ja, radera allt", "Yes, delete everything")
+}
+
+pub fn btn_forget_no(lang: Lang) -> &'static str {
+    pick(lang, "Nej, behåll", "No, keep it")
+}
+
+pub fn thanks_up(lang: Lang) -> &'static str {
+    pick(lang, "Tack för återkopplingen!", "Thanks for the feedback!")
+}
+
+pub fn thanks_down(lang: Lang) -> &'static str {
+    pick(
+        lang,
+        "Tack – det hjälper oss att bli bättre. Ställ gärna frågan på ett annat sätt; räcker jag inte till kopplar jag in en rådgivare.",
+        "Thanks – that helps us improve. Feel free to ask again in other words; if I'm still not enough, I'll bring in an adviser.",
+    )
+}
+
+pub fn stale_button(lang: Lang) -> &'static str {
+    pick(
+        lang,
+        "Den knappen gäller inte längre.",
+        "That button is no longer valid.",
+    )
+}
+
+pub fn forget_confirm(lang: Lang) -> &'static str {
+    pick(
+        lang,
+        "Vill du att jag raderar allt som sparats om dig – dina meddelanden, mina svar, återkoppling och eventuella ärenden hos rådgivarna? Det går inte att ångra.",
+        "Do you want me to delete everything stored about you – your messages, my answers, feedback and any requests with the advisers? This cannot be undone.",
+    )
+}
+
+pub fn forget_done(lang: Lang) -> &'static str {
+    pick(
+        lang,
+        "Klart. Allt som sparats om dig är raderat. Skriver du igen börjar vi från början.",
+        "Done. Everything stored about you has been deleted. If you write again, we start from scratch.",
+    )
+}
+
+pub fn forget_kept(lang: Lang) -> &'static str {
+    pick(lang, "Okej, inget raderades.", "OK, nothing was deleted.")
+}
+
+pub fn forget_pending_hint(lang: Lang) -> &'static str {
+    pick(
+        lang,
+        "Svara \"ja\" för att radera allt, eller \"nej\" för att behålla.",
+        "Reply \"yes\" to delete everything, or \"no\" to keep it.",
+    )
+}
+
+pub fn ticket_opened(lang: Lang, id: i64, why: &str) -> String {
+    match lang {
+        Lang::Sv => format!(
+            "{why}Jag har skickat din fråga till projektets rådgivare (ärende #{id}). En rådgivare svarar dig här i chatten så snart som möjligt. Under tiden kan du fortsätta fråga mig."
+        ),
+        Lang::En => format!(
+            "{why}I've passed your question to the programme's advisers (request #{id}). An adviser will reply here in this chat as soon as possible. Meanwhile you can keep asking me."
+        ),
+    }
+}
+
+pub fn why_low_confidence(lang: Lang) -> &'static str {
+    pick(
+        lang,
+        "Jag har inte kunnat svara säkert på dina senaste frågor. ",
+        "I haven't been able to answer your last questions reliably. ",
+    )
+}
+
+pub fn why_topic(lang: Lang) -> &'static str {
+    pick(
+        lang,
+        "Det här är något en rådgivare kan hjälpa dig med personligen. ",
+        "This is something an adviser can help you with in person. ",
+    )
+}
+
+pub fn why_downvote(lang: Lang) -> &'static str {
+    pick(
+        lang,
+        "Mitt förra svar hjälpte inte, så jag tar in en människa. ",
+        "My last answer didn't help, so I'm bringing in a person. ",
+    )
+}
+
+pub fn already_waiting(lang: Lang, id: i64) -> String {
+    match lang {
+        Lang::Sv => format!("Ditt ärende #{id} ligger redan hos rådgivarna; de svarar här i chatten. Vill du lägga till något, skriv det bara."),
+        Lang::En => format!("Your request #{id} is already with the advisers; they will reply here. If you want to add something, just write it."),
+    }
+}
+
+pub fn waiting_note(lang: Lang, id: i64) -> String {
+    match lang {
+        Lang::Sv => format!("(Ärende #{id} väntar på en rådgivare; din fråga finns med.)"),
+        Lang::En => {
+            format!("(Request #{id} is waiting for an adviser; your question is included.)")
+        }
+    }
+}
+
+pub fn relayed(lang: Lang) -> &'static str {
+    pick(lang, "✓ Skickat till rådgivaren.", "✓ Sent to the adviser.")
+}
+
+pub fn ticket_cancelled(lang: Lang) -> &'static str {
+    pick(
+        lang,
+        "Okej, jag har avbrutit ärendet. Du pratar med mig, Kraft, igen.",
+        "OK, I've cancelled the request. You're talking to me, Kraft, again.",
+    )
+}
+
+pub fn adviser_joined(lang: Lang, adviser: &str) -> String {
+    match lang {
+        Lang::Sv => format!("Rådgivaren {adviser} har tagit över samtalet. Det du skriver nu går direkt till {adviser}."),
+        Lang::En => format!("Adviser {adviser} has taken over the conversation. What you write now goes straight to {adviser}."),
+    }
+}
+
+pub fn adviser_says(lang: Lang, adviser: &str, text: &str) -> String {
+    match lang {
+        Lang::Sv => format!("💬 {adviser} (rådgivare): {text}"),
+        Lang::En => format!("💬 {adviser} (adviser): {text}"),
+    }
+}
+
+pub fn resolved(lang: Lang) -> &'static str {
+    pick(
+        lang,
+        "Rådgivaren har avslutat ärendet. Du pratar med mig, Kraft, igen – fråga gärna vidare.",
+        "The adviser has closed the request. You're talking to me, Kraft, again – feel free to ask more.",
+    )
+}
+
+pub fn no_events(lang: Lang) -> &'static str {
+    pick(
+        lang,
+        "Jag hittar inga kommande evenemang i kunskapsbasen just nu. Håll utkik – eller fråga en rådgivare (/human).",
+        "I can't find any upcoming events in the knowledge base right now. Stay tuned – or ask an adviser (/human).",
+    )
+}
+
+pub fn events_heading(lang: Lang) -> &'static str {
+    pick(lang, "Kommande evenemang:", "Upcoming events:")
+}
+
+pub fn example_marker(lang: Lang) -> &'static str {
+    pick(lang, " (exempel)", " (example)")
+}
+
+pub fn register(lang: Lang) -> &'static str {
+    pick(lang, "Anmälan", "Registration")
+}
+
+pub fn trouble(lang: Lang) -> &'static str {
+    pick(
+        lang,
+        "Något gick fel hos mig just nu, och jag vill inte svara fel. Försök igen om en liten stund, eller skriv /human.",
+        "Something went wrong on my side just now, and I don't want to answer wrongly. Please try again shortly, or send /human.",
+    )
+}
+
+// ---- adviser-facing ----
+
+pub fn reason_label(lang: Lang, reason: &str) -> String {
+    let (sv, en) = match reason {
+        "user_request" => (
+            "användaren bad om en människa",
+            "the user asked for a person",
+        ),
+        "low_confidence" => (
+            "boten kunde inte svara säkert två gånger i rad",
+            "the bot could not answer reliably twice in a row",
+        ),
+        "downvote" => (
+            "användaren gav 👎 och frågade vidare",
+            "the user gave 👎 and asked again",
+        ),
+        other => {
+            let topic = other.strip_prefix("topic:").unwrap_or(other);
+            return match lang {
+                Lang::Sv => format!("ämne som kräver en person: {topic}"),
+                Lang::En => format!("topic that needs a person: {topic}"),
+            };
+        }
+    };
+    pick(lang, sv, en).to_string()
+}
+
+pub fn language_name(adviser: Lang, of: Lang) -> &'static str {
+    match (adviser, of) {
+        (Lang::Sv, Lang::Sv) => "svenska",
+        (Lang::Sv, Lang::En) => "engelska",
+        (Lang::En, Lang::Sv) => "Swedish",
+        (Lang::En, Lang::En) => "English",
+    }
+}
+
+pub fn minutes(lang: Lang, mins: i64) -> String {
+    match (lang, mins) {
+        (_, m) if m < 1 => pick(lang, "under en minut", "less than a minute").to_string(),
+        (Lang::Sv, m) if m < 120 => format!("{m} min"),
+        (Lang::En, m) if m < 120 => format!("{m} min"),
+        (Lang::Sv, m) => format!("{} h {} min", m / 60, m % 60),
+        (Lang::En, m) => format!("{} h {} min", m / 60, m % 60),
+    }
+}
