@@ -3,6 +3,8 @@
 //! server, and an OpenAI-protocol embeddings double that can misbehave on
 //! demand. Nothing here talks to the internet.
 
+pub mod bot;
+
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -290,4 +292,144 @@ pub fn workspace_root() -> PathBuf {
         .parent()
         .expect("workspace root")
         .to_path_buf()
+}
+
+/// How the chat-completions double answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChatBehaviour {
+    /// A normal answer: JSON, or SSE chunks when the request asks to stream.
+    Ok,
+    /// HTTP 500 with an OpenAI-style error body, every time.
+    ServerError,
+    /// Never answers within any sane timeout.
+    Hang,
+    /// 200 with a body that is not a chat completion (or, streamed, chunks
+    /// that are not JSON).
+    Malformed,
+    /// Streams a few good chunks, then garbage (the draft must be replaced).
+    BreaksMidStream,
+}
+
+/// A small axum server speaking the OpenAI chat-completions protocol,
+/// including SSE streaming. It records every request body.
+pub struct ChatDouble {
+    pub addr: SocketAddr,
+    pub requests: Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+    _task: tokio::task::JoinHandle<()>,
+}
+
+impl ChatDouble {
+    /// `answer` is what the "model" says; streamed, it goes out in
+    /// word-sized chunks.
+    pub async fn start(behaviour: ChatBehaviour, answer: &str) -> ChatDouble {
+        use axum::{
+            body::Body, extract::State, http::StatusCode, response::IntoResponse, routing::post,
+            Json, Router,
+        };
+        #[derive(Clone)]
+        struct St {
+            b: ChatBehaviour,
+            answer: String,
+            log: Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+        }
+        fn chunk(content: &str, finish: Option<&str>) -> String {
+            let v = serde_json::json!({
+                "id": "chatcmpl-double", "object": "chat.completion.chunk", "created": 1,
+                "model": "double",
+                "choices": [{"index": 0, "delta": {"role": "assistant", "content": content},
+                             "finish_reason": finish}]
+            });
+            format!("data: {v}\n\n")
+        }
+        async fn handler(
+            State(st): State<St>,
+            Json(body): Json<serde_json::Value>,
+        ) -> axum::response::Response {
+            if let Ok(mut l) = st.log.lock() {
+                l.push(body.clone());
+            }
+            let stream = body["stream"].as_bool().unwrap_or(false);
+            match st.b {
+                ChatBehaviour::ServerError => {
+                    return (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        Json(serde_json::json!({"error": {"message": "model crashed", "type": "server_error", "param": null, "code": null}})),
+                    )
+                        .into_response()
+                }
+                ChatBehaviour::Hang => {
+                    tokio::time::sleep(Duration::from_secs(120)).await;
+                }
+                ChatBehaviour::Malformed if !stream => {
+                    return (StatusCode::OK, "{\"choices\": \"not a list\"").into_response()
+                }
+                _ => {}
+            }
+            if !stream {
+                return Json(serde_json::json!({
+                    "id": "chatcmpl-double", "object": "chat.completion", "created": 1,
+                    "model": "double",
+                    "choices": [{"index": 0, "finish_reason": "stop",
+                                 "message": {"role": "assistant", "content": st.answer}}],
+                    "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20}
+                }))
+                .into_response();
+            }
+            let mut parts: Vec<String> = Vec::new();
+            match st.b {
+                ChatBehaviour::Malformed => parts.push("data: {this is not json\n\n".into()),
+                ChatBehaviour::BreaksMidStream => {
+                    for w in st.answer.split_inclusive(' ').take(3) {
+                        parts.push(chunk(w, None));
+                    }
+                    parts.push("data: {\"id\": 12, broken\n\n".into());
+                }
+                _ => {
+                    for w in st.answer.split_inclusive(' ') {
+                        parts.push(chunk(w, None));
+                    }
+                    parts.push(chunk("", Some("stop")));
+                    parts.push("data: [DONE]\n\n".into());
+                }
+            }
+            let s = futures::stream::iter(parts).then(|p| async move {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                Ok::<_, std::convert::Infallible>(p)
+            });
+            axum::response::Response::builder()
+                .header("content-type", "text/event-stream")
+                .body(Body::from_stream(s))
+                .map(IntoResponse::into_response)
+                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+        }
+        use futures::StreamExt;
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let app = Router::new()
+            .route("/v1/chat/completions", post(handler))
+            .with_state(St {
+                b: behaviour,
+                answer: answer.to_string(),
+                log: log.clone(),
+            });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        ChatDouble {
+            addr,
+            requests: log,
+            _task: task,
+        }
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    pub fn requests(&self) -> Vec<serde_json::Value> {
+        self.requests.lock().map(|l| l.clone()).unwrap_or_default()
+    }
 }

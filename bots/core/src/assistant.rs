@@ -627,16 +627,38 @@ impl Assistant {
         lang: Lang,
         on_delta: Option<&(dyn Fn(&str) + Send + Sync)>,
     ) -> Result<Answer, CoreError> {
-        let follow_up = prev.is_some() && intent::is_follow_up(question);
-        let query = match (follow_up, prev) {
-            (true, Some(p)) => format!("{p} {question}"),
-            _ => question.to_string(),
-        };
         let limit = self.knowledge.settings().search.limit.max(3);
-        let resp = self
-            .retriever
-            .search(&query, &SearchFilter::default(), limit)
-            .await?;
+        let filter = SearchFilter::default();
+        let standalone = || self.retriever.search(question, &filter, limit);
+        let (resp, query, follow_up) = match prev {
+            Some(p) if intent::is_follow_up(question) => {
+                let combined_q = format!("{p} {question}");
+                let combined = self.retriever.search(&combined_q, &filter, limit).await?;
+                // The combined result must still be about *this* message:
+                // "Finns det parkering?" after a question on needs analyses
+                // must not be answered with the needs-analysis passage.
+                let own = combined
+                    .results
+                    .first()
+                    .map(|top| self.own_coverage(question, top))
+                    .unwrap_or(0.0);
+                if own >= self.min_confidence {
+                    if intent::continues(question) {
+                        (combined, combined_q, true)
+                    } else {
+                        let alone = standalone().await?;
+                        if combined.confidence + 0.1 >= alone.confidence {
+                            (combined, combined_q, true)
+                        } else {
+                            (alone, question.to_string(), false)
+                        }
+                    }
+                } else {
+                    (standalone().await?, question.to_string(), false)
+                }
+            }
+            _ => (standalone().await?, question.to_string(), false),
+        };
         let mut a = Answer {
             kind: AnswerKind::Abstained,
             lang,
@@ -705,19 +727,24 @@ impl Assistant {
                     } else {
                         cited
                     };
-                    a.sources = picks
-                        .iter()
-                        .map(|&i| source_of(&ctx[i - 1].chunk))
-                        .collect();
-                    // Renumber citations to match the printed list.
-                    let mut t = text;
-                    if !picks.is_empty() {
+                    let was_streamed = streamed.load(std::sync::atomic::Ordering::Relaxed);
+                    if was_streamed {
+                        // The user already saw these numbers: keep them, and
+                        // list every passage so each number resolves.
+                        a.sources = ctx.iter().map(|f| source_of(&f.chunk)).collect();
+                        a.text = text;
+                    } else {
+                        // Renumber citations to match the (shorter) printed list.
+                        a.sources = picks
+                            .iter()
+                            .map(|&i| source_of(&ctx[i - 1].chunk))
+                            .collect();
+                        let mut t = text;
                         for (new, old) in picks.iter().enumerate() {
                             t = t.replace(&format!("[{old}]"), &format!("[§{}]", new + 1));
                         }
-                        t = t.replace("[§", "[");
+                        a.text = t.replace("[§", "[");
                     }
-                    a.text = t;
                     a.generated = true;
                 }
                 Err(e) => {
@@ -728,6 +755,25 @@ impl Assistant {
             }
         }
         Ok(a)
+    }
+
+    /// Share of the message's own content terms found in a result.
+    fn own_coverage(&self, text: &str, f: &Found) -> f32 {
+        let a = self.retriever.analyzer();
+        let lang = f.chunk.language;
+        let q = a.query_terms(text, lang);
+        if q.is_empty() {
+            return 0.0;
+        }
+        let body = kraft_ingest::chunk::indexed_text(
+            &f.chunk.title,
+            &f.chunk.heading_path,
+            &f.chunk.tags,
+            &f.chunk.text,
+        );
+        let d: std::collections::HashSet<u32> =
+            a.doc_vector(&body, lang).indices.into_iter().collect();
+        q.intersection(&d).count() as f32 / q.len() as f32
     }
 
     /// The same document in the user's language, if the knowledge base has it.

@@ -179,20 +179,31 @@ const FOLLOW_REF: &[&str] = &[
     "those", "there",
 ];
 
-/// A message that leans on the previous question: starts with "och"/"and",
-/// or is short and points back ("vad kostar det?").
-pub fn is_follow_up(text: &str) -> bool {
+/// A message that explicitly continues the previous question: it starts
+/// with "och"/"and"/"what about" ("och vad kostar det?").
+pub fn continues(text: &str) -> bool {
     let w = words(text);
     if w.is_empty() || w.len() > 10 {
         return false;
     }
+    let lower = text.trim_start().to_lowercase();
     FOLLOW_START.contains(&w[0].as_str())
-        || (w.len() <= 6 && w.iter().any(|x| FOLLOW_REF.contains(&x.as_str())))
-        || text.trim_start().to_lowercase().starts_with("what about")
-        || text
-            .trim_start()
-            .to_lowercase()
-            .starts_with("hur är det med")
+        || lower.starts_with("what about")
+        || lower.starts_with("how about")
+        || lower.starts_with("hur är det med")
+}
+
+/// A short message that points back with a pronoun ("vad kostar det?").
+/// Swedish "det" is also a dummy subject ("blir det regn?"), so this is
+/// only a hint: the assistant checks that the combined query still covers
+/// the message's own words.
+pub fn refers_back(text: &str) -> bool {
+    let w = words(text);
+    !w.is_empty() && w.len() <= 6 && w.iter().any(|x| FOLLOW_REF.contains(&x.as_str()))
+}
+
+pub fn is_follow_up(text: &str) -> bool {
+    continues(text) || refers_back(text)
 }
 
 /// The first configured topic whose phrase occurs in the text.

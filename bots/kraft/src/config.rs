@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Result};
 use figment::providers::{Env, Format, Toml};
 use figment::{Figment, Provider};
+use kraft_core::CoreSettings;
 use kraft_ingest::{KnowledgeSettings, Secrets};
 use serde::Deserialize;
 
@@ -30,8 +31,25 @@ pub struct LogSettings {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub knowledge: KnowledgeSettings,
+    pub core: CoreSettings,
     pub log: LogSettings,
     pub secrets: Secrets,
+    /// KRAFT_LLM_API_KEY; never logged.
+    pub llm_api_key: Redacted,
+}
+
+/// A secret that prints as `<redacted>`.
+#[derive(Clone, Default)]
+pub struct Redacted(pub Option<String>);
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "<redacted>"
+        } else {
+            "None"
+        })
+    }
 }
 
 /// Top-level keys a configuration may have. Anything else is a typo.
@@ -46,6 +64,10 @@ const KNOWN_KEYS: &[&str] = &[
     "qdrant",
     "embeddings",
     "log",
+    "assistant",
+    "llm",
+    "escalation",
+    "privacy",
 ];
 
 fn env_secret(name: &str) -> Option<String> {
@@ -81,13 +103,19 @@ pub fn load(file: Option<&Path>) -> Result<Settings> {
     let knowledge: KnowledgeSettings = fig
         .extract()
         .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+    let core: CoreSettings = fig
+        .extract()
+        .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
     let log: LogSettings = fig
         .extract_inner("log")
         .map_err(|e| anyhow::anyhow!("invalid [log] configuration: {e}"))?;
     validate(&knowledge)?;
+    validate_core(&core)?;
     Ok(Settings {
         knowledge,
+        core,
         log,
+        llm_api_key: Redacted(env_secret("KRAFT_LLM_API_KEY")),
         secrets: Secrets {
             qdrant_api_key: env_secret("KRAFT_QDRANT_API_KEY"),
             embeddings_api_key: env_secret("KRAFT_EMBEDDINGS_API_KEY"),
@@ -116,6 +144,44 @@ fn validate(k: &KnowledgeSettings) -> Result<()> {
     }
     if k.max_file_bytes == 0 {
         bail!("max_file_bytes must be positive");
+    }
+    Ok(())
+}
+
+fn validate_core(c: &CoreSettings) -> Result<()> {
+    if c.assistant.max_message_chars == 0 || c.assistant.answer_max_chars < 80 {
+        bail!("assistant.max_message_chars must be positive and assistant.answer_max_chars at least 80");
+    }
+    if !(0.0..=1.0).contains(&c.assistant.off_topic_below) {
+        bail!("assistant.off_topic_below must be between 0 and 1");
+    }
+    if c.escalation.remind_after_mins < 1 || c.escalation.remind_every_mins < 1 {
+        bail!("escalation.remind_after_mins and remind_every_mins must be at least 1");
+    }
+    if c.escalation.low_confidence_in_a_row < 1 {
+        bail!("escalation.low_confidence_in_a_row must be at least 1");
+    }
+    if c.privacy.retention_days < 1 {
+        bail!("privacy.retention_days must be at least 1");
+    }
+    if c.llm.enabled() {
+        if c.llm.timeout_secs == 0 {
+            bail!("llm.timeout_secs must be positive");
+        }
+        if c.llm.model.trim().is_empty() {
+            bail!("llm.model must be set when llm.base_url is");
+        }
+        if !c.llm.base_url.starts_with("http://") && !c.llm.base_url.starts_with("https://") {
+            bail!(
+                "llm.base_url must start with http:// or https:// (is {:?})",
+                c.llm.base_url
+            );
+        }
+    }
+    for t in &c.escalation.topics {
+        if t.name.trim().is_empty() || t.phrases.iter().any(|p| p.trim().is_empty()) {
+            bail!("every [[escalation.topics]] needs a name and non-empty phrases");
+        }
     }
     Ok(())
 }

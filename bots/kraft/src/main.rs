@@ -3,12 +3,15 @@
 //! errors become one clear message and a non-zero exit, never a panic.
 
 mod bench;
+mod chat;
 mod config;
 mod progress;
+mod tickets;
 mod watch;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -32,6 +35,23 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Chat with the assistant in this terminal (ingests the knowledge base first if needed).
+    Chat {
+        /// Who you are in the conversation (state is kept per user).
+        #[arg(long, default_value = "local")]
+        user: String,
+    },
+    /// Answer one question and exit: answer, sources, confidence, escalation.
+    Ask {
+        question: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The adviser loop: list, show, claim, reply to and resolve tickets.
+    Tickets {
+        #[command(subcommand)]
+        what: tickets::TicketsCommand,
+    },
     /// Index the Markdown knowledge base (incremental; only changes are written).
     Ingest {
         /// Knowledge folder (default: the configured knowledge_dir).
@@ -177,6 +197,58 @@ fn main() -> ExitCode {
 
 async fn run(cmd: Command, settings: Settings) -> Result<ExitCode> {
     match cmd {
+        Command::Chat { user } => {
+            let user = kraft_core::intent::sanitize(&user);
+            if user.is_empty() || user.len() > 64 {
+                anyhow::bail!("--user must be 1-64 printable characters");
+            }
+            let a = assistant(&settings, &tickets::state_path(&settings)).await?;
+            chat::run(Arc::new(a), &user).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Ask { question, json } => {
+            // Stores nothing: a throw-away state database.
+            let tmp = tempfile::tempdir().context("temporary directory")?;
+            let a = assistant(&settings, &tmp.path().join("ask.sqlite")).await?;
+            let (ans, esc) = a.ask(&question).await?;
+            if json {
+                let v = serde_json::json!({
+                    "answer": ans.render(),
+                    "kind": ans.kind,
+                    "language": ans.lang,
+                    "confidence": ans.confidence,
+                    "sources": ans.sources,
+                    "generated": ans.generated,
+                    "llm_fallback": ans.llm_fallback,
+                    "escalation": esc,
+                });
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                let body = match ans.kind {
+                    kraft_core::AnswerKind::Answered => ans.render(),
+                    kraft_core::AnswerKind::Abstained => {
+                        kraft_core::texts::abstain(ans.lang).into()
+                    }
+                    kraft_core::AnswerKind::OffTopic => {
+                        kraft_core::texts::off_topic(ans.lang).into()
+                    }
+                };
+                println!("{body}\n");
+                println!(
+                    "confidence {:.2} · {} · {}{}",
+                    ans.confidence,
+                    ans.kind.as_str(),
+                    if ans.generated { "llm" } else { "extractive" },
+                    match (&esc.would_open_ticket, esc.offers_adviser) {
+                        (Some(r), _) => format!(" · would open a ticket ({r})"),
+                        (None, true) => " · offers an adviser".to_string(),
+                        _ => String::new(),
+                    }
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Tickets { what } => tickets::run(&settings, what),
         Command::Ingest {
             path,
             dry_run,
@@ -313,6 +385,23 @@ async fn run(cmd: Command, settings: Settings) -> Result<ExitCode> {
             swefaq,
         } => bench::run(&settings, &sizes, queries, &swefaq).await,
     }
+}
+
+/// The assistant on the configured knowledge index (refreshed first) and
+/// the state database at `state`.
+async fn assistant(settings: &Settings, state: &Path) -> Result<kraft_core::Assistant> {
+    let k = open(settings).await?;
+    ensure_fresh(&k, &settings.knowledge.knowledge_dir).await?;
+    let store = kraft_core::Store::open(state).context("cannot open the state database")?;
+    kraft_core::Assistant::new(
+        Arc::new(k),
+        Arc::new(store),
+        settings.core.clone(),
+        settings.llm_api_key.0.clone(),
+        Arc::new(kraft_core::model::SystemClock),
+    )
+    .await
+    .context("cannot start the assistant")
 }
 
 async fn open(settings: &Settings) -> Result<Knowledge> {

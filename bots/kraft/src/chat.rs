@@ -1,0 +1,175 @@
+//! `kraft chat`: the terminal front-end. Lines from stdin become
+//! `Incoming` messages for one local user; actions are printed to stdout.
+//! Adviser messages queued by `kraft tickets` in another terminal arrive
+//! through the outbox and are printed as they come. Notifications meant for
+//! advisers go to stderr, so stdout is exactly what the user would see.
+//!
+//! Buttons are shown numbered; typing the number presses the button.
+
+use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+use kraft_core::model::{Action, Button, Incoming, Platform, UserRef};
+use kraft_core::Assistant;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+/// Prints an action; returns the buttons now on screen.
+fn show(action: &Action, draft: &str, out: &mut impl Write) -> Option<Vec<Button>> {
+    match action {
+        Action::Reply {
+            text,
+            buttons,
+            replaces_draft,
+            ..
+        } => {
+            if !draft.is_empty() && !replaces_draft && text.starts_with(draft) {
+                let _ = writeln!(out, "{}", &text[draft.len()..]);
+            } else {
+                if !draft.is_empty() {
+                    let _ = writeln!(out);
+                }
+                let _ = writeln!(out, "{text}");
+            }
+            if !buttons.is_empty() {
+                let labels: Vec<String> = buttons
+                    .iter()
+                    .enumerate()
+                    .map(|(i, b)| format!("[{}] {}", i + 1, b.label))
+                    .collect();
+                let _ = writeln!(out, "  {}", labels.join("   "));
+            }
+            let _ = writeln!(out);
+            Some(buttons.clone())
+        }
+        Action::Ack { text, .. } => {
+            let _ = writeln!(out, "{text}\n");
+            None
+        }
+        Action::RelayToUser { text, .. } => {
+            let _ = writeln!(out, "{text}\n");
+            None
+        }
+        Action::NotifyAdvisers { text, .. } => {
+            eprintln!("[till rådgivarna / to advisers]\n{text}\n");
+            None
+        }
+        Action::TicketOpened { ticket, reason } => {
+            tracing::info!(ticket, reason, "ticket opened");
+            None
+        }
+        Action::Typing { .. } | Action::Delta { .. } => None,
+    }
+}
+
+fn confirm(assistant: &Assistant, action: &Action) {
+    if let Action::RelayToUser { delivery, .. } | Action::NotifyAdvisers { delivery, .. } = action {
+        if let Err(e) = assistant.delivered(*delivery) {
+            tracing::error!(error = %e, delivery, "could not confirm a delivery; it may be shown again");
+        }
+    }
+}
+
+fn deliver_pending(assistant: &Assistant) {
+    match assistant.pending(50) {
+        Ok(actions) => {
+            let mut out = std::io::stdout().lock();
+            for a in &actions {
+                show(a, "", &mut out);
+                let _ = out.flush();
+                confirm(assistant, a);
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "reading the outbox failed"),
+    }
+}
+
+pub async fn run(assistant: Arc<Assistant>, user: &str) -> Result<()> {
+    let me = UserRef::new(Platform::Terminal, user, user);
+    let tty = std::io::stdin().is_terminal();
+    if let Err(e) = assistant.tick() {
+        tracing::error!(error = %e, "periodic work failed");
+    }
+    println!(
+        "Kraft – Kraftsamling AI Mälardalen. Skriv en fråga, /start eller /help. Ctrl-D avslutar.\n\
+         Type a question, /start or /help. Ctrl-D quits.\n"
+    );
+    deliver_pending(&assistant);
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    let mut buttons: Vec<Button> = Vec::new();
+    let mut outbox = tokio::time::interval(Duration::from_millis(500));
+    let mut periodic = tokio::time::interval(Duration::from_secs(30));
+    let prompt = || {
+        if tty {
+            print!("du/you> ");
+            let _ = std::io::stdout().flush();
+        }
+    };
+    prompt();
+    loop {
+        let line = tokio::select! {
+            l = lines.next_line() => l,
+            _ = outbox.tick() => { deliver_pending(&assistant); continue; }
+            _ = periodic.tick() => {
+                if let Err(e) = assistant.tick() {
+                    tracing::error!(error = %e, "periodic work failed");
+                }
+                continue;
+            }
+        };
+        let line = match line {
+            Ok(Some(l)) => l,
+            Ok(None) => break,
+            Err(e) => {
+                // Not UTF-8 (binary piped in): say so and go on.
+                tracing::warn!(error = %e, "unreadable input line");
+                println!("(Kunde inte läsa raden – skicka text. / Could not read that line – please send text.)\n");
+                continue;
+            }
+        };
+        let trimmed = line.trim();
+        let inc = match trimmed.parse::<usize>() {
+            Ok(n) if n >= 1 && n <= buttons.len() => {
+                Incoming::button(&me, buttons[n - 1].id.clone())
+            }
+            _ => Incoming::text(&me, line.clone()),
+        };
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Action>();
+        let printer = tokio::spawn(async move {
+            let mut draft = String::new();
+            while let Some(a) = rx.recv().await {
+                if let Action::Delta { text, .. } = a {
+                    print!("{text}");
+                    let _ = std::io::stdout().flush();
+                    draft.push_str(&text);
+                }
+            }
+            draft
+        });
+        let result = assistant.handle_streaming(&inc, Some(tx)).await;
+        let draft = printer.await.unwrap_or_default();
+        match result {
+            Ok(actions) => {
+                let mut out = std::io::stdout().lock();
+                for a in &actions {
+                    if let Some(b) = show(a, draft.trim(), &mut out) {
+                        buttons = b;
+                    }
+                    let _ = out.flush();
+                    confirm(&assistant, a);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "handling a message failed");
+                println!(
+                    "Något gick fel – försök igen. / Something went wrong – please try again.\n"
+                );
+            }
+        }
+        prompt();
+    }
+    // Last chance for anything queued meanwhile (e.g. the final adviser reply).
+    deliver_pending(&assistant);
+    Ok(())
+}
