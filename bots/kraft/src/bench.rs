@@ -82,7 +82,123 @@ pub async fn run(
     sizes: &[usize],
     n_queries: usize,
     swefaq: &Path,
+    handle_messages: usize,
 ) -> Result<ExitCode> {
+    if !sizes.is_empty() {
+        corpus_sizes(settings, sizes, n_queries, swefaq).await?;
+    }
+    if handle_messages > 0 {
+        handle_latency(settings, handle_messages).await?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `Assistant::handle` without an LLM on the real knowledge base: the
+/// knowledge base's eval questions, sent by 20 users in turn (so dialogue
+/// state, follow-ups, abstentions and tickets all happen), against a real
+/// SQLite file. The bare retrieval of the same questions is timed in the
+/// same run as the baseline; the difference is the core's own cost
+/// (intent, extraction, state writes).
+async fn handle_latency(settings: &Settings, n: usize) -> Result<()> {
+    use kraft_core::model::{Incoming, Platform, SystemClock, UserRef};
+    let kb = &settings.knowledge.knowledge_dir;
+    let questions: Vec<String> =
+        kraft_ingest::eval::load_questions(&kb.join("eval-questions.jsonl"))
+            .with_context(|| {
+                format!(
+                    "the handle benchmark needs {}",
+                    kb.join("eval-questions.jsonl").display()
+                )
+            })?
+            .into_iter()
+            .map(|q| q.question)
+            .collect();
+    anyhow::ensure!(!questions.is_empty(), "no questions");
+    let dir = tempfile::tempdir()?;
+    let mut ks: KnowledgeSettings = settings.knowledge.clone();
+    ks.embeddings.base_url.clear();
+    ks.data_dir = dir.path().to_path_buf();
+    let k = kraft_ingest::Knowledge::open(ks, kraft_ingest::Secrets::default()).await?;
+    k.ingest(
+        kb,
+        kraft_ingest::IngestOptions::default(),
+        &kraft_ingest::sync::NoProgress,
+    )
+    .await?;
+    let k = Arc::new(k);
+    let retriever = k.retriever().await?;
+    let mut core = settings.core.clone();
+    core.llm.base_url.clear();
+    let store = Arc::new(kraft_core::Store::open(&dir.path().join("kraft.sqlite"))?);
+    let a = kraft_core::Assistant::new(k.clone(), store, core, None, Arc::new(SystemClock)).await?;
+    let filter = SearchFilter::default();
+    let users: Vec<UserRef> = (0..20)
+        .map(|i| {
+            UserRef::new(
+                Platform::Telegram,
+                format!("bench-{i}"),
+                format!("bench-{i}"),
+            )
+        })
+        .collect();
+    // Warm-up, untimed.
+    for q in questions.iter().take(20) {
+        retriever.search(q, &filter, 5).await?;
+    }
+    let (mut search_t, mut handle_t) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let mut answered = 0usize;
+    for i in 0..n {
+        let q = &questions[i % questions.len()];
+        let t = Instant::now();
+        std::hint::black_box(retriever.search(q, &filter, 5).await?);
+        search_t.push(t.elapsed().as_secs_f64() * 1000.0);
+        let inc = Incoming::text(&users[i % users.len()], q.clone());
+        let t = Instant::now();
+        let actions = a.handle(&inc).await?;
+        handle_t.push(t.elapsed().as_secs_f64() * 1000.0);
+        for act in &actions {
+            if let kraft_core::Action::NotifyAdvisers { delivery, .. } = act {
+                a.delivered(*delivery)?;
+            }
+        }
+        if actions.iter().any(|x| matches!(x, kraft_core::Action::Reply { text, .. } if text.contains("Källor:") || text.contains("Sources:"))) {
+            answered += 1;
+        }
+    }
+    search_t.sort_by(f64::total_cmp);
+    handle_t.sort_by(f64::total_cmp);
+    println!(
+        "\nAssistant `handle` without an LLM: {n} messages ({} distinct questions, 20 users), real knowledge base ({} chunks), SQLite state.",
+        questions.len(),
+        k.backend().count().await?
+    );
+    println!("| path | messages | p50 ms | p99 ms | max ms |");
+    println!("|---|---|---|---|---|");
+    for (name, v) in [
+        ("retrieval only (baseline)", &search_t),
+        ("handle (whole turn)", &handle_t),
+    ] {
+        println!(
+            "| {name} | {} | {:.3} | {:.3} | {:.3} |",
+            v.len(),
+            percentile(v, 0.5),
+            percentile(v, 0.99),
+            v.last().copied().unwrap_or(0.0)
+        );
+    }
+    println!(
+        "handle p50 = {:.1}× retrieval p50; {answered} of {n} turns answered with sources.",
+        percentile(&handle_t, 0.5) / percentile(&search_t, 0.5).max(1e-9)
+    );
+    Ok(())
+}
+
+async fn corpus_sizes(
+    settings: &Settings,
+    sizes: &[usize],
+    n_queries: usize,
+    swefaq: &Path,
+) -> Result<()> {
     // Real text: SweFAQ answers and questions, plus the knowledge base.
     let sf = load_swefaq(swefaq).with_context(|| {
         format!(
@@ -214,5 +330,5 @@ pub async fn run(
             );
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

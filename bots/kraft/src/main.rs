@@ -112,6 +112,12 @@ enum Command {
         /// SweFAQ folder, used as a source of real Swedish text and questions.
         #[arg(long, default_value = "../shared/data/swefaq")]
         swefaq: PathBuf,
+        /// Messages sent through the assistant's `handle` (no LLM) on the real knowledge base; 0 skips.
+        #[arg(long, default_value_t = 300)]
+        handle_messages: usize,
+        /// Skip the corpus-size runs (only the `handle` latency).
+        #[arg(long)]
+        handle_only: bool,
     },
 }
 
@@ -383,7 +389,12 @@ async fn run(cmd: Command, settings: Settings) -> Result<ExitCode> {
             sizes,
             queries,
             swefaq,
-        } => bench::run(&settings, &sizes, queries, &swefaq).await,
+            handle_messages,
+            handle_only,
+        } => {
+            let sizes = if handle_only { Vec::new() } else { sizes };
+            bench::run(&settings, &sizes, queries, &swefaq, handle_messages).await
+        }
     }
 }
 
