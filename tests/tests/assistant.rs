@@ -551,3 +551,55 @@ async fn the_body_of_an_extractive_answer_is_short() {
         );
     }
 }
+
+#[tokio::test]
+async fn each_front_end_takes_only_its_own_platforms_deliveries() {
+    use kraft_core::model::{Platform, UserRef};
+    let b = bot().await;
+    let tg = user("1");
+    let dc = UserRef::new(Platform::Discord, "9", "dm-9");
+    let t1 = tickets_opened(&b.say(&tg, "/human").await)[0].0;
+    let t2 = tickets_opened(&b.say(&dc, "/human").await)[0].0;
+    // Both notifications were leased by `handle`; let the leases lapse.
+    b.clock.advance(chrono::Duration::seconds(
+        b.settings.assistant.delivery_lease_secs as i64 + 1,
+    ));
+    b.assistant
+        .desk()
+        .reply(t1, "Anna", "till telegram", None)
+        .expect("reply");
+    b.assistant
+        .desk()
+        .reply(t2, "Anna", "till discord", None)
+        .expect("reply");
+
+    let term = b
+        .assistant
+        .pending_for(&[Platform::Terminal], 50)
+        .expect("pending");
+    assert!(
+        term.is_empty(),
+        "a terminal chat takes nobody else's messages: {term:#?}"
+    );
+    let d = b
+        .assistant
+        .pending_for(&[Platform::Discord], 50)
+        .expect("pending");
+    let texts: Vec<String> = relayed(&d);
+    assert!(texts.iter().any(|t| t.contains("till discord")), "{d:#?}");
+    assert!(!texts.iter().any(|t| t.contains("till telegram")), "{d:#?}");
+    assert!(
+        adviser_notes(&d)
+            .iter()
+            .all(|n| n.contains(&format!("#{t2}"))),
+        "Discord advisers hear about Discord tickets: {d:#?}"
+    );
+    let t = b
+        .assistant
+        .pending_for(&[Platform::Telegram], 50)
+        .expect("pending");
+    assert!(
+        relayed(&t).iter().any(|x| x.contains("till telegram")),
+        "{t:#?}"
+    );
+}

@@ -25,7 +25,7 @@ use crate::desk::Desk;
 use crate::extract;
 use crate::intent::{self, Command, Intent};
 use crate::llm::{Llm, Passage};
-use crate::model::{Action, Button, ChatRef, Clock, Incoming, Input, Lang, SourceRef};
+use crate::model::{Action, Button, ChatRef, Clock, Incoming, Input, Lang, Platform, SourceRef};
 use crate::store::{Delivery, MessageRow, NewMessage, Role, Store, Target, TicketStatus, UserRow};
 use crate::texts;
 use crate::{CoreError, CoreSettings};
@@ -894,9 +894,21 @@ impl Assistant {
     /// notifications a crashed front-end never confirmed), leased to the
     /// caller. Confirm each with `delivered`, or `failed` to retry later.
     pub fn pending(&self, limit: usize) -> Result<Vec<Action>, CoreError> {
+        self.pending_for(
+            &[Platform::Telegram, Platform::Discord, Platform::Terminal],
+            limit,
+        )
+    }
+
+    /// Like `pending`, for a front-end that serves only these platforms.
+    pub fn pending_for(
+        &self,
+        platforms: &[Platform],
+        limit: usize,
+    ) -> Result<Vec<Action>, CoreError> {
         Ok(self
             .store
-            .lease_pending(self.clock.now(), self.lease(), limit)?
+            .lease_pending(self.clock.now(), self.lease(), limit, platforms)?
             .into_iter()
             .map(delivery_action)
             .collect())

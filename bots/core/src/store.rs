@@ -747,23 +747,29 @@ impl Store {
     }
 
     /// Takes undelivered messages whose lease is free, leasing them for
-    /// `lease` so no other loop sends them meanwhile.
+    /// `lease` so no other loop sends them meanwhile. Only messages for the
+    /// given platforms (plus those for no platform in particular), so a
+    /// terminal chat never swallows a Telegram user's reply.
     pub fn lease_pending(
         &self,
         now: DateTime<Utc>,
         lease: Duration,
         limit: usize,
+        platforms: &[Platform],
     ) -> Result<Vec<Delivery>> {
         let now_s = ts(now);
         let until = ts(now + lease);
+        let names: Vec<&str> = platforms.iter().map(|p| p.as_str()).collect();
+        let wanted = serde_json::to_string(&names).unwrap_or_else(|_| "[]".into());
         self.tx(|tx| {
             let mut st = tx.prepare(
                 "SELECT * FROM outbox WHERE delivered_at IS NULL
                    AND (leased_until IS NULL OR leased_until < ?1)
+                   AND (platform IS NULL OR platform IN (SELECT value FROM json_each(?3)))
                  ORDER BY id LIMIT ?2",
             )?;
             let ds: Vec<Delivery> = st
-                .query_map(params![now_s, limit as i64], Delivery::from_row)?
+                .query_map(params![now_s, limit as i64, wanted], Delivery::from_row)?
                 .collect::<rusqlite::Result<_>>()?;
             for d in &ds {
                 tx.execute(
@@ -1012,8 +1018,10 @@ fn insert_delivery(
     };
     let buttons = serde_json::to_string(d.buttons).unwrap_or_else(|_| "[]".into());
     let n = conn.execute(
+        // Adviser notifications carry the user's platform, so each
+        // front-end tells its own advisers about its own users.
         "INSERT INTO outbox (user_id, ticket_id, target, platform, chat_id, text, buttons, dedupe_key, created_at, leased_until)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+         VALUES (?1, ?2, ?3, COALESCE(?4, (SELECT platform FROM users WHERE id = ?1)), ?5, ?6, ?7, ?8, ?9, ?10)
          ON CONFLICT (dedupe_key) DO NOTHING",
         params![
             d.user_id,

@@ -72,7 +72,7 @@ fn confirm(assistant: &Assistant, action: &Action) {
 }
 
 fn deliver_pending(assistant: &Assistant) {
-    match assistant.pending(50) {
+    match assistant.pending_for(&[Platform::Terminal], 50) {
         Ok(actions) => {
             let mut out = std::io::stdout().lock();
             for a in &actions {

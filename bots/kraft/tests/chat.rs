@@ -241,6 +241,13 @@ fn english_conversation_buttons_forget_and_a_restart() {
     chat.expect("[1] 👍   [2] 👎");
     chat.say("1");
     chat.expect("Thanks for the feedback!");
+    // Bytes that are not text get a clear answer and the chat goes on.
+    {
+        let w = chat.stdin.as_mut().expect("stdin");
+        w.write_all(b"\xff\xfe\x00\x01binary\n").expect("write");
+        w.flush().expect("flush");
+    }
+    chat.expect("Could not read that line");
     chat.say("Can I talk to a human?");
     chat.expect("request #1");
     let _ = chat.finish();
