@@ -132,18 +132,9 @@ impl Embedder {
                 "embeddings batch_size must be > 0".into(),
             ));
         }
-        let cfg = OpenAIConfig::new()
-            .with_api_base(settings.base_url.trim_end_matches('/'))
-            .with_api_key(api_key.unwrap_or_else(|| "none".into()));
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(settings.timeout_secs.max(1)))
-            .connect_timeout(Duration::from_secs(settings.timeout_secs.clamp(1, 10)))
-            .build()
+        let client = openai_client(&settings.base_url, api_key, settings.timeout_secs)
             .map_err(|e| EmbedError::Config(format!("http client: {e}")))?;
-        Ok(Self {
-            client: Client::with_config(cfg).with_http_client(http),
-            settings,
-        })
+        Ok(Self { client, settings })
     }
 
     pub fn settings(&self) -> &EmbedSettings {
@@ -244,6 +235,25 @@ impl Embedder {
         }
         Ok(data.into_iter().map(|d| d.embedding).collect())
     }
+}
+
+/// An async-openai client for any OpenAI-compatible endpoint, with a
+/// whole-request timeout (async-openai has none of its own) and a shorter
+/// connect timeout. Local servers accept any key, so a missing one is sent
+/// as "none".
+pub fn openai_client(
+    base_url: &str,
+    api_key: Option<String>,
+    timeout_secs: u64,
+) -> Result<Client<OpenAIConfig>, reqwest::Error> {
+    let cfg = OpenAIConfig::new()
+        .with_api_base(base_url.trim_end_matches('/'))
+        .with_api_key(api_key.unwrap_or_else(|| "none".into()));
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(timeout_secs.max(1)))
+        .connect_timeout(Duration::from_secs(timeout_secs.clamp(1, 10)))
+        .build()?;
+    Ok(Client::with_config(cfg).with_http_client(http))
 }
 
 fn classify(e: OpenAIError) -> EmbedError {

@@ -433,3 +433,27 @@ impl ChatDouble {
         self.requests.lock().map(|l| l.clone()).unwrap_or_default()
     }
 }
+
+/// The `kraft` binary (`bin` = `env!("CARGO_BIN_EXE_kraft")`) with a clean
+/// environment: only PATH, and data and knowledge folders of the test's own.
+pub fn kraft_cmd(bin: &str, data: &Path, kb: &Path) -> Command {
+    let mut c = Command::new(bin);
+    c.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("KRAFT_DATA_DIR", data)
+        .env("KRAFT_KNOWLEDGE_DIR", kb)
+        .stdin(Stdio::null());
+    c
+}
+
+/// Runs to completion and prints both streams, so a failing assertion
+/// shows what the binary said.
+pub fn run_logged(c: &mut Command) -> std::process::Output {
+    let out = c.output().expect("run kraft");
+    eprintln!(
+        "--- stdout\n{}\n--- stderr\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}

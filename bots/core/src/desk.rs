@@ -85,10 +85,6 @@ fn adviser_name(raw: &str) -> Result<String, DeskError> {
     Ok(s)
 }
 
-fn user_target(u: &UserRow) -> Target {
-    Target::User(u.chat())
-}
-
 impl Desk {
     pub fn new(store: Arc<Store>, clock: Arc<dyn Clock>, settings: EscalationSettings) -> Self {
         Self {
@@ -253,14 +249,7 @@ impl Desk {
                 _ => Ok(Transition {
                     status: Some(TicketStatus::Active),
                     adviser: Some(&adviser),
-                    deliveries: vec![NewDelivery {
-                        user_id: Some(user.id),
-                        ticket_id: Some(id),
-                        target: user_target(&user),
-                        text: &joined,
-                        buttons: &[],
-                        dedupe_key: None,
-                    }],
+                    deliveries: vec![NewDelivery::to_user(&user, id, &joined)],
                     ..Default::default()
                 }),
             })?
@@ -302,22 +291,11 @@ impl Desk {
                 }
                 let mut deliveries = Vec::new();
                 if cur.status == TicketStatus::Waiting {
-                    deliveries.push(NewDelivery {
-                        user_id: Some(user.id),
-                        ticket_id: Some(id),
-                        target: user_target(&user),
-                        text: &joined,
-                        buttons: &[],
-                        dedupe_key: None,
-                    });
+                    deliveries.push(NewDelivery::to_user(&user, id, &joined));
                 }
                 deliveries.push(NewDelivery {
-                    user_id: Some(user.id),
-                    ticket_id: Some(id),
-                    target: user_target(&user),
-                    text: &said,
-                    buttons: &[],
                     dedupe_key: key.as_deref(),
+                    ..NewDelivery::to_user(&user, id, &said)
                 });
                 Ok(Transition {
                     status: (cur.status == TicketStatus::Waiting).then_some(TicketStatus::Active),
@@ -357,14 +335,7 @@ impl Desk {
                 Ok(Transition {
                     status: Some(TicketStatus::Resolved),
                     resolution: Some(note.as_deref().unwrap_or("resolved")),
-                    deliveries: vec![NewDelivery {
-                        user_id: Some(user.id),
-                        ticket_id: Some(id),
-                        target: user_target(&user),
-                        text: bye,
-                        buttons: &[],
-                        dedupe_key: None,
-                    }],
+                    deliveries: vec![NewDelivery::to_user(&user, id, bye)],
                     ..Default::default()
                 })
             })?
@@ -392,14 +363,7 @@ impl Desk {
             Ok(Transition {
                 status: Some(TicketStatus::Resolved),
                 resolution: Some("cancelled by user"),
-                deliveries: vec![NewDelivery {
-                    user_id: Some(cur.user_id),
-                    ticket_id: Some(id),
-                    target: Target::Advisers,
-                    text: &msg,
-                    buttons: &[],
-                    dedupe_key: None,
-                }],
+                deliveries: vec![NewDelivery::to_advisers(Some(cur.user_id), Some(id), &msg)],
                 ..Default::default()
             })
         })?;
@@ -426,14 +390,7 @@ impl Desk {
             text
         );
         Ok(self.store.enqueue(
-            &NewDelivery {
-                user_id: Some(user.id),
-                ticket_id: Some(t.id),
-                target: Target::Advisers,
-                text: &body,
-                buttons: &[],
-                dedupe_key: None,
-            },
+            &NewDelivery::to_advisers(Some(user.id), Some(t.id), &body),
             self.clock.now(),
             lease,
         )?)
@@ -505,14 +462,7 @@ impl Desk {
                 )
             );
             out.extend(self.store.enqueue(
-                &NewDelivery {
-                    user_id: None,
-                    ticket_id: None,
-                    target: Target::Advisers,
-                    text: &msg,
-                    buttons: &[],
-                    dedupe_key: None,
-                },
+                &NewDelivery::to_advisers(None, None, &msg),
                 self.clock.now(),
                 lease,
             )?);

@@ -140,18 +140,10 @@ impl Llm {
         if !settings.enabled() {
             return Err(LlmError::Config("no llm base_url configured".into()));
         }
-        let cfg = OpenAIConfig::new()
-            .with_api_base(settings.base_url.trim_end_matches('/'))
-            .with_api_key(api_key.unwrap_or_else(|| "none".into()));
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(settings.timeout_secs.max(1)))
-            .connect_timeout(Duration::from_secs(settings.timeout_secs.clamp(1, 10)))
-            .build()
-            .map_err(|e| LlmError::Config(format!("http client: {e}")))?;
-        Ok(Self {
-            client: Client::with_config(cfg).with_http_client(http),
-            settings,
-        })
+        let client =
+            kraft_ingest::embed::openai_client(&settings.base_url, api_key, settings.timeout_secs)
+                .map_err(|e| LlmError::Config(format!("http client: {e}")))?;
+        Ok(Self { client, settings })
     }
 
     pub fn settings(&self) -> &LlmSettings {

@@ -348,6 +348,32 @@ pub struct NewDelivery<'a> {
     pub dedupe_key: Option<&'a str>,
 }
 
+impl<'a> NewDelivery<'a> {
+    /// A message for the user of a ticket.
+    pub fn to_user(user: &UserRow, ticket_id: i64, text: &'a str) -> Self {
+        Self {
+            user_id: Some(user.id),
+            ticket_id: Some(ticket_id),
+            target: Target::User(user.chat()),
+            text,
+            buttons: &[],
+            dedupe_key: None,
+        }
+    }
+
+    /// A note for the advisers; `user_id` None = about nobody in particular.
+    pub fn to_advisers(user_id: Option<i64>, ticket_id: Option<i64>, text: &'a str) -> Self {
+        Self {
+            user_id,
+            ticket_id,
+            target: Target::Advisers,
+            text,
+            buttons: &[],
+            dedupe_key: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Delivery {
     pub id: i64,

@@ -10,26 +10,16 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use kraft_tests::bot::real_kb;
+use kraft_tests::{kraft_cmd, run_logged};
 
 fn kraft(data: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_kraft"));
-    c.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("KRAFT_DATA_DIR", data)
-        .env("KRAFT_KNOWLEDGE_DIR", real_kb())
-        .env("KRAFT_LOG__FILTER", "warn")
-        .stdin(Stdio::null());
+    let mut c = kraft_cmd(env!("CARGO_BIN_EXE_kraft"), data, &real_kb());
+    c.env("KRAFT_LOG__FILTER", "warn");
     c
 }
 
 fn run(c: &mut Command) -> Output {
-    let out = c.output().expect("run kraft");
-    eprintln!(
-        "--- stdout\n{}\n--- stderr\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+    run_logged(c)
 }
 
 /// A running `kraft chat`: write lines, wait for text on stdout.

@@ -6,27 +6,20 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use kraft_tests::{doc, fixture_kb, write_files};
+use kraft_tests::{doc, fixture_kb, kraft_cmd, run_logged, write_files};
 
 fn kraft(dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_kraft"));
-    c.current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("KRAFT_DATA_DIR", dir.join("data"))
-        .env("KRAFT_KNOWLEDGE_DIR", dir.join("knowledge"))
-        .stdin(Stdio::null());
+    let mut c = kraft_cmd(
+        env!("CARGO_BIN_EXE_kraft"),
+        &dir.join("data"),
+        &dir.join("knowledge"),
+    );
+    c.current_dir(dir);
     c
 }
 
 fn run(c: &mut Command) -> Output {
-    let out = c.output().expect("run kraft");
-    eprintln!(
-        "--- stdout\n{}\n--- stderr\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+    run_logged(c)
 }
 
 fn stdout(o: &Output) -> String {
