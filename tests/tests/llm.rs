@@ -97,6 +97,9 @@ async fn normal_answer_uses_the_model_with_numbered_sources() {
     );
     assert!(user_msg.ends_with(QUESTION), "{user_msg}");
     assert_eq!(req["stream"].as_bool(), None);
+    // The name every OpenAI-compatible server reads (llama.cpp ignores
+    // `max_completion_tokens` and would write until its context is full).
+    assert_eq!(req["max_tokens"].as_u64(), Some(400), "{req}");
 }
 
 #[tokio::test]

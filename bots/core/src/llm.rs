@@ -165,10 +165,15 @@ impl Llm {
                 user_prompt(question, history, passages, lang),
             )),
         ];
+        // `max_tokens`, not `max_completion_tokens`: OpenAI-compatible
+        // servers (llama.cpp, Ollama, vLLM) only read the older name and
+        // otherwise generate until the context is full; OpenAI's chat
+        // models still accept it.
+        #[allow(deprecated)]
         CreateChatCompletionRequest {
             model: self.settings.model.clone(),
             messages,
-            max_completion_tokens: Some(self.settings.max_tokens),
+            max_tokens: Some(self.settings.max_tokens),
             temperature: Some(self.settings.temperature),
             ..Default::default()
         }
@@ -201,7 +206,11 @@ impl Llm {
             let res = match tokio::time::timeout(limit, fut).await {
                 Ok(r) => r,
                 Err(_) => Err(LlmError::Timeout(self.settings.timeout_secs)),
-            };
+            }
+            .map_err(|e| match e {
+                LlmError::Timeout(_) => LlmError::Timeout(self.settings.timeout_secs),
+                other => other,
+            });
             match res {
                 Ok(text) => {
                     let text = text.trim().to_string();
