@@ -14,7 +14,7 @@ use kraft_tests::{kraft_cmd, run_logged};
 
 fn kraft(data: &Path) -> Command {
     let mut c = kraft_cmd(env!("CARGO_BIN_EXE_kraft"), data, &real_kb());
-    c.env("KRAFT_LOG__FILTER", "warn");
+    c.env("KRAFT_LOG__FILTER", "warn,qdrant_edge=error");
     c
 }
 
