@@ -109,18 +109,32 @@ impl Analyzer {
     /// Swedish unless the text is clearly English. Swedish is the programme's
     /// main language, and a short ambiguous query ("AI Act?") is better
     /// served by the Swedish stemmer that matches most documents.
+    ///
+    /// Å, ä and ö settle it only outside names: "What is the weather in
+    /// Västerås tomorrow?" is English, and analysing it as Swedish keeps
+    /// "what", "is" and "the" as content words. A capitalised word that
+    /// does not start the text is taken for a name and left out.
     pub fn detect(&self, text: &str) -> Lang {
-        let lower = text.to_lowercase();
-        if lower.contains(['å', 'ä', 'ö']) {
-            return Lang::Sv;
+        let mut rest = String::with_capacity(text.len());
+        for (i, word) in text.split_whitespace().enumerate() {
+            let lower = word.to_lowercase();
+            let swedish_letters = lower.contains(['å', 'ä', 'ö']);
+            let name = i > 0 && word.chars().next().is_some_and(char::is_uppercase);
+            if swedish_letters && !name {
+                return Lang::Sv;
+            }
+            if !swedish_letters {
+                rest.push_str(&lower);
+                rest.push(' ');
+            }
         }
-        let letters = lower.chars().filter(|c| c.is_alphabetic()).count();
+        let letters = rest.chars().filter(|c| c.is_alphabetic()).count();
         if letters < 3 {
             return Lang::Sv;
         }
         let en = self
             .detector
-            .compute_language_confidence(&lower, Language::English);
+            .compute_language_confidence(rest.trim_end(), Language::English);
         if en >= 0.6 {
             Lang::En
         } else {
@@ -203,6 +217,18 @@ mod tests {
             Lang::En
         );
         assert_eq!(a.detect("How do we get started with AI?"), Lang::En);
+        // Place names with å, ä, ö do not make a question Swedish...
+        assert_eq!(
+            a.detect("What is the weather in Västerås tomorrow?"),
+            Lang::En
+        );
+        assert_eq!(
+            a.detect("Can students from Mälardalen University do a thesis project?"),
+            Lang::En
+        );
+        // ...but the same letters in ordinary words, or first, do.
+        assert_eq!(a.detect("Är det gratis?"), Lang::Sv);
+        assert_eq!(a.detect("Hur fungerar Kraftsamling i Västerås?"), Lang::Sv);
         assert_eq!(a.detect("?"), Lang::Sv);
     }
 
