@@ -757,23 +757,11 @@ impl Assistant {
         Ok(a)
     }
 
-    /// Share of the message's own content terms found in a result.
+    /// How well a result covers the message's own words, by the same
+    /// measure as the retrieval confidence.
     fn own_coverage(&self, text: &str, f: &Found) -> f32 {
-        let a = self.retriever.analyzer();
-        let lang = f.chunk.language;
-        let q = a.query_terms(text, lang);
-        if q.is_empty() {
-            return 0.0;
-        }
-        let body = kraft_ingest::chunk::indexed_text(
-            &f.chunk.title,
-            &f.chunk.heading_path,
-            &f.chunk.tags,
-            &f.chunk.text,
-        );
-        let d: std::collections::HashSet<u32> =
-            a.doc_vector(&body, lang).indices.into_iter().collect();
-        q.intersection(&d).count() as f32 / q.len() as f32
+        let lang = self.retriever.analyzer().detect(text);
+        kraft_ingest::search::coverage(self.retriever.analyzer(), text, lang, &f.chunk)
     }
 
     /// The same document in the user's language, if the knowledge base has it.
