@@ -238,6 +238,10 @@ fn english_conversation_buttons_forget_and_a_restart() {
         w.flush().expect("flush");
     }
     chat.expect("Could not read that line");
+    chat.say("How do I renew my passport?");
+    let a = chat.expect("Talk to an adviser");
+    assert!(a.contains("I'm afraid I don't know"), "{a}");
+    assert!(!a.contains("Sources:"), "{a}");
     chat.say("Can I talk to a human?");
     chat.expect("request #1");
     let _ = chat.finish();
