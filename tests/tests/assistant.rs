@@ -534,6 +534,27 @@ async fn events_lists_upcoming_events_by_date_in_the_users_language() {
 }
 
 #[tokio::test]
+async fn example_content_is_labelled_as_an_example_when_cited() {
+    let b = bot().await;
+    let u = user("1");
+    let r = reply_text(&b.say(&u, "Vad händer på nätverksträffen i Västerås?").await);
+    let cited = cited_paths(&r);
+    assert_eq!(
+        cited.first().map(String::as_str),
+        Some("events/natverkstraff-ai-vasteras-2027-02.md"),
+        "{r}"
+    );
+    let line = r
+        .lines()
+        .find(|l| l.contains("natverkstraff-ai-vasteras-2027-02.md"))
+        .expect("source line");
+    assert!(line.contains("(exempel)"), "{line}");
+    // Real content carries no such label.
+    let r = reply_text(&b.say(&u, "Hur länge pågår projektet?").await);
+    assert!(!r.contains("(exempel)"), "{r}");
+}
+
+#[tokio::test]
 async fn the_body_of_an_extractive_answer_is_short() {
     let b = bot().await;
     let u = user("1");

@@ -123,6 +123,7 @@ fn source_of(c: &ChunkPayload) -> SourceRef {
         title: c.title.clone(),
         path: c.doc_path.clone(),
         url: c.source_url.clone(),
+        example: c.example,
     }
 }
 
@@ -953,6 +954,9 @@ fn render_sources(a: &Answer) -> String {
     let mut s = texts::sources_heading(a.lang).to_string();
     for (i, src) in a.sources.iter().enumerate() {
         s.push_str(&format!("\n[{}] {}", i + 1, src.title));
+        if src.example {
+            s.push_str(texts::example_marker(a.lang));
+        }
         match &src.url {
             Some(u) => s.push_str(&format!(" – {u} ({})", src.path)),
             None => s.push_str(&format!(" ({})", src.path)),

@@ -126,6 +126,8 @@ pub struct SourceRef {
     /// Path inside the knowledge folder, e.g. `faq/kostar-det-nagot.md`.
     pub path: String,
     pub url: Option<String>,
+    /// Example content (`example: true`): labelled as such when cited.
+    pub example: bool,
 }
 
 /// What the front-end should do. Deliveries (`NotifyAdvisers`,
