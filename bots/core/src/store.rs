@@ -1094,3 +1094,50 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_run_once_and_a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = dir.path().join("s.sqlite");
+        let s = Store::open(&p).expect("fresh");
+        assert_eq!(s.schema_version().expect("v"), MIGRATIONS.len() as i64);
+        let u = s
+            .touch_user(&UserRef::new(Platform::Terminal, "u", "u"), Utc::now())
+            .expect("user");
+        drop(s);
+        // Reopening keeps the data and runs nothing again.
+        let s = Store::open(&p).expect("reopen");
+        assert_eq!(
+            s.user(u.id).expect("db").map(|x| x.external_id),
+            Some("u".into())
+        );
+        s.lock()
+            .expect("lock")
+            .pragma_update(None, "user_version", 99)
+            .expect("set version");
+        drop(s);
+        match Store::open(&p) {
+            Err(StoreError::TooNew { found: 99, .. }) => {}
+            other => panic!("expected TooNew, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_database_is_in_wal_mode_with_secure_delete() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let s = Store::open(&dir.path().join("s.sqlite")).expect("open");
+        let c = s.lock().expect("lock");
+        let mode: String = c
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .expect("mode");
+        assert_eq!(mode, "wal");
+        let sd: i64 = c
+            .pragma_query_value(None, "secure_delete", |r| r.get(0))
+            .expect("sd");
+        assert_eq!(sd, 1);
+    }
+}

@@ -85,8 +85,21 @@ fn deliver_pending(assistant: &Assistant) {
     }
 }
 
-pub async fn run(assistant: Arc<Assistant>, user: &str) -> Result<()> {
+/// `sync`: the knowledge folder to follow while chatting (curators see
+/// their edits in the next answer), and the periodic sync interval.
+pub async fn run(
+    assistant: Arc<Assistant>,
+    user: &str,
+    sync: Option<(std::path::PathBuf, Duration)>,
+) -> Result<()> {
     let me = UserRef::new(Platform::Terminal, user, user);
+    let follower = sync.map(|(root, every)| {
+        tokio::spawn(crate::watch::follow(
+            assistant.knowledge().clone(),
+            root,
+            every,
+        ))
+    });
     let tty = std::io::stdin().is_terminal();
     if let Err(e) = assistant.tick() {
         tracing::error!(error = %e, "periodic work failed");
@@ -171,5 +184,8 @@ pub async fn run(assistant: Arc<Assistant>, user: &str) -> Result<()> {
     }
     // Last chance for anything queued meanwhile (e.g. the final adviser reply).
     deliver_pending(&assistant);
+    if let Some(f) = follower {
+        f.abort();
+    }
     Ok(())
 }

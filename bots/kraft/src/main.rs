@@ -40,6 +40,9 @@ enum Command {
         /// Who you are in the conversation (state is kept per user).
         #[arg(long, default_value = "local")]
         user: String,
+        /// Re-sync the knowledge folder at least this often (and on every file change); 0 = never.
+        #[arg(long, default_value_t = 60)]
+        sync_secs: u64,
     },
     /// Answer one question and exit: answer, sources, confidence, escalation.
     Ask {
@@ -203,13 +206,16 @@ fn main() -> ExitCode {
 
 async fn run(cmd: Command, settings: Settings) -> Result<ExitCode> {
     match cmd {
-        Command::Chat { user } => {
+        Command::Chat { user, sync_secs } => {
             let user = kraft_core::intent::sanitize(&user);
             if user.is_empty() || user.len() > 64 {
                 anyhow::bail!("--user must be 1-64 printable characters");
             }
             let a = assistant(&settings, &tickets::state_path(&settings)).await?;
-            chat::run(Arc::new(a), &user).await?;
+            let root = settings.knowledge.knowledge_dir.clone();
+            let sync = (sync_secs > 0 && root.is_dir())
+                .then(|| (root, std::time::Duration::from_secs(sync_secs)));
+            chat::run(Arc::new(a), &user, sync).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Ask { question, json } => {

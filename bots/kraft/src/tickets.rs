@@ -34,8 +34,8 @@ pub enum TicketsCommand {
     /// Take a ticket: the bot goes quiet and the user is told.
     Claim {
         id: i64,
-        /// Your name as the user will see it (also KRAFT_ADVISER).
-        #[arg(long = "as", env = "KRAFT_ADVISER", default_value = "Rådgivaren")]
+        /// Your name as the user will see it, e.g. "Anna" (or set KRAFT_ADVISER).
+        #[arg(long = "as", env = "KRAFT_ADVISER")]
         adviser: String,
         /// Take over a ticket another adviser holds.
         #[arg(long)]
@@ -45,7 +45,8 @@ pub enum TicketsCommand {
     Reply {
         id: i64,
         text: String,
-        #[arg(long = "as", env = "KRAFT_ADVISER", default_value = "Rådgivaren")]
+        /// Your name as the user will see it, e.g. "Anna" (or set KRAFT_ADVISER).
+        #[arg(long = "as", env = "KRAFT_ADVISER")]
         adviser: String,
         /// An id for this reply; sending the same id twice delivers once.
         #[arg(long)]

@@ -31,8 +31,15 @@ async fn sync_once(k: &Knowledge, root: &Path, json: bool, always: bool) -> Resu
     Ok(())
 }
 
-pub async fn run(k: &Knowledge, root: &Path, json: bool, interval: Duration) -> Result<()> {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+/// File-change notifications for `root` (access events ignored). Keep the
+/// watcher alive as long as the receiver is used.
+pub fn changes(
+    root: &Path,
+) -> Result<(
+    notify::RecommendedWatcher,
+    tokio::sync::mpsc::UnboundedReceiver<()>,
+)> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let mut watcher = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
         if let Ok(ev) = ev {
             if !ev.kind.is_access() {
@@ -44,6 +51,59 @@ pub async fn run(k: &Knowledge, root: &Path, json: bool, interval: Duration) -> 
     watcher
         .watch(root, RecursiveMode::Recursive)
         .with_context(|| format!("cannot watch {}", root.display()))?;
+    Ok((watcher, rx))
+}
+
+/// Lets a burst of events settle into one sync.
+pub async fn settle(rx: &mut tokio::sync::mpsc::UnboundedReceiver<()>) {
+    while let Ok(Some(())) = tokio::time::timeout(SETTLE, rx.recv()).await {}
+}
+
+/// Keeps a running assistant's index in step with the knowledge folder:
+/// an incremental ingest after each burst of file events and every
+/// `interval`. Searches see the new chunks at once (the BM25 statistics
+/// are kept between incremental ingests), so no restart is needed.
+pub async fn follow(k: std::sync::Arc<Knowledge>, root: std::path::PathBuf, interval: Duration) {
+    let (_watcher, mut rx) = match changes(&root) {
+        Ok(w) => (Some(w.0), w.1),
+        Err(e) => {
+            eprintln!(
+                "kraft: {e:#}; syncing every {} s instead",
+                interval.as_secs()
+            );
+            let (_tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            (None, rx)
+        }
+    };
+    let mut tick = tokio::time::interval(interval);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            ev = rx.recv() => {
+                if ev.is_none() {
+                    // No watcher: only the periodic sync remains.
+                    tick.tick().await;
+                } else {
+                    settle(&mut rx).await;
+                }
+            }
+            _ = tick.tick() => {}
+        }
+        match k.ingest(&root, IngestOptions::default(), &NoProgress).await {
+            Ok(r) if r.changed() => eprintln!(
+                "kraft: knowledge updated ({} added, {} updated, {} deleted)",
+                r.added.len(),
+                r.updated.len(),
+                r.deleted.len()
+            ),
+            Ok(_) => {}
+            Err(e) => eprintln!("kraft: knowledge sync failed, will retry: {e}"),
+        }
+    }
+}
+
+pub async fn run(k: &Knowledge, root: &Path, json: bool, interval: Duration) -> Result<()> {
+    let (_watcher, mut rx) = changes(root)?;
     eprintln!("kraft: watching {} (Ctrl-C to stop)", root.display());
     sync_once(k, root, json, true).await?;
     let mut tick = tokio::time::interval(interval);
@@ -54,8 +114,7 @@ pub async fn run(k: &Knowledge, root: &Path, json: bool, interval: Duration) -> 
                 if ev.is_none() {
                     break;
                 }
-                // Let a burst of events settle into one sync.
-                while let Ok(Some(())) = tokio::time::timeout(SETTLE, rx.recv()).await {}
+                settle(&mut rx).await;
                 sync_once(k, root, json, false).await?;
             }
             _ = tick.tick() => sync_once(k, root, json, false).await?,

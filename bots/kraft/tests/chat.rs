@@ -32,8 +32,13 @@ struct Chat {
 
 impl Chat {
     fn start(data: &Path, user: &str) -> Chat {
-        let mut child = kraft(data)
-            .args(["chat", "--user", user])
+        let mut c = kraft(data);
+        c.args(["chat", "--user", user]);
+        Chat::spawn(c)
+    }
+
+    fn spawn(mut cmd: Command) -> Chat {
+        let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -213,9 +218,12 @@ fn swedish_conversation_with_an_adviser_taking_over_and_handing_back() {
     );
     // After resolve the adviser cannot write into the closed ticket.
     let o = tickets(&data, &["reply", "1", "hallå?"]);
+    assert_eq!(o.status.code(), Some(2), "who is writing must be said");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--as"));
+    let o = tickets(&data, &["reply", "1", "hallå?", "--as", "Anna"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("resolved"));
-    let o = tickets(&data, &["claim", "99"]);
+    let o = tickets(&data, &["claim", "99", "--as", "Anna"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("#99 does not exist"));
 }
@@ -301,4 +309,50 @@ fn ask_prints_answer_sources_confidence_and_escalation_as_json() {
         s.contains("Det vet jag tyvärr inte") && s.contains("offers an adviser"),
         "{s}"
     );
+}
+
+#[test]
+fn a_knowledge_edit_reaches_the_next_answer_without_a_restart() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let kb = tmp.path().join("knowledge");
+    kraft_tests::fixture_kb(&kb);
+    let mut c = kraft_cmd(env!("CARGO_BIN_EXE_kraft"), &tmp.path().join("data"), &kb);
+    c.env("KRAFT_LOG__FILTER", "warn,qdrant_edge=error").args([
+        "chat",
+        "--user",
+        "curator",
+        "--sync-secs",
+        "2",
+    ]);
+    let mut chat = Chat::spawn(c);
+    chat.expect("Ctrl-D");
+    chat.say("Vad kostar en behovsanalys?");
+    let a = chat.expect("Källor:");
+    assert!(a.contains("kostnadsfri"), "{a}");
+
+    // A curator edits the document while the chat runs.
+    let doc = kb.join("guides/behovsanalys.md");
+    let text = std::fs::read_to_string(&doc).expect("read");
+    let edited = text.replace(
+        "Behovsanalysen i programmet är kostnadsfri för små och medelstora företag.",
+        "Behovsanalysen i programmet kostar 1 250 kronor per företag.",
+    );
+    assert_ne!(text, edited, "the fixture sentence exists");
+    std::fs::write(&doc, edited).expect("write");
+
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        std::thread::sleep(Duration::from_millis(700));
+        chat.say("Vad kostar en behovsanalys?");
+        let a = chat.expect("Källor:");
+        if a.contains("1 250 kronor") {
+            assert!(!a.contains("kostnadsfri"), "the old text is gone: {a}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the edit never reached an answer; last answer:\n{a}"
+        );
+    }
+    let _ = chat.finish();
 }
