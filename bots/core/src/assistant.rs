@@ -26,7 +26,9 @@ use crate::extract;
 use crate::intent::{self, Command, Intent};
 use crate::llm::{Llm, Passage};
 use crate::model::{Action, Button, ChatRef, Clock, Incoming, Input, Lang, Platform, SourceRef};
-use crate::store::{Delivery, MessageRow, NewMessage, Role, Store, Target, TicketStatus, UserRow};
+use crate::store::{
+    Delivery, MessageRow, NewDelivery, NewMessage, Role, Store, Target, TicketStatus, UserRow,
+};
 use crate::texts;
 use crate::{CoreError, CoreSettings};
 
@@ -170,6 +172,10 @@ impl Assistant {
         &self.store
     }
 
+    pub fn settings(&self) -> &CoreSettings {
+        &self.settings
+    }
+
     pub fn desk(&self) -> &Desk {
         &self.desk
     }
@@ -204,6 +210,10 @@ impl Assistant {
         let mut user = self.store.touch_user(&inc.user, now)?;
         let raw = match &inc.input {
             Input::Button(id) => return self.on_button(&mut user, id).await,
+            Input::Unsupported(kind) => {
+                tracing::debug!(kind = kind.as_str(), "non-text message");
+                return Ok(vec![reply(&user.chat(), texts::text_only(user.lang), vec![])]);
+            }
             Input::Text(t) => t,
         };
         let chat = user.chat();
@@ -422,8 +432,18 @@ impl Assistant {
             },
             now,
         )?;
+        let outcome = Action::Answered {
+            kind: answer.kind.as_str().to_string(),
+            confidence: answer.confidence,
+        };
         let buttons = match answer.kind {
-            AnswerKind::Answered => feedback_buttons(bot_id),
+            AnswerKind::Answered => {
+                let mut b = feedback_buttons(bot_id);
+                if open.is_none() {
+                    b.push(Button::new("human", texts::btn_human(lang)));
+                }
+                b
+            }
             AnswerKind::Abstained => vec![Button::new("human", texts::btn_human(lang))],
             AnswerKind::OffTopic => vec![],
         };
@@ -431,12 +451,15 @@ impl Assistant {
         if let Some(t) = open {
             // Already with the advisers: answer, and let them see the question.
             self.store.save_dialogue(user)?;
-            let mut actions = vec![Action::Reply {
-                chat: chat.clone(),
-                text: format!("{body}\n\n{}", texts::waiting_note(lang, t.id)),
-                buttons,
-                replaces_draft: answer.replaces_draft,
-            }];
+            let mut actions = vec![
+                outcome,
+                Action::Reply {
+                    chat: chat.clone(),
+                    text: format!("{body}\n\n{}", texts::waiting_note(lang, t.id)),
+                    buttons,
+                    replaces_draft: answer.replaces_draft,
+                },
+            ];
             if let Some(d) = self
                 .desk
                 .relay_to_adviser(&t, user, text, Some(self.lease()))?
@@ -453,16 +476,19 @@ impl Assistant {
                 } else {
                     String::new()
                 };
-                self.escalate(user, &r, keep, vec![])
+                self.escalate(user, &r, keep, vec![outcome])
             }
             None => {
                 self.store.save_dialogue(user)?;
-                Ok(vec![Action::Reply {
-                    chat,
-                    text: body,
-                    buttons,
-                    replaces_draft: answer.replaces_draft,
-                }])
+                Ok(vec![
+                    outcome,
+                    Action::Reply {
+                        chat,
+                        text: body,
+                        buttons,
+                        replaces_draft: answer.replaces_draft,
+                    },
+                ])
             }
         }
     }
@@ -901,6 +927,74 @@ impl Assistant {
             .into_iter()
             .map(delivery_action)
             .collect())
+    }
+
+    /// Completes a platform event from the inbox: queues the replies among
+    /// `actions` (answers, acks) as outbox deliveries leased to the caller
+    /// and marks the event handled, in one transaction. A crash after this
+    /// resends from the outbox; a crash before it handles the event again.
+    /// `None`: the event was already handled (a duplicate).
+    pub fn commit(
+        &self,
+        inbox_id: i64,
+        actions: &[Action],
+        meta: Option<&str>,
+        lease: Duration,
+    ) -> Result<Option<Vec<Delivery>>, CoreError> {
+        let replies: Vec<NewDelivery<'_>> = actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Reply {
+                    chat, text, buttons, ..
+                } => Some((chat, text, buttons.as_slice())),
+                Action::Ack { chat, text } => Some((chat, text, &[][..])),
+                _ => None,
+            })
+            .map(|(chat, text, buttons)| NewDelivery {
+                // No user id: a reply to /forget outlives the user's row.
+                user_id: None,
+                ticket_id: None,
+                target: Target::User(chat.clone()),
+                text,
+                buttons,
+                dedupe_key: None,
+                meta,
+            })
+            .collect();
+        Ok(self
+            .store
+            .inbox_done(inbox_id, &replies, self.clock.now(), lease)?)
+    }
+
+    /// Undelivered outbox entries for a front-end: messages to its users,
+    /// and adviser notes about users on `advisers_for` (empty when it hosts
+    /// no advisers), leased for `lease`.
+    pub fn lease_deliveries(
+        &self,
+        users_on: &[Platform],
+        advisers_for: &[Platform],
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<Delivery>, CoreError> {
+        Ok(self
+            .store
+            .lease_for(self.clock.now(), lease, limit, users_on, advisers_for)?)
+    }
+
+    /// Tries a delivery again after `delay`.
+    pub fn retry_later(&self, delivery: i64, delay: Duration) -> Result<(), CoreError> {
+        Ok(self
+            .store
+            .retry_later(delivery, self.clock.now(), delay)?)
+    }
+
+    /// Gives up on a delivery that can never arrive.
+    pub fn dead_letter(&self, delivery: i64, error: &str) -> Result<(), CoreError> {
+        Ok(self.store.dead_letter(delivery, self.clock.now(), error)?)
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
     }
 
     pub fn delivered(&self, delivery: i64) -> Result<(), CoreError> {

@@ -207,6 +207,10 @@ impl Desk {
                     vec![
                         Button::new(format!("claim:{id}"), texts::pick(l, "Ta ärendet", "Take it")),
                         Button::new(format!("resolve:{id}"), texts::pick(l, "Avsluta", "Close")),
+                        Button::new(
+                            format!("handback:{id}"),
+                            texts::pick(l, "Tillbaka till boten", "Back to the bot"),
+                        ),
                     ],
                 )]
             },
@@ -322,9 +326,24 @@ impl Desk {
 
     /// Closes a ticket; the user is told and is back with the bot.
     pub fn resolve(&self, id: i64, note: Option<&str>) -> Result<TicketRow, DeskError> {
+        self.close(id, note, false)
+    }
+
+    /// The adviser gives the conversation back to the bot without solving
+    /// it (the question was one the bot can answer after all, or the user
+    /// went quiet); the user is told they can go on asking the bot.
+    pub fn hand_back(&self, id: i64) -> Result<TicketRow, DeskError> {
+        self.close(id, Some("handed back to the bot"), true)
+    }
+
+    fn close(&self, id: i64, note: Option<&str>, handed_back: bool) -> Result<TicketRow, DeskError> {
         let t = self.store.ticket(id)?.ok_or(DeskError::NotFound(id))?;
         let user = self.user_of(&t)?;
-        let bye = texts::resolved(user.lang);
+        let bye = if handed_back {
+            texts::handed_back(user.lang)
+        } else {
+            texts::resolved(user.lang)
+        };
         let note = note.map(sanitize);
         let res = self
             .store
@@ -340,7 +359,7 @@ impl Desk {
                 })
             })?
             .ok_or(DeskError::NotFound(id))??;
-        tracing::info!(ticket = id, "ticket resolved");
+        tracing::info!(ticket = id, handed_back, "ticket closed");
         Ok(res.0)
     }
 

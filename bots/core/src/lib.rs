@@ -10,6 +10,7 @@ pub mod extract;
 pub mod intent;
 pub mod llm;
 pub mod model;
+pub mod observe;
 pub mod store;
 pub mod texts;
 
@@ -19,6 +20,7 @@ pub use assistant::{Answer, AnswerKind, Assistant, Escalation};
 pub use desk::{Desk, DeskError};
 pub use llm::{LlmError, LlmSettings};
 pub use model::{Action, Button, ChatRef, Clock, Incoming, Input, Lang, Platform, UserRef};
+pub use observe::{Observer, Quiet};
 pub use store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]

@@ -79,6 +79,9 @@ pub enum Input {
     Text(String),
     /// A button press; the id is what `Button::id` carried.
     Button(String),
+    /// Something that is not text (photo, sticker, voice, document…);
+    /// the kind is for logs only.
+    Unsupported(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -158,6 +161,9 @@ pub enum Action {
     /// A ticket was stored (for logs and metrics; the user reply and the
     /// adviser notification are separate actions).
     TicketOpened { ticket: i64, reason: String },
+    /// A question was answered or not (for logs and metrics only; the
+    /// `Reply` carries what the user sees). `kind` is `AnswerKind::as_str`.
+    Answered { kind: String, confidence: f32 },
     NotifyAdvisers {
         delivery: i64,
         ticket: Option<i64>,

@@ -129,6 +129,46 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX outbox_pending ON outbox(delivered_at, id);
     "#,
+    // 2: chat front-ends. `inbox` makes platform events durable before they
+    // are handled (and handled at most once); `cursors` keeps a platform's
+    // read position (Telegram's update offset); `threads` and
+    // `thread_messages` map tickets to their adviser-side topic/thread;
+    // the outbox learns multi-part progress, platform hints and dead letters.
+    r#"
+    CREATE TABLE inbox (
+        id INTEGER PRIMARY KEY,
+        platform TEXT NOT NULL,
+        key TEXT NOT NULL,
+        chat TEXT NOT NULL,
+        payload TEXT,
+        received_at TEXT NOT NULL,
+        handled_at TEXT,
+        UNIQUE (platform, key)
+    );
+    CREATE INDEX inbox_pending ON inbox(platform, handled_at, id);
+    CREATE TABLE cursors (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE threads (
+        ticket_id INTEGER NOT NULL REFERENCES tickets(id) ON DELETE CASCADE,
+        platform TEXT NOT NULL,
+        chat_id TEXT NOT NULL,
+        thread TEXT NOT NULL,
+        PRIMARY KEY (ticket_id, platform)
+    );
+    CREATE TABLE thread_messages (
+        platform TEXT NOT NULL,
+        chat_id TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        ticket_id INTEGER NOT NULL REFERENCES tickets(id) ON DELETE CASCADE,
+        PRIMARY KEY (platform, chat_id, message_id)
+    );
+    ALTER TABLE outbox ADD COLUMN meta TEXT;
+    ALTER TABLE outbox ADD COLUMN parts_sent INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE outbox ADD COLUMN failed_at TEXT;
+    ALTER TABLE outbox ADD COLUMN error TEXT;
+    "#,
 ];
 
 pub fn ts(t: DateTime<Utc>) -> String {
@@ -346,6 +386,9 @@ pub struct NewDelivery<'a> {
     /// Same key twice = stored once (e.g. an adviser message id that a
     /// platform delivered twice).
     pub dedupe_key: Option<&'a str>,
+    /// Front-end hints the core does not interpret (JSON, e.g. which
+    /// message to reply to in a group).
+    pub meta: Option<&'a str>,
 }
 
 impl<'a> NewDelivery<'a> {
@@ -358,6 +401,7 @@ impl<'a> NewDelivery<'a> {
             text,
             buttons: &[],
             dedupe_key: None,
+            meta: None,
         }
     }
 
@@ -370,6 +414,7 @@ impl<'a> NewDelivery<'a> {
             text,
             buttons: &[],
             dedupe_key: None,
+            meta: None,
         }
     }
 }
@@ -382,6 +427,11 @@ pub struct Delivery {
     pub text: String,
     pub buttons: Vec<Button>,
     pub attempts: i64,
+    /// The user the delivery is about (adviser notes included).
+    pub user_id: Option<i64>,
+    pub meta: Option<String>,
+    /// Parts of a split message already sent (a retry resumes after them).
+    pub parts_sent: i64,
 }
 
 impl Delivery {
@@ -407,6 +457,9 @@ impl Delivery {
             text: r.get("text")?,
             buttons: serde_json::from_str(&buttons).unwrap_or_default(),
             attempts: r.get("attempts")?,
+            user_id: r.get("user_id")?,
+            meta: r.get("meta")?,
+            parts_sent: r.get("parts_sent")?,
         })
     }
 }
@@ -666,6 +719,7 @@ impl Store {
                     text: &text,
                     buttons: &buttons,
                     dedupe_key: None,
+                    meta: None,
                 };
                 if let Some(d) = insert_delivery(tx, &n, now, Some(now + lease))? {
                     ds.push(d);
@@ -783,19 +837,43 @@ impl Store {
         limit: usize,
         platforms: &[Platform],
     ) -> Result<Vec<Delivery>> {
+        self.lease_for(now, lease, limit, platforms, platforms)
+    }
+
+    /// Like `lease_pending`, with the two kinds of delivery chosen apart:
+    /// messages to users on `users_on`, and adviser notes about users on
+    /// `advisers_for` (the platforms whose advisers this front-end hosts).
+    pub fn lease_for(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: usize,
+        users_on: &[Platform],
+        advisers_for: &[Platform],
+    ) -> Result<Vec<Delivery>> {
         let now_s = ts(now);
         let until = ts(now + lease);
-        let names: Vec<&str> = platforms.iter().map(|p| p.as_str()).collect();
-        let wanted = serde_json::to_string(&names).unwrap_or_else(|_| "[]".into());
+        let names = |ps: &[Platform]| {
+            let v: Vec<&str> = ps.iter().map(|p| p.as_str()).collect();
+            serde_json::to_string(&v).unwrap_or_else(|_| "[]".into())
+        };
+        let (users, advisers) = (names(users_on), names(advisers_for));
         self.tx(|tx| {
             let mut st = tx.prepare(
-                "SELECT * FROM outbox WHERE delivered_at IS NULL
+                "SELECT * FROM outbox WHERE delivered_at IS NULL AND failed_at IS NULL
                    AND (leased_until IS NULL OR leased_until < ?1)
-                   AND (platform IS NULL OR platform IN (SELECT value FROM json_each(?3)))
+                   AND CASE target
+                       WHEN 'user' THEN platform IN (SELECT value FROM json_each(?3))
+                       ELSE json_array_length(?4) > 0
+                            AND (platform IS NULL OR platform IN (SELECT value FROM json_each(?4)))
+                   END
                  ORDER BY id LIMIT ?2",
             )?;
             let ds: Vec<Delivery> = st
-                .query_map(params![now_s, limit as i64, wanted], Delivery::from_row)?
+                .query_map(
+                    params![now_s, limit as i64, users, advisers],
+                    Delivery::from_row,
+                )?
                 .collect::<rusqlite::Result<_>>()?;
             for d in &ds {
                 tx.execute(
@@ -805,6 +883,242 @@ impl Store {
             }
             Ok(ds)
         })
+    }
+
+    /// Frees every lease on the deliveries a front-end would take (see
+    /// `lease_for`): at its start, nothing of its own is in flight any more.
+    pub fn release_leases(&self, users_on: &[Platform], advisers_for: &[Platform]) -> Result<usize> {
+        let names = |ps: &[Platform]| {
+            let v: Vec<&str> = ps.iter().map(|p| p.as_str()).collect();
+            serde_json::to_string(&v).unwrap_or_else(|_| "[]".into())
+        };
+        Ok(self.lock()?.execute(
+            "UPDATE outbox SET leased_until = NULL
+              WHERE delivered_at IS NULL AND failed_at IS NULL AND leased_until IS NOT NULL
+                AND CASE target
+                    WHEN 'user' THEN platform IN (SELECT value FROM json_each(?1))
+                    ELSE json_array_length(?2) > 0
+                         AND (platform IS NULL OR platform IN (SELECT value FROM json_each(?2)))
+                END",
+            params![names(users_on), names(advisers_for)],
+        )?)
+    }
+
+    /// Keeps a failed delivery for another try after `delay` (the lease
+    /// doubles as the back-off timer).
+    pub fn retry_later(&self, id: i64, now: DateTime<Utc>, delay: Duration) -> Result<()> {
+        self.lock()?.execute(
+            "UPDATE outbox SET leased_until = ?2 WHERE id = ?1 AND delivered_at IS NULL",
+            params![id, ts(now + delay)],
+        )?;
+        Ok(())
+    }
+
+    /// Gives up on a delivery that can never arrive (the user blocked the
+    /// bot, the chat is gone); it stays visible as a dead letter until the
+    /// retention purge.
+    pub fn dead_letter(&self, id: i64, now: DateTime<Utc>, error: &str) -> Result<()> {
+        self.lock()?.execute(
+            "UPDATE outbox SET failed_at = ?2, error = ?3 WHERE id = ?1 AND delivered_at IS NULL",
+            params![id, ts(now), error],
+        )?;
+        Ok(())
+    }
+
+    /// Dead letters, newest first (error kinds, no message text).
+    pub fn dead_letters(&self, limit: usize) -> Result<Vec<(i64, Option<i64>, String)>> {
+        let conn = self.lock()?;
+        let mut st = conn.prepare(
+            "SELECT id, ticket_id, COALESCE(error, '') FROM outbox
+              WHERE failed_at IS NOT NULL ORDER BY id DESC LIMIT ?1",
+        )?;
+        let rows = st
+            .query_map([limit as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    /// Records that the first `parts` parts of a split message went out.
+    pub fn set_parts_sent(&self, id: i64, parts: i64) -> Result<()> {
+        self.lock()?.execute(
+            "UPDATE outbox SET parts_sent = ?2 WHERE id = ?1",
+            params![id, parts],
+        )?;
+        Ok(())
+    }
+
+    /// Stores platform events before anything acts on them, and moves the
+    /// platform's cursor in the same transaction, so an event is either
+    /// kept or will be fetched again. Returns how many were new.
+    pub fn inbox_add(
+        &self,
+        platform: Platform,
+        events: &[InboxEvent<'_>],
+        cursor: Option<(&str, &str)>,
+        now: DateTime<Utc>,
+    ) -> Result<usize> {
+        self.tx(|tx| {
+            let mut new = 0;
+            for e in events {
+                new += tx.execute(
+                    "INSERT INTO inbox (platform, key, chat, payload, received_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (platform, key) DO NOTHING",
+                    params![platform.as_str(), e.key, e.chat, e.payload, ts(now)],
+                )?;
+            }
+            if let Some((name, value)) = cursor {
+                tx.execute(
+                    "INSERT INTO cursors (name, value) VALUES (?1, ?2)
+                     ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                    params![name, value],
+                )?;
+            }
+            Ok(new)
+        })
+    }
+
+    /// Events not yet handled, oldest first.
+    pub fn inbox_pending(&self, platform: Platform, limit: usize) -> Result<Vec<InboxRow>> {
+        let conn = self.lock()?;
+        let mut st = conn.prepare(
+            "SELECT id, key, chat, COALESCE(payload, '') FROM inbox
+              WHERE platform = ?1 AND handled_at IS NULL ORDER BY id LIMIT ?2",
+        )?;
+        let rows = st
+            .query_map(params![platform.as_str(), limit as i64], |r| {
+                Ok(InboxRow {
+                    id: r.get(0)?,
+                    key: r.get(1)?,
+                    chat: r.get(2)?,
+                    payload: r.get(3)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    pub fn inbox_unhandled(&self) -> Result<usize> {
+        Ok(self.lock()?.query_row(
+            "SELECT count(*) FROM inbox WHERE handled_at IS NULL",
+            [],
+            |r| r.get::<_, i64>(0),
+        )? as usize)
+    }
+
+    /// Marks an event handled (dropping its payload: the text lives on in
+    /// `messages` only as long as retention allows) and queues its replies,
+    /// leased to the caller, in one transaction. An event handled before
+    /// queues nothing: `None`.
+    pub fn inbox_done(
+        &self,
+        id: i64,
+        replies: &[NewDelivery<'_>],
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<Option<Vec<Delivery>>> {
+        self.tx(|tx| {
+            let n = tx.execute(
+                "UPDATE inbox SET handled_at = ?2, payload = NULL WHERE id = ?1 AND handled_at IS NULL",
+                params![id, ts(now)],
+            )?;
+            if n == 0 {
+                return Ok(None);
+            }
+            let mut out = Vec::new();
+            for d in replies {
+                if let Some(d) = insert_delivery(tx, d, now, Some(now + lease))? {
+                    out.push(d);
+                }
+            }
+            Ok(Some(out))
+        })
+    }
+
+    pub fn cursor(&self, name: &str) -> Result<Option<String>> {
+        Ok(self
+            .lock()?
+            .query_row("SELECT value FROM cursors WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    /// The adviser-side thread (topic, reply chain) of a ticket.
+    pub fn thread_of(&self, ticket: i64, platform: Platform) -> Result<Option<(String, String)>> {
+        Ok(self
+            .lock()?
+            .query_row(
+                "SELECT chat_id, thread FROM threads WHERE ticket_id = ?1 AND platform = ?2",
+                params![ticket, platform.as_str()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    pub fn set_thread(
+        &self,
+        ticket: i64,
+        platform: Platform,
+        chat: &str,
+        thread: &str,
+    ) -> Result<()> {
+        self.lock()?.execute(
+            "INSERT INTO threads (ticket_id, platform, chat_id, thread) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (ticket_id, platform) DO UPDATE SET chat_id = excluded.chat_id, thread = excluded.thread",
+            params![ticket, platform.as_str(), chat, thread],
+        )?;
+        Ok(())
+    }
+
+    /// The ticket whose thread `thread` is (reverse of `thread_of`).
+    pub fn ticket_of_thread(
+        &self,
+        platform: Platform,
+        chat: &str,
+        thread: &str,
+    ) -> Result<Option<i64>> {
+        Ok(self
+            .lock()?
+            .query_row(
+                "SELECT ticket_id FROM threads WHERE platform = ?1 AND chat_id = ?2 AND thread = ?3",
+                params![platform.as_str(), chat, thread],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Remembers that a message in the adviser chat belongs to a ticket, so
+    /// a reply to it finds the ticket.
+    pub fn remember_message(
+        &self,
+        platform: Platform,
+        chat: &str,
+        message: &str,
+        ticket: i64,
+    ) -> Result<()> {
+        self.lock()?.execute(
+            "INSERT INTO thread_messages (platform, chat_id, message_id, ticket_id)
+             SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM tickets WHERE id = ?4)
+             ON CONFLICT DO NOTHING",
+            params![platform.as_str(), chat, message, ticket],
+        )?;
+        Ok(())
+    }
+
+    pub fn ticket_of_message(
+        &self,
+        platform: Platform,
+        chat: &str,
+        message: &str,
+    ) -> Result<Option<i64>> {
+        Ok(self
+            .lock()?
+            .query_row(
+                "SELECT ticket_id FROM thread_messages WHERE platform = ?1 AND chat_id = ?2 AND message_id = ?3",
+                params![platform.as_str(), chat, message],
+                |r| r.get(0),
+            )
+            .optional()?)
     }
 
     pub fn mark_delivered(&self, id: i64, now: DateTime<Utc>) -> Result<()> {
@@ -826,7 +1140,7 @@ impl Store {
 
     pub fn undelivered(&self) -> Result<usize> {
         Ok(self.lock()?.query_row(
-            "SELECT count(*) FROM outbox WHERE delivered_at IS NULL",
+            "SELECT count(*) FROM outbox WHERE delivered_at IS NULL AND failed_at IS NULL",
             [],
             |r| r.get::<_, i64>(0),
         )? as usize)
@@ -869,6 +1183,7 @@ impl Store {
                         text: &body,
                         buttons: &[],
                         dedupe_key: None,
+                        meta: None,
                     },
                     now,
                     None,
@@ -893,6 +1208,13 @@ impl Store {
             // Explicit deletes rather than trusting ON DELETE CASCADE alone:
             // outbox rows about the user's tickets may lack a user_id.
             tx.execute("DELETE FROM feedback WHERE user_id = ?1", [user_id])?;
+            // Handled events keep the chat id for a day (dedupe); /forget
+            // takes that too. Unhandled ones are left to be answered.
+            tx.execute(
+                "DELETE FROM inbox WHERE handled_at IS NOT NULL AND (platform, chat) IN
+                    (SELECT platform, chat_id FROM users WHERE id = ?1)",
+                [user_id],
+            )?;
             tx.execute(
                 "DELETE FROM outbox WHERE user_id = ?1
                     OR ticket_id IN (SELECT id FROM tickets WHERE user_id = ?1)",
@@ -933,8 +1255,14 @@ impl Store {
                 [&cutoff],
             )?;
             p.deliveries = tx.execute(
-                "DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < ?1",
+                "DELETE FROM outbox WHERE (delivered_at IS NOT NULL AND delivered_at < ?1)
+                    OR (failed_at IS NOT NULL AND failed_at < ?1)",
                 [&delivered_cutoff],
+            )?;
+            // Handled events keep only their key (for dedupe) for a day.
+            tx.execute(
+                "DELETE FROM inbox WHERE handled_at IS NOT NULL AND handled_at < ?1",
+                [ts(now - chrono::Duration::days(1))],
             )?;
             p.tickets = tx.execute(
                 "DELETE FROM tickets WHERE status = 'resolved' AND resolved_at < ?1",
@@ -979,6 +1307,24 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// A platform event to keep before handling it.
+#[derive(Debug, Clone)]
+pub struct InboxEvent<'a> {
+    /// Unique per platform (Telegram: the update id).
+    pub key: &'a str,
+    /// Events of one chat are handled in order, one at a time.
+    pub chat: &'a str,
+    pub payload: &'a str,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct InboxRow {
+    pub id: i64,
+    pub key: String,
+    pub chat: String,
+    pub payload: String,
 }
 
 #[derive(Debug, Clone)]
@@ -1046,8 +1392,8 @@ fn insert_delivery(
     let n = conn.execute(
         // Adviser notifications carry the user's platform, so each
         // front-end tells its own advisers about its own users.
-        "INSERT INTO outbox (user_id, ticket_id, target, platform, chat_id, text, buttons, dedupe_key, created_at, leased_until)
-         VALUES (?1, ?2, ?3, COALESCE(?4, (SELECT platform FROM users WHERE id = ?1)), ?5, ?6, ?7, ?8, ?9, ?10)
+        "INSERT INTO outbox (user_id, ticket_id, target, platform, chat_id, text, buttons, dedupe_key, created_at, leased_until, meta)
+         VALUES (?1, ?2, ?3, COALESCE(?4, (SELECT platform FROM users WHERE id = ?1)), ?5, ?6, ?7, ?8, ?9, ?10, ?11)
          ON CONFLICT (dedupe_key) DO NOTHING",
         params![
             d.user_id,
@@ -1059,7 +1405,8 @@ fn insert_delivery(
             buttons,
             d.dedupe_key,
             ts(now),
-            leased_until.map(ts)
+            leased_until.map(ts),
+            d.meta
         ],
     )?;
     if n == 0 {
@@ -1072,6 +1419,9 @@ fn insert_delivery(
         text: d.text.to_string(),
         buttons: d.buttons.to_vec(),
         attempts: 0,
+        user_id: d.user_id,
+        meta: d.meta.map(str::to_string),
+        parts_sent: 0,
     }))
 }
 

@@ -371,3 +371,19 @@ pub fn minutes(lang: Lang, mins: i64) -> String {
         (Lang::En, m) => format!("{} h {} min", m / 60, m % 60),
     }
 }
+
+pub fn text_only(lang: Lang) -> &'static str {
+    pick(
+        lang,
+        "Jag kan bara läsa text än så länge. Skriv din fråga, så svarar jag.",
+        "I can only read text for now. Type your question and I'll answer.",
+    )
+}
+
+pub fn handed_back(lang: Lang) -> &'static str {
+    pick(
+        lang,
+        "Rådgivaren har lämnat tillbaka samtalet till mig, Kraft. Fråga gärna vidare här – och skriv /human om du vill nå en rådgivare igen.",
+        "The adviser has handed the conversation back to me, Kraft. Feel free to ask more here – and type /human to reach an adviser again.",
+    )
+}

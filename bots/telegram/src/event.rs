@@ -1,0 +1,334 @@
+//! Reading a Telegram update: who wrote, in which role (SME or adviser),
+//! and what. Pure: no requests, so every case is unit-tested.
+use kraft_core::{Input, Platform, UserRef};
+use teloxide::types::{
+    CallbackQuery, ChatId, Message, MessageId, MessageKind, Update, UpdateKind, UserId,
+};
+
+/// What the bot knows about itself and its adviser group.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub bot_id: UserId,
+    /// Without the `@`.
+    pub bot_username: String,
+    pub adviser_group: Option<ChatId>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// An SME's message or button press for the core.
+    Sme {
+        user: UserRef,
+        input: Input,
+        /// In a group, answers reply to the message that asked.
+        reply_to: Option<MessageId>,
+        /// A callback to answer (stops the button's spinner).
+        callback: Option<String>,
+    },
+    /// A member of the adviser group pressed a ticket button.
+    AdviserButton {
+        from: UserId,
+        name: String,
+        callback: String,
+        data: String,
+    },
+    /// A message in the adviser group: maybe a reply to a ticket.
+    AdviserMessage {
+        from: UserId,
+        name: String,
+        message: MessageId,
+        /// Forum topic the message was posted in.
+        thread: Option<i32>,
+        /// The message it replies to (reply-thread groups).
+        reply_to: Option<MessageId>,
+        text: Option<String>,
+    },
+    /// Nothing to do (service messages, other bots, group chatter…).
+    Ignore(&'static str),
+}
+
+/// The chat an update belongs to, for per-chat ordering.
+pub fn chat_key(u: &Update) -> String {
+    match &u.kind {
+        UpdateKind::Message(m) => m.chat.id.0.to_string(),
+        UpdateKind::CallbackQuery(q) => q
+            .message
+            .as_ref()
+            .map(|m| m.chat().id.0.to_string())
+            .unwrap_or_else(|| format!("u{}", q.from.id.0)),
+        _ => "other".into(),
+    }
+}
+
+pub fn classify(u: &Update, ctx: &Context) -> Event {
+    match &u.kind {
+        UpdateKind::Message(m) => message(m, ctx),
+        UpdateKind::CallbackQuery(q) => callback(q, ctx),
+        _ => Event::Ignore("update kind"),
+    }
+}
+
+fn display_name(u: &teloxide::types::User) -> String {
+    match &u.username {
+        Some(n) if u.first_name.trim().is_empty() => n.clone(),
+        _ => u.full_name(),
+    }
+}
+
+fn message(m: &Message, ctx: &Context) -> Event {
+    let Some(from) = m.from.as_ref() else {
+        return Event::Ignore("no sender");
+    };
+    if from.is_bot {
+        return Event::Ignore("bot");
+    }
+    if Some(m.chat.id) == ctx.adviser_group {
+        return Event::AdviserMessage {
+            from: from.id,
+            name: display_name(from),
+            message: m.id,
+            thread: if m.is_topic_message {
+                m.thread_id.map(|t| t.0 .0)
+            } else {
+                None
+            },
+            reply_to: m.reply_to_message().map(|r| r.id),
+            text: m.text().map(str::to_string),
+        };
+    }
+    if !matches!(m.kind, MessageKind::Common(_)) {
+        return Event::Ignore("service message");
+    }
+    let private = m.chat.is_private();
+    let input = match m.text() {
+        Some(t) => {
+            if private {
+                Input::Text(strip_command_suffix(t, &ctx.bot_username))
+            } else {
+                match addressed(m, t, ctx) {
+                    Some(t) => Input::Text(t),
+                    None => return Event::Ignore("group message not for the bot"),
+                }
+            }
+        }
+        None => {
+            if !private && !replies_to_bot(m, ctx) {
+                return Event::Ignore("group media not for the bot");
+            }
+            Input::Unsupported(media_kind(m).into())
+        }
+    };
+    Event::Sme {
+        user: sme(from.id, m.chat.id, private),
+        input,
+        reply_to: (!private).then_some(m.id),
+        callback: None,
+    }
+}
+
+/// In a group, each member's conversation with the bot is its own: the
+/// answers (and an adviser's replies) go to the group where it was asked.
+fn sme(user: UserId, chat: ChatId, private: bool) -> UserRef {
+    let id = if private {
+        user.0.to_string()
+    } else {
+        format!("{}@{}", user.0, chat.0)
+    };
+    UserRef::new(Platform::Telegram, id, chat.0.to_string())
+}
+
+fn replies_to_bot(m: &Message, ctx: &Context) -> bool {
+    m.reply_to_message()
+        .and_then(|r| r.from.as_ref())
+        .is_some_and(|u| u.id == ctx.bot_id)
+}
+
+/// The text of a group message meant for the bot (mention, command for
+/// the bot, or reply to the bot), without the mention; None otherwise.
+fn addressed(m: &Message, text: &str, ctx: &Context) -> Option<String> {
+    let at = format!("@{}", ctx.bot_username);
+    let lower = text.to_lowercase();
+    let at_lower = at.to_lowercase();
+    if let Some(pos) = lower.find(&at_lower) {
+        // Commands like /help@kraftbot keep their slash.
+        let mut t = String::with_capacity(text.len());
+        t.push_str(&text[..pos]);
+        t.push_str(&text[pos + at.len()..]);
+        let t = t.split_whitespace().collect::<Vec<_>>().join(" ");
+        return Some(t);
+    }
+    let mentions_bot = m.mentioned_users().any(|u| u.id == ctx.bot_id);
+    if mentions_bot || replies_to_bot(m, ctx) {
+        return Some(text.to_string());
+    }
+    None
+}
+
+fn strip_command_suffix(text: &str, bot: &str) -> String {
+    if let Some(rest) = text.strip_prefix('/') {
+        let (cmd, tail) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+        if let Some((c, to)) = cmd.split_once('@') {
+            if to.eq_ignore_ascii_case(bot) {
+                return format!("/{c}{}{tail}", if tail.is_empty() { "" } else { " " });
+            }
+        }
+    }
+    text.to_string()
+}
+
+fn media_kind(m: &Message) -> &'static str {
+    if m.photo().is_some() {
+        "photo"
+    } else if m.sticker().is_some() {
+        "sticker"
+    } else if m.voice().is_some() {
+        "voice"
+    } else if m.document().is_some() {
+        "document"
+    } else if m.video().is_some() || m.video_note().is_some() || m.animation().is_some() {
+        "video"
+    } else if m.audio().is_some() {
+        "audio"
+    } else if m.location().is_some() {
+        "location"
+    } else if m.contact().is_some() {
+        "contact"
+    } else {
+        "other"
+    }
+}
+
+fn callback(q: &CallbackQuery, ctx: &Context) -> Event {
+    let Some(data) = q.data.clone() else {
+        return Event::Ignore("callback without data");
+    };
+    let chat = q.message.as_ref().map(|m| m.chat().clone());
+    if let (Some(c), Some(g)) = (&chat, ctx.adviser_group) {
+        if c.id == g {
+            return Event::AdviserButton {
+                from: q.from.id,
+                name: display_name(&q.from),
+                callback: q.id.0.clone(),
+                data,
+            };
+        }
+    }
+    let Some(chat) = chat else {
+        return Event::Ignore("callback without message");
+    };
+    Event::Sme {
+        user: sme(q.from.id, chat.id, chat.is_private()),
+        input: Input::Button(data),
+        reply_to: None,
+        callback: Some(q.id.0.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> Context {
+        Context {
+            bot_id: UserId(42),
+            bot_username: "KraftBot".into(),
+            adviser_group: Some(ChatId(-1001)),
+        }
+    }
+
+    fn update(v: serde_json::Value) -> Update {
+        serde_json::from_value(v).expect("update json")
+    }
+
+    fn msg(chat: serde_json::Value, extra: serde_json::Value) -> Update {
+        let mut m = serde_json::json!({
+            "message_id": 5, "date": 1_700_000_000,
+            "chat": chat,
+            "from": {"id": 7, "is_bot": false, "first_name": "Ann", "language_code": "sv"},
+        });
+        if let (Some(o), Some(e)) = (m.as_object_mut(), extra.as_object()) {
+            for (k, v) in e {
+                o.insert(k.clone(), v.clone());
+            }
+        }
+        update(serde_json::json!({"update_id": 1, "message": m}))
+    }
+
+    fn private() -> serde_json::Value {
+        serde_json::json!({"id": 7, "type": "private", "first_name": "Ann"})
+    }
+
+    fn group(id: i64) -> serde_json::Value {
+        serde_json::json!({"id": id, "type": "supergroup", "title": "G"})
+    }
+
+    #[test]
+    fn private_text_and_commands_for_this_bot() {
+        match classify(&msg(private(), serde_json::json!({"text": "/help@KraftBot"})), &ctx()) {
+            Event::Sme { user, input, reply_to, .. } => {
+                assert_eq!(user.user_id, "7");
+                assert_eq!(user.chat_id, "7");
+                assert_eq!(input, Input::Text("/help".into()));
+                assert_eq!(reply_to, None);
+            }
+            e => panic!("{e:?}"),
+        }
+    }
+
+    #[test]
+    fn group_messages_only_when_mentioned_and_per_member() {
+        let e = classify(&msg(group(-5), serde_json::json!({"text": "hej alla"})), &ctx());
+        assert!(matches!(e, Event::Ignore(_)));
+        match classify(
+            &msg(group(-5), serde_json::json!({"text": "@kraftbot vad kostar det?"})),
+            &ctx(),
+        ) {
+            Event::Sme { user, input, reply_to, .. } => {
+                assert_eq!(input, Input::Text("vad kostar det?".into()));
+                assert_eq!(user.user_id, "7@-5");
+                assert_eq!(user.chat_id, "-5");
+                assert_eq!(reply_to, Some(MessageId(5)));
+            }
+            e => panic!("{e:?}"),
+        }
+    }
+
+    #[test]
+    fn media_is_unsupported_input() {
+        let e = classify(
+            &msg(
+                private(),
+                serde_json::json!({"photo": [{"file_id": "a", "file_unique_id": "b", "width": 1, "height": 1}]}),
+            ),
+            &ctx(),
+        );
+        assert!(
+            matches!(&e, Event::Sme { input: Input::Unsupported(k), .. } if k == "photo"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn adviser_group_messages_and_buttons_are_adviser_events() {
+        let e = classify(
+            &msg(
+                group(-1001),
+                serde_json::json!({"text": "Hej!", "message_thread_id": 9, "is_topic_message": true}),
+            ),
+            &ctx(),
+        );
+        assert!(
+            matches!(&e, Event::AdviserMessage { thread: Some(9), text: Some(t), .. } if t == "Hej!"),
+            "{e:?}"
+        );
+        let q = update(serde_json::json!({"update_id": 2, "callback_query": {
+            "id": "cb1", "chat_instance": "x", "data": "claim:3",
+            "from": {"id": 8, "is_bot": false, "first_name": "Eva"},
+            "message": {"message_id": 3, "date": 1_700_000_000, "chat": group(-1001), "text": "t"}
+        }}));
+        assert!(matches!(
+            classify(&q, &ctx()),
+            Event::AdviserButton { data, .. } if data == "claim:3"
+        ));
+    }
+}

@@ -1,0 +1,1275 @@
+//! kraft-telegram: the Telegram front-end. A thin adapter around the core:
+//! updates become `Incoming`s, actions become Bot API requests.
+//!
+//! What it owns is delivery discipline, because Telegram is at-least-once
+//! on the way in and rate-limited on the way out:
+//! - every update is stored in the core's inbox (with the new `getUpdates`
+//!   offset, in one transaction) before anything acts on it, and is marked
+//!   handled together with its queued replies, so a restart neither drops
+//!   nor repeats an update, and a duplicate update is a no-op;
+//! - replies leave through the core's outbox (split messages remember how
+//!   many parts went out), through teloxide's `Throttle`, which keeps the
+//!   per-chat and global limits and honours 429 `retry_after`;
+//! - network failures and 5xx are retried with back-off, never dropped;
+//!   a blocked bot is a dead letter, and the adviser is told.
+//!
+//! Advisers work from one group: a forum topic per ticket where the group
+//! has topics, a reply thread otherwise. Only current members of that
+//! group can claim, close or answer.
+pub mod event;
+pub mod format;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use kraft_core::store::{Delivery, InboxEvent, InboxRow, NewDelivery, Target};
+use kraft_core::{texts, Action, Assistant, CoreError, DeskError, Incoming, Lang, Observer, Platform};
+use serde::{Deserialize, Serialize};
+use teloxide::adaptors::throttle::{Limits, Settings as ThrottleSettings};
+use teloxide::adaptors::Throttle;
+use teloxide::payloads::{
+    AnswerCallbackQuerySetters, GetUpdatesSetters, SendMessageSetters, SetMyCommandsSetters,
+    SetWebhookSetters,
+};
+use teloxide::prelude::Requester;
+use teloxide::types::{
+    AllowedUpdate, BotCommand, ChatAction, ChatId, InlineKeyboardButton, InlineKeyboardMarkup,
+    LinkPreviewOptions, MessageId, ParseMode, ReplyParameters, ThreadId, Update, UserId,
+};
+use teloxide::{ApiError, Bot, RequestError};
+use tokio::sync::{watch, Notify};
+
+pub use event::{classify, Context, Event};
+
+const OFFSET_CURSOR: &str = "telegram.offset";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// `getUpdates` long polling: works behind any NAT, no HTTPS needed.
+    Polling,
+    /// Telegram posts updates to `webhook_url` (HTTPS, in front of this
+    /// process's HTTP port), verified by the secret token header.
+    Webhook,
+}
+
+/// Telegram's published limits, enforced by teloxide's `Throttle`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitSettings {
+    pub per_chat_per_sec: u32,
+    pub per_chat_per_min: u32,
+    pub per_group_per_min: u32,
+    pub overall_per_sec: u32,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self {
+            per_chat_per_sec: 1,
+            per_chat_per_min: 20,
+            per_group_per_min: 20,
+            overall_per_sec: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelegramSettings {
+    /// Bot API base URL; empty = https://api.telegram.org.
+    pub api_url: String,
+    pub mode: Mode,
+    pub poll_timeout_secs: u32,
+    /// Chat id of the adviser group (e.g. -1001234567890); 0 = none, and
+    /// escalations are then handled with `kraft tickets`.
+    pub adviser_group: i64,
+    /// Users of these platforms get their tickets in this adviser group.
+    pub advisers_for: Vec<Platform>,
+    /// Public HTTPS URL Telegram posts to in webhook mode; it must reach
+    /// `/telegram/webhook` on the HTTP port.
+    pub webhook_url: String,
+    /// How long an adviser-group membership check is trusted.
+    pub membership_cache_secs: u64,
+    /// Chats handled at the same time (each chat's messages stay in order).
+    pub max_concurrent_chats: usize,
+    /// A send that has not been confirmed after this is retried (only
+    /// matters after a crash; a restart releases its own leases).
+    pub delivery_lease_secs: u64,
+    /// Transient failures before a message is given up as a dead letter.
+    pub max_delivery_attempts: i64,
+    pub limits: LimitSettings,
+}
+
+impl Default for TelegramSettings {
+    fn default() -> Self {
+        Self {
+            api_url: String::new(),
+            mode: Mode::Polling,
+            poll_timeout_secs: 25,
+            adviser_group: 0,
+            advisers_for: vec![Platform::Telegram],
+            webhook_url: String::new(),
+            membership_cache_secs: 300,
+            max_concurrent_chats: 64,
+            delivery_lease_secs: 600,
+            max_delivery_attempts: 30,
+            limits: LimitSettings::default(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TelegramError {
+    #[error("invalid Telegram settings: {0}")]
+    Config(String),
+    #[error("Telegram refused the bot token (check KRAFT_TELEGRAM_TOKEN)")]
+    Unauthorized,
+    #[error("setting the Telegram webhook failed: {0}")]
+    Webhook(String),
+    #[error(transparent)]
+    Core(#[from] CoreError),
+}
+
+/// The outcome of a webhook request, for the HTTP layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookReply {
+    /// Stored (or a duplicate): answer 200.
+    Accepted,
+    /// Wrong or missing secret token: answer 401.
+    Unauthorized,
+    /// Not an update: answer 400 (Telegram will not resend it).
+    BadRequest,
+    /// The state database is unavailable: answer 503 so Telegram retries.
+    Unavailable,
+}
+
+/// Health for `/healthz`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Health {
+    pub started: bool,
+    /// Seconds since the Bot API last answered a request.
+    pub last_contact_secs: Option<u64>,
+    pub failing: bool,
+}
+
+enum SendFailure {
+    /// Will never succeed (blocked, chat gone): dead letter.
+    Permanent(&'static str),
+    /// Try again later.
+    Transient(&'static str, Option<Duration>),
+}
+
+pub struct Telegram {
+    bot: Throttle<Bot>,
+    assistant: Arc<Assistant>,
+    settings: TelegramSettings,
+    observer: Arc<dyn Observer>,
+    ctx: OnceLock<Context>,
+    forum: AtomicBool,
+    webhook_secret: String,
+    members: Mutex<HashMap<u64, (bool, Instant)>>,
+    busy: Mutex<HashSet<String>>,
+    sending: Mutex<HashSet<i64>>,
+    wake: Notify,
+    outbox_wake: Notify,
+    started_at: Instant,
+    /// Milliseconds after `started_at` of the last Bot API answer (-1: none).
+    last_contact_ms: AtomicI64,
+    failing: AtomicBool,
+}
+
+impl std::fmt::Debug for Telegram {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the token.
+        f.debug_struct("Telegram")
+            .field("mode", &self.settings.mode)
+            .field("adviser_group", &self.settings.adviser_group)
+            .finish()
+    }
+}
+
+fn error_kind(e: &RequestError) -> &'static str {
+    match e {
+        RequestError::Api(ApiError::BotBlocked) => "blocked",
+        RequestError::Api(ApiError::UserDeactivated) => "user_deactivated",
+        RequestError::Api(ApiError::ChatNotFound) => "chat_not_found",
+        RequestError::Api(
+            ApiError::BotKicked | ApiError::BotKickedFromSupergroup | ApiError::BotKickedFromChannel,
+        ) => "kicked",
+        RequestError::Api(ApiError::InvalidToken) => "unauthorized",
+        RequestError::Api(ApiError::CantParseEntities(_)) => "bad_formatting",
+        RequestError::Api(_) => "api",
+        RequestError::RetryAfter(_) => "rate_limited",
+        RequestError::MigrateToChatId(_) => "migrated",
+        RequestError::Network(_) => "network",
+        RequestError::InvalidJson { .. } => "invalid_json",
+        RequestError::Io(_) => "io",
+    }
+}
+
+fn classify_failure(e: &RequestError) -> SendFailure {
+    let kind = error_kind(e);
+    match e {
+        RequestError::Api(
+            ApiError::BotBlocked
+            | ApiError::UserDeactivated
+            | ApiError::ChatNotFound
+            | ApiError::BotKicked
+            | ApiError::BotKickedFromSupergroup
+            | ApiError::BotKickedFromChannel,
+        )
+        | RequestError::MigrateToChatId(_) => SendFailure::Permanent(kind),
+        RequestError::RetryAfter(s) => SendFailure::Transient(kind, Some(s.duration())),
+        _ => SendFailure::Transient(kind, None),
+    }
+}
+
+/// 1 s, 2 s, 4 s … capped at 5 minutes.
+fn backoff(attempts: i64) -> Duration {
+    let exp = attempts.clamp(0, 9) as u32;
+    Duration::from_secs((1u64 << exp).min(300))
+}
+
+fn keyboard(buttons: &[kraft_core::Button]) -> InlineKeyboardMarkup {
+    // Short buttons (👍 👎) share a row; longer ones get a row each.
+    let mut rows: Vec<Vec<InlineKeyboardButton>> = Vec::new();
+    let mut short = Vec::new();
+    for b in buttons {
+        let btn = InlineKeyboardButton::callback(b.label.clone(), b.id.clone());
+        if b.label.chars().count() <= 3 {
+            short.push(btn);
+        } else {
+            rows.push(vec![btn]);
+        }
+    }
+    if !short.is_empty() {
+        rows.insert(0, short);
+    }
+    InlineKeyboardMarkup::new(rows)
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Meta {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reply_to: Option<i32>,
+}
+
+impl Telegram {
+    /// Builds the client; nothing is sent until `run`. Must be called
+    /// inside a Tokio runtime (the throttle worker is spawned here).
+    pub fn new(
+        token: &str,
+        webhook_secret: Option<String>,
+        settings: TelegramSettings,
+        assistant: Arc<Assistant>,
+        observer: Arc<dyn Observer>,
+    ) -> Result<Arc<Self>, TelegramError> {
+        if token.trim().is_empty() || token.contains(char::is_whitespace) {
+            return Err(TelegramError::Config("the bot token is empty or malformed".into()));
+        }
+        let mut bot = Bot::new(token.trim());
+        if !settings.api_url.is_empty() {
+            let url = url::Url::parse(&settings.api_url).map_err(|e| {
+                TelegramError::Config(format!("telegram.api_url {:?}: {e}", settings.api_url))
+            })?;
+            bot = bot.set_api_url(url);
+        }
+        if settings.mode == Mode::Webhook && !settings.webhook_url.starts_with("https://") {
+            return Err(TelegramError::Config(
+                "webhook mode needs telegram.webhook_url = \"https://…\"".into(),
+            ));
+        }
+        let l = settings.limits;
+        if l.per_chat_per_sec == 0 || l.overall_per_sec == 0 || l.per_chat_per_min == 0 {
+            return Err(TelegramError::Config("telegram.limits must be positive".into()));
+        }
+        let limits = Limits {
+            messages_per_sec_chat: l.per_chat_per_sec,
+            messages_per_min_chat: l.per_chat_per_min,
+            messages_per_min_channel_or_supergroup: l.per_group_per_min.max(1),
+            messages_per_sec_overall: l.overall_per_sec,
+        };
+        let bot = Throttle::spawn_with_settings(bot, ThrottleSettings::default().limits(limits));
+        // The secret Telegram echoes in every webhook request; derived from
+        // the token when not configured, so it is stable across restarts
+        // without revealing the token.
+        let webhook_secret = webhook_secret
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| blake3::hash(token.as_bytes()).to_hex()[..48].to_string());
+        if !webhook_secret
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            || webhook_secret.len() > 256
+        {
+            return Err(TelegramError::Config(
+                "KRAFT_TELEGRAM_WEBHOOK_SECRET may only hold A-Z, a-z, 0-9, _ and - (1–256)".into(),
+            ));
+        }
+        Ok(Arc::new(Self {
+            bot,
+            assistant,
+            settings,
+            observer,
+            ctx: OnceLock::new(),
+            forum: AtomicBool::new(false),
+            webhook_secret,
+            members: Mutex::new(HashMap::new()),
+            busy: Mutex::new(HashSet::new()),
+            sending: Mutex::new(HashSet::new()),
+            wake: Notify::new(),
+            outbox_wake: Notify::new(),
+            started_at: Instant::now(),
+            last_contact_ms: AtomicI64::new(-1),
+            failing: AtomicBool::new(false),
+        }))
+    }
+
+    pub fn settings(&self) -> &TelegramSettings {
+        &self.settings
+    }
+
+    pub fn health(&self) -> Health {
+        let ms = self.last_contact_ms.load(Ordering::Relaxed);
+        let last = (ms >= 0).then(|| {
+            self.started_at
+                .elapsed()
+                .saturating_sub(Duration::from_millis(ms as u64))
+                .as_secs()
+        });
+        Health {
+            started: self.ctx.get().is_some(),
+            last_contact_secs: last,
+            failing: self.failing.load(Ordering::Relaxed),
+        }
+    }
+
+    fn contact(&self, ok: bool) {
+        if ok {
+            self.last_contact_ms
+                .store(self.started_at.elapsed().as_millis() as i64, Ordering::Relaxed);
+        }
+        self.failing.store(!ok, Ordering::Relaxed);
+    }
+
+    fn lease(&self) -> Duration {
+        Duration::from_secs(self.settings.delivery_lease_secs.max(5))
+    }
+
+    fn group(&self) -> Option<ChatId> {
+        (self.settings.adviser_group != 0).then_some(ChatId(self.settings.adviser_group))
+    }
+
+    fn advisers_for(&self) -> &[Platform] {
+        if self.group().is_some() {
+            &self.settings.advisers_for
+        } else {
+            &[]
+        }
+    }
+
+    /// A webhook request: checks the secret token and stores the update.
+    pub fn accept_webhook(&self, secret: Option<&str>, body: &[u8]) -> WebhookReply {
+        let ok = secret.is_some_and(|s| {
+            // Constant-time enough for a 48-char secret over HTTPS.
+            s.len() == self.webhook_secret.len()
+                && s.bytes()
+                    .zip(self.webhook_secret.bytes())
+                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                    == 0
+        });
+        if !ok {
+            self.observer.error(Platform::Telegram, "webhook_unauthorized");
+            return WebhookReply::Unauthorized;
+        }
+        let Ok(u) = serde_json::from_slice::<Update>(body) else {
+            self.observer.error(Platform::Telegram, "webhook_bad_request");
+            return WebhookReply::BadRequest;
+        };
+        match self.store_updates(&[u], None) {
+            Ok(_) => WebhookReply::Accepted,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot store a webhook update");
+                WebhookReply::Unavailable
+            }
+        }
+    }
+
+    fn store_updates(&self, updates: &[Update], offset: Option<i64>) -> Result<usize, CoreError> {
+        let keyed: Vec<(String, String, String)> = updates
+            .iter()
+            .map(|u| {
+                (
+                    u.id.0.to_string(),
+                    event::chat_key(u),
+                    serde_json::to_string(u).unwrap_or_default(),
+                )
+            })
+            .collect();
+        let events: Vec<InboxEvent<'_>> = keyed
+            .iter()
+            .map(|(k, c, p)| InboxEvent {
+                key: k,
+                chat: c,
+                payload: p,
+            })
+            .collect();
+        let off = offset.map(|o| o.to_string());
+        let new = self.assistant.store().inbox_add(
+            Platform::Telegram,
+            &events,
+            off.as_deref().map(|o| (OFFSET_CURSOR, o)),
+            self.assistant.now(),
+        )?;
+        if new < updates.len() {
+            tracing::info!(duplicates = updates.len() - new, "duplicate updates ignored");
+        }
+        self.wake.notify_one();
+        Ok(new)
+    }
+
+    /// Connects, then serves until `shutdown` turns true; in-flight
+    /// messages are finished before it returns.
+    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) -> Result<(), TelegramError> {
+        let Some(ctx) = self.connect(&mut shutdown).await? else {
+            return Ok(());
+        };
+        let _ = self.ctx.set(ctx);
+        self.setup_commands().await;
+        self.setup_adviser_group().await;
+        match self.settings.mode {
+            Mode::Polling => {
+                if let Err(e) = self.bot.delete_webhook().await {
+                    tracing::warn!(kind = error_kind(&e), "deleteWebhook failed; polling anyway");
+                }
+            }
+            Mode::Webhook => {
+                let url = url::Url::parse(&self.settings.webhook_url)
+                    .map_err(|e| TelegramError::Config(format!("telegram.webhook_url: {e}")))?;
+                self.bot
+                    .set_webhook(url)
+                    .secret_token(self.webhook_secret.clone())
+                    .allowed_updates(vec![AllowedUpdate::Message, AllowedUpdate::CallbackQuery])
+                    .await
+                    .map_err(|e| TelegramError::Webhook(error_kind(&e).to_string()))?;
+            }
+        }
+        // Leases held by a previous run of this process are void now.
+        let released = self.assistant.store().release_leases(
+            &[Platform::Telegram],
+            self.advisers_for(),
+        ).map_err(CoreError::from)?;
+        if released > 0 {
+            tracing::info!(released, "unconfirmed deliveries from the last run will be sent");
+        }
+        tracing::info!(
+            mode = ?self.settings.mode,
+            adviser_group = self.group().is_some(),
+            forum = self.forum.load(Ordering::Relaxed),
+            "Telegram front-end running"
+        );
+
+        let poller = (self.settings.mode == Mode::Polling)
+            .then(|| tokio::spawn(self.clone().poll(shutdown.clone())));
+        let outbox = tokio::spawn(self.clone().outbox_loop(shutdown.clone()));
+        self.clone().dispatch(shutdown.clone()).await;
+        if let Some(p) = poller {
+            let _ = p.await;
+        }
+        let _ = outbox.await;
+        tracing::info!("Telegram front-end stopped");
+        Ok(())
+    }
+
+    async fn connect(
+        &self,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<Option<Context>, TelegramError> {
+        let mut attempt = 0;
+        loop {
+            let res = tokio::select! {
+                r = self.bot.get_me() => r,
+                _ = shutdown.wait_for(|s| *s) => return Ok(None),
+            };
+            match res {
+                Ok(me) => {
+                    self.contact(true);
+                    return Ok(Some(Context {
+                        bot_id: me.user.id,
+                        bot_username: me.username().to_string(),
+                        adviser_group: self.group(),
+                    }));
+                }
+                Err(RequestError::Api(ApiError::InvalidToken)) => {
+                    return Err(TelegramError::Unauthorized)
+                }
+                Err(e) => {
+                    self.contact(false);
+                    self.observer.error(Platform::Telegram, error_kind(&e));
+                    let wait = backoff(attempt).min(Duration::from_secs(30));
+                    tracing::warn!(kind = error_kind(&e), retry_in_s = wait.as_secs(), "cannot reach Telegram");
+                    attempt += 1;
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = shutdown.wait_for(|s| *s) => return Ok(None),
+                    }
+                }
+            }
+        }
+    }
+
+    async fn setup_commands(&self) {
+        for lang in [None, Some(Lang::Sv), Some(Lang::En)] {
+            let l = lang.unwrap_or(Lang::Sv);
+            let cmds = vec![
+                BotCommand::new("start", texts::pick(l, "Börja här", "Start here")),
+                BotCommand::new("help", texts::pick(l, "Vad jag kan hjälpa till med", "What I can help with")),
+                BotCommand::new("events", texts::pick(l, "Kommande evenemang", "Upcoming events")),
+                BotCommand::new("human", texts::pick(l, "Prata med en rådgivare", "Talk to an adviser")),
+                BotCommand::new("forget", texts::pick(l, "Radera mina uppgifter", "Delete my data")),
+            ];
+            let mut req = self.bot.set_my_commands(cmds);
+            if let Some(l) = lang {
+                req = req.language_code(l.as_str());
+            }
+            if let Err(e) = req.await {
+                tracing::warn!(kind = error_kind(&e), "setMyCommands failed; commands still work");
+            }
+        }
+    }
+
+    async fn setup_adviser_group(&self) {
+        let Some(g) = self.group() else {
+            tracing::info!("no telegram.adviser_group: escalations are handled with `kraft tickets`");
+            return;
+        };
+        match self.bot.get_chat(g).await {
+            Ok(c) => {
+                use teloxide::types::{ChatFullInfoKind, ChatFullInfoPublicKind};
+                let forum = matches!(&c.kind, ChatFullInfoKind::Public(p)
+                    if matches!(&p.kind, ChatFullInfoPublicKind::Supergroup(s) if s.is_forum));
+                self.forum.store(forum, Ordering::Relaxed);
+            }
+            Err(e) => {
+                self.observer.error(Platform::Telegram, "adviser_group");
+                tracing::error!(kind = error_kind(&e), "cannot read the adviser group; using reply threads");
+            }
+        }
+    }
+
+    async fn poll(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let store = self.assistant.store().clone();
+        let mut offset: i64 = match store.cursor(OFFSET_CURSOR) {
+            Ok(v) => v.and_then(|v| v.parse().ok()).unwrap_or(0),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the update offset; starting from Telegram's");
+                0
+            }
+        };
+        let mut failures = 0;
+        loop {
+            let req = self
+                .bot
+                .get_updates()
+                .offset(offset.clamp(0, i32::MAX as i64) as i32)
+                .timeout(self.settings.poll_timeout_secs)
+                .allowed_updates(vec![AllowedUpdate::Message, AllowedUpdate::CallbackQuery]);
+            let res = tokio::select! {
+                r = req => r,
+                // An abandoned getUpdates confirms nothing: safe to drop.
+                _ = shutdown.wait_for(|s| *s) => break,
+            };
+            match res {
+                Ok(updates) => {
+                    failures = 0;
+                    self.contact(true);
+                    if updates.is_empty() {
+                        continue;
+                    }
+                    let next = updates.iter().map(|u| u.id.0 as i64).max().unwrap_or(0) + 1;
+                    match self.store_updates(&updates, Some(next.max(offset))) {
+                        Ok(_) => offset = next.max(offset),
+                        Err(e) => {
+                            // Not stored: the same updates come again.
+                            tracing::error!(error = %e, "cannot store updates; fetching them again");
+                            self.observer.error(Platform::Telegram, "store");
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                        }
+                    }
+                }
+                Err(e) => {
+                    self.contact(false);
+                    self.observer.error(Platform::Telegram, error_kind(&e));
+                    let wait = match &e {
+                        RequestError::RetryAfter(s) => s.duration(),
+                        _ => backoff(failures).min(Duration::from_secs(30)),
+                    };
+                    failures += 1;
+                    tracing::warn!(kind = error_kind(&e), retry_in_ms = wait.as_millis() as u64, "getUpdates failed");
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = shutdown.wait_for(|s| *s) => break,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Hands stored updates to per-chat workers: one chat's updates in
+    /// order, different chats at the same time.
+    async fn dispatch(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let sem = Arc::new(tokio::sync::Semaphore::new(self.settings.max_concurrent_chats.max(1)));
+        let mut workers = tokio::task::JoinSet::new();
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            while workers.try_join_next().is_some() {}
+            match self.assistant.store().inbox_pending(Platform::Telegram, 1000) {
+                Ok(rows) => {
+                    let mut by_chat: Vec<(String, Vec<InboxRow>)> = Vec::new();
+                    let mut index: HashMap<String, usize> = HashMap::new();
+                    {
+                        let busy = self.busy.lock().unwrap_or_else(|p| p.into_inner());
+                        for r in rows {
+                            if busy.contains(&r.chat) {
+                                continue;
+                            }
+                            match index.get(&r.chat) {
+                                Some(&i) => by_chat[i].1.push(r),
+                                None => {
+                                    index.insert(r.chat.clone(), by_chat.len());
+                                    by_chat.push((r.chat.clone(), vec![r]));
+                                }
+                            }
+                        }
+                    }
+                    for (chat, rows) in by_chat {
+                        let Ok(permit) = sem.clone().try_acquire_owned() else {
+                            break;
+                        };
+                        self.busy
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .insert(chat.clone());
+                        let me = self.clone();
+                        let stop = shutdown.clone();
+                        workers.spawn(async move {
+                            me.work_chat(rows, stop).await;
+                            me.busy.lock().unwrap_or_else(|p| p.into_inner()).remove(&chat);
+                            drop(permit);
+                            me.wake.notify_one();
+                        });
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read the inbox");
+                    self.observer.error(Platform::Telegram, "store");
+                }
+            }
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = shutdown.wait_for(|s| *s) => break,
+            }
+        }
+        // Graceful stop: let every started chat finish what it is doing.
+        while workers.join_next().await.is_some() {}
+    }
+
+    async fn work_chat(&self, rows: Vec<InboxRow>, stop: watch::Receiver<bool>) {
+        for row in rows {
+            if *stop.borrow() {
+                break;
+            }
+            if let Err(e) = self.process(&row).await {
+                // Left unhandled: retried on the next round.
+                tracing::error!(error = %e, update = row.key.as_str(), "handling an update failed; will retry");
+                self.observer.error(Platform::Telegram, "handle");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                break;
+            }
+        }
+    }
+
+    fn ctx(&self) -> Option<&Context> {
+        self.ctx.get()
+    }
+
+    async fn process(&self, row: &InboxRow) -> Result<(), CoreError> {
+        let Some(ctx) = self.ctx() else {
+            return Ok(());
+        };
+        let update: Update = match serde_json::from_str(&row.payload) {
+            Ok(u) => u,
+            Err(_) => {
+                tracing::warn!(update = row.key.as_str(), "unreadable update dropped");
+                self.observer.error(Platform::Telegram, "malformed_update");
+                self.assistant.commit(row.id, &[], None, self.lease())?;
+                return Ok(());
+            }
+        };
+        match event::classify(&update, ctx) {
+            Event::Ignore(why) => {
+                tracing::debug!(why, "update ignored");
+                self.assistant.commit(row.id, &[], None, self.lease())?;
+            }
+            Event::Sme {
+                user,
+                input,
+                reply_to,
+                callback,
+            } => {
+                if let Some(cb) = callback {
+                    // Stops the button's spinner; harmless if it fails.
+                    let _ = self
+                        .bot
+                        .answer_callback_query(teloxide::types::CallbackQueryId(cb))
+                        .await;
+                }
+                let chat = ChatId(user.chat_id.parse().unwrap_or_default());
+                let typing = matches!(input, kraft_core::Input::Text(_)).then(|| {
+                    let bot = self.bot.clone();
+                    tokio::spawn(async move {
+                        // Telegram shows "typing…" for 5 s per action.
+                        loop {
+                            let _ = bot.send_chat_action(chat, ChatAction::Typing).await;
+                            tokio::time::sleep(Duration::from_secs(4)).await;
+                        }
+                    })
+                });
+                let t0 = Instant::now();
+                let res = self.assistant.handle(&Incoming { user, input }).await;
+                if let Some(t) = typing {
+                    t.abort();
+                }
+                let actions = res?;
+                self.observer.handled(Platform::Telegram, &actions, t0.elapsed());
+                let meta = reply_to.map(|m| {
+                    serde_json::to_string(&Meta { reply_to: Some(m.0) }).unwrap_or_default()
+                });
+                let Some(replies) =
+                    self.assistant
+                        .commit(row.id, &actions, meta.as_deref(), self.lease())?
+                else {
+                    return Ok(());
+                };
+                for d in replies {
+                    self.deliver(d, "reply").await;
+                }
+                for a in actions {
+                    if let Some(d) = leased_delivery(a) {
+                        self.deliver(d, "adviser").await;
+                    }
+                }
+            }
+            Event::AdviserButton {
+                from,
+                name,
+                callback,
+                data,
+            } => {
+                let text = self.adviser_button(from, &name, &data).await;
+                let _ = self
+                    .bot
+                    .answer_callback_query(teloxide::types::CallbackQueryId(callback))
+                    .text(text)
+                    .await;
+                self.assistant.commit(row.id, &[], None, self.lease())?;
+                self.outbox_wake.notify_one();
+            }
+            Event::AdviserMessage {
+                from,
+                name,
+                message,
+                thread,
+                reply_to,
+                text,
+            } => {
+                self.adviser_message(from, &name, message, thread, reply_to, text)
+                    .await?;
+                self.assistant.commit(row.id, &[], None, self.lease())?;
+                self.outbox_wake.notify_one();
+            }
+        }
+        Ok(())
+    }
+
+    fn adviser_lang(&self) -> Lang {
+        self.assistant.settings().escalation.adviser_language
+    }
+
+    /// Membership of the adviser group, cached; any doubt means no.
+    async fn is_member(&self, user: UserId) -> bool {
+        let Some(g) = self.group() else {
+            return false;
+        };
+        let ttl = Duration::from_secs(self.settings.membership_cache_secs);
+        if let Some((ok, at)) = self
+            .members
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&user.0)
+        {
+            if at.elapsed() < ttl {
+                return *ok;
+            }
+        }
+        match self.bot.get_chat_member(g, user).await {
+            Ok(m) => {
+                let ok = m.kind.is_present();
+                self.members
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(user.0, (ok, Instant::now()));
+                ok
+            }
+            Err(e) => {
+                tracing::warn!(kind = error_kind(&e), "membership check failed; refusing");
+                false
+            }
+        }
+    }
+
+    /// A note in the ticket's thread, through the outbox.
+    fn note(&self, ticket: Option<i64>, text: &str) {
+        let res = self.assistant.store().enqueue(
+            &NewDelivery::to_advisers(None, ticket, text),
+            self.assistant.now(),
+            None,
+        );
+        if let Err(e) = res {
+            tracing::error!(error = %e, "cannot queue an adviser note");
+        }
+    }
+
+    async fn adviser_button(&self, from: UserId, name: &str, data: &str) -> String {
+        let l = self.adviser_lang();
+        if !self.is_member(from).await {
+            self.observer.error(Platform::Telegram, "not_adviser");
+            tracing::warn!("ticket action refused: not a member of the adviser group");
+            return texts::pick(
+                l,
+                "Bara medlemmar i rådgivargruppen kan hantera ärenden.",
+                "Only members of the adviser group can handle requests.",
+            )
+            .to_string();
+        }
+        let Some((op, id)) = data.split_once(':').and_then(|(op, id)| Some((op, id.parse::<i64>().ok()?)))
+        else {
+            return texts::pick(l, "Okänd knapp.", "Unknown button.").to_string();
+        };
+        self.ticket_op(op, id, name).await
+    }
+
+    async fn ticket_op(&self, op: &str, id: i64, name: &str) -> String {
+        let l = self.adviser_lang();
+        let desk = self.assistant.desk();
+        let res = match op {
+            "claim" => desk.claim(id, name, false).map(|_| {
+                format!("✅ #{id} {} {name}", texts::pick(l, "tas av", "taken by"))
+            }),
+            "resolve" => desk.resolve(id, None).map(|_| {
+                format!("☑️ #{id} {} {name}", texts::pick(l, "avslutat av", "closed by"))
+            }),
+            "handback" => desk.hand_back(id).map(|_| {
+                format!(
+                    "↩️ #{id} {} {name}",
+                    texts::pick(l, "tillbaka till boten av", "handed back to the bot by")
+                )
+            }),
+            _ => return texts::pick(l, "Okänd åtgärd.", "Unknown action.").to_string(),
+        };
+        match res {
+            Ok(note) => {
+                self.note(Some(id), &note);
+                note
+            }
+            Err(e) => desk_error_text(l, &e),
+        }
+    }
+
+    async fn adviser_message(
+        &self,
+        from: UserId,
+        name: &str,
+        message: MessageId,
+        thread: Option<i32>,
+        reply_to: Option<MessageId>,
+        text: Option<String>,
+    ) -> Result<(), CoreError> {
+        let Some(g) = self.group() else {
+            return Ok(());
+        };
+        let store = self.assistant.store();
+        let gs = g.0.to_string();
+        let mut ticket = None;
+        if let Some(t) = thread {
+            ticket = store.ticket_of_thread(Platform::Telegram, &gs, &t.to_string())?;
+        }
+        if ticket.is_none() {
+            if let Some(r) = reply_to {
+                ticket = store.ticket_of_message(Platform::Telegram, &gs, &r.0.to_string())?;
+            }
+        }
+        let Some(ticket) = ticket else {
+            return Ok(()); // chatter outside ticket threads
+        };
+        let l = self.adviser_lang();
+        if !self.is_member(from).await {
+            self.observer.error(Platform::Telegram, "not_adviser");
+            return Ok(());
+        }
+        let Some(text) = text else {
+            self.note(
+                Some(ticket),
+                texts::pick(
+                    l,
+                    "Bara text vidarebefordras till användaren.",
+                    "Only text is passed on to the user.",
+                ),
+            );
+            return Ok(());
+        };
+        let cmd = text.trim().split_whitespace().next().unwrap_or("");
+        let cmd = cmd.split('@').next().unwrap_or("");
+        let op = match cmd {
+            "/claim" => Some("claim"),
+            "/resolve" | "/close" => Some("resolve"),
+            "/handback" => Some("handback"),
+            _ => None,
+        };
+        if let Some(op) = op {
+            let out = self.ticket_op(op, ticket, name).await;
+            if out.starts_with('⚠') {
+                self.note(Some(ticket), &out);
+            }
+            return Ok(());
+        }
+        let key = format!("tg:{gs}:{}", message.0);
+        match self.assistant.desk().reply(ticket, name, &text, Some(&key)) {
+            Ok(_) => {
+                store.remember_message(Platform::Telegram, &gs, &message.0.to_string(), ticket)?;
+            }
+            Err(DeskError::Empty) => {}
+            Err(e) => self.note(Some(ticket), &desk_error_text(l, &e)),
+        }
+        Ok(())
+    }
+
+    async fn outbox_loop(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            let stopping = *shutdown.borrow();
+            match self.assistant.lease_deliveries(
+                &[Platform::Telegram],
+                self.advisers_for(),
+                200,
+                self.lease(),
+            ) {
+                Ok(ds) if !ds.is_empty() => {
+                    // One chat's messages in order; chats side by side.
+                    let mut groups: Vec<(String, Vec<Delivery>)> = Vec::new();
+                    for d in ds {
+                        let key = match &d.target {
+                            Target::User(c) => c.chat_id.clone(),
+                            Target::Advisers => "advisers".into(),
+                        };
+                        match groups.iter_mut().find(|(k, _)| *k == key) {
+                            Some((_, v)) => v.push(d),
+                            None => groups.push((key, vec![d])),
+                        }
+                    }
+                    futures::future::join_all(groups.into_iter().map(|(_, ds)| async {
+                        for d in ds {
+                            self.deliver(d, "outbox").await;
+                        }
+                    }))
+                    .await;
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read the outbox");
+                    self.observer.error(Platform::Telegram, "store");
+                }
+            }
+            if stopping {
+                break;
+            }
+            tokio::select! {
+                _ = self.outbox_wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+
+    /// Sends one outbox entry and records the outcome. Never panics, never
+    /// drops: a failure is retried later or kept as a dead letter.
+    async fn deliver(&self, d: Delivery, what: &'static str) {
+        {
+            let mut s = self.sending.lock().unwrap_or_else(|p| p.into_inner());
+            if !s.insert(d.id) {
+                return;
+            }
+        }
+        let res = match &d.target {
+            Target::User(c) if c.platform == Platform::Telegram => self.send_to_user(&d, &c.chat_id).await,
+            Target::User(_) => Err(SendFailure::Permanent("wrong_platform")),
+            Target::Advisers => self.send_to_advisers(&d).await,
+        };
+        let a = &self.assistant;
+        let outcome = match res {
+            Ok(()) => {
+                self.observer.sent(Platform::Telegram, what);
+                a.delivered(d.id)
+            }
+            Err(SendFailure::Permanent(kind)) => {
+                self.observer.error(Platform::Telegram, kind);
+                tracing::warn!(delivery = d.id, kind, "delivery cannot arrive; kept as a dead letter");
+                let r = a.dead_letter(d.id, kind);
+                if let (Target::User(_), Some(t)) = (&d.target, d.ticket_id) {
+                    let l = self.adviser_lang();
+                    self.note(
+                        Some(t),
+                        &format!(
+                            "⚠️ #{t} {} ({kind}).",
+                            texts::pick(
+                                l,
+                                "Meddelandet nådde inte användaren: användaren har blockerat boten eller lämnat chatten",
+                                "The message did not reach the user: the user has blocked the bot or left the chat"
+                            )
+                        ),
+                    );
+                    self.outbox_wake.notify_one();
+                }
+                r
+            }
+            Err(SendFailure::Transient(kind, after)) => {
+                self.observer.error(Platform::Telegram, kind);
+                if d.attempts >= self.settings.max_delivery_attempts {
+                    tracing::error!(delivery = d.id, kind, attempts = d.attempts, "giving up on a delivery");
+                    a.dead_letter(d.id, "gave_up")
+                } else {
+                    let wait = after.unwrap_or_else(|| backoff(d.attempts));
+                    tracing::warn!(delivery = d.id, kind, retry_in_s = wait.as_secs(), "send failed; will retry");
+                    a.retry_later(d.id, wait)
+                }
+            }
+        };
+        if let Err(e) = outcome {
+            tracing::error!(error = %e, delivery = d.id, "cannot record a delivery outcome");
+        }
+        self.sending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&d.id);
+    }
+
+    async fn send_part(
+        &self,
+        chat: ChatId,
+        text: &str,
+        reply_to: Option<i32>,
+        thread: Option<i32>,
+        buttons: &[kraft_core::Button],
+    ) -> Result<MessageId, RequestError> {
+        let headings = [texts::sources_heading(Lang::Sv), texts::sources_heading(Lang::En)];
+        let mut html = true;
+        loop {
+            let body = if html { format::to_html(text, &headings) } else { text.to_string() };
+            let mut req = self
+                .bot
+                .send_message(chat, body)
+                .link_preview_options(LinkPreviewOptions {
+                    is_disabled: true,
+                    url: None,
+                    prefer_small_media: false,
+                    prefer_large_media: false,
+                    show_above_text: false,
+                });
+            if html {
+                req = req.parse_mode(ParseMode::Html);
+            }
+            if let Some(r) = reply_to {
+                req = req.reply_parameters(ReplyParameters::new(MessageId(r)).allow_sending_without_reply());
+            }
+            if let Some(t) = thread {
+                req = req.message_thread_id(ThreadId(MessageId(t)));
+            }
+            if !buttons.is_empty() {
+                req = req.reply_markup(keyboard(buttons));
+            }
+            match req.await {
+                Ok(m) => {
+                    self.contact(true);
+                    return Ok(m.id);
+                }
+                // Should not happen with escaped text; plain text always parses.
+                Err(RequestError::Api(ApiError::CantParseEntities(_))) if html => {
+                    self.observer.error(Platform::Telegram, "bad_formatting");
+                    html = false;
+                }
+                Err(e) => {
+                    if matches!(e, RequestError::Network(_) | RequestError::Io(_)) {
+                        self.contact(false);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    async fn send_to_user(&self, d: &Delivery, chat: &str) -> Result<(), SendFailure> {
+        let chat = ChatId(
+            chat.parse()
+                .map_err(|_| SendFailure::Permanent("bad_chat_id"))?,
+        );
+        let meta: Meta = d
+            .meta
+            .as_deref()
+            .and_then(|m| serde_json::from_str(m).ok())
+            .unwrap_or_default();
+        let parts = format::split(&d.text, format::MAX_MESSAGE);
+        let n = parts.len();
+        for (i, part) in parts.iter().enumerate().skip(d.parts_sent.max(0) as usize) {
+            let last = i + 1 == n;
+            let reply_to = if i == 0 { meta.reply_to } else { None };
+            let buttons: &[kraft_core::Button] = if last { &d.buttons } else { &[] };
+            self.send_part(chat, part, reply_to, None, buttons)
+                .await
+                .map_err(|e| classify_failure(&e))?;
+            if n > 1 && !last {
+                if let Err(e) = self.assistant.store().set_parts_sent(d.id, i as i64 + 1) {
+                    tracing::error!(error = %e, "cannot record a sent part");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn send_to_advisers(&self, d: &Delivery) -> Result<(), SendFailure> {
+        let Some(g) = self.group() else {
+            return Err(SendFailure::Permanent("no_adviser_group"));
+        };
+        let gs = g.0.to_string();
+        let store = self.assistant.store();
+        let forum = self.forum.load(Ordering::Relaxed);
+        let mut thread: Option<i32> = None;
+        let mut reply_root: Option<i32> = None;
+        if let Some(t) = d.ticket_id {
+            let known = store
+                .thread_of(t, Platform::Telegram)
+                .map_err(|_| SendFailure::Transient("store", None))?
+                .and_then(|(_, th)| th.parse::<i32>().ok());
+            match (known, forum) {
+                (Some(th), true) => thread = Some(th),
+                (Some(root), false) => reply_root = Some(root),
+                (None, true) => {
+                    let first = d.text.lines().next().unwrap_or("").trim();
+                    let name: String = format!("#{t} {first}").chars().take(120).collect();
+                    let topic = self
+                        .bot
+                        .create_forum_topic(g, name)
+                        .await
+                        .map_err(|e| classify_failure(&e))?;
+                    let th = topic.thread_id.0 .0;
+                    store
+                        .set_thread(t, Platform::Telegram, &gs, &th.to_string())
+                        .map_err(|_| SendFailure::Transient("store", None))?;
+                    thread = Some(th);
+                }
+                (None, false) => {}
+            }
+        }
+        let parts = format::split(&d.text, format::MAX_MESSAGE);
+        let n = parts.len();
+        for (i, part) in parts.iter().enumerate().skip(d.parts_sent.max(0) as usize) {
+            let buttons: &[kraft_core::Button] = if i + 1 == n { &d.buttons } else { &[] };
+            let id = self
+                .send_part(g, part, reply_root, thread, buttons)
+                .await
+                .map_err(|e| classify_failure(&e))?;
+            if let Some(t) = d.ticket_id {
+                let ids = id.0.to_string();
+                let _ = store.remember_message(Platform::Telegram, &gs, &ids, t);
+                if !forum && reply_root.is_none() {
+                    let _ = store.set_thread(t, Platform::Telegram, &gs, &ids);
+                    reply_root = Some(id.0);
+                }
+            }
+            if n > 1 && i + 1 < n {
+                let _ = store.set_parts_sent(d.id, i as i64 + 1);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn desk_error_text(l: Lang, e: &DeskError) -> String {
+    match e {
+        DeskError::ClaimedByOther { ticket, by } => format!(
+            "⚠️ #{ticket} {} {by}",
+            texts::pick(l, "har redan tagits av", "is already taken by")
+        ),
+        DeskError::Closed(t) => format!(
+            "⚠️ #{t} {}",
+            texts::pick(
+                l,
+                "är avslutat; användaren fick inte detta.",
+                "is closed; the user did not get this."
+            )
+        ),
+        DeskError::NotFound(t) => format!(
+            "⚠️ #{t} {}",
+            texts::pick(l, "finns inte (raderat?).", "does not exist (deleted?).")
+        ),
+        DeskError::TooLong(n, max) => format!(
+            "⚠️ {} ({n} > {max})",
+            texts::pick(l, "För långt, skicka i delar", "Too long, send it in parts")
+        ),
+        other => format!("⚠️ {other}"),
+    }
+}
+
+/// Outbox entries the core already leased to the caller, as deliveries.
+fn leased_delivery(a: Action) -> Option<Delivery> {
+    match a {
+        Action::NotifyAdvisers {
+            delivery,
+            ticket,
+            text,
+            buttons,
+        } => Some(Delivery {
+            id: delivery,
+            ticket_id: ticket,
+            target: Target::Advisers,
+            text,
+            buttons,
+            attempts: 1,
+            user_id: None,
+            meta: None,
+            parts_sent: 0,
+        }),
+        Action::RelayToUser {
+            delivery,
+            chat,
+            ticket,
+            text,
+        } => Some(Delivery {
+            id: delivery,
+            ticket_id: ticket,
+            target: Target::User(chat),
+            text,
+            buttons: Vec::new(),
+            attempts: 1,
+            user_id: None,
+            meta: None,
+            parts_sent: 0,
+        }),
+        _ => None,
+    }
+}
