@@ -4,6 +4,7 @@
 //! demand. Nothing here talks to the internet.
 
 pub mod bot;
+pub mod tg;
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -997,6 +997,14 @@ impl Store {
         Ok(rows)
     }
 
+    pub fn open_tickets(&self) -> Result<usize> {
+        Ok(self.lock()?.query_row(
+            "SELECT count(*) FROM tickets WHERE status IN ('waiting', 'active')",
+            [],
+            |r| r.get::<_, i64>(0),
+        )? as usize)
+    }
+
     pub fn inbox_unhandled(&self) -> Result<usize> {
         Ok(self.lock()?.query_row(
             "SELECT count(*) FROM inbox WHERE handled_at IS NULL",

@@ -59,7 +59,7 @@ fn show(action: &Action, draft: &str, out: &mut impl Write) -> Option<Vec<Button
             tracing::info!(ticket, reason, "ticket opened");
             None
         }
-        Action::Typing { .. } | Action::Delta { .. } => None,
+        Action::Typing { .. } | Action::Delta { .. } | Action::Answered { .. } => None,
     }
 }
 

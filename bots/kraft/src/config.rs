@@ -19,6 +19,8 @@ const SECRET_VARS: &[&str] = &[
     "qdrant_api_key",
     "embeddings_api_key",
     "llm_api_key",
+    "telegram_token",
+    "telegram_webhook_secret",
     "config",
 ];
 
@@ -28,14 +30,46 @@ pub struct LogSettings {
     pub filter: String,
 }
 
+/// `kraft serve`: the operations side.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServeSettings {
+    /// /healthz, /metrics and the Telegram webhook; keep it on loopback
+    /// behind a reverse proxy.
+    pub listen: String,
+    /// Seconds between reminders/retention runs.
+    pub tick_secs: u64,
+    /// On SIGTERM, in-flight work gets this long to finish.
+    pub shutdown_grace_secs: u64,
+    /// Re-sync the knowledge folder at least this often (and on changes).
+    pub sync_secs: u64,
+}
+
+impl Default for ServeSettings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:9464".into(),
+            tick_secs: 30,
+            shutdown_grace_secs: 30,
+            sync_secs: 60,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub knowledge: KnowledgeSettings,
     pub core: CoreSettings,
     pub log: LogSettings,
+    pub serve: ServeSettings,
+    pub telegram: kraft_telegram::TelegramSettings,
     pub secrets: Secrets,
     /// KRAFT_LLM_API_KEY; never logged.
     pub llm_api_key: Redacted,
+    /// KRAFT_TELEGRAM_TOKEN: Telegram is off without it.
+    pub telegram_token: Redacted,
+    /// KRAFT_TELEGRAM_WEBHOOK_SECRET (optional; derived from the token).
+    pub telegram_webhook_secret: Redacted,
 }
 
 /// A secret that prints as `<redacted>`.
@@ -68,6 +102,8 @@ const KNOWN_KEYS: &[&str] = &[
     "llm",
     "escalation",
     "privacy",
+    "serve",
+    "telegram",
 ];
 
 fn env_secret(name: &str) -> Option<String> {
@@ -109,13 +145,32 @@ pub fn load(file: Option<&Path>) -> Result<Settings> {
     let log: LogSettings = fig
         .extract_inner("log")
         .map_err(|e| anyhow::anyhow!("invalid [log] configuration: {e}"))?;
+    let serve: ServeSettings = fig
+        .extract_inner("serve")
+        .map_err(|e| anyhow::anyhow!("invalid [serve] configuration: {e}"))?;
+    let telegram: kraft_telegram::TelegramSettings = fig
+        .extract_inner("telegram")
+        .map_err(|e| anyhow::anyhow!("invalid [telegram] configuration: {e}"))?;
     validate(&knowledge)?;
     validate_core(&core)?;
+    if serve.listen.parse::<std::net::SocketAddr>().is_err() {
+        bail!(
+            "serve.listen must be an address like 127.0.0.1:9464 (is {:?})",
+            serve.listen
+        );
+    }
+    if serve.tick_secs == 0 {
+        bail!("serve.tick_secs must be positive");
+    }
     Ok(Settings {
         knowledge,
         core,
         log,
+        serve,
+        telegram,
         llm_api_key: Redacted(env_secret("KRAFT_LLM_API_KEY")),
+        telegram_token: Redacted(env_secret("KRAFT_TELEGRAM_TOKEN")),
+        telegram_webhook_secret: Redacted(env_secret("KRAFT_TELEGRAM_WEBHOOK_SECRET")),
         secrets: Secrets {
             qdrant_api_key: env_secret("KRAFT_QDRANT_API_KEY"),
             embeddings_api_key: env_secret("KRAFT_EMBEDDINGS_API_KEY"),

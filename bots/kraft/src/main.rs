@@ -5,7 +5,9 @@
 mod bench;
 mod chat;
 mod config;
+mod metrics;
 mod progress;
+mod serve;
 mod tickets;
 mod watch;
 
@@ -44,6 +46,10 @@ enum Command {
         #[arg(long, default_value_t = 60)]
         sync_secs: u64,
     },
+    /// Run in production: every configured front-end (Telegram when
+    /// KRAFT_TELEGRAM_TOKEN is set), /healthz and /metrics, reminders and
+    /// retention, and the knowledge folder followed. Stops on SIGTERM.
+    Serve,
     /// Answer one question and exit: answer, sources, confidence, escalation.
     Ask {
         question: String,
@@ -216,6 +222,11 @@ async fn run(cmd: Command, settings: Settings) -> Result<ExitCode> {
             let sync = (sync_secs > 0 && root.is_dir())
                 .then(|| (root, std::time::Duration::from_secs(sync_secs)));
             chat::run(Arc::new(a), &user, sync).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve => {
+            let a = assistant(&settings, &tickets::state_path(&settings)).await?;
+            serve::run(&settings, a).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Ask { question, json } => {

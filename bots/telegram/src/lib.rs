@@ -499,7 +499,8 @@ impl Telegram {
                     self.contact(true);
                     return Ok(Some(Context {
                         bot_id: me.user.id,
-                        bot_username: me.username().to_string(),
+                        // `Me::username()` panics on a bot without one; never trust that.
+                        bot_username: me.user.username.clone().unwrap_or_default(),
                         adviser_group: self.group(),
                     }));
                 }
@@ -510,7 +511,7 @@ impl Telegram {
                     self.contact(false);
                     self.observer.error(Platform::Telegram, error_kind(&e));
                     let wait = backoff(attempt).min(Duration::from_secs(30));
-                    tracing::warn!(kind = error_kind(&e), retry_in_s = wait.as_secs(), "cannot reach Telegram");
+                    tracing::warn!(kind = error_kind(&e), error = %e, retry_in_s = wait.as_secs(), "cannot reach Telegram");
                     attempt += 1;
                     tokio::select! {
                         _ = tokio::time::sleep(wait) => {}
@@ -731,21 +732,30 @@ impl Telegram {
                         .await;
                 }
                 let chat = ChatId(user.chat_id.parse().unwrap_or_default());
-                let typing = matches!(input, kraft_core::Input::Text(_)).then(|| {
-                    let bot = self.bot.clone();
-                    tokio::spawn(async move {
-                        // Telegram shows "typing…" for 5 s per action.
-                        loop {
-                            let _ = bot.send_chat_action(chat, ChatAction::Typing).await;
-                            tokio::time::sleep(Duration::from_secs(4)).await;
-                        }
-                    })
-                });
+                let typing = matches!(input, kraft_core::Input::Text(_));
                 let t0 = Instant::now();
-                let res = self.assistant.handle(&Incoming { user, input }).await;
-                if let Some(t) = typing {
-                    t.abort();
-                }
+                let inc = Incoming { user, input };
+                let handle = self.assistant.handle(&inc);
+                // "typing…" goes out alongside the work (and is renewed every
+                // 4 s, Telegram shows it for 5); the answer follows it.
+                let refresh = async {
+                    loop {
+                        tokio::time::sleep(Duration::from_secs(4)).await;
+                        let _ = self.bot.send_chat_action(chat, ChatAction::Typing).await;
+                    }
+                };
+                let first = async {
+                    if typing {
+                        let _ = self.bot.send_chat_action(chat, ChatAction::Typing).await;
+                    }
+                };
+                let work = async {
+                    tokio::select! {
+                        r = handle => r,
+                        _ = refresh, if typing => unreachable!("the refresh loop never ends"),
+                    }
+                };
+                let ((), res) = tokio::join!(first, work);
                 let actions = res?;
                 self.observer.handled(Platform::Telegram, &actions, t0.elapsed());
                 let meta = reply_to.map(|m| {

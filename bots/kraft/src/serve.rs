@@ -1,0 +1,240 @@
+//! `kraft serve`: the production process. It owns the knowledge index
+//! (following the folder), the state database, every configured chat
+//! front-end, periodic work (reminders, retention) and a small HTTP server
+//! for `/healthz`, Prometheus `/metrics` and the Telegram webhook.
+//! SIGTERM or Ctrl-C stops taking new work, lets in-flight messages
+//! finish (up to `serve.shutdown_grace_secs`), then exits.
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::Router;
+use kraft_core::{Assistant, Observer};
+use kraft_telegram::{Mode, Telegram, WebhookReply};
+use tokio::sync::watch;
+
+use crate::config::Settings;
+use crate::metrics::Metrics;
+
+#[derive(Clone)]
+struct App {
+    assistant: Arc<Assistant>,
+    metrics: Arc<Metrics>,
+    telegram: Option<Arc<Telegram>>,
+}
+
+async fn healthz(State(app): State<App>) -> impl IntoResponse {
+    let store = app.assistant.store();
+    let db_ok = store.undelivered().is_ok();
+    let tg = app.telegram.as_ref().map(|t| t.health());
+    // Unhealthy when the state database is unusable, or Telegram has not
+    // been reached for a long while (long polls return every ~25 s).
+    let tg_ok = tg
+        .as_ref()
+        .is_none_or(|h| h.started && h.last_contact_secs.is_some_and(|s| s < 120));
+    let ok = db_ok && tg_ok;
+    let body = serde_json::json!({
+        "status": if ok { "ok" } else { "unhealthy" },
+        "state_db": db_ok,
+        "telegram": tg,
+        "outbox_pending": store.undelivered().unwrap_or(0),
+        "inbox_pending": store.inbox_unhandled().unwrap_or(0),
+    });
+    let code = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, axum::Json(body))
+}
+
+async fn metrics_page(State(app): State<App>) -> impl IntoResponse {
+    let s = app.assistant.store();
+    app.metrics
+        .outbox_pending
+        .set(s.undelivered().unwrap_or(0) as i64);
+    app.metrics
+        .inbox_pending
+        .set(s.inbox_unhandled().unwrap_or(0) as i64);
+    app.metrics
+        .open_tickets
+        .set(s.open_tickets().unwrap_or(0) as i64);
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        app.metrics.render(),
+    )
+}
+
+async fn telegram_webhook(
+    State(app): State<App>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> StatusCode {
+    let Some(tg) = app.telegram.as_ref() else {
+        return StatusCode::NOT_FOUND;
+    };
+    if tg.settings().mode != Mode::Webhook {
+        return StatusCode::NOT_FOUND;
+    }
+    let secret = headers
+        .get("x-telegram-bot-api-secret-token")
+        .and_then(|v| v.to_str().ok());
+    match tg.accept_webhook(secret, &body) {
+        WebhookReply::Accepted => StatusCode::OK,
+        WebhookReply::Unauthorized => StatusCode::UNAUTHORIZED,
+        WebhookReply::BadRequest => StatusCode::BAD_REQUEST,
+        WebhookReply::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+async fn signal(tx: watch::Sender<bool>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => tracing::info!("SIGTERM: finishing in-flight work"),
+                    _ = tokio::signal::ctrl_c() => tracing::info!("interrupted: finishing in-flight work"),
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    let _ = tx.send(true);
+}
+
+pub async fn run(settings: &Settings, assistant: Assistant) -> Result<()> {
+    let assistant = Arc::new(assistant);
+    let metrics = Arc::new(Metrics::new());
+    let (stop_tx, stop) = watch::channel(false);
+    tokio::spawn(signal(stop_tx.clone()));
+
+    let telegram = match settings.telegram_token.0.as_deref() {
+        Some(token) => Some(
+            Telegram::new(
+                token,
+                settings.telegram_webhook_secret.0.clone(),
+                settings.telegram.clone(),
+                assistant.clone(),
+                metrics.clone() as Arc<dyn Observer>,
+            )
+            .context("cannot set up Telegram")?,
+        ),
+        None => {
+            tracing::info!("Telegram is off: KRAFT_TELEGRAM_TOKEN is not set");
+            None
+        }
+    };
+    if telegram.is_none() {
+        tracing::warn!("no chat front-end is configured; serving /healthz and /metrics only");
+    }
+
+    let addr: SocketAddr = settings
+        .serve
+        .listen
+        .parse()
+        .context("serve.listen is not an address")?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let bound = listener.local_addr().unwrap_or(addr);
+    let app = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics_page))
+        .route("/telegram/webhook", post(telegram_webhook))
+        .with_state(App {
+            assistant: assistant.clone(),
+            metrics: metrics.clone(),
+            telegram: telegram.clone(),
+        });
+    // Printed on stdout so scripts (and tests) can find a port chosen by
+    // the system (serve.listen = "127.0.0.1:0").
+    println!("kraft serve: listening on http://{bound}");
+    tracing::info!(%bound, "HTTP: /healthz, /metrics, /telegram/webhook");
+    let mut http_stop = stop.clone();
+    let http = tokio::spawn(async move {
+        let r = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = http_stop.wait_for(|s| *s).await;
+            })
+            .await;
+        if let Err(e) = r {
+            tracing::error!(error = %e, "HTTP server failed");
+        }
+    });
+
+    let root = settings.knowledge.knowledge_dir.clone();
+    let follower = (settings.serve.sync_secs > 0 && root.is_dir()).then(|| {
+        tokio::spawn(crate::watch::follow(
+            assistant.knowledge().clone(),
+            root,
+            Duration::from_secs(settings.serve.sync_secs),
+        ))
+    });
+
+    let tg_task = telegram.clone().map(|t| {
+        let stop = stop.clone();
+        let stop_tx = stop_tx.clone();
+        tokio::spawn(async move {
+            let r = t.run(stop).await;
+            if let Err(e) = &r {
+                tracing::error!(error = %e, "Telegram front-end failed");
+                // A front-end that cannot start is fatal for `serve`: the
+                // supervisor (systemd) shows it instead of a silent bot.
+                let _ = stop_tx.send(true);
+            }
+            r
+        })
+    });
+
+    let mut periodic = tokio::time::interval(Duration::from_secs(settings.serve.tick_secs));
+    let mut stop_wait = stop.clone();
+    loop {
+        tokio::select! {
+            _ = periodic.tick() => {
+                if let Err(e) = assistant.tick() {
+                    tracing::error!(error = %e, "periodic work failed");
+                    metrics.error(kraft_core::Platform::Telegram, "tick");
+                }
+            }
+            _ = stop_wait.wait_for(|s| *s) => break,
+        }
+    }
+
+    let grace = Duration::from_secs(settings.serve.shutdown_grace_secs.max(1));
+    let mut failed = None;
+    if let Some(t) = tg_task {
+        match tokio::time::timeout(grace, t).await {
+            Ok(Ok(Err(e))) => failed = Some(e),
+            Ok(_) => {}
+            Err(_) => tracing::warn!("in-flight work did not finish within the grace period"),
+        }
+    }
+    if let Some(f) = follower {
+        f.abort();
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(5), http).await;
+    if let Err(e) = assistant.store().checkpoint() {
+        tracing::warn!(error = %e, "final WAL checkpoint failed");
+    }
+    tracing::info!("kraft serve stopped");
+    match failed {
+        Some(e) => Err(e).context("Telegram"),
+        None => Ok(()),
+    }
+}

@@ -1,0 +1,474 @@
+//! `kraft serve` end to end with Telegram: the real binary, the real
+//! teloxide client, pointed at a Bot API double on 127.0.0.1 that speaks
+//! the Bot API's JSON, enforces its rate limits and injects faults. The
+//! real knowledge base answers.
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use kraft_tests::bot::real_kb;
+use kraft_tests::tg::{Fault, Sent, Serve, TgDouble, TOKEN};
+use kraft_tests::{ChatBehaviour, ChatDouble};
+
+const BIN: &str = env!("CARGO_BIN_EXE_kraft");
+const GROUP: i64 = -100_777;
+const ADVISER: i64 = 555;
+const STRANGER: i64 = 666;
+const WAIT: Duration = Duration::from_secs(60);
+
+fn serve(data: &Path, double: &TgDouble, env: &[(&str, &str)]) -> Serve {
+    Serve::start(BIN, data, &real_kb(), double, env)
+}
+
+fn last_to(double: &TgDouble, chat: i64) -> Sent {
+    double.sent_to(chat).pop().expect("a message to the chat")
+}
+
+/// Waits until `chat` has `n` messages and returns them.
+async fn wait_n(double: &TgDouble, chat: i64, n: usize) -> Vec<Sent> {
+    assert!(
+        double.wait_count(chat, n, WAIT).await,
+        "chat {chat} got {} messages, expected {n}: {:#?}",
+        double.count_to(chat),
+        double.sent_to(chat).iter().map(|s| &s.text).collect::<Vec<_>>()
+    );
+    double.sent_to(chat)
+}
+
+/// Lets the bot poll a few more times, so anything it would still send
+/// (a duplicate) has had its chance.
+async fn settle(double: &TgDouble) {
+    let before = double.calls("getUpdates");
+    let end = Instant::now() + Duration::from_secs(20);
+    while double.calls("getUpdates") < before + 3 && Instant::now() < end {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_question_gets_a_sourced_answer_with_buttons_typing_and_commands() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let tg = TgDouble::start(TOKEN).await;
+    let s = serve(&tmp.path().join("data"), &tg, &[]);
+
+    tg.user_says(1001, "Vad kostar det att delta i Kraftsamling AI Mälardalen?");
+    let sent = wait_n(&tg, 1001, 1).await;
+    let a = &sent[0];
+    assert!(a.text.contains("Källor:"), "{}", a.text);
+    assert!(a.text.contains(".md"), "cites knowledge paths: {}", a.text);
+    assert_eq!(a.parse_mode.as_deref(), Some("HTML"));
+    assert!(a.buttons.iter().any(|b| b.starts_with("fb:up:")), "{:?}", a.buttons);
+    assert!(a.buttons.iter().any(|b| b.starts_with("fb:down:")), "{:?}", a.buttons);
+    assert!(a.buttons.iter().any(|b| b == "human"), "{:?}", a.buttons);
+    assert!(
+        a.button_labels.iter().any(|l| l == "Prata med en rådgivare"),
+        "{:?}",
+        a.button_labels
+    );
+    assert!(
+        tg.chat_actions(1001).iter().any(|x| x == "typing"),
+        "typing was shown"
+    );
+
+    // English in, English out, English button.
+    tg.user_says(1002, "How do I sign up my company for a needs analysis?");
+    let en = wait_n(&tg, 1002, 1).await;
+    assert!(
+        en[0].text.contains("Sources:") || en[0].text.contains("adviser"),
+        "{}",
+        en[0].text
+    );
+    assert!(
+        en[0].button_labels.iter().any(|l| l == "Talk to an adviser"),
+        "{:?}",
+        en[0].button_labels
+    );
+
+    // Non-text: a polite "text only", in Swedish by default.
+    tg.user_sends(
+        1003,
+        serde_json::json!({"sticker": {"file_id": "s", "file_unique_id": "u", "type": "regular",
+                           "width": 512, "height": 512, "is_animated": false, "is_video": false}}),
+    );
+    let st = wait_n(&tg, 1003, 1).await;
+    assert!(st[0].text.contains("bara läsa text"), "{}", st[0].text);
+
+    // Commands registered for the default, Swedish and English.
+    let cmds = tg.commands();
+    for lang in [None, Some("sv".to_string()), Some("en".to_string())] {
+        let c = cmds
+            .iter()
+            .find(|(l, _)| *l == lang)
+            .unwrap_or_else(|| panic!("setMyCommands for {lang:?}: {cmds:?}"));
+        assert_eq!(c.1, ["start", "help", "events", "human", "forget"]);
+    }
+
+    // Operations: healthy, and the metrics counted what happened.
+    let (code, body) = s.get("/healthz").await;
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"status\":\"ok\""), "{body}");
+    let (code, m) = s.get("/metrics").await;
+    assert_eq!(code, 200);
+    assert!(m.contains("kraft_messages_total{platform=\"telegram\"} 3"), "{m}");
+    assert!(m.contains("kraft_answers_total{platform=\"telegram\",kind=\"answered\"}"), "{m}");
+    assert!(m.contains("kraft_handle_seconds_bucket"), "{m}");
+    assert!(m.contains("kraft_sent_total{platform=\"telegram\",kind=\"reply\"} 3"), "{m}");
+    // No user ids, no message text, no token in the metrics or the log.
+    assert!(!m.contains("1001") && !m.contains("kostar"), "{m}");
+    let log = s.log();
+    assert!(!log.contains(TOKEN) && !log.contains("TEST-token"), "token leaked");
+    assert!(!log.contains("Vad kostar det"), "message text in the log at info level");
+    let status = s.stop();
+    assert!(status.success(), "SIGTERM ends cleanly: {status:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_6000_character_answer_arrives_as_two_messages() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let tg = TgDouble::start(TOKEN).await;
+    let para = "Det här är ett långt stycke om hur behovsanalysen går till [1]. ".repeat(16);
+    let answer: Vec<String> = (1..=6).map(|i| format!("Del {i}: {}", para.trim())).collect();
+    let answer = answer.join("\n\n");
+    assert!(answer.chars().count() >= 6000, "{}", answer.chars().count());
+    let llm = ChatDouble::start(ChatBehaviour::Ok, &answer).await;
+    let url = llm.base_url();
+    let _s = serve(
+        &tmp.path().join("data"),
+        &tg,
+        &[("KRAFT_LLM__BASE_URL", &url), ("KRAFT_LLM__MODEL", "double")],
+    );
+    tg.user_says(2001, "Hur går en behovsanalys till?");
+    let parts = wait_n(&tg, 2001, 2).await;
+    settle(&tg).await;
+    let parts = tg.sent_to(2001);
+    assert_eq!(parts.len(), 2, "{:#?}", parts.iter().map(|p| p.text.len()).collect::<Vec<_>>());
+    for p in &parts {
+        assert!(p.text.encode_utf16().count() <= 4096);
+    }
+    assert!(parts[0].text.starts_with("Del 1"), "{}", &parts[0].text[..40]);
+    assert!(parts[1].text.starts_with("Del "), "split at a paragraph: {}", &parts[1].text[..40]);
+    assert!(parts[0].buttons.is_empty(), "buttons only under the last part");
+    assert!(parts[1].buttons.iter().any(|b| b.starts_with("fb:up:")));
+    assert!(parts[1].text.contains("Källor:"));
+}
+
+/// The adviser side in a forum group: 👎 then /human opens a topic; the
+/// adviser claims and answers from it; a stranger cannot; a blocked user
+/// is reported back to the adviser.
+#[tokio::test(flavor = "multi_thread")]
+async fn escalation_to_a_forum_topic_and_back_exactly_once() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let tg = TgDouble::start(TOKEN).await;
+    tg.set_forum(GROUP);
+    tg.set_member(GROUP, ADVISER, "member");
+    let g = GROUP.to_string();
+    let _s = serve(
+        &tmp.path().join("data"),
+        &tg,
+        &[("KRAFT_TELEGRAM__ADVISER_GROUP", &g)],
+    );
+    let u = 3001;
+    tg.user_says(u, "Vad är en behovsanalys?");
+    let answer = wait_n(&tg, u, 1).await.remove(0);
+    let down = answer
+        .buttons
+        .iter()
+        .find(|b| b.starts_with("fb:down:"))
+        .expect("👎 button")
+        .clone();
+    tg.press(u, "User", &answer, &down);
+    wait_n(&tg, u, 2).await;
+    tg.user_says(u, "/human");
+    let opened = wait_n(&tg, u, 3).await;
+    assert!(opened[2].text.contains("#1"), "{}", opened[2].text);
+
+    // The ticket's own topic, with the handoff summary and the buttons.
+    let note = tg
+        .wait_for(WAIT, "the ticket in the adviser group", |s| {
+            s.iter().any(|m| m.chat == GROUP)
+        })
+        .await
+        .into_iter()
+        .find(|m| m.chat == GROUP)
+        .expect("note");
+    let topics = tg.topics();
+    assert_eq!(topics.len(), 1, "{topics:?}");
+    assert!(topics[0].2.contains("#1"), "{topics:?}");
+    assert_eq!(note.thread, Some(topics[0].1), "posted in the topic");
+    assert!(note.text.contains("Vad är en behovsanalys?"), "{}", note.text);
+    for b in ["claim:1", "resolve:1", "handback:1"] {
+        assert!(note.buttons.iter().any(|x| x == b), "{:?}", note.buttons);
+    }
+
+    // A non-member cannot claim (or close) it.
+    tg.press(STRANGER, "Mallory", &note, "claim:1");
+    tg.press(STRANGER, "Mallory", &note, "resolve:1");
+    let refused = tg.callback_answers();
+    let end = Instant::now() + WAIT;
+    while tg.callback_answers().len() < refused.len().max(2) && Instant::now() < end {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    settle(&tg).await;
+    let answers = tg.callback_answers();
+    let stranger: Vec<_> = answers
+        .iter()
+        .filter(|(_, t)| t.as_deref().is_some_and(|t| t.contains("rådgivargruppen")))
+        .collect();
+    assert_eq!(stranger.len(), 2, "{answers:?}");
+    assert_eq!(tg.count_to(u), 3, "the user heard nothing of it");
+
+    // The adviser claims; the user is told who took over.
+    tg.press(ADVISER, "Anna Rådgivare", &note, "claim:1");
+    let joined = wait_n(&tg, u, 4).await;
+    assert!(joined[3].text.contains("Anna Rådgivare"), "{}", joined[3].text);
+
+    // The adviser writes in the topic: exactly one copy reaches the user,
+    // even when Telegram delivers the adviser's message twice.
+    let upd = tg.group_says(GROUP, ADVISER, "Anna Rådgivare", "Hej! Jag ringer dig i eftermiddag.", Some(topics[0].1), None);
+    let got = wait_n(&tg, u, 5).await;
+    assert!(got[4].text.contains("Jag ringer dig i eftermiddag"), "{}", got[4].text);
+    tg.redeliver(upd);
+    settle(&tg).await;
+    assert_eq!(tg.count_to(u), 5, "the adviser's reply arrived once");
+
+    // The user answers: it goes to the topic, and the bot stays quiet.
+    tg.user_says(u, "Tack, det passar bra.");
+    let acked = wait_n(&tg, u, 6).await;
+    assert!(acked[5].text.contains("rådgivaren"), "only an ack: {}", acked[5].text);
+    tg.wait_for(WAIT, "the user's words in the topic", |s| {
+        s.iter()
+            .any(|m| m.chat == GROUP && m.text.contains("Tack, det passar bra."))
+    })
+    .await;
+
+    // The user blocks the bot: the adviser learns the reply did not arrive.
+    tg.block(u);
+    tg.group_says(GROUP, ADVISER, "Anna Rådgivare", "Är du kvar?", Some(topics[0].1), None);
+    let warned = tg
+        .wait_for(WAIT, "a did-not-arrive note", |s| {
+            s.iter().any(|m| m.chat == GROUP && m.text.contains("nådde inte"))
+        })
+        .await;
+    let w = warned
+        .iter()
+        .find(|m| m.chat == GROUP && m.text.contains("nådde inte"))
+        .expect("note");
+    assert_eq!(w.thread, Some(topics[0].1), "in the ticket's topic");
+}
+
+/// A group without topics: the ticket is a message, and the adviser
+/// answers by replying to it.
+#[tokio::test(flavor = "multi_thread")]
+async fn reply_threads_in_a_group_without_topics() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let tg = TgDouble::start(TOKEN).await;
+    tg.set_member(GROUP, ADVISER, "administrator");
+    let g = GROUP.to_string();
+    let _s = serve(
+        &tmp.path().join("data"),
+        &tg,
+        &[("KRAFT_TELEGRAM__ADVISER_GROUP", &g)],
+    );
+    let u = 4001;
+    tg.user_says(u, "Jag vill prata med en människa");
+    wait_n(&tg, u, 1).await;
+    let sent = tg
+        .wait_for(WAIT, "the ticket in the group", |s| s.iter().any(|m| m.chat == GROUP))
+        .await;
+    let root = sent.into_iter().find(|m| m.chat == GROUP).expect("root");
+    assert_eq!(root.thread, None);
+    assert!(tg.topics().is_empty());
+    // Chatter that is not a reply is not relayed.
+    tg.group_says(GROUP, ADVISER, "Bo", "Vem tar den här?", None, None);
+    tg.group_says(GROUP, ADVISER, "Bo", "Hej, Bo här. Vad gäller det?", None, Some(&root));
+    let got = wait_n(&tg, u, 3).await; // joined + the reply
+    assert!(got.iter().any(|m| m.text.contains("Bo här")), "{got:#?}");
+    settle(&tg).await;
+    assert!(
+        !tg.sent_to(u).iter().any(|m| m.text.contains("Vem tar")),
+        "group chatter stayed in the group"
+    );
+    // Later notes about the ticket reply into the same thread.
+    tg.user_says(u, "Det gäller finansiering.");
+    let relayed = tg
+        .wait_for(WAIT, "the user's words in the thread", |s| {
+            s.iter().any(|m| m.chat == GROUP && m.text.contains("finansiering"))
+        })
+        .await;
+    let r = relayed
+        .iter()
+        .find(|m| m.chat == GROUP && m.text.contains("finansiering"))
+        .expect("relay");
+    assert_eq!(r.reply_to, Some(root.message_id));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_duplicate_update_yields_one_reply() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let tg = TgDouble::start(TOKEN).await;
+    let _s = serve(&tmp.path().join("data"), &tg, &[]);
+    let id = tg.user_says(5001, "Vad är Kraftsamling AI Mälardalen?");
+    wait_n(&tg, 5001, 1).await;
+    tg.redeliver(id);
+    tg.redeliver(id);
+    settle(&tg).await;
+    assert_eq!(tg.count_to(5001), 1);
+}
+
+/// Restarts with work queued: SIGTERM lets in-flight messages finish and
+/// the rest wait in Telegram's queue (offset not passed) or the inbox; the
+/// next run answers them. Nothing is lost, nothing is said twice.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restart_in_the_middle_loses_and_repeats_nothing() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let data = tmp.path().join("data");
+    let tg = TgDouble::start(TOKEN).await;
+    let s = serve(&data, &tg, &[]);
+    let users: Vec<i64> = (6001..6011).collect();
+    let questions = [
+        "Vad kostar det att delta?",
+        "Hur anmäler jag mitt företag?",
+        "Vad är en behovsanalys?",
+    ];
+    for q in questions {
+        for &u in &users {
+            tg.user_says(u, q);
+        }
+    }
+    // Stop while answers are still going out (1 msg/s per chat).
+    let end = Instant::now() + WAIT;
+    while users.iter().map(|&u| tg.count_to(u)).sum::<usize>() < 5 && Instant::now() < end {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let before: usize = users.iter().map(|&u| tg.count_to(u)).sum();
+    let status = s.stop();
+    assert!(status.success(), "{status:?}");
+    assert!(before < 30, "stopped in the middle ({before} of 30 answered)");
+    let s = serve(&data, &tg, &[]);
+    for &u in &users {
+        wait_n(&tg, u, 3).await;
+    }
+    settle(&tg).await;
+    for &u in &users {
+        let texts: Vec<String> = tg.sent_to(u).into_iter().map(|m| m.text).collect();
+        assert_eq!(texts.len(), 3, "user {u}: {texts:#?}");
+    }
+    assert_eq!(tg.unconfirmed(), 0, "every update confirmed");
+    drop(s);
+}
+
+/// SIGKILL at an arbitrary moment: no question is lost. (A send whose
+/// confirmation the kill interrupted may go out twice; SIGTERM, above,
+/// avoids that. The count is printed.)
+#[tokio::test(flavor = "multi_thread")]
+async fn a_kill_9_loses_nothing() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let data = tmp.path().join("data");
+    let tg = TgDouble::start(TOKEN).await;
+    let s = serve(&data, &tg, &[]);
+    let users: Vec<i64> = (7001..7011).collect();
+    for q in ["Vad kostar det att delta?", "Vad är en behovsanalys?"] {
+        for &u in &users {
+            tg.user_says(u, q);
+        }
+    }
+    let end = Instant::now() + WAIT;
+    while users.iter().map(|&u| tg.count_to(u)).sum::<usize>() < 4 && Instant::now() < end {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    s.kill9();
+    let _s = serve(&data, &tg, &[("KRAFT_TELEGRAM__DELIVERY_LEASE_SECS", "5")]);
+    for &u in &users {
+        wait_n(&tg, u, 2).await;
+    }
+    settle(&tg).await;
+    let extra: usize = users.iter().map(|&u| tg.count_to(u) - 2).sum();
+    eprintln!("kill -9: 20 questions, all answered, {extra} duplicate sends");
+}
+
+/// 429s, 5xx and dropped connections on the way out and in: everything
+/// arrives, once, later.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_429_storm_and_outages_delay_but_drop_nothing() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let tg = TgDouble::start(TOKEN).await;
+    let _s = serve(&tmp.path().join("data"), &tg, &[]);
+    // Let it connect first, then break things.
+    tg.user_says(8000, "Hej");
+    wait_n(&tg, 8000, 1).await;
+    tg.fault("sendMessage", Fault::TooMany(1), 6);
+    tg.fault("sendMessage", Fault::ServerError, 2);
+    tg.fault("sendMessage", Fault::Drop, 2);
+    tg.fault("getUpdates", Fault::ServerError, 2);
+    tg.fault("getUpdates", Fault::Drop, 1);
+    let t0 = Instant::now();
+    let users: Vec<i64> = (8001..8006).collect();
+    for &u in &users {
+        tg.user_says(u, "Vad kostar det att delta?");
+    }
+    for &u in &users {
+        wait_n(&tg, u, 1).await;
+    }
+    settle(&tg).await;
+    for &u in &users {
+        assert_eq!(tg.count_to(u), 1, "user {u}");
+    }
+    assert!(
+        tg.calls("sendMessage") >= 1 + 5 + 10,
+        "the faults were hit: {} sendMessage calls",
+        tg.calls("sendMessage")
+    );
+    eprintln!("storm: 5 answers after {:?}", t0.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn webhook_mode_checks_the_secret_and_dedupes() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let tg = TgDouble::start(TOKEN).await;
+    let s = serve(
+        &tmp.path().join("data"),
+        &tg,
+        &[
+            ("KRAFT_TELEGRAM__MODE", "webhook"),
+            ("KRAFT_TELEGRAM__WEBHOOK_URL", "https://kraft.example.org/telegram/webhook"),
+            ("KRAFT_TELEGRAM_WEBHOOK_SECRET", "s3cret-for_tests"),
+        ],
+    );
+    let end = Instant::now() + WAIT;
+    while tg.webhook().is_none() && Instant::now() < end {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        tg.webhook(),
+        Some((
+            "https://kraft.example.org/telegram/webhook".to_string(),
+            Some("s3cret-for_tests".to_string())
+        ))
+    );
+    let id = tg.user_says(9001, "Vad är en behovsanalys?");
+    let body = tg.take_update(id).expect("update").to_string();
+    assert_eq!(s.post("/telegram/webhook", None, body.clone()).await, 401);
+    assert_eq!(s.post("/telegram/webhook", Some("wrong"), body.clone()).await, 401);
+    assert_eq!(s.post("/telegram/webhook", Some("s3cret-for_tests"), "{]".into()).await, 400);
+    assert_eq!(tg.count_to(9001), 0);
+    assert_eq!(s.post("/telegram/webhook", Some("s3cret-for_tests"), body.clone()).await, 200);
+    wait_n(&tg, 9001, 1).await;
+    assert_eq!(s.post("/telegram/webhook", Some("s3cret-for_tests"), body).await, 200);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(tg.count_to(9001), 1, "a resent webhook update is answered once");
+    assert_eq!(tg.calls("getUpdates"), 0, "no polling in webhook mode");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_token_telegram_is_off_and_says_so() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let tg = TgDouble::start(TOKEN).await;
+    let s = serve(&tmp.path().join("data"), &tg, &[("KRAFT_TELEGRAM_TOKEN", "")]);
+    let (code, body) = s.get("/healthz").await;
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"telegram\":null"), "{body}");
+    let log = s.log();
+    assert!(log.contains("Telegram is off: KRAFT_TELEGRAM_TOKEN is not set"), "{log}");
+    assert_eq!(tg.calls("getMe"), 0);
+    assert!(s.stop().success());
+}

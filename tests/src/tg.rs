@@ -1,0 +1,885 @@
+//! A Telegram Bot API double on 127.0.0.1 for end-to-end tests of the real
+//! teloxide client. It keeps an update queue with Telegram's confirmation
+//! rule (an update is gone once a `getUpdates` offset passes it), answers
+//! the methods Kraft uses with the Bot API's JSON shapes, records what was
+//! sent, enforces Telegram's rate limits (answering 429 with `retry_after`
+//! when a bot exceeds them, and counting it), and injects faults: 429s,
+//! 5xx, dropped connections and redelivered updates.
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use serde_json::{json, Value};
+use tokio::sync::Notify;
+
+pub const BOT_ID: i64 = 4242;
+pub const BOT_USERNAME: &str = "KraftTestBot";
+
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// 429 Too Many Requests with `retry_after` seconds.
+    TooMany(u32),
+    /// 502 Bad Gateway.
+    ServerError,
+    /// The connection closes before a response is complete.
+    Drop,
+}
+
+/// A message the bot sent.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub message_id: i64,
+    pub chat: i64,
+    pub text: String,
+    pub parse_mode: Option<String>,
+    pub thread: Option<i64>,
+    pub reply_to: Option<i64>,
+    /// Callback data of the inline keyboard, row by row flattened.
+    pub buttons: Vec<String>,
+    pub button_labels: Vec<String>,
+    pub at: Instant,
+}
+
+/// The rate limits the double enforces, as Telegram documents them.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub per_chat_per_sec: usize,
+    pub per_chat_per_min: usize,
+    pub per_group_per_min: usize,
+    pub overall_per_sec: usize,
+    /// Clock slack: two requests the bot timed one second apart may
+    /// arrive a little closer; windows are shortened by this much.
+    pub slack: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            per_chat_per_sec: 1,
+            per_chat_per_min: 20,
+            per_group_per_min: 20,
+            overall_per_sec: 30,
+            slack: Duration::from_millis(100),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    next_update: i64,
+    next_message: i64,
+    next_thread: i64,
+    queue: VecDeque<Value>,
+    /// Every update ever queued, by id (for redelivery).
+    all: HashMap<i64, Value>,
+    redeliver: Vec<Value>,
+    sent: Vec<Sent>,
+    chat_actions: Vec<(i64, String)>,
+    callback_answers: Vec<(String, Option<String>)>,
+    commands: Vec<(Option<String>, Vec<String>)>,
+    topics: Vec<(i64, i64, String)>,
+    members: HashMap<(i64, i64), String>,
+    forums: HashSet<i64>,
+    blocked: HashSet<i64>,
+    faults: Vec<(String, Fault, usize)>,
+    sends: VecDeque<(i64, Instant)>,
+    /// Messages per chat (cheap to poll under load).
+    counts: HashMap<i64, usize>,
+    violations: usize,
+    rate_limited: usize,
+    calls: HashMap<String, usize>,
+    webhook: Option<(String, Option<String>)>,
+}
+
+#[derive(Clone)]
+struct Shared {
+    token: String,
+    limits: Limits,
+    inner: Arc<Mutex<Inner>>,
+    updates: Arc<Notify>,
+}
+
+pub struct TgDouble {
+    addr: SocketAddr,
+    shared: Shared,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TgDouble {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+fn ok(result: Value) -> Response {
+    axum::Json(json!({"ok": true, "result": result})).into_response()
+}
+
+fn err(code: u16, description: &str) -> Response {
+    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST);
+    (
+        status,
+        axum::Json(json!({"ok": false, "error_code": code, "description": description})),
+    )
+        .into_response()
+}
+
+fn too_many(after: u32) -> Response {
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        axum::Json(json!({
+            "ok": false, "error_code": 429,
+            "description": format!("Too Many Requests: retry after {after}"),
+            "parameters": {"retry_after": after}
+        })),
+    )
+        .into_response()
+}
+
+fn dropped() -> Response {
+    // Headers go out, then the body fails: the client sees the connection
+    // break mid-response.
+    let stream = futures::stream::once(async {
+        Err::<axum::body::Bytes, std::io::Error>(std::io::Error::other("dropped"))
+    });
+    Response::builder()
+        .status(200)
+        .header("content-type", "application/json")
+        .body(Body::from_stream(stream))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+fn now_unix() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+fn chat_json(id: i64, forum: bool) -> Value {
+    if id > 0 {
+        json!({"id": id, "type": "private", "first_name": format!("User{id}")})
+    } else if forum {
+        json!({"id": id, "type": "supergroup", "title": format!("Group{id}"), "is_forum": true})
+    } else {
+        json!({"id": id, "type": "supergroup", "title": format!("Group{id}")})
+    }
+}
+
+fn user_json(id: i64, name: &str) -> Value {
+    json!({"id": id, "is_bot": false, "first_name": name, "language_code": "sv"})
+}
+
+fn bot_json() -> Value {
+    json!({"id": BOT_ID, "is_bot": true, "first_name": "Kraft", "username": BOT_USERNAME})
+}
+
+fn as_i64(v: &Value) -> Option<i64> {
+    v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+}
+
+async fn api(
+    State(s): State<Shared>,
+    Path((bot, method)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Response {
+    // Bot API method names are case-insensitive (teloxide sends "GetMe").
+    let method = method.to_ascii_lowercase();
+    if bot != format!("bot{}", s.token) {
+        return err(401, "Unauthorized");
+    }
+    let p: Value = if body.is_empty() {
+        json!({})
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(v) => v,
+            Err(_) => return err(400, "Bad Request: invalid JSON"),
+        }
+    };
+    // Injected faults first.
+    {
+        let mut g = s.inner.lock().unwrap_or_else(|p| p.into_inner());
+        *g.calls.entry(method.clone()).or_default() += 1;
+        if let Some(i) = g
+            .faults
+            .iter()
+            .position(|(m, _, n)| (m == &method || m == "*") && *n > 0)
+        {
+            let f = g.faults[i].1.clone();
+            g.faults[i].2 -= 1;
+            if g.faults[i].2 == 0 {
+                g.faults.remove(i);
+            }
+            return match f {
+                Fault::TooMany(a) => too_many(a),
+                Fault::ServerError => err(502, "Bad Gateway"),
+                Fault::Drop => dropped(),
+            };
+        }
+    }
+    match method.as_str() {
+        "getme" => ok(json!({
+            "id": BOT_ID, "is_bot": true, "first_name": "Kraft", "username": BOT_USERNAME,
+            "can_join_groups": true, "can_read_all_group_messages": false,
+            "supports_inline_queries": false, "can_connect_to_business": false,
+            "has_main_web_app": false
+        })),
+        "deletewebhook" => {
+            s.inner.lock().unwrap_or_else(|p| p.into_inner()).webhook = None;
+            ok(json!(true))
+        }
+        "setwebhook" => {
+            let url = p["url"].as_str().unwrap_or_default().to_string();
+            let secret = p["secret_token"].as_str().map(str::to_string);
+            s.inner.lock().unwrap_or_else(|p| p.into_inner()).webhook = Some((url, secret));
+            ok(json!(true))
+        }
+        "setmycommands" => {
+            let names = p["commands"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|c| c["command"].as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let lang = p["language_code"].as_str().map(str::to_string);
+            s.inner
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .commands
+                .push((lang, names));
+            ok(json!(true))
+        }
+        "getchat" => {
+            let id = as_i64(&p["chat_id"]).unwrap_or_default();
+            let forum = s.inner.lock().unwrap_or_else(|p| p.into_inner()).forums.contains(&id);
+            let mut c = chat_json(id, forum);
+            if let Some(o) = c.as_object_mut() {
+                o.insert("accent_color_id".into(), json!(0));
+                o.insert("max_reaction_count".into(), json!(11));
+                o.insert(
+                    "accepted_gift_types".into(),
+                    json!({"unlimited_gifts": false, "limited_gifts": false,
+                           "unique_gifts": false, "premium_subscription": false}),
+                );
+            }
+            ok(c)
+        }
+        "getchatmember" => {
+            let chat = as_i64(&p["chat_id"]).unwrap_or_default();
+            let user = as_i64(&p["user_id"]).unwrap_or_default();
+            let status = s
+                .inner
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .members
+                .get(&(chat, user))
+                .cloned()
+                .unwrap_or_else(|| "left".into());
+            ok(json!({"status": status, "user": user_json(user, "Someone")}))
+        }
+        "createforumtopic" => {
+            let chat = as_i64(&p["chat_id"]).unwrap_or_default();
+            let name = p["name"].as_str().unwrap_or_default().to_string();
+            let mut g = s.inner.lock().unwrap_or_else(|p| p.into_inner());
+            if !g.forums.contains(&chat) {
+                return err(400, "Bad Request: the chat is not a forum");
+            }
+            g.next_thread += 1;
+            let t = 1000 + g.next_thread;
+            g.topics.push((chat, t, name.clone()));
+            ok(json!({"message_thread_id": t, "name": name, "icon_color": 7322096}))
+        }
+        "sendchataction" => {
+            let chat = as_i64(&p["chat_id"]).unwrap_or_default();
+            let action = p["action"].as_str().unwrap_or_default().to_string();
+            s.inner
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .chat_actions
+                .push((chat, action));
+            ok(json!(true))
+        }
+        "answercallbackquery" => {
+            let id = p["callback_query_id"].as_str().unwrap_or_default().to_string();
+            let text = p["text"].as_str().map(str::to_string);
+            s.inner
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .callback_answers
+                .push((id, text));
+            ok(json!(true))
+        }
+        "sendmessage" => send_message(&s, &p),
+        "getupdates" => get_updates(&s, &p).await,
+        _ => err(404, "Not Found: method not found"),
+    }
+}
+
+fn send_message(s: &Shared, p: &Value) -> Response {
+    let Some(chat) = as_i64(&p["chat_id"]) else {
+        return err(400, "Bad Request: chat_id is empty");
+    };
+    let text = p["text"].as_str().unwrap_or_default().to_string();
+    if text.trim().is_empty() {
+        return err(400, "Bad Request: message text is empty");
+    }
+    if text.encode_utf16().count() > 4096 * 2 {
+        return err(400, "Bad Request: message is too long");
+    }
+    let parse_mode = p["parse_mode"].as_str().map(str::to_string);
+    let visible = match parse_mode.as_deref() {
+        Some("HTML") => match html_visible(&text) {
+            Some(v) => v,
+            None => {
+                return err(
+                    400,
+                    "Bad Request: can't parse entities: Unsupported start tag at byte offset 0",
+                )
+            }
+        },
+        _ => text.clone(),
+    };
+    if visible.encode_utf16().count() > 4096 {
+        return err(400, "Bad Request: message is too long");
+    }
+    let mut g = s.inner.lock().unwrap_or_else(|p| p.into_inner());
+    if g.blocked.contains(&chat) {
+        return err(403, "Forbidden: bot was blocked by the user");
+    }
+    // Rate limits, as Telegram applies them.
+    let now = Instant::now();
+    let l = s.limits;
+    let sec = Duration::from_secs(1).saturating_sub(l.slack);
+    let min = Duration::from_secs(60).saturating_sub(l.slack * 10);
+    while g
+        .sends
+        .front()
+        .is_some_and(|(_, t)| now.duration_since(*t) > Duration::from_secs(61))
+    {
+        g.sends.pop_front();
+    }
+    let in_chat_sec = g
+        .sends
+        .iter()
+        .filter(|(c, t)| *c == chat && now.duration_since(*t) < sec)
+        .count();
+    let in_chat_min = g
+        .sends
+        .iter()
+        .filter(|(c, t)| *c == chat && now.duration_since(*t) < min)
+        .count();
+    let overall = g
+        .sends
+        .iter()
+        .filter(|(_, t)| now.duration_since(*t) < sec)
+        .count();
+    let per_min = if chat < 0 {
+        l.per_group_per_min
+    } else {
+        l.per_chat_per_min
+    };
+    if in_chat_sec >= l.per_chat_per_sec || in_chat_min >= per_min || overall >= l.overall_per_sec
+    {
+        g.violations += 1;
+        g.rate_limited += 1;
+        return too_many(1);
+    }
+    g.sends.push_back((chat, now));
+    let forum = g.forums.contains(&chat);
+    g.next_message += 1;
+    let id = g.next_message;
+    let thread = as_i64(&p["message_thread_id"]);
+    let reply_to = as_i64(&p["reply_parameters"]["message_id"]);
+    let mut buttons = Vec::new();
+    let mut labels = Vec::new();
+    if let Some(rows) = p["reply_markup"]["inline_keyboard"].as_array() {
+        for row in rows {
+            for b in row.as_array().into_iter().flatten() {
+                buttons.push(b["callback_data"].as_str().unwrap_or_default().to_string());
+                labels.push(b["text"].as_str().unwrap_or_default().to_string());
+            }
+        }
+    }
+    *g.counts.entry(chat).or_default() += 1;
+    g.sent.push(Sent {
+        message_id: id,
+        chat,
+        text: visible.clone(),
+        parse_mode,
+        thread,
+        reply_to,
+        buttons,
+        button_labels: labels,
+        at: now,
+    });
+    let mut m = json!({
+        "message_id": id, "date": now_unix(), "chat": chat_json(chat, forum),
+        "from": bot_json(), "text": visible,
+    });
+    if let (Some(t), Some(o)) = (thread, m.as_object_mut()) {
+        o.insert("message_thread_id".into(), json!(t));
+        o.insert("is_topic_message".into(), json!(true));
+    }
+    if let Some(markup) = p.get("reply_markup") {
+        if let Some(o) = m.as_object_mut() {
+            o.insert("reply_markup".into(), markup.clone());
+        }
+    }
+    ok(m)
+}
+
+/// The text a user sees for an HTML message; None if it does not parse
+/// (an unknown tag or a bare `<`/`&` like Telegram rejects).
+fn html_visible(s: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find(['<', '&']) {
+        out.push_str(&rest[..i]);
+        rest = &rest[i..];
+        if rest.starts_with('<') {
+            let end = rest.find('>')?;
+            let tag = rest[1..end].trim_start_matches('/');
+            if !matches!(tag, "b" | "i" | "u" | "s" | "code" | "pre") {
+                return None;
+            }
+            rest = &rest[end + 1..];
+        } else {
+            let end = rest.find(';')?;
+            out.push(match &rest[..=end] {
+                "&amp;" => '&',
+                "&lt;" => '<',
+                "&gt;" => '>',
+                "&quot;" => '"',
+                _ => return None,
+            });
+            rest = &rest[end + 1..];
+        }
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+async fn get_updates(s: &Shared, p: &Value) -> Response {
+    let offset = as_i64(&p["offset"]).unwrap_or(0);
+    let timeout = as_i64(&p["timeout"]).unwrap_or(0).clamp(0, 50) as u64;
+    let deadline = Instant::now() + Duration::from_secs(timeout);
+    loop {
+        let notified = s.updates.notified();
+        {
+            let mut g = s.inner.lock().unwrap_or_else(|p| p.into_inner());
+            // Confirmation: everything below the offset is forgotten.
+            while g
+                .queue
+                .front()
+                .is_some_and(|u| u["update_id"].as_i64().unwrap_or(0) < offset)
+            {
+                g.queue.pop_front();
+            }
+            let mut out: Vec<Value> = std::mem::take(&mut g.redeliver);
+            out.extend(g.queue.iter().take(100).cloned());
+            if !out.is_empty() || Instant::now() >= deadline {
+                return ok(Value::Array(out));
+            }
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        let _ = tokio::time::timeout(left, notified).await;
+    }
+}
+
+impl TgDouble {
+    pub async fn start(token: &str) -> TgDouble {
+        Self::with_limits(token, Limits::default()).await
+    }
+
+    pub async fn with_limits(token: &str, limits: Limits) -> TgDouble {
+        let shared = Shared {
+            token: token.to_string(),
+            limits,
+            inner: Arc::new(Mutex::new(Inner {
+                next_update: 100,
+                ..Default::default()
+            })),
+            updates: Arc::new(Notify::new()),
+        };
+        let app = Router::new()
+            .route("/{bot}/{method}", post(api))
+            .with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the Telegram double");
+        let addr = listener.local_addr().expect("addr");
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        TgDouble {
+            addr,
+            shared,
+            server,
+        }
+    }
+
+    /// What to put in `telegram.api_url`.
+    pub fn api_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
+        let mut g = self.shared.inner.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut g)
+    }
+
+    fn push(&self, kind: &str, body: Value) -> i64 {
+        let id = self.with(|g| {
+            g.next_update += 1;
+            let id = g.next_update;
+            let u = json!({"update_id": id, kind: body});
+            g.all.insert(id, u.clone());
+            g.queue.push_back(u);
+            id
+        });
+        self.shared.updates.notify_waiters();
+        id
+    }
+
+    fn next_message_id(&self) -> i64 {
+        self.with(|g| {
+            g.next_message += 1;
+            g.next_message
+        })
+    }
+
+    /// A private message from user `user` (chat id = user id).
+    pub fn user_says(&self, user: i64, text: &str) -> i64 {
+        let id = self.next_message_id();
+        self.push(
+            "message",
+            json!({"message_id": id, "date": now_unix(), "chat": chat_json(user, false),
+                   "from": user_json(user, &format!("User{user}")), "text": text}),
+        )
+    }
+
+    /// Any other message shape from a user (photo, sticker…), merged in.
+    pub fn user_sends(&self, user: i64, fields: Value) -> i64 {
+        let id = self.next_message_id();
+        let mut m = json!({"message_id": id, "date": now_unix(), "chat": chat_json(user, false),
+                           "from": user_json(user, &format!("User{user}"))});
+        if let (Some(o), Some(f)) = (m.as_object_mut(), fields.as_object()) {
+            for (k, v) in f {
+                o.insert(k.clone(), v.clone());
+            }
+        }
+        self.push("message", m)
+    }
+
+    /// A message in a group; `thread` is a forum topic, `reply_to` a message.
+    pub fn group_says(
+        &self,
+        group: i64,
+        user: i64,
+        name: &str,
+        text: &str,
+        thread: Option<i64>,
+        reply_to: Option<&Sent>,
+    ) -> i64 {
+        let id = self.next_message_id();
+        let forum = self.with(|g| g.forums.contains(&group));
+        let mut m = json!({"message_id": id, "date": now_unix(), "chat": chat_json(group, forum),
+                           "from": user_json(user, name), "text": text});
+        if let Some(o) = m.as_object_mut() {
+            if let Some(t) = thread {
+                o.insert("message_thread_id".into(), json!(t));
+                o.insert("is_topic_message".into(), json!(true));
+            }
+            if let Some(r) = reply_to {
+                o.insert(
+                    "reply_to_message".into(),
+                    json!({"message_id": r.message_id, "date": now_unix(),
+                           "chat": chat_json(r.chat, forum), "from": bot_json(), "text": r.text}),
+                );
+            }
+        }
+        self.push("message", m)
+    }
+
+    /// `user` presses a button with `data` under the bot's message `on`.
+    pub fn press(&self, user: i64, name: &str, on: &Sent, data: &str) -> i64 {
+        let forum = self.with(|g| g.forums.contains(&on.chat));
+        let qid = format!("cb{}", self.next_message_id());
+        self.push(
+            "callback_query",
+            json!({"id": qid, "chat_instance": "ci", "data": data,
+                   "from": user_json(user, name),
+                   "message": {"message_id": on.message_id, "date": now_unix(),
+                               "chat": chat_json(on.chat, forum), "from": bot_json(),
+                               "text": on.text}}),
+        )
+    }
+
+    /// Telegram sends an already confirmed update again.
+    pub fn redeliver(&self, update_id: i64) {
+        self.with(|g| {
+            if let Some(u) = g.all.get(&update_id).cloned() {
+                g.redeliver.push(u);
+            }
+        });
+        self.shared.updates.notify_waiters();
+    }
+
+    /// The raw JSON of an update (for posting it to a webhook).
+    pub fn update_json(&self, update_id: i64) -> Option<Value> {
+        self.with(|g| g.all.get(&update_id).cloned())
+    }
+
+    /// Takes an update out of the polling queue (it goes by webhook).
+    pub fn take_update(&self, update_id: i64) -> Option<Value> {
+        self.with(|g| {
+            g.queue
+                .retain(|u| u["update_id"].as_i64() != Some(update_id));
+            g.all.get(&update_id).cloned()
+        })
+    }
+
+    pub fn set_member(&self, group: i64, user: i64, status: &str) {
+        self.with(|g| g.members.insert((group, user), status.to_string()));
+    }
+
+    pub fn set_forum(&self, group: i64) {
+        self.with(|g| g.forums.insert(group));
+    }
+
+    pub fn block(&self, chat: i64) {
+        self.with(|g| g.blocked.insert(chat));
+    }
+
+    /// The next `n` calls of `method` ("*" = any) fail with `fault`.
+    pub fn fault(&self, method: &str, fault: Fault, n: usize) {
+        self.with(|g| g.faults.push((method.to_ascii_lowercase(), fault, n)));
+    }
+
+    pub fn sent(&self) -> Vec<Sent> {
+        self.with(|g| g.sent.clone())
+    }
+
+    pub fn sent_to(&self, chat: i64) -> Vec<Sent> {
+        self.with(|g| g.sent.iter().filter(|s| s.chat == chat).cloned().collect())
+    }
+
+    pub fn chat_actions(&self, chat: i64) -> Vec<String> {
+        self.with(|g| {
+            g.chat_actions
+                .iter()
+                .filter(|(c, _)| *c == chat)
+                .map(|(_, a)| a.clone())
+                .collect()
+        })
+    }
+
+    pub fn callback_answers(&self) -> Vec<(String, Option<String>)> {
+        self.with(|g| g.callback_answers.clone())
+    }
+
+    pub fn commands(&self) -> Vec<(Option<String>, Vec<String>)> {
+        self.with(|g| g.commands.clone())
+    }
+
+    pub fn topics(&self) -> Vec<(i64, i64, String)> {
+        self.with(|g| g.topics.clone())
+    }
+
+    /// How many messages the bot has sent to `chat`.
+    pub fn count_to(&self, chat: i64) -> usize {
+        self.with(|g| g.counts.get(&chat).copied().unwrap_or(0))
+    }
+
+    /// Waits until at least `n` messages went to `chat`; false on timeout.
+    pub async fn wait_count(&self, chat: i64, n: usize, within: Duration) -> bool {
+        let end = Instant::now() + within;
+        while self.count_to(chat) < n {
+            if Instant::now() > end {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        true
+    }
+
+    /// sendMessage requests refused for exceeding a rate limit.
+    pub fn violations(&self) -> usize {
+        self.with(|g| g.violations)
+    }
+
+    pub fn calls(&self, method: &str) -> usize {
+        self.with(|g| {
+            g.calls
+                .get(&method.to_ascii_lowercase())
+                .copied()
+                .unwrap_or(0)
+        })
+    }
+
+    /// Updates not yet confirmed by a `getUpdates` offset.
+    pub fn unconfirmed(&self) -> usize {
+        self.with(|g| g.queue.len())
+    }
+
+    pub fn webhook(&self) -> Option<(String, Option<String>)> {
+        self.with(|g| g.webhook.clone())
+    }
+
+    /// Waits until `f` holds on the sent messages, or panics after `within`.
+    pub async fn wait_for(
+        &self,
+        within: Duration,
+        what: &str,
+        f: impl Fn(&[Sent]) -> bool,
+    ) -> Vec<Sent> {
+        let end = Instant::now() + within;
+        loop {
+            let sent = self.sent();
+            if f(&sent) {
+                return sent;
+            }
+            if Instant::now() > end {
+                let dump: Vec<String> = sent
+                    .iter()
+                    .map(|s| format!("{} → {}: {:.80}", s.message_id, s.chat, s.text))
+                    .collect();
+                panic!("timed out waiting for {what}; sent so far:\n{}", dump.join("\n"));
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+}
+
+/// A running `kraft serve` (the real binary) wired to a Telegram double.
+/// Killed on drop; `stop()` sends SIGTERM and waits, like systemd.
+pub struct Serve {
+    child: std::process::Child,
+    /// Base URL of its HTTP server (healthz, metrics, webhook).
+    pub http: String,
+    pub log: Arc<Mutex<String>>,
+}
+
+pub const TOKEN: &str = "123456:TEST-token_for-the-double";
+
+impl Serve {
+    /// `bin` = `env!("CARGO_BIN_EXE_kraft")`. Telegram points at `double`
+    /// with a 1-second long poll; `env` adds or overrides settings.
+    pub fn start(
+        bin: &str,
+        data: &std::path::Path,
+        kb: &std::path::Path,
+        double: &TgDouble,
+        env: &[(&str, &str)],
+    ) -> Serve {
+        use std::io::BufRead;
+        let mut c = crate::kraft_cmd(bin, data, kb);
+        c.env("KRAFT_TELEGRAM_TOKEN", TOKEN)
+            .env("KRAFT_TELEGRAM__API_URL", double.api_url())
+            .env("KRAFT_TELEGRAM__POLL_TIMEOUT_SECS", "1")
+            .env("KRAFT_SERVE__LISTEN", "127.0.0.1:0")
+            .env("KRAFT_LOG__FILTER", "info,qdrant_edge=error")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.arg("serve");
+        let mut child = c.spawn().expect("start kraft serve");
+        let log = Arc::new(Mutex::new(String::new()));
+        let stderr = child.stderr.take().expect("stderr");
+        let l2 = log.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("[serve] {line}");
+                let mut g = l2.lock().unwrap_or_else(|p| p.into_inner());
+                g.push_str(&line);
+                g.push('\n');
+            }
+        });
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                eprintln!("[serve:out] {line}");
+                if let Some(url) = line.strip_prefix("kraft serve: listening on ") {
+                    let _ = tx.send(url.trim().to_string());
+                }
+            }
+        });
+        let http = match rx.recv_timeout(Duration::from_secs(180)) {
+            Ok(u) => u,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("kraft serve did not start within 180 s");
+            }
+        };
+        Serve { child, http, log }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// SIGTERM, then waits for the exit status.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let end = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                return s;
+            }
+            if Instant::now() > end {
+                let _ = self.child.kill();
+                panic!("kraft serve did not stop within 60 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGKILL: no chance to finish anything.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let r = reqwest::get(format!("{}{path}", self.http))
+            .await
+            .expect("HTTP request to kraft serve");
+        let code = r.status().as_u16();
+        (code, r.text().await.unwrap_or_default())
+    }
+}
+
+impl Serve {
+    pub async fn post(&self, path: &str, secret: Option<&str>, body: String) -> u16 {
+        let mut r = reqwest::Client::new()
+            .post(format!("{}{path}", self.http))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(s) = secret {
+            r = r.header("X-Telegram-Bot-Api-Secret-Token", s);
+        }
+        r.send().await.expect("HTTP POST to kraft serve").status().as_u16()
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
