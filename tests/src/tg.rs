@@ -179,12 +179,37 @@ fn bot_json() -> Value {
 }
 
 fn as_i64(v: &Value) -> Option<i64> {
-    v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+    v.as_i64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+}
+
+/// Text fields of a multipart/form-data body (teloxide sends requests that
+/// may carry files, e.g. setWebhook, as multipart), as a JSON object.
+fn multipart_fields(content_type: &str, body: &[u8]) -> Option<Value> {
+    let boundary = content_type.split("boundary=").nth(1)?.trim_matches('"');
+    let text = String::from_utf8_lossy(body);
+    let mut out = serde_json::Map::new();
+    for part in text.split(&format!("--{boundary}")) {
+        let Some((head, value)) = part.split_once("\r\n\r\n") else {
+            continue;
+        };
+        let Some(name) = head
+            .split("name=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+        else {
+            continue;
+        };
+        let v = value.strip_suffix("\r\n").unwrap_or(value);
+        out.insert(name.to_string(), Value::String(v.to_string()));
+    }
+    Some(Value::Object(out))
 }
 
 async fn api(
     State(s): State<Shared>,
     Path((bot, method)): Path<(String, String)>,
+    headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
     // Bot API method names are case-insensitive (teloxide sends "GetMe").
@@ -192,8 +217,18 @@ async fn api(
     if bot != format!("bot{}", s.token) {
         return err(401, "Unauthorized");
     }
+    let ct = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
     let p: Value = if body.is_empty() {
         json!({})
+    } else if ct.starts_with("multipart/form-data") {
+        match multipart_fields(&ct, &body) {
+            Some(v) => v,
+            None => return err(400, "Bad Request: invalid multipart"),
+        }
     } else {
         match serde_json::from_slice(&body) {
             Ok(v) => v,
@@ -257,7 +292,12 @@ async fn api(
         }
         "getchat" => {
             let id = as_i64(&p["chat_id"]).unwrap_or_default();
-            let forum = s.inner.lock().unwrap_or_else(|p| p.into_inner()).forums.contains(&id);
+            let forum = s
+                .inner
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .forums
+                .contains(&id);
             let mut c = chat_json(id, forum);
             if let Some(o) = c.as_object_mut() {
                 o.insert("accent_color_id".into(), json!(0));
@@ -281,7 +321,32 @@ async fn api(
                 .get(&(chat, user))
                 .cloned()
                 .unwrap_or_else(|| "left".into());
-            ok(json!({"status": status, "user": user_json(user, "Someone")}))
+            let mut m = json!({"status": status, "user": user_json(user, "Someone")});
+            if let Some(o) = m.as_object_mut() {
+                if status == "administrator" || status == "creator" {
+                    o.insert("is_anonymous".into(), json!(false));
+                }
+                if status == "administrator" {
+                    for f in [
+                        "can_be_edited",
+                        "can_manage_chat",
+                        "can_change_info",
+                        "can_delete_messages",
+                        "can_manage_video_chats",
+                        "can_invite_users",
+                        "can_restrict_members",
+                        "can_promote_members",
+                        "can_post_stories",
+                        "can_edit_stories",
+                        "can_delete_stories",
+                        "can_pin_messages",
+                        "can_manage_topics",
+                    ] {
+                        o.insert(f.into(), json!(true));
+                    }
+                }
+            }
+            ok(m)
         }
         "createforumtopic" => {
             let chat = as_i64(&p["chat_id"]).unwrap_or_default();
@@ -306,7 +371,10 @@ async fn api(
             ok(json!(true))
         }
         "answercallbackquery" => {
-            let id = p["callback_query_id"].as_str().unwrap_or_default().to_string();
+            let id = p["callback_query_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
             let text = p["text"].as_str().map(str::to_string);
             s.inner
                 .lock()
@@ -384,8 +452,7 @@ fn send_message(s: &Shared, p: &Value) -> Response {
     } else {
         l.per_chat_per_min
     };
-    if in_chat_sec >= l.per_chat_per_sec || in_chat_min >= per_min || overall >= l.overall_per_sec
-    {
+    if in_chat_sec >= l.per_chat_per_sec || in_chat_min >= per_min || overall >= l.overall_per_sec {
         g.violations += 1;
         g.rate_limited += 1;
         return too_many(1);
@@ -750,7 +817,10 @@ impl TgDouble {
                     .iter()
                     .map(|s| format!("{} → {}: {:.80}", s.message_id, s.chat, s.text))
                     .collect();
-                panic!("timed out waiting for {what}; sent so far:\n{}", dump.join("\n"));
+                panic!(
+                    "timed out waiting for {what}; sent so far:\n{}",
+                    dump.join("\n")
+                );
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
@@ -796,7 +866,10 @@ impl Serve {
         let stderr = child.stderr.take().expect("stderr");
         let l2 = log.clone();
         std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
                 eprintln!("[serve] {line}");
                 let mut g = l2.lock().unwrap_or_else(|p| p.into_inner());
                 g.push_str(&line);
@@ -806,7 +879,10 @@ impl Serve {
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
                 eprintln!("[serve:out] {line}");
                 if let Some(url) = line.strip_prefix("kraft serve: listening on ") {
                     let _ = tx.send(url.trim().to_string());
@@ -873,7 +949,11 @@ impl Serve {
         if let Some(s) = secret {
             r = r.header("X-Telegram-Bot-Api-Secret-Token", s);
         }
-        r.send().await.expect("HTTP POST to kraft serve").status().as_u16()
+        r.send()
+            .await
+            .expect("HTTP POST to kraft serve")
+            .status()
+            .as_u16()
     }
 }
 

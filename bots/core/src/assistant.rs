@@ -212,7 +212,11 @@ impl Assistant {
             Input::Button(id) => return self.on_button(&mut user, id).await,
             Input::Unsupported(kind) => {
                 tracing::debug!(kind = kind.as_str(), "non-text message");
-                return Ok(vec![reply(&user.chat(), texts::text_only(user.lang), vec![])]);
+                return Ok(vec![reply(
+                    &user.chat(),
+                    texts::text_only(user.lang),
+                    vec![],
+                )]);
             }
             Input::Text(t) => t,
         };
@@ -945,7 +949,10 @@ impl Assistant {
             .iter()
             .filter_map(|a| match a {
                 Action::Reply {
-                    chat, text, buttons, ..
+                    chat,
+                    text,
+                    buttons,
+                    ..
                 } => Some((chat, text, buttons.as_slice())),
                 Action::Ack { chat, text } => Some((chat, text, &[][..])),
                 _ => None,
@@ -983,9 +990,7 @@ impl Assistant {
 
     /// Tries a delivery again after `delay`.
     pub fn retry_later(&self, delivery: i64, delay: Duration) -> Result<(), CoreError> {
-        Ok(self
-            .store
-            .retry_later(delivery, self.clock.now(), delay)?)
+        Ok(self.store.retry_later(delivery, self.clock.now(), delay)?)
     }
 
     /// Gives up on a delivery that can never arrive.

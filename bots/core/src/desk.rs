@@ -336,7 +336,12 @@ impl Desk {
         self.close(id, Some("handed back to the bot"), true)
     }
 
-    fn close(&self, id: i64, note: Option<&str>, handed_back: bool) -> Result<TicketRow, DeskError> {
+    fn close(
+        &self,
+        id: i64,
+        note: Option<&str>,
+        handed_back: bool,
+    ) -> Result<TicketRow, DeskError> {
         let t = self.store.ticket(id)?.ok_or(DeskError::NotFound(id))?;
         let user = self.user_of(&t)?;
         let bye = if handed_back {

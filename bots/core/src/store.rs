@@ -887,7 +887,11 @@ impl Store {
 
     /// Frees every lease on the deliveries a front-end would take (see
     /// `lease_for`): at its start, nothing of its own is in flight any more.
-    pub fn release_leases(&self, users_on: &[Platform], advisers_for: &[Platform]) -> Result<usize> {
+    pub fn release_leases(
+        &self,
+        users_on: &[Platform],
+        advisers_for: &[Platform],
+    ) -> Result<usize> {
         let names = |ps: &[Platform]| {
             let v: Vec<&str> = ps.iter().map(|p| p.as_str()).collect();
             serde_json::to_string(&v).unwrap_or_else(|_| "[]".into())

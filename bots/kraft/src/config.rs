@@ -240,3 +240,22 @@ fn validate_core(c: &CoreSettings) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_production_example_loads_and_keeps_secrets_out() {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/production.example.toml");
+        let s = load(Some(&p)).expect("production example is valid");
+        assert_eq!(s.telegram.adviser_group, -1_001_234_567_890);
+        assert_eq!(s.telegram.mode, kraft_telegram::Mode::Polling);
+        assert_eq!(s.serve.listen, "127.0.0.1:9464");
+        let text = std::fs::read_to_string(&p).expect("read");
+        assert!(
+            !text.lines().any(|l| l.trim_start().starts_with("token")),
+            "no token key in the file"
+        );
+    }
+}

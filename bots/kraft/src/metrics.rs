@@ -65,15 +65,43 @@ impl Metrics {
         let outbox_pending = Gauge::default();
         let inbox_pending = Gauge::default();
         let open_tickets = Gauge::default();
-        r.register("messages", "User events handled (messages and button presses)", messages.clone());
-        r.register("answers", "Questions by outcome: answered, abstained, off_topic", answers.clone());
-        r.register("escalations", "Tickets opened, by reason", escalations.clone());
+        r.register(
+            "messages",
+            "User events handled (messages and button presses)",
+            messages.clone(),
+        );
+        r.register(
+            "answers",
+            "Questions by outcome: answered, abstained, off_topic",
+            answers.clone(),
+        );
+        r.register(
+            "escalations",
+            "Tickets opened, by reason",
+            escalations.clone(),
+        );
         r.register("sent", "Messages sent, by kind", sent.clone());
         r.register("errors", "Failures by kind", errors.clone());
-        r.register("handle_seconds", "Time the core took per user event", latency.clone());
-        r.register("outbox_pending", "Deliveries not yet confirmed", outbox_pending.clone());
-        r.register("inbox_pending", "Platform events not yet handled", inbox_pending.clone());
-        r.register("open_tickets", "Tickets waiting or active", open_tickets.clone());
+        r.register(
+            "handle_seconds",
+            "Time the core took per user event",
+            latency.clone(),
+        );
+        r.register(
+            "outbox_pending",
+            "Deliveries not yet confirmed",
+            outbox_pending.clone(),
+        );
+        r.register(
+            "inbox_pending",
+            "Platform events not yet handled",
+            inbox_pending.clone(),
+        );
+        r.register(
+            "open_tickets",
+            "Tickets waiting or active",
+            open_tickets.clone(),
+        );
         Self {
             registry: Mutex::new(r),
             messages,
@@ -170,10 +198,22 @@ mod tests {
         );
         m.error(Platform::Telegram, "network");
         let out = m.render();
-        assert!(out.contains(r#"kraft_messages_total{platform="telegram"} 1"#), "{out}");
-        assert!(out.contains(r#"kraft_answers_total{platform="telegram",kind="abstained"} 1"#), "{out}");
-        assert!(out.contains(r#"kraft_escalations_total{platform="telegram",kind="topic"} 1"#), "{out}");
-        assert!(out.contains(r#"kraft_errors_total{platform="telegram",kind="network"} 1"#), "{out}");
+        assert!(
+            out.contains(r#"kraft_messages_total{platform="telegram"} 1"#),
+            "{out}"
+        );
+        assert!(
+            out.contains(r#"kraft_answers_total{platform="telegram",kind="abstained"} 1"#),
+            "{out}"
+        );
+        assert!(
+            out.contains(r#"kraft_escalations_total{platform="telegram",kind="topic"} 1"#),
+            "{out}"
+        );
+        assert!(
+            out.contains(r#"kraft_errors_total{platform="telegram",kind="network"} 1"#),
+            "{out}"
+        );
         assert!(out.contains("kraft_handle_seconds_bucket"), "{out}");
         assert!(!out.contains("12345") && !out.contains("secret"), "{out}");
     }

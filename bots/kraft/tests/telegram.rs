@@ -19,17 +19,17 @@ fn serve(data: &Path, double: &TgDouble, env: &[(&str, &str)]) -> Serve {
     Serve::start(BIN, data, &real_kb(), double, env)
 }
 
-fn last_to(double: &TgDouble, chat: i64) -> Sent {
-    double.sent_to(chat).pop().expect("a message to the chat")
-}
-
 /// Waits until `chat` has `n` messages and returns them.
 async fn wait_n(double: &TgDouble, chat: i64, n: usize) -> Vec<Sent> {
     assert!(
         double.wait_count(chat, n, WAIT).await,
         "chat {chat} got {} messages, expected {n}: {:#?}",
         double.count_to(chat),
-        double.sent_to(chat).iter().map(|s| &s.text).collect::<Vec<_>>()
+        double
+            .sent_to(chat)
+            .iter()
+            .map(|s| &s.text)
+            .collect::<Vec<_>>()
     );
     double.sent_to(chat)
 }
@@ -51,17 +51,30 @@ async fn a_question_gets_a_sourced_answer_with_buttons_typing_and_commands() {
     let tg = TgDouble::start(TOKEN).await;
     let s = serve(&tmp.path().join("data"), &tg, &[]);
 
-    tg.user_says(1001, "Vad kostar det att delta i Kraftsamling AI Mälardalen?");
+    tg.user_says(
+        1001,
+        "Vad kostar det att delta i Kraftsamling AI Mälardalen?",
+    );
     let sent = wait_n(&tg, 1001, 1).await;
     let a = &sent[0];
     assert!(a.text.contains("Källor:"), "{}", a.text);
     assert!(a.text.contains(".md"), "cites knowledge paths: {}", a.text);
     assert_eq!(a.parse_mode.as_deref(), Some("HTML"));
-    assert!(a.buttons.iter().any(|b| b.starts_with("fb:up:")), "{:?}", a.buttons);
-    assert!(a.buttons.iter().any(|b| b.starts_with("fb:down:")), "{:?}", a.buttons);
+    assert!(
+        a.buttons.iter().any(|b| b.starts_with("fb:up:")),
+        "{:?}",
+        a.buttons
+    );
+    assert!(
+        a.buttons.iter().any(|b| b.starts_with("fb:down:")),
+        "{:?}",
+        a.buttons
+    );
     assert!(a.buttons.iter().any(|b| b == "human"), "{:?}", a.buttons);
     assert!(
-        a.button_labels.iter().any(|l| l == "Prata med en rådgivare"),
+        a.button_labels
+            .iter()
+            .any(|l| l == "Prata med en rådgivare"),
         "{:?}",
         a.button_labels
     );
@@ -79,7 +92,10 @@ async fn a_question_gets_a_sourced_answer_with_buttons_typing_and_commands() {
         en[0].text
     );
     assert!(
-        en[0].button_labels.iter().any(|l| l == "Talk to an adviser"),
+        en[0]
+            .button_labels
+            .iter()
+            .any(|l| l == "Talk to an adviser"),
         "{:?}",
         en[0].button_labels
     );
@@ -109,15 +125,30 @@ async fn a_question_gets_a_sourced_answer_with_buttons_typing_and_commands() {
     assert!(body.contains("\"status\":\"ok\""), "{body}");
     let (code, m) = s.get("/metrics").await;
     assert_eq!(code, 200);
-    assert!(m.contains("kraft_messages_total{platform=\"telegram\"} 3"), "{m}");
-    assert!(m.contains("kraft_answers_total{platform=\"telegram\",kind=\"answered\"}"), "{m}");
+    assert!(
+        m.contains("kraft_messages_total{platform=\"telegram\"} 3"),
+        "{m}"
+    );
+    assert!(
+        m.contains("kraft_answers_total{platform=\"telegram\",kind=\"answered\"}"),
+        "{m}"
+    );
     assert!(m.contains("kraft_handle_seconds_bucket"), "{m}");
-    assert!(m.contains("kraft_sent_total{platform=\"telegram\",kind=\"reply\"} 3"), "{m}");
+    assert!(
+        m.contains("kraft_sent_total{platform=\"telegram\",kind=\"reply\"} 3"),
+        "{m}"
+    );
     // No user ids, no message text, no token in the metrics or the log.
     assert!(!m.contains("1001") && !m.contains("kostar"), "{m}");
     let log = s.log();
-    assert!(!log.contains(TOKEN) && !log.contains("TEST-token"), "token leaked");
-    assert!(!log.contains("Vad kostar det"), "message text in the log at info level");
+    assert!(
+        !log.contains(TOKEN) && !log.contains("TEST-token"),
+        "token leaked"
+    );
+    assert!(
+        !log.contains("Vad kostar det"),
+        "message text in the log at info level"
+    );
     let status = s.stop();
     assert!(status.success(), "SIGTERM ends cleanly: {status:?}");
 }
@@ -127,7 +158,9 @@ async fn a_6000_character_answer_arrives_as_two_messages() {
     let tmp = tempfile::tempdir().expect("tmp");
     let tg = TgDouble::start(TOKEN).await;
     let para = "Det här är ett långt stycke om hur behovsanalysen går till [1]. ".repeat(16);
-    let answer: Vec<String> = (1..=6).map(|i| format!("Del {i}: {}", para.trim())).collect();
+    let answer: Vec<String> = (1..=6)
+        .map(|i| format!("Del {i}: {}", para.trim()))
+        .collect();
     let answer = answer.join("\n\n");
     assert!(answer.chars().count() >= 6000, "{}", answer.chars().count());
     let llm = ChatDouble::start(ChatBehaviour::Ok, &answer).await;
@@ -135,19 +168,38 @@ async fn a_6000_character_answer_arrives_as_two_messages() {
     let _s = serve(
         &tmp.path().join("data"),
         &tg,
-        &[("KRAFT_LLM__BASE_URL", &url), ("KRAFT_LLM__MODEL", "double")],
+        &[
+            ("KRAFT_LLM__BASE_URL", &url),
+            ("KRAFT_LLM__MODEL", "double"),
+        ],
     );
     tg.user_says(2001, "Hur går en behovsanalys till?");
-    let parts = wait_n(&tg, 2001, 2).await;
+    wait_n(&tg, 2001, 2).await;
     settle(&tg).await;
     let parts = tg.sent_to(2001);
-    assert_eq!(parts.len(), 2, "{:#?}", parts.iter().map(|p| p.text.len()).collect::<Vec<_>>());
+    assert_eq!(
+        parts.len(),
+        2,
+        "{:#?}",
+        parts.iter().map(|p| p.text.len()).collect::<Vec<_>>()
+    );
     for p in &parts {
         assert!(p.text.encode_utf16().count() <= 4096);
     }
-    assert!(parts[0].text.starts_with("Del 1"), "{}", &parts[0].text[..40]);
-    assert!(parts[1].text.starts_with("Del "), "split at a paragraph: {}", &parts[1].text[..40]);
-    assert!(parts[0].buttons.is_empty(), "buttons only under the last part");
+    assert!(
+        parts[0].text.starts_with("Del 1"),
+        "{}",
+        &parts[0].text[..40]
+    );
+    assert!(
+        parts[1].text.starts_with("Del "),
+        "split at a paragraph: {}",
+        &parts[1].text[..40]
+    );
+    assert!(
+        parts[0].buttons.is_empty(),
+        "buttons only under the last part"
+    );
     assert!(parts[1].buttons.iter().any(|b| b.starts_with("fb:up:")));
     assert!(parts[1].text.contains("Källor:"));
 }
@@ -195,7 +247,11 @@ async fn escalation_to_a_forum_topic_and_back_exactly_once() {
     assert_eq!(topics.len(), 1, "{topics:?}");
     assert!(topics[0].2.contains("#1"), "{topics:?}");
     assert_eq!(note.thread, Some(topics[0].1), "posted in the topic");
-    assert!(note.text.contains("Vad är en behovsanalys?"), "{}", note.text);
+    assert!(
+        note.text.contains("Vad är en behovsanalys?"),
+        "{}",
+        note.text
+    );
     for b in ["claim:1", "resolve:1", "handback:1"] {
         assert!(note.buttons.iter().any(|x| x == b), "{:?}", note.buttons);
     }
@@ -220,13 +276,28 @@ async fn escalation_to_a_forum_topic_and_back_exactly_once() {
     // The adviser claims; the user is told who took over.
     tg.press(ADVISER, "Anna Rådgivare", &note, "claim:1");
     let joined = wait_n(&tg, u, 4).await;
-    assert!(joined[3].text.contains("Anna Rådgivare"), "{}", joined[3].text);
+    assert!(
+        joined[3].text.contains("Anna Rådgivare"),
+        "{}",
+        joined[3].text
+    );
 
     // The adviser writes in the topic: exactly one copy reaches the user,
     // even when Telegram delivers the adviser's message twice.
-    let upd = tg.group_says(GROUP, ADVISER, "Anna Rådgivare", "Hej! Jag ringer dig i eftermiddag.", Some(topics[0].1), None);
+    let upd = tg.group_says(
+        GROUP,
+        ADVISER,
+        "Anna Rådgivare",
+        "Hej! Jag ringer dig i eftermiddag.",
+        Some(topics[0].1),
+        None,
+    );
     let got = wait_n(&tg, u, 5).await;
-    assert!(got[4].text.contains("Jag ringer dig i eftermiddag"), "{}", got[4].text);
+    assert!(
+        got[4].text.contains("Jag ringer dig i eftermiddag"),
+        "{}",
+        got[4].text
+    );
     tg.redeliver(upd);
     settle(&tg).await;
     assert_eq!(tg.count_to(u), 5, "the adviser's reply arrived once");
@@ -234,7 +305,11 @@ async fn escalation_to_a_forum_topic_and_back_exactly_once() {
     // The user answers: it goes to the topic, and the bot stays quiet.
     tg.user_says(u, "Tack, det passar bra.");
     let acked = wait_n(&tg, u, 6).await;
-    assert!(acked[5].text.contains("rådgivaren"), "only an ack: {}", acked[5].text);
+    assert!(
+        acked[5].text.contains("rådgivaren"),
+        "only an ack: {}",
+        acked[5].text
+    );
     tg.wait_for(WAIT, "the user's words in the topic", |s| {
         s.iter()
             .any(|m| m.chat == GROUP && m.text.contains("Tack, det passar bra."))
@@ -243,10 +318,18 @@ async fn escalation_to_a_forum_topic_and_back_exactly_once() {
 
     // The user blocks the bot: the adviser learns the reply did not arrive.
     tg.block(u);
-    tg.group_says(GROUP, ADVISER, "Anna Rådgivare", "Är du kvar?", Some(topics[0].1), None);
+    tg.group_says(
+        GROUP,
+        ADVISER,
+        "Anna Rådgivare",
+        "Är du kvar?",
+        Some(topics[0].1),
+        None,
+    );
     let warned = tg
         .wait_for(WAIT, "a did-not-arrive note", |s| {
-            s.iter().any(|m| m.chat == GROUP && m.text.contains("nådde inte"))
+            s.iter()
+                .any(|m| m.chat == GROUP && m.text.contains("nådde inte"))
         })
         .await;
     let w = warned
@@ -273,14 +356,23 @@ async fn reply_threads_in_a_group_without_topics() {
     tg.user_says(u, "Jag vill prata med en människa");
     wait_n(&tg, u, 1).await;
     let sent = tg
-        .wait_for(WAIT, "the ticket in the group", |s| s.iter().any(|m| m.chat == GROUP))
+        .wait_for(WAIT, "the ticket in the group", |s| {
+            s.iter().any(|m| m.chat == GROUP)
+        })
         .await;
     let root = sent.into_iter().find(|m| m.chat == GROUP).expect("root");
     assert_eq!(root.thread, None);
     assert!(tg.topics().is_empty());
     // Chatter that is not a reply is not relayed.
     tg.group_says(GROUP, ADVISER, "Bo", "Vem tar den här?", None, None);
-    tg.group_says(GROUP, ADVISER, "Bo", "Hej, Bo här. Vad gäller det?", None, Some(&root));
+    tg.group_says(
+        GROUP,
+        ADVISER,
+        "Bo",
+        "Hej, Bo här. Vad gäller det?",
+        None,
+        Some(&root),
+    );
     let got = wait_n(&tg, u, 3).await; // joined + the reply
     assert!(got.iter().any(|m| m.text.contains("Bo här")), "{got:#?}");
     settle(&tg).await;
@@ -292,7 +384,8 @@ async fn reply_threads_in_a_group_without_topics() {
     tg.user_says(u, "Det gäller finansiering.");
     let relayed = tg
         .wait_for(WAIT, "the user's words in the thread", |s| {
-            s.iter().any(|m| m.chat == GROUP && m.text.contains("finansiering"))
+            s.iter()
+                .any(|m| m.chat == GROUP && m.text.contains("finansiering"))
         })
         .await;
     let r = relayed
@@ -343,7 +436,10 @@ async fn a_restart_in_the_middle_loses_and_repeats_nothing() {
     let before: usize = users.iter().map(|&u| tg.count_to(u)).sum();
     let status = s.stop();
     assert!(status.success(), "{status:?}");
-    assert!(before < 30, "stopped in the middle ({before} of 30 answered)");
+    assert!(
+        before < 30,
+        "stopped in the middle ({before} of 30 answered)"
+    );
     let s = serve(&data, &tg, &[]);
     for &u in &users {
         wait_n(&tg, u, 3).await;
@@ -430,7 +526,10 @@ async fn webhook_mode_checks_the_secret_and_dedupes() {
         &tg,
         &[
             ("KRAFT_TELEGRAM__MODE", "webhook"),
-            ("KRAFT_TELEGRAM__WEBHOOK_URL", "https://kraft.example.org/telegram/webhook"),
+            (
+                "KRAFT_TELEGRAM__WEBHOOK_URL",
+                "https://kraft.example.org/telegram/webhook",
+            ),
             ("KRAFT_TELEGRAM_WEBHOOK_SECRET", "s3cret-for_tests"),
         ],
     );
@@ -448,14 +547,34 @@ async fn webhook_mode_checks_the_secret_and_dedupes() {
     let id = tg.user_says(9001, "Vad är en behovsanalys?");
     let body = tg.take_update(id).expect("update").to_string();
     assert_eq!(s.post("/telegram/webhook", None, body.clone()).await, 401);
-    assert_eq!(s.post("/telegram/webhook", Some("wrong"), body.clone()).await, 401);
-    assert_eq!(s.post("/telegram/webhook", Some("s3cret-for_tests"), "{]".into()).await, 400);
+    assert_eq!(
+        s.post("/telegram/webhook", Some("wrong"), body.clone())
+            .await,
+        401
+    );
+    assert_eq!(
+        s.post("/telegram/webhook", Some("s3cret-for_tests"), "{]".into())
+            .await,
+        400
+    );
     assert_eq!(tg.count_to(9001), 0);
-    assert_eq!(s.post("/telegram/webhook", Some("s3cret-for_tests"), body.clone()).await, 200);
+    assert_eq!(
+        s.post("/telegram/webhook", Some("s3cret-for_tests"), body.clone())
+            .await,
+        200
+    );
     wait_n(&tg, 9001, 1).await;
-    assert_eq!(s.post("/telegram/webhook", Some("s3cret-for_tests"), body).await, 200);
+    assert_eq!(
+        s.post("/telegram/webhook", Some("s3cret-for_tests"), body)
+            .await,
+        200
+    );
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(tg.count_to(9001), 1, "a resent webhook update is answered once");
+    assert_eq!(
+        tg.count_to(9001),
+        1,
+        "a resent webhook update is answered once"
+    );
     assert_eq!(tg.calls("getUpdates"), 0, "no polling in webhook mode");
 }
 
@@ -463,12 +582,19 @@ async fn webhook_mode_checks_the_secret_and_dedupes() {
 async fn without_a_token_telegram_is_off_and_says_so() {
     let tmp = tempfile::tempdir().expect("tmp");
     let tg = TgDouble::start(TOKEN).await;
-    let s = serve(&tmp.path().join("data"), &tg, &[("KRAFT_TELEGRAM_TOKEN", "")]);
+    let s = serve(
+        &tmp.path().join("data"),
+        &tg,
+        &[("KRAFT_TELEGRAM_TOKEN", "")],
+    );
     let (code, body) = s.get("/healthz").await;
     assert_eq!(code, 200, "{body}");
     assert!(body.contains("\"telegram\":null"), "{body}");
     let log = s.log();
-    assert!(log.contains("Telegram is off: KRAFT_TELEGRAM_TOKEN is not set"), "{log}");
+    assert!(
+        log.contains("Telegram is off: KRAFT_TELEGRAM_TOKEN is not set"),
+        "{log}"
+    );
     assert_eq!(tg.calls("getMe"), 0);
     assert!(s.stop().success());
 }

@@ -266,8 +266,16 @@ mod tests {
 
     #[test]
     fn private_text_and_commands_for_this_bot() {
-        match classify(&msg(private(), serde_json::json!({"text": "/help@KraftBot"})), &ctx()) {
-            Event::Sme { user, input, reply_to, .. } => {
+        match classify(
+            &msg(private(), serde_json::json!({"text": "/help@KraftBot"})),
+            &ctx(),
+        ) {
+            Event::Sme {
+                user,
+                input,
+                reply_to,
+                ..
+            } => {
                 assert_eq!(user.user_id, "7");
                 assert_eq!(user.chat_id, "7");
                 assert_eq!(input, Input::Text("/help".into()));
@@ -279,13 +287,24 @@ mod tests {
 
     #[test]
     fn group_messages_only_when_mentioned_and_per_member() {
-        let e = classify(&msg(group(-5), serde_json::json!({"text": "hej alla"})), &ctx());
+        let e = classify(
+            &msg(group(-5), serde_json::json!({"text": "hej alla"})),
+            &ctx(),
+        );
         assert!(matches!(e, Event::Ignore(_)));
         match classify(
-            &msg(group(-5), serde_json::json!({"text": "@kraftbot vad kostar det?"})),
+            &msg(
+                group(-5),
+                serde_json::json!({"text": "@kraftbot vad kostar det?"}),
+            ),
             &ctx(),
         ) {
-            Event::Sme { user, input, reply_to, .. } => {
+            Event::Sme {
+                user,
+                input,
+                reply_to,
+                ..
+            } => {
                 assert_eq!(input, Input::Text("vad kostar det?".into()));
                 assert_eq!(user.user_id, "7@-5");
                 assert_eq!(user.chat_id, "-5");

@@ -133,10 +133,18 @@ mod tests {
         let text = text.join("\n\n");
         assert!(text.chars().count() > 6000);
         let parts = split(&text, MAX_MESSAGE);
-        assert_eq!(parts.len(), 2, "{:?}", parts.iter().map(|p| p.len()).collect::<Vec<_>>());
+        assert_eq!(
+            parts.len(),
+            2,
+            "{:?}",
+            parts.iter().map(|p| p.len()).collect::<Vec<_>>()
+        );
         for p in &parts {
             assert!(cost(p) <= MAX_MESSAGE);
-            assert!(p.starts_with(|c: char| c.is_ascii_digit()), "starts mid-paragraph");
+            assert!(
+                p.starts_with(|c: char| c.is_ascii_digit()),
+                "starts mid-paragraph"
+            );
         }
         assert_eq!(parts.join("\n\n"), text);
     }

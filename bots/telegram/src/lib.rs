@@ -25,7 +25,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use kraft_core::store::{Delivery, InboxEvent, InboxRow, NewDelivery, Target};
-use kraft_core::{texts, Action, Assistant, CoreError, DeskError, Incoming, Lang, Observer, Platform};
+use kraft_core::{
+    texts, Action, Assistant, CoreError, DeskError, Incoming, Lang, Observer, Platform,
+};
 use serde::{Deserialize, Serialize};
 use teloxide::adaptors::throttle::{Limits, Settings as ThrottleSettings};
 use teloxide::adaptors::Throttle;
@@ -198,7 +200,9 @@ fn error_kind(e: &RequestError) -> &'static str {
         RequestError::Api(ApiError::UserDeactivated) => "user_deactivated",
         RequestError::Api(ApiError::ChatNotFound) => "chat_not_found",
         RequestError::Api(
-            ApiError::BotKicked | ApiError::BotKickedFromSupergroup | ApiError::BotKickedFromChannel,
+            ApiError::BotKicked
+            | ApiError::BotKickedFromSupergroup
+            | ApiError::BotKickedFromChannel,
         ) => "kicked",
         RequestError::Api(ApiError::InvalidToken) => "unauthorized",
         RequestError::Api(ApiError::CantParseEntities(_)) => "bad_formatting",
@@ -269,7 +273,9 @@ impl Telegram {
         observer: Arc<dyn Observer>,
     ) -> Result<Arc<Self>, TelegramError> {
         if token.trim().is_empty() || token.contains(char::is_whitespace) {
-            return Err(TelegramError::Config("the bot token is empty or malformed".into()));
+            return Err(TelegramError::Config(
+                "the bot token is empty or malformed".into(),
+            ));
         }
         let mut bot = Bot::new(token.trim());
         if !settings.api_url.is_empty() {
@@ -285,7 +291,9 @@ impl Telegram {
         }
         let l = settings.limits;
         if l.per_chat_per_sec == 0 || l.overall_per_sec == 0 || l.per_chat_per_min == 0 {
-            return Err(TelegramError::Config("telegram.limits must be positive".into()));
+            return Err(TelegramError::Config(
+                "telegram.limits must be positive".into(),
+            ));
         }
         let limits = Limits {
             messages_per_sec_chat: l.per_chat_per_sec,
@@ -349,8 +357,10 @@ impl Telegram {
 
     fn contact(&self, ok: bool) {
         if ok {
-            self.last_contact_ms
-                .store(self.started_at.elapsed().as_millis() as i64, Ordering::Relaxed);
+            self.last_contact_ms.store(
+                self.started_at.elapsed().as_millis() as i64,
+                Ordering::Relaxed,
+            );
         }
         self.failing.store(!ok, Ordering::Relaxed);
     }
@@ -382,11 +392,13 @@ impl Telegram {
                     == 0
         });
         if !ok {
-            self.observer.error(Platform::Telegram, "webhook_unauthorized");
+            self.observer
+                .error(Platform::Telegram, "webhook_unauthorized");
             return WebhookReply::Unauthorized;
         }
         let Ok(u) = serde_json::from_slice::<Update>(body) else {
-            self.observer.error(Platform::Telegram, "webhook_bad_request");
+            self.observer
+                .error(Platform::Telegram, "webhook_bad_request");
             return WebhookReply::BadRequest;
         };
         match self.store_updates(&[u], None) {
@@ -425,7 +437,10 @@ impl Telegram {
             self.assistant.now(),
         )?;
         if new < updates.len() {
-            tracing::info!(duplicates = updates.len() - new, "duplicate updates ignored");
+            tracing::info!(
+                duplicates = updates.len() - new,
+                "duplicate updates ignored"
+            );
         }
         self.wake.notify_one();
         Ok(new)
@@ -433,7 +448,10 @@ impl Telegram {
 
     /// Connects, then serves until `shutdown` turns true; in-flight
     /// messages are finished before it returns.
-    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) -> Result<(), TelegramError> {
+    pub async fn run(
+        self: Arc<Self>,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Result<(), TelegramError> {
         let Some(ctx) = self.connect(&mut shutdown).await? else {
             return Ok(());
         };
@@ -443,7 +461,10 @@ impl Telegram {
         match self.settings.mode {
             Mode::Polling => {
                 if let Err(e) = self.bot.delete_webhook().await {
-                    tracing::warn!(kind = error_kind(&e), "deleteWebhook failed; polling anyway");
+                    tracing::warn!(
+                        kind = error_kind(&e),
+                        "deleteWebhook failed; polling anyway"
+                    );
                 }
             }
             Mode::Webhook => {
@@ -454,16 +475,20 @@ impl Telegram {
                     .secret_token(self.webhook_secret.clone())
                     .allowed_updates(vec![AllowedUpdate::Message, AllowedUpdate::CallbackQuery])
                     .await
-                    .map_err(|e| TelegramError::Webhook(error_kind(&e).to_string()))?;
+                    .map_err(|e| TelegramError::Webhook(e.to_string()))?;
             }
         }
         // Leases held by a previous run of this process are void now.
-        let released = self.assistant.store().release_leases(
-            &[Platform::Telegram],
-            self.advisers_for(),
-        ).map_err(CoreError::from)?;
+        let released = self
+            .assistant
+            .store()
+            .release_leases(&[Platform::Telegram], self.advisers_for())
+            .map_err(CoreError::from)?;
         if released > 0 {
-            tracing::info!(released, "unconfirmed deliveries from the last run will be sent");
+            tracing::info!(
+                released,
+                "unconfirmed deliveries from the last run will be sent"
+            );
         }
         tracing::info!(
             mode = ?self.settings.mode,
@@ -527,24 +552,41 @@ impl Telegram {
             let l = lang.unwrap_or(Lang::Sv);
             let cmds = vec![
                 BotCommand::new("start", texts::pick(l, "Börja här", "Start here")),
-                BotCommand::new("help", texts::pick(l, "Vad jag kan hjälpa till med", "What I can help with")),
-                BotCommand::new("events", texts::pick(l, "Kommande evenemang", "Upcoming events")),
-                BotCommand::new("human", texts::pick(l, "Prata med en rådgivare", "Talk to an adviser")),
-                BotCommand::new("forget", texts::pick(l, "Radera mina uppgifter", "Delete my data")),
+                BotCommand::new(
+                    "help",
+                    texts::pick(l, "Vad jag kan hjälpa till med", "What I can help with"),
+                ),
+                BotCommand::new(
+                    "events",
+                    texts::pick(l, "Kommande evenemang", "Upcoming events"),
+                ),
+                BotCommand::new(
+                    "human",
+                    texts::pick(l, "Prata med en rådgivare", "Talk to an adviser"),
+                ),
+                BotCommand::new(
+                    "forget",
+                    texts::pick(l, "Radera mina uppgifter", "Delete my data"),
+                ),
             ];
             let mut req = self.bot.set_my_commands(cmds);
             if let Some(l) = lang {
                 req = req.language_code(l.as_str());
             }
             if let Err(e) = req.await {
-                tracing::warn!(kind = error_kind(&e), "setMyCommands failed; commands still work");
+                tracing::warn!(
+                    kind = error_kind(&e),
+                    "setMyCommands failed; commands still work"
+                );
             }
         }
     }
 
     async fn setup_adviser_group(&self) {
         let Some(g) = self.group() else {
-            tracing::info!("no telegram.adviser_group: escalations are handled with `kraft tickets`");
+            tracing::info!(
+                "no telegram.adviser_group: escalations are handled with `kraft tickets`"
+            );
             return;
         };
         match self.bot.get_chat(g).await {
@@ -556,7 +598,10 @@ impl Telegram {
             }
             Err(e) => {
                 self.observer.error(Platform::Telegram, "adviser_group");
-                tracing::error!(kind = error_kind(&e), "cannot read the adviser group; using reply threads");
+                tracing::error!(
+                    kind = error_kind(&e),
+                    "cannot read the adviser group; using reply threads"
+                );
             }
         }
     }
@@ -609,7 +654,11 @@ impl Telegram {
                         _ => backoff(failures).min(Duration::from_secs(30)),
                     };
                     failures += 1;
-                    tracing::warn!(kind = error_kind(&e), retry_in_ms = wait.as_millis() as u64, "getUpdates failed");
+                    tracing::warn!(
+                        kind = error_kind(&e),
+                        retry_in_ms = wait.as_millis() as u64,
+                        "getUpdates failed"
+                    );
                     tokio::select! {
                         _ = tokio::time::sleep(wait) => {}
                         _ = shutdown.wait_for(|s| *s) => break,
@@ -622,14 +671,20 @@ impl Telegram {
     /// Hands stored updates to per-chat workers: one chat's updates in
     /// order, different chats at the same time.
     async fn dispatch(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
-        let sem = Arc::new(tokio::sync::Semaphore::new(self.settings.max_concurrent_chats.max(1)));
+        let sem = Arc::new(tokio::sync::Semaphore::new(
+            self.settings.max_concurrent_chats.max(1),
+        ));
         let mut workers = tokio::task::JoinSet::new();
         loop {
             if *shutdown.borrow() {
                 break;
             }
             while workers.try_join_next().is_some() {}
-            match self.assistant.store().inbox_pending(Platform::Telegram, 1000) {
+            match self
+                .assistant
+                .store()
+                .inbox_pending(Platform::Telegram, 1000)
+            {
                 Ok(rows) => {
                     let mut by_chat: Vec<(String, Vec<InboxRow>)> = Vec::new();
                     let mut index: HashMap<String, usize> = HashMap::new();
@@ -660,7 +715,10 @@ impl Telegram {
                         let stop = shutdown.clone();
                         workers.spawn(async move {
                             me.work_chat(rows, stop).await;
-                            me.busy.lock().unwrap_or_else(|p| p.into_inner()).remove(&chat);
+                            me.busy
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .remove(&chat);
                             drop(permit);
                             me.wake.notify_one();
                         });
@@ -757,9 +815,13 @@ impl Telegram {
                 };
                 let ((), res) = tokio::join!(first, work);
                 let actions = res?;
-                self.observer.handled(Platform::Telegram, &actions, t0.elapsed());
+                self.observer
+                    .handled(Platform::Telegram, &actions, t0.elapsed());
                 let meta = reply_to.map(|m| {
-                    serde_json::to_string(&Meta { reply_to: Some(m.0) }).unwrap_or_default()
+                    serde_json::to_string(&Meta {
+                        reply_to: Some(m.0),
+                    })
+                    .unwrap_or_default()
                 });
                 let Some(replies) =
                     self.assistant
@@ -868,7 +930,9 @@ impl Telegram {
             )
             .to_string();
         }
-        let Some((op, id)) = data.split_once(':').and_then(|(op, id)| Some((op, id.parse::<i64>().ok()?)))
+        let Some((op, id)) = data
+            .split_once(':')
+            .and_then(|(op, id)| Some((op, id.parse::<i64>().ok()?)))
         else {
             return texts::pick(l, "Okänd knapp.", "Unknown button.").to_string();
         };
@@ -879,11 +943,14 @@ impl Telegram {
         let l = self.adviser_lang();
         let desk = self.assistant.desk();
         let res = match op {
-            "claim" => desk.claim(id, name, false).map(|_| {
-                format!("✅ #{id} {} {name}", texts::pick(l, "tas av", "taken by"))
-            }),
+            "claim" => desk
+                .claim(id, name, false)
+                .map(|_| format!("✅ #{id} {} {name}", texts::pick(l, "tas av", "taken by"))),
             "resolve" => desk.resolve(id, None).map(|_| {
-                format!("☑️ #{id} {} {name}", texts::pick(l, "avslutat av", "closed by"))
+                format!(
+                    "☑️ #{id} {} {name}",
+                    texts::pick(l, "avslutat av", "closed by")
+                )
             }),
             "handback" => desk.hand_back(id).map(|_| {
                 format!(
@@ -944,7 +1011,7 @@ impl Telegram {
             );
             return Ok(());
         };
-        let cmd = text.trim().split_whitespace().next().unwrap_or("");
+        let cmd = text.split_whitespace().next().unwrap_or("");
         let cmd = cmd.split('@').next().unwrap_or("");
         let op = match cmd {
             "/claim" => Some("claim"),
@@ -1027,7 +1094,9 @@ impl Telegram {
             }
         }
         let res = match &d.target {
-            Target::User(c) if c.platform == Platform::Telegram => self.send_to_user(&d, &c.chat_id).await,
+            Target::User(c) if c.platform == Platform::Telegram => {
+                self.send_to_user(&d, &c.chat_id).await
+            }
             Target::User(_) => Err(SendFailure::Permanent("wrong_platform")),
             Target::Advisers => self.send_to_advisers(&d).await,
         };
@@ -1039,7 +1108,11 @@ impl Telegram {
             }
             Err(SendFailure::Permanent(kind)) => {
                 self.observer.error(Platform::Telegram, kind);
-                tracing::warn!(delivery = d.id, kind, "delivery cannot arrive; kept as a dead letter");
+                tracing::warn!(
+                    delivery = d.id,
+                    kind,
+                    "delivery cannot arrive; kept as a dead letter"
+                );
                 let r = a.dead_letter(d.id, kind);
                 if let (Target::User(_), Some(t)) = (&d.target, d.ticket_id) {
                     let l = self.adviser_lang();
@@ -1061,11 +1134,21 @@ impl Telegram {
             Err(SendFailure::Transient(kind, after)) => {
                 self.observer.error(Platform::Telegram, kind);
                 if d.attempts >= self.settings.max_delivery_attempts {
-                    tracing::error!(delivery = d.id, kind, attempts = d.attempts, "giving up on a delivery");
+                    tracing::error!(
+                        delivery = d.id,
+                        kind,
+                        attempts = d.attempts,
+                        "giving up on a delivery"
+                    );
                     a.dead_letter(d.id, "gave_up")
                 } else {
                     let wait = after.unwrap_or_else(|| backoff(d.attempts));
-                    tracing::warn!(delivery = d.id, kind, retry_in_s = wait.as_secs(), "send failed; will retry");
+                    tracing::warn!(
+                        delivery = d.id,
+                        kind,
+                        retry_in_s = wait.as_secs(),
+                        "send failed; will retry"
+                    );
                     a.retry_later(d.id, wait)
                 }
             }
@@ -1087,25 +1170,34 @@ impl Telegram {
         thread: Option<i32>,
         buttons: &[kraft_core::Button],
     ) -> Result<MessageId, RequestError> {
-        let headings = [texts::sources_heading(Lang::Sv), texts::sources_heading(Lang::En)];
+        let headings = [
+            texts::sources_heading(Lang::Sv),
+            texts::sources_heading(Lang::En),
+        ];
         let mut html = true;
         loop {
-            let body = if html { format::to_html(text, &headings) } else { text.to_string() };
-            let mut req = self
-                .bot
-                .send_message(chat, body)
-                .link_preview_options(LinkPreviewOptions {
-                    is_disabled: true,
-                    url: None,
-                    prefer_small_media: false,
-                    prefer_large_media: false,
-                    show_above_text: false,
-                });
+            let body = if html {
+                format::to_html(text, &headings)
+            } else {
+                text.to_string()
+            };
+            let mut req =
+                self.bot
+                    .send_message(chat, body)
+                    .link_preview_options(LinkPreviewOptions {
+                        is_disabled: true,
+                        url: None,
+                        prefer_small_media: false,
+                        prefer_large_media: false,
+                        show_above_text: false,
+                    });
             if html {
                 req = req.parse_mode(ParseMode::Html);
             }
             if let Some(r) = reply_to {
-                req = req.reply_parameters(ReplyParameters::new(MessageId(r)).allow_sending_without_reply());
+                req = req.reply_parameters(
+                    ReplyParameters::new(MessageId(r)).allow_sending_without_reply(),
+                );
             }
             if let Some(t) = thread {
                 req = req.message_thread_id(ThreadId(MessageId(t)));
