@@ -32,11 +32,9 @@ async fn healthz(State(app): State<App>) -> impl IntoResponse {
     let store = app.assistant.store();
     let db_ok = store.undelivered().is_ok();
     let tg = app.telegram.as_ref().map(|t| t.health());
-    // Unhealthy when the state database is unusable, or Telegram has not
-    // been reached for a long while (long polls return every ~25 s).
-    let tg_ok = tg
-        .as_ref()
-        .is_none_or(|h| h.started && h.last_contact_secs.is_some_and(|s| s < 120));
+    // Unhealthy when the state database is unusable, or Telegram is not
+    // reachable (see `Health::ok`).
+    let tg_ok = tg.as_ref().is_none_or(|h| h.ok);
     let ok = db_ok && tg_ok;
     let body = serde_json::json!({
         "status": if ok { "ok" } else { "unhealthy" },

@@ -149,8 +149,10 @@ fn swedish_conversation_with_an_adviser_taking_over_and_handing_back() {
     chat.expect("hur-lange-pagar-projektet.md");
 
     chat.say("Vad kostar en F-skattsedel?");
-    let a = chat.expect("Prata med en rådgivare");
-    assert!(a.contains("Det vet jag tyvärr inte"), "{a}");
+    // Answers now carry the adviser button too, so wait for the abstention
+    // itself, then its button.
+    chat.expect("Det vet jag tyvärr inte");
+    chat.expect("Prata med en rådgivare");
 
     chat.say("jag vill prata med en människa");
     let a = chat.expect("ärende #1");

@@ -598,3 +598,135 @@ async fn without_a_token_telegram_is_off_and_says_so() {
     assert_eq!(tg.calls("getMe"), 0);
     assert!(s.stop().success());
 }
+
+/// In a group the bot answers only when addressed, as a reply to the
+/// message that asked; the adviser can hand a ticket back to the bot.
+#[tokio::test(flavor = "multi_thread")]
+async fn group_mentions_and_handing_back_to_the_bot() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let tg = TgDouble::start(TOKEN).await;
+    tg.set_forum(GROUP);
+    tg.set_member(GROUP, ADVISER, "creator");
+    let g = GROUP.to_string();
+    let _s = serve(
+        &tmp.path().join("data"),
+        &tg,
+        &[("KRAFT_TELEGRAM__ADVISER_GROUP", &g)],
+    );
+    let sme_group = -4_000_001;
+    tg.group_says(
+        sme_group,
+        11,
+        "Eva",
+        "Vad kostar det att delta?",
+        None,
+        None,
+    );
+    let asked = tg.group_says(
+        sme_group,
+        11,
+        "Eva",
+        "@KraftTestBot vad kostar det att delta?",
+        None,
+        None,
+    );
+    let a = wait_n(&tg, sme_group, 1).await.remove(0);
+    assert!(a.text.contains("Källor:"), "{}", a.text);
+    assert!(a.reply_to.is_some(), "answers the asking message");
+    settle(&tg).await;
+    assert_eq!(
+        tg.count_to(sme_group),
+        1,
+        "unaddressed chatter got no answer"
+    );
+    let _ = asked;
+
+    // Hand back: the ticket closes and the user is told the bot is back.
+    let u = 12_001;
+    tg.user_says(u, "/human");
+    wait_n(&tg, u, 1).await;
+    let note = tg
+        .wait_for(WAIT, "the ticket", |s| s.iter().any(|m| m.chat == GROUP))
+        .await
+        .into_iter()
+        .find(|m| m.chat == GROUP)
+        .expect("note");
+    tg.press(ADVISER, "Anna", &note, "handback:1");
+    let back = wait_n(&tg, u, 2).await;
+    assert!(back[1].text.contains("lämnat tillbaka"), "{}", back[1].text);
+    tg.user_says(u, "Vad är en behovsanalys?");
+    let ans = wait_n(&tg, u, 3).await;
+    assert!(
+        ans[2].text.contains("Källor:"),
+        "the bot answers again: {}",
+        ans[2].text
+    );
+}
+
+/// The curators' loop through `kraft serve`: a document edited while the
+/// bot runs is in the next answer, without a restart.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_edited_document_reaches_the_next_answer_without_a_restart() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let kb = tmp.path().join("kb");
+    let copy = std::process::Command::new("cp")
+        .args(["-r"])
+        .arg(real_kb())
+        .arg(&kb)
+        .status()
+        .expect("cp");
+    assert!(copy.success());
+    let tg = TgDouble::start(TOKEN).await;
+    let _s = Serve::start(BIN, &tmp.path().join("data"), &kb, &tg, &[]);
+    let q = "Finns det laddstolpar för elbil vid Kraftsamlings träffar?";
+    tg.user_says(13_001, q);
+    let before = wait_n(&tg, 13_001, 1).await.remove(0);
+    assert!(
+        !before.text.contains("laddstolp"),
+        "not known yet: {}",
+        before.text
+    );
+    std::fs::write(
+        kb.join("faq/laddstolpar.md"),
+        "---\ntitle: Finns det laddstolpar vid träffarna?\nkind: faq\nlanguage: sv\nreviewed: 2026-11-27\n---\n\n\
+         # Finns det laddstolpar vid träffarna?\n\nJa, vid Kraftsamlings träffar finns laddstolpar för elbil \
+         vid entrén. Laddstolparna är gratis för deltagare.\n",
+    )
+    .expect("write");
+    // The folder is followed: wait until the new document is answered.
+    let end = Instant::now() + Duration::from_secs(60);
+    let mut n = 1;
+    loop {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        tg.user_says(13_001, q);
+        n += 1;
+        let got = wait_n(&tg, 13_001, n).await.pop().expect("answer");
+        if got.text.contains("faq/laddstolpar.md") {
+            assert!(got.text.contains("gratis"), "{}", got.text);
+            break;
+        }
+        assert!(Instant::now() < end, "the edit never reached an answer");
+    }
+}
+
+#[test]
+fn bad_telegram_settings_are_refused_with_the_key_name() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mut c = kraft_tests::kraft_cmd(BIN, &tmp.path().join("d"), &real_kb());
+    c.env("KRAFT_TELEGRAM__ADVISR_GROUP", "1").arg("serve");
+    let out = kraft_tests::run_logged(&mut c);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("advisr_group"), "{err}");
+
+    let mut c = kraft_tests::kraft_cmd(BIN, &tmp.path().join("d"), &real_kb());
+    c.env("KRAFT_TELEGRAM_TOKEN", TOKEN)
+        .env("KRAFT_TELEGRAM__MODE", "webhook")
+        .env("KRAFT_SERVE__LISTEN", "127.0.0.1:0")
+        .arg("serve");
+    let out = kraft_tests::run_logged(&mut c);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("webhook_url"), "{err}");
+    assert!(!err.contains(TOKEN), "token leaked: {err}");
+}

@@ -152,6 +152,9 @@ pub enum WebhookReply {
 /// Health for `/healthz`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Health {
+    /// Connected, and (polling) the Bot API answered within two minutes:
+    /// long polls return at least every `poll_timeout_secs`.
+    pub ok: bool,
     pub started: bool,
     /// Seconds since the Bot API last answered a request.
     pub last_contact_secs: Option<u64>,
@@ -348,10 +351,19 @@ impl Telegram {
                 .saturating_sub(Duration::from_millis(ms as u64))
                 .as_secs()
         });
+        let started = self.ctx.get().is_some();
+        let failing = self.failing.load(Ordering::Relaxed);
+        let ok = started
+            && match self.settings.mode {
+                Mode::Polling => last.is_some_and(|s| s < 120),
+                // Webhook: silence is normal; only failing requests count.
+                Mode::Webhook => !failing,
+            };
         Health {
-            started: self.ctx.get().is_some(),
+            ok,
+            started,
             last_contact_secs: last,
-            failing: self.failing.load(Ordering::Relaxed),
+            failing,
         }
     }
 
