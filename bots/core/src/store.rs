@@ -853,11 +853,7 @@ impl Store {
     ) -> Result<Vec<Delivery>> {
         let now_s = ts(now);
         let until = ts(now + lease);
-        let names = |ps: &[Platform]| {
-            let v: Vec<&str> = ps.iter().map(|p| p.as_str()).collect();
-            serde_json::to_string(&v).unwrap_or_else(|_| "[]".into())
-        };
-        let (users, advisers) = (names(users_on), names(advisers_for));
+        let (users, advisers) = (platform_list(users_on), platform_list(advisers_for));
         self.tx(|tx| {
             let mut st = tx.prepare(
                 "SELECT * FROM outbox WHERE delivered_at IS NULL AND failed_at IS NULL
@@ -892,10 +888,6 @@ impl Store {
         users_on: &[Platform],
         advisers_for: &[Platform],
     ) -> Result<usize> {
-        let names = |ps: &[Platform]| {
-            let v: Vec<&str> = ps.iter().map(|p| p.as_str()).collect();
-            serde_json::to_string(&v).unwrap_or_else(|_| "[]".into())
-        };
         Ok(self.lock()?.execute(
             "UPDATE outbox SET leased_until = NULL
               WHERE delivered_at IS NULL AND failed_at IS NULL AND leased_until IS NOT NULL
@@ -904,7 +896,7 @@ impl Store {
                     ELSE json_array_length(?2) > 0
                          AND (platform IS NULL OR platform IN (SELECT value FROM json_each(?2)))
                 END",
-            params![names(users_on), names(advisers_for)],
+            params![platform_list(users_on), platform_list(advisers_for)],
         )?)
     }
 
@@ -1437,6 +1429,12 @@ fn insert_delivery(
     }))
 }
 
+/// Platforms as a JSON array, for `json_each` in SQL.
+fn platform_list(ps: &[Platform]) -> String {
+    let v: Vec<&str> = ps.iter().map(|p| p.as_str()).collect();
+    serde_json::to_string(&v).unwrap_or_else(|_| "[]".into())
+}
+
 fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     let known = MIGRATIONS.len() as i64;
     let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
@@ -1501,5 +1499,127 @@ mod tests {
             .pragma_query_value(None, "secure_delete", |r| r.get(0))
             .expect("sd");
         assert_eq!(sd, 1);
+    }
+
+    #[test]
+    fn inbox_events_are_kept_once_and_handled_once() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let s = Store::open(&dir.path().join("s.sqlite")).expect("open");
+        let now = Utc::now();
+        let ev = |k: &'static str| InboxEvent {
+            key: k,
+            chat: "7",
+            payload: "{}",
+        };
+        let n = s
+            .inbox_add(
+                Platform::Telegram,
+                &[ev("1"), ev("2")],
+                Some(("tg", "3")),
+                now,
+            )
+            .expect("add");
+        assert_eq!(n, 2);
+        // Redelivered: stored once; the cursor still moves.
+        let n = s
+            .inbox_add(
+                Platform::Telegram,
+                &[ev("2"), ev("3")],
+                Some(("tg", "4")),
+                now,
+            )
+            .expect("add");
+        assert_eq!(n, 1);
+        assert_eq!(s.cursor("tg").expect("cursor").as_deref(), Some("4"));
+        let rows = s.inbox_pending(Platform::Telegram, 10).expect("pending");
+        assert_eq!(
+            rows.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(),
+            ["1", "2", "3"]
+        );
+        let chat = ChatRef {
+            platform: Platform::Telegram,
+            chat_id: "7".into(),
+        };
+        let reply = NewDelivery {
+            user_id: None,
+            ticket_id: None,
+            target: Target::User(chat),
+            text: "svar",
+            buttons: &[],
+            dedupe_key: None,
+            meta: Some(r#"{"reply_to":5}"#),
+        };
+        let lease = Duration::from_secs(60);
+        let first = s
+            .inbox_done(rows[0].id, std::slice::from_ref(&reply), now, lease)
+            .expect("done");
+        assert_eq!(first.map(|d| d.len()), Some(1));
+        let again = s
+            .inbox_done(rows[0].id, std::slice::from_ref(&reply), now, lease)
+            .expect("done");
+        assert_eq!(again, None, "a handled event queues nothing twice");
+        assert_eq!(s.undelivered().expect("n"), 1);
+        assert_eq!(s.inbox_unhandled().expect("n"), 2);
+        // The payload is gone once handled.
+        let dump = s.dump_all().expect("dump");
+        let inbox = &dump.iter().find(|(t, _)| t == "inbox").expect("inbox").1;
+        assert_eq!(
+            inbox.iter().filter(|r| r.contains("Text(\"{}\")")).count(),
+            2
+        );
+    }
+
+    #[test]
+    fn leases_split_user_and_adviser_deliveries_and_skip_dead_letters() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let s = Store::open(&dir.path().join("s.sqlite")).expect("open");
+        let now = Utc::now();
+        let tg = ChatRef {
+            platform: Platform::Telegram,
+            chat_id: "1".into(),
+        };
+        let to_user = NewDelivery {
+            user_id: None,
+            ticket_id: None,
+            target: Target::User(tg),
+            text: "a",
+            buttons: &[],
+            dedupe_key: None,
+            meta: None,
+        };
+        let u = s.enqueue(&to_user, now, None).expect("q").expect("new");
+        let dead = s.enqueue(&to_user, now, None).expect("q").expect("new");
+        s.dead_letter(dead.id, now, "blocked").expect("dead");
+        s.enqueue(&NewDelivery::to_advisers(None, None, "note"), now, None)
+            .expect("q");
+        let lease = Duration::from_secs(60);
+        // A front-end without advisers takes only its users' messages.
+        let got = s
+            .lease_for(now, lease, 10, &[Platform::Telegram], &[])
+            .expect("lease");
+        assert_eq!(got.iter().map(|d| d.id).collect::<Vec<_>>(), [u.id]);
+        // Leased: nobody else gets it until released.
+        assert!(s
+            .lease_for(now, lease, 10, &[Platform::Telegram], &[])
+            .expect("lease")
+            .is_empty());
+        assert_eq!(
+            s.release_leases(&[Platform::Telegram], &[]).expect("rel"),
+            1
+        );
+        let got = s
+            .lease_for(now, lease, 10, &[Platform::Discord], &[Platform::Telegram])
+            .expect("lease");
+        assert_eq!(got.len(), 1, "only the adviser note: {got:?}");
+        assert_eq!(got[0].target, Target::Advisers);
+        assert_eq!(
+            s.dead_letters(10).expect("dl"),
+            vec![(dead.id, None, "blocked".to_string())]
+        );
+        assert_eq!(
+            s.undelivered().expect("n"),
+            2,
+            "dead letters are not pending"
+        );
     }
 }
