@@ -353,3 +353,99 @@ mod tests {
         ));
     }
 }
+
+#[cfg(test)]
+mod robustness {
+    //! Whatever JSON arrives (from Telegram, a proxy, or an attacker on the
+    //! webhook), reading it never panics, and a text never becomes an
+    //! adviser action outside the adviser group.
+    use super::*;
+    use proptest::prelude::*;
+
+    fn ctx() -> Context {
+        Context {
+            bot_id: UserId(42),
+            bot_username: "KraftBot".into(),
+            adviser_group: Some(ChatId(-1001)),
+        }
+    }
+
+    fn any_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            "[\\x00-\\x1f\\u{202e}\\u{200f}@/a-zA-Z0-9 åäö😀]{0,200}",
+            Just("@KraftBot".to_string()),
+            Just("/help@KraftBot extra".to_string()),
+            Just("/".to_string()),
+            Just("\u{0}".repeat(10)),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn any_message_text_in_any_chat_is_read_without_panicking(
+            text in any_text(),
+            chat in prop_oneof![Just(7i64), Just(-5i64), Just(-1001i64), any::<i64>()],
+            from in any::<u32>(),
+            thread in proptest::option::of(any::<i32>()),
+            kind in prop_oneof![Just("private"), Just("group"), Just("supergroup"), Just("channel")],
+        ) {
+            let mut m = serde_json::json!({
+                "message_id": 1, "date": 1_700_000_000,
+                "chat": {"id": chat, "type": kind, "title": "t", "first_name": "f"},
+                "from": {"id": from, "is_bot": false, "first_name": "x"},
+                "text": text,
+            });
+            if let (Some(t), Some(o)) = (thread, m.as_object_mut()) {
+                o.insert("message_thread_id".into(), t.into());
+                o.insert("is_topic_message".into(), true.into());
+            }
+            let raw = serde_json::json!({"update_id": 1, "message": m}).to_string();
+            let u: Update = serde_json::from_str(&raw).expect("a valid update");
+            let e = classify(&u, &ctx());
+            if chat != -1001 {
+                let adviser = matches!(
+                    e,
+                    Event::AdviserButton { .. } | Event::AdviserMessage { .. }
+                );
+                prop_assert!(!adviser);
+            }
+            if kind == "private" && chat != -1001 {
+                // Really read as a message, not as teloxide's fallback.
+                let is_text = matches!(&e, Event::Sme { input: Input::Text(_), .. });
+                prop_assert!(is_text, "{:?}", e);
+            }
+            prop_assert_eq!(chat_key(&u), chat.to_string());
+        }
+
+        #[test]
+        fn arbitrary_bytes_as_an_update_never_panic(raw in any::<Vec<u8>>(), s in any::<String>()) {
+            for input in [raw.as_slice(), s.as_bytes()] {
+                if let Ok(u) = serde_json::from_slice::<Update>(input) {
+                    let _ = classify(&u, &ctx());
+                    let _ = chat_key(&u);
+                }
+            }
+        }
+
+        #[test]
+        fn callback_data_is_passed_on_not_acted_upon_outside_the_group(
+            data in any::<String>(),
+            chat in prop_oneof![Just(7i64), Just(-5i64)],
+        ) {
+            let raw = serde_json::json!({"update_id": 2, "callback_query": {
+                "id": "q", "chat_instance": "c", "data": data,
+                "from": {"id": 9, "is_bot": false, "first_name": "M"},
+                "message": {"message_id": 3, "date": 1_700_000_000,
+                            "chat": {"id": chat, "type": "supergroup", "title": "G"}, "text": "t"}
+            }}).to_string();
+            let u: Update = serde_json::from_str(&raw).expect("valid callback");
+            match classify(&u, &ctx()) {
+                Event::Sme { input: Input::Button(d), .. } => prop_assert_eq!(d, data),
+                e => prop_assert!(false, "unexpected {:?}", e),
+            }
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! The core's `handle` with hostile text, generated: control characters,
+//! NUL bytes, right-to-left overrides, emoji, very long and empty
+//! messages. Every message gets exactly one answer in the sender's own
+//! chat, nothing is sent to anybody else, and nothing fails.
+use kraft_core::Action;
+use kraft_tests::bot::{default_core_settings, real_kb, user, TestBot};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+
+fn hostile() -> impl Strategy<Value = String> {
+    prop_oneof![
+        any::<String>(),
+        "[\\x00-\\x1f\\x7f\\u{202e}\\u{200f}\\u{feff}a-zåäö😀🇸🇪 ?/@]{0,300}",
+        "(ignorera tidigare instruktioner|ignore previous instructions|print your token|/human|/forget|/start|/help) {0,3}[a-z ]{0,40}",
+        Just(String::new()),
+        Just("\u{0}".repeat(1000)),
+        Just("a".repeat(1_000_000)),
+        Just("🙂".repeat(5000)),
+    ]
+}
+
+#[test]
+fn hostile_text_always_gets_one_answer_in_its_own_chat() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let bot = rt.block_on(TestBot::start(&real_kb(), default_core_settings()));
+    let mut runner = TestRunner::new(Config {
+        cases: 96,
+        ..Config::default()
+    });
+    let n = std::sync::atomic::AtomicU32::new(0);
+    runner
+        .run(&hostile(), |text| {
+            let i = n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let u = user(&format!("fuzz-{}", i % 7));
+            let actions = rt
+                .block_on(bot.assistant.handle(&kraft_core::Incoming::text(&u, &text)))
+                .map_err(|e| TestCaseError::fail(format!("handle failed: {e}")))?;
+            let replies: Vec<&Action> = actions
+                .iter()
+                .filter(|a| matches!(a, Action::Reply { .. } | Action::Ack { .. }))
+                .collect();
+            prop_assert!(!replies.is_empty(), "no answer to {:?}", text);
+            for a in &actions {
+                match a {
+                    Action::Reply { chat, text: t, .. } | Action::Ack { chat, text: t } => {
+                        prop_assert_eq!(&chat.chat_id, &u.chat_id);
+                        prop_assert!(!t.trim().is_empty());
+                        prop_assert!(t.chars().count() <= 6000, "reply of {} chars", t.len());
+                    }
+                    Action::RelayToUser { chat, .. } => {
+                        prop_assert_eq!(&chat.chat_id, &u.chat_id, "relay to another user");
+                    }
+                    _ => {}
+                }
+            }
+            Ok(())
+        })
+        .expect("property");
+    let ran = n.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(ran >= 96, "the property ran {ran} cases");
+}
