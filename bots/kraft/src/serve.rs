@@ -30,7 +30,8 @@ struct App {
 
 async fn healthz(State(app): State<App>) -> impl IntoResponse {
     let store = app.assistant.store();
-    let db_ok = store.undelivered().is_ok();
+    let outbox = store.undelivered();
+    let db_ok = outbox.is_ok();
     let tg = app.telegram.as_ref().map(|t| t.health());
     // Unhealthy when the state database is unusable, or Telegram is not
     // reachable (see `Health::ok`).
@@ -40,7 +41,7 @@ async fn healthz(State(app): State<App>) -> impl IntoResponse {
         "status": if ok { "ok" } else { "unhealthy" },
         "state_db": db_ok,
         "telegram": tg,
-        "outbox_pending": store.undelivered().unwrap_or(0),
+        "outbox_pending": outbox.unwrap_or(0),
         "inbox_pending": store.inbox_unhandled().unwrap_or(0),
     });
     let code = if ok {

@@ -948,10 +948,13 @@ impl Telegram {
         else {
             return texts::pick(l, "Okänd knapp.", "Unknown button.").to_string();
         };
-        self.ticket_op(op, id, name).await
+        // The presser sees the outcome either way.
+        self.ticket_op(op, id, name).await.unwrap_or_else(|e| e)
     }
 
-    async fn ticket_op(&self, op: &str, id: i64, name: &str) -> String {
+    /// Claims, closes or hands back a ticket. `Ok`: the note posted in the
+    /// ticket's thread; `Err`: why not, for the adviser.
+    async fn ticket_op(&self, op: &str, id: i64, name: &str) -> Result<String, String> {
         let l = self.adviser_lang();
         let desk = self.assistant.desk();
         let res = match op {
@@ -970,14 +973,14 @@ impl Telegram {
                     texts::pick(l, "tillbaka till boten av", "handed back to the bot by")
                 )
             }),
-            _ => return texts::pick(l, "Okänd åtgärd.", "Unknown action.").to_string(),
+            _ => return Err(texts::pick(l, "Okänd åtgärd.", "Unknown action.").to_string()),
         };
         match res {
             Ok(note) => {
                 self.note(Some(id), &note);
-                note
+                Ok(note)
             }
-            Err(e) => desk_error_text(l, &e),
+            Err(e) => Err(desk_error_text(l, &e)),
         }
     }
 
@@ -1032,9 +1035,8 @@ impl Telegram {
             _ => None,
         };
         if let Some(op) = op {
-            let out = self.ticket_op(op, ticket, name).await;
-            if out.starts_with('⚠') {
-                self.note(Some(ticket), &out);
+            if let Err(why) = self.ticket_op(op, ticket, name).await {
+                self.note(Some(ticket), &why);
             }
             return Ok(());
         }
