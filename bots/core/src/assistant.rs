@@ -21,6 +21,8 @@ use kraft_ingest::index::{ChunkPayload, SearchFilter};
 use kraft_ingest::search::{Found, Retriever};
 use kraft_ingest::Knowledge;
 
+mod guide;
+
 use crate::desk::Desk;
 use crate::extract;
 use crate::intent::{self, Command, Intent};
@@ -208,6 +210,13 @@ impl Assistant {
     ) -> Result<Vec<Action>, CoreError> {
         let now = self.clock.now();
         let mut user = self.store.touch_user(&inc.user, now)?;
+        // A conversation starts after half an hour of silence.
+        if user
+            .seen_before
+            .is_none_or(|t| now - t >= chrono::Duration::minutes(30))
+        {
+            self.store.stat(&user, now, "conversation", None, None)?;
+        }
         let raw = match &inc.input {
             Input::Button(id) => return self.on_button(&mut user, id).await,
             Input::Unsupported(kind) => {
@@ -277,7 +286,34 @@ impl Assistant {
             return Ok(actions);
         }
 
+        if matches!(kind, Intent::Analysis | Intent::Command(Command::Analysis)) {
+            return self.analysis_command(&mut user).await;
+        }
+        if let Some((row, profile)) = self.active_analysis(&user)? {
+            // Commands, a request for a person and abuse keep their meaning;
+            // anything else answers the current question.
+            if !matches!(kind, Intent::Command(_) | Intent::Human | Intent::Abuse) {
+                return self.analysis_turn(&mut user, row, profile, &text).await;
+            }
+        }
+
         match kind {
+            Intent::Analysis | Intent::Command(Command::Analysis) => {
+                self.analysis_command(&mut user).await
+            }
+            Intent::Match => self.matchmaking(&mut user, &text).await,
+            Intent::Command(Command::Match) => {
+                let rest = text
+                    .split_once(char::is_whitespace)
+                    .map(|(_, r)| r.trim())
+                    .unwrap_or("");
+                if rest.is_empty() {
+                    self.store.save_dialogue(&user)?;
+                    Ok(vec![reply(&chat, texts::match_how(lang), vec![])])
+                } else {
+                    self.matchmaking(&mut user, rest).await
+                }
+            }
             Intent::Command(Command::Start) => {
                 self.store.save_dialogue(&user)?;
                 Ok(vec![reply(
@@ -314,7 +350,7 @@ impl Assistant {
                     },
                     now,
                 )?;
-                self.escalate(&mut user, "user_request", String::new(), vec![])
+                self.escalate(&mut user, "user_request", String::new(), vec![], None)
             }
             Intent::Greeting => {
                 self.store.save_dialogue(&user)?;
@@ -398,6 +434,13 @@ impl Assistant {
             }
         };
 
+        self.store
+            .stat(user, now, "answer", Some(answer.kind.as_str()), None)?;
+        if answer.kind == AnswerKind::Answered {
+            if let Some(top) = answer.sources.first() {
+                self.store.stat(user, now, "topic", Some(&top.path), None)?;
+            }
+        }
         let mut reason: Option<String> = None;
         match answer.kind {
             AnswerKind::Answered => user.low_streak = 0,
@@ -480,7 +523,7 @@ impl Assistant {
                 } else {
                     String::new()
                 };
-                self.escalate(user, &r, keep, vec![outcome])
+                self.escalate(user, &r, keep, vec![outcome], None)
             }
             None => {
                 self.store.save_dialogue(user)?;
@@ -497,13 +540,16 @@ impl Assistant {
         }
     }
 
-    /// Opens a ticket (or points to the open one) and tells the user.
+    /// Opens a ticket (or points to the open one) and tells the user. The
+    /// ticket carries `extra` (e.g. match-making suggestions) and the
+    /// user's needs-analysis profile, so the adviser starts informed.
     fn escalate(
         &self,
         user: &mut UserRow,
         reason: &str,
         answer_first: String,
         mut actions: Vec<Action>,
+        extra: Option<String>,
     ) -> Result<Vec<Action>, CoreError> {
         let lang = user.lang;
         let chat = user.chat();
@@ -511,7 +557,15 @@ impl Assistant {
         user.downvoted = false;
         self.store.save_dialogue(user)?;
         let history = self.store.recent_messages(user.id, 20)?;
-        let opened = self.desk.open(user, reason, &history, self.lease())?;
+        let extra = [extra, self.profile_for_advisers(user)]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join("\n");
+        let extra = Some(extra.as_str()).filter(|x| !x.is_empty());
+        let opened = self
+            .desk
+            .open(user, reason, &history, extra, self.lease())?;
         let head = if answer_first.is_empty() {
             String::new()
         } else {
@@ -519,10 +573,12 @@ impl Assistant {
         };
         match opened {
             Some((id, deliveries)) => {
+                self.store
+                    .stat(user, self.clock.now(), "escalation", Some(reason), None)?;
                 let why = match reason {
                     "low_confidence" => texts::why_low_confidence(lang),
                     "downvote" => texts::why_downvote(lang),
-                    "user_request" => "",
+                    "user_request" | "introduction" => "",
                     _ => texts::why_topic(lang),
                 };
                 actions.push(Action::Reply {
@@ -604,6 +660,13 @@ impl Assistant {
                 return stale();
             }
             self.store.set_feedback(user.id, msg_id, vote, now)?;
+            self.store.stat(
+                user,
+                now,
+                "feedback",
+                Some(if vote < 0 { "down" } else { "up" }),
+                None,
+            )?;
             if vote < 0 {
                 user.downvoted = true;
                 self.store.save_dialogue(user)?;
@@ -615,8 +678,11 @@ impl Assistant {
             }
             return Ok(vec![reply(&chat, texts::thanks_up(lang), vec![])]);
         }
+        if id.starts_with("an:") {
+            return self.analysis_button(user, id).await;
+        }
         match id {
-            "human" => {
+            "human" | "match:intro" => {
                 if let Some(t) = self.store.open_ticket_of(user.id)? {
                     return Ok(vec![reply(
                         &chat,
@@ -624,7 +690,27 @@ impl Assistant {
                         vec![],
                     )]);
                 }
-                self.escalate(user, "user_request", String::new(), vec![])
+                if id == "match:intro" {
+                    // The suggestions the user saw, as the adviser's brief.
+                    let shown = self
+                        .store
+                        .recent_messages(user.id, 20)?
+                        .into_iter()
+                        .rev()
+                        .find(|m| m.role == Role::Bot && m.outcome.as_deref() == Some("match"));
+                    let Some(shown) = shown else { return stale() };
+                    let brief = format!(
+                        "{}\n{}\n",
+                        texts::pick(
+                            self.settings.escalation.adviser_language,
+                            "Förslag som användaren fick:",
+                            "Suggestions the user was shown:"
+                        ),
+                        shown.text
+                    );
+                    return self.escalate(user, "introduction", String::new(), vec![], Some(brief));
+                }
+                self.escalate(user, "user_request", String::new(), vec![], None)
             }
             "forget:yes" if user.forget_pending => self.forget(user),
             "forget:no" if user.forget_pending => {

@@ -174,15 +174,22 @@ impl Desk {
 
     /// Stores the ticket and the advisers' notification together; returns
     /// None if the user already has an open ticket.
+    /// `extra` is appended to the summary: the needs-analysis profile, or
+    /// the match-making suggestions an introduction request is about.
     pub fn open(
         &self,
         user: &UserRow,
         reason: &str,
         history: &[MessageRow],
+        extra: Option<&str>,
         lease: Duration,
     ) -> Result<Option<(i64, Vec<Delivery>)>, DeskError> {
         let now = self.clock.now();
-        let summary = self.handoff_summary(user, reason, history, now);
+        let mut summary = self.handoff_summary(user, reason, history, now);
+        if let Some(x) = extra.filter(|x| !x.trim().is_empty()) {
+            summary.push_str(x.trim_end());
+            summary.push('\n');
+        }
         let l = self.lang();
         let res = self.store.create_ticket(
             NewTicket {
@@ -283,6 +290,7 @@ impl Desk {
         }
         let t = self.store.ticket(id)?.ok_or(DeskError::NotFound(id))?;
         let user = self.user_of(&t)?;
+        let first = self.store.adviser_messages(id)? == 0;
         let joined = texts::adviser_joined(user.lang, &adviser);
         let said = texts::adviser_says(user.lang, &adviser, &body);
         let claim = t.status == TicketStatus::Waiting;
@@ -316,6 +324,12 @@ impl Desk {
             })?
             .ok_or(DeskError::NotFound(id))??;
         let queued = !res.1.is_empty();
+        if first && queued {
+            // Time to an adviser's first reply, for the follow-up report.
+            let secs = (self.clock.now() - t.created_at).num_seconds().max(0) as f64;
+            self.store
+                .stat(&user, self.clock.now(), "first_reply", None, Some(secs))?;
+        }
         tracing::info!(ticket = id, queued, "adviser reply");
         Ok(Replied {
             ticket: res.0,

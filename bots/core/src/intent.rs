@@ -12,6 +12,10 @@ pub enum Command {
     Human,
     Events,
     Forget,
+    /// Start or resume a needs analysis.
+    Analysis,
+    /// Match-making: who can help with the rest of the message.
+    Match,
     Unknown(String),
 }
 
@@ -20,6 +24,10 @@ pub enum Intent {
     Command(Command),
     /// "kan jag prata med en människa?"
     Human,
+    /// "vi vill göra en behovsanalys"
+    Analysis,
+    /// "vem kan hjälpa oss med kvalitetskontroll?"
+    Match,
     Greeting,
     Thanks,
     Abuse,
@@ -56,6 +64,8 @@ pub fn command(text: &str) -> Option<Command> {
         "human" | "manniska" | "människa" | "radgivare" | "rådgivare" => Command::Human,
         "events" | "evenemang" => Command::Events,
         "forget" | "glom" | "glöm" | "radera" => Command::Forget,
+        "analys" | "analysis" | "behovsanalys" | "needs" => Command::Analysis,
+        "match" | "matcha" | "matchning" | "stod" | "stöd" => Command::Match,
         _ => Command::Unknown(first.chars().take(40).collect()),
     })
 }
@@ -140,12 +150,73 @@ pub fn is_thanks(text: &str) -> bool {
         && w.iter().all(|x| THANKS.contains(&x.as_str()))
 }
 
+const MATCH_PHRASES: &[&str] = &[
+    "vem kan hjälpa",
+    "vilka kan hjälpa",
+    "vem skulle kunna hjälpa",
+    "finns det någon som kan hjälpa",
+    "vem ska vi vända oss till",
+    "vem kan vi vända oss till",
+    "vart kan vi vända oss",
+    "vart ska vi vända oss",
+    "vem kan stötta",
+    "who can help",
+    "who could help",
+    "where can we get help",
+    "where can i get help",
+    "who should we talk to",
+    "who can support",
+];
+
+/// "Vem kan hjälpa oss med …?": a request for match-making suggestions.
+pub fn wants_match(text: &str) -> bool {
+    let t = words(text).join(" ");
+    MATCH_PHRASES.iter().any(|p| t.contains(p))
+}
+
+const ANALYSIS_WORDS: &[&str] = &[
+    "behovsanalys",
+    "behovsanalysen",
+    "needs analysis",
+    "needs assessment",
+];
+const ANALYSIS_VERBS: &[&str] = &[
+    "vill", "göra", "gör", "starta", "börja", "boka", "kör", "want", "start", "begin", "do",
+    "like", "book", "run", "lets", "let's",
+];
+const QUESTION_STARTS: &[&str] = &[
+    "vad", "hur", "varför", "när", "vem", "what", "how", "why", "when", "who", "is", "does",
+];
+
+/// A request to start a needs analysis in the chat ("vi vill göra en
+/// behovsanalys"), as opposed to a question about one ("vad är en
+/// behovsanalys?", "hur lång tid tar en behovsanalys?").
+pub fn wants_analysis(text: &str) -> bool {
+    let w = words(text);
+    let t = w.join(" ");
+    if w.len() > 20 || !ANALYSIS_WORDS.iter().any(|a| t.contains(a)) {
+        return false;
+    }
+    if w.first()
+        .is_some_and(|f| QUESTION_STARTS.contains(&f.as_str()))
+    {
+        return false;
+    }
+    w.iter().any(|x| ANALYSIS_VERBS.contains(&x.as_str()))
+}
+
 pub fn classify(text: &str) -> Intent {
     if let Some(c) = command(text) {
         return Intent::Command(c);
     }
     if is_abusive(text) {
         return Intent::Abuse;
+    }
+    if wants_analysis(text) {
+        return Intent::Analysis;
+    }
+    if wants_match(text) {
+        return Intent::Match;
     }
     if wants_human(text) {
         return Intent::Human;
@@ -245,6 +316,8 @@ mod tests {
         assert_eq!(command("/start"), Some(Command::Start));
         assert_eq!(command("/help@KraftBot"), Some(Command::Help));
         assert_eq!(command("/EVENTS"), Some(Command::Events));
+        assert_eq!(command("/analys"), Some(Command::Analysis));
+        assert_eq!(command("/match"), Some(Command::Match));
         assert_eq!(command("/glöm"), Some(Command::Forget));
         assert_eq!(
             command("/frobnicate now"),
@@ -285,6 +358,34 @@ mod tests {
         assert!(!is_follow_up(
             "Vad kostar en behovsanalys för ett tillverkande företag?"
         ));
+    }
+
+    #[test]
+    fn analysis_requests_and_match_making_are_told_from_questions() {
+        for t in [
+            "Vi vill göra en behovsanalys",
+            "Kan vi starta en behovsanalys här?",
+            "I want to do a needs analysis",
+            "Let's start the needs analysis",
+        ] {
+            assert_eq!(classify(t), Intent::Analysis, "{t}");
+        }
+        for t in [
+            "Vad är en behovsanalys?",
+            "Hur lång tid tar en behovsanalys?",
+            "Vad händer efter behovsanalysen?",
+            "What is a needs analysis?",
+        ] {
+            assert_eq!(classify(t), Intent::Question, "{t}");
+        }
+        for t in [
+            "Vem kan hjälpa oss med kvalitetskontroll?",
+            "Who can help us with demand forecasting?",
+            "Vart kan vi vända oss för att få hjälp med AI i produktionen?",
+        ] {
+            assert_eq!(classify(t), Intent::Match, "{t}");
+        }
+        assert_eq!(classify("Vad kan AI hjälpa oss med?"), Intent::Question);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! dialogue state and the SQLite stores. Front-ends (terminal, Telegram,
 //! Discord) only translate.
 
+pub mod analysis;
 pub mod assistant;
 pub mod desk;
 pub mod extract;
@@ -11,6 +12,7 @@ pub mod intent;
 pub mod llm;
 pub mod model;
 pub mod observe;
+pub mod report;
 pub mod store;
 pub mod texts;
 

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use serde::Serialize;
 
@@ -169,6 +169,37 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE outbox ADD COLUMN failed_at TEXT;
     ALTER TABLE outbox ADD COLUMN error TEXT;
     "#,
+    // 3: needs analyses and anonymous statistics. `subject` is a random
+    // token per user: statistics carry it instead of the user id, so once
+    // the user row is gone (retention or /forget) nothing links a statistic
+    // to a person. `stats` keeps only a day, a platform, a region and a
+    // category: the follow-up report is computed from it alone, so it
+    // survives the retention purge of conversation text unchanged.
+    r#"
+    ALTER TABLE users ADD COLUMN subject TEXT;
+    UPDATE users SET subject = lower(hex(randomblob(16)));
+    ALTER TABLE users ADD COLUMN region TEXT;
+    CREATE TABLE stats (
+        id INTEGER PRIMARY KEY,
+        day TEXT NOT NULL,
+        platform TEXT NOT NULL,
+        region TEXT NOT NULL DEFAULT 'unknown',
+        subject TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        detail TEXT,
+        value REAL
+    );
+    CREATE INDEX stats_by_day ON stats(day, kind);
+    CREATE INDEX stats_by_subject ON stats(subject);
+    CREATE TABLE analyses (
+        user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+        status TEXT NOT NULL CHECK (status IN ('active', 'paused', 'completed', 'quit')),
+        step INTEGER NOT NULL,
+        answers TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    "#,
 ];
 
 pub fn ts(t: DateTime<Utc>) -> String {
@@ -196,6 +227,13 @@ pub struct UserRow {
     pub downvoted: bool,
     pub forget_pending: bool,
     pub created_at: DateTime<Utc>,
+    /// Random token for anonymous statistics (migration 3).
+    pub subject: String,
+    /// vastmanland | sormland | other, once the user has said.
+    pub region: Option<String>,
+    /// When the user was last seen before this message (set by
+    /// `touch_user` only; `None` for a new user).
+    pub seen_before: Option<DateTime<Utc>>,
 }
 
 impl UserRow {
@@ -218,8 +256,47 @@ impl UserRow {
             downvoted: r.get::<_, i64>("downvoted")? != 0,
             forget_pending: r.get::<_, i64>("forget_pending")? != 0,
             created_at: parse_ts(&r.get::<_, String>("created_at")?),
+            subject: r.get::<_, Option<String>>("subject")?.unwrap_or_default(),
+            region: r.get("region")?,
+            seen_before: None,
         })
     }
+}
+
+/// One anonymous statistic: what happened, on which day, where. No user
+/// id, no text.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StatRow {
+    pub day: NaiveDate,
+    pub platform: String,
+    pub region: String,
+    pub subject: String,
+    pub kind: String,
+    pub detail: Option<String>,
+    pub value: Option<f64>,
+}
+
+/// A question the bot could not answer well: abstained on, or answered
+/// and then voted 👎. For the knowledge-gap report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GapQuestion {
+    pub day: NaiveDate,
+    pub lang: Lang,
+    pub text: String,
+    /// "abstained" or "downvoted".
+    pub why: String,
+}
+
+/// A needs analysis in progress or done; `answers` is the
+/// `analysis::Answers` JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnalysisRow {
+    pub user_id: i64,
+    pub status: String,
+    pub step: i64,
+    pub answers: String,
+    pub started_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -468,6 +545,7 @@ impl Delivery {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Purged {
     pub messages: usize,
+    pub analyses: usize,
     pub tickets: usize,
     pub users: usize,
     pub deliveries: usize,
@@ -539,18 +617,27 @@ impl Store {
     /// Finds or creates the user, remembering the chat to answer in.
     pub fn touch_user(&self, u: &UserRef, now: DateTime<Utc>) -> Result<UserRow> {
         self.tx(|tx| {
+            let before: Option<String> = tx
+                .query_row(
+                    "SELECT last_seen_at FROM users WHERE platform = ?1 AND external_id = ?2",
+                    params![u.platform.as_str(), u.user_id],
+                    |r| r.get(0),
+                )
+                .optional()?;
             tx.execute(
-                "INSERT INTO users (platform, external_id, chat_id, created_at, last_seen_at)
-                 VALUES (?1, ?2, ?3, ?4, ?4)
+                "INSERT INTO users (platform, external_id, chat_id, created_at, last_seen_at, subject)
+                 VALUES (?1, ?2, ?3, ?4, ?4, lower(hex(randomblob(16))))
                  ON CONFLICT (platform, external_id)
                  DO UPDATE SET chat_id = excluded.chat_id, last_seen_at = excluded.last_seen_at",
                 params![u.platform.as_str(), u.user_id, u.chat_id, ts(now)],
             )?;
-            Ok(tx.query_row(
+            let mut row = tx.query_row(
                 "SELECT * FROM users WHERE platform = ?1 AND external_id = ?2",
                 params![u.platform.as_str(), u.user_id],
                 UserRow::from_row,
-            )?)
+            )?;
+            row.seen_before = before.as_deref().map(parse_ts);
+            Ok(row)
         })
     }
 
@@ -1198,6 +1285,147 @@ impl Store {
         })
     }
 
+    /// How many adviser messages a ticket has.
+    pub fn adviser_messages(&self, ticket: i64) -> Result<i64> {
+        Ok(self.lock()?.query_row(
+            "SELECT COUNT(*) FROM messages WHERE ticket_id = ?1 AND role = 'adviser'",
+            [ticket],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Records an anonymous statistic for the user (see migration 3).
+    pub fn stat(
+        &self,
+        user: &UserRow,
+        now: DateTime<Utc>,
+        kind: &str,
+        detail: Option<&str>,
+        value: Option<f64>,
+    ) -> Result<()> {
+        self.lock()?.execute(
+            "INSERT INTO stats (day, platform, region, subject, kind, detail, value)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                now.date_naive().to_string(),
+                user.platform.as_str(),
+                user.region.as_deref().unwrap_or("unknown"),
+                user.subject,
+                kind,
+                detail,
+                value
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Sets the user's region, and gives the user's earlier statistics
+    /// that region too, so the report's region split covers the whole
+    /// relationship and not only what came after the user said it.
+    pub fn set_region(&self, user_id: i64, region: &str) -> Result<()> {
+        self.tx(|tx| {
+            tx.execute(
+                "UPDATE users SET region = ?2 WHERE id = ?1",
+                params![user_id, region],
+            )?;
+            tx.execute(
+                "UPDATE stats SET region = ?2 WHERE region = 'unknown'
+                   AND subject = (SELECT subject FROM users WHERE id = ?1)",
+                params![user_id, region],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Statistics with `from <= day <= to`, oldest first.
+    pub fn stats(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<StatRow>> {
+        let conn = self.lock()?;
+        let mut st = conn.prepare(
+            "SELECT day, platform, region, subject, kind, detail, value FROM stats
+             WHERE day >= ?1 AND day <= ?2 ORDER BY id",
+        )?;
+        let rows = st.query_map(params![from.to_string(), to.to_string()], |r| {
+            let day: String = r.get(0)?;
+            Ok(StatRow {
+                day: NaiveDate::parse_from_str(&day, "%Y-%m-%d").unwrap_or_default(),
+                platform: r.get(1)?,
+                region: r.get(2)?,
+                subject: r.get(3)?,
+                kind: r.get(4)?,
+                detail: r.get(5)?,
+                value: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Questions abstained on or voted down since `since` (still within
+    /// retention: the text is what the report shows as examples).
+    pub fn gap_questions(&self, since: DateTime<Utc>) -> Result<Vec<GapQuestion>> {
+        let conn = self.lock()?;
+        // The question is the user's message just before the bot's.
+        let mut st = conn.prepare(
+            "SELECT b.created_at, COALESCE(q.lang, b.lang, 'sv'), q.text,
+                    CASE WHEN b.outcome = 'abstained' THEN 'abstained' ELSE 'downvoted' END
+             FROM messages b
+             JOIN messages q ON q.id = (SELECT MAX(id) FROM messages
+                                         WHERE user_id = b.user_id AND role = 'user' AND id < b.id)
+             WHERE b.role = 'bot' AND b.created_at >= ?1
+               AND (b.outcome = 'abstained'
+                    OR EXISTS (SELECT 1 FROM feedback f WHERE f.message_id = b.id AND f.vote < 0))
+             ORDER BY b.id",
+        )?;
+        let rows = st.query_map([ts(since)], |r| {
+            Ok(GapQuestion {
+                day: parse_ts(&r.get::<_, String>(0)?).date_naive(),
+                lang: lang_of(&r.get::<_, String>(1)?),
+                text: r.get(2)?,
+                why: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    pub fn analysis(&self, user_id: i64) -> Result<Option<AnalysisRow>> {
+        Ok(self
+            .lock()?
+            .query_row(
+                "SELECT user_id, status, step, answers, started_at, updated_at
+                 FROM analyses WHERE user_id = ?1",
+                [user_id],
+                |r| {
+                    Ok(AnalysisRow {
+                        user_id: r.get(0)?,
+                        status: r.get(1)?,
+                        step: r.get(2)?,
+                        answers: r.get(3)?,
+                        started_at: parse_ts(&r.get::<_, String>(4)?),
+                        updated_at: parse_ts(&r.get::<_, String>(5)?),
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    pub fn save_analysis(&self, a: &AnalysisRow) -> Result<()> {
+        self.lock()?.execute(
+            "INSERT INTO analyses (user_id, status, step, answers, started_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (user_id) DO UPDATE SET status = excluded.status, step = excluded.step,
+                answers = excluded.answers, started_at = excluded.started_at,
+                updated_at = excluded.updated_at",
+            params![
+                a.user_id,
+                a.status,
+                a.step,
+                a.answers,
+                ts(a.started_at),
+                ts(a.updated_at)
+            ],
+        )?;
+        Ok(())
+    }
+
     /// Deletes every row about the user, in every table, and checkpoints the
     /// WAL so the text does not linger there either. Returns the ids of
     /// tickets that were open (advisers are told they are gone).
@@ -1212,6 +1440,7 @@ impl Store {
             // Explicit deletes rather than trusting ON DELETE CASCADE alone:
             // outbox rows about the user's tickets may lack a user_id.
             tx.execute("DELETE FROM feedback WHERE user_id = ?1", [user_id])?;
+            tx.execute("DELETE FROM analyses WHERE user_id = ?1", [user_id])?;
             // Handled events keep the chat id for a day (dedupe); /forget
             // takes that too. Unhandled ones are left to be answered.
             tx.execute(
@@ -1258,6 +1487,10 @@ impl Store {
                         (SELECT id FROM tickets WHERE status IN ('waiting', 'active')))",
                 [&cutoff],
             )?;
+            p.analyses = tx.execute(
+                "DELETE FROM analyses WHERE updated_at < ?1",
+                [&cutoff],
+            )?;
             p.deliveries = tx.execute(
                 "DELETE FROM outbox WHERE (delivered_at IS NOT NULL AND delivered_at < ?1)
                     OR (failed_at IS NOT NULL AND failed_at < ?1)",
@@ -1276,6 +1509,7 @@ impl Store {
                 "DELETE FROM users WHERE last_seen_at < ?1
                    AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.user_id = users.id)
                    AND NOT EXISTS (SELECT 1 FROM tickets t WHERE t.user_id = users.id)
+                   AND NOT EXISTS (SELECT 1 FROM analyses a WHERE a.user_id = users.id)
                    AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.user_id = users.id AND o.delivered_at IS NULL)",
                 [&cutoff],
             )?;

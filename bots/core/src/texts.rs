@@ -149,6 +149,14 @@ pub fn btn_down() -> &'static str {
     "👎"
 }
 
+pub fn match_how(lang: Lang) -> &'static str {
+    pick(
+        lang,
+        "Vad behöver ni hjälp med? Skriv till exempel: \"Vem kan hjälpa oss med kvalitetskontroll? Vi finns i Eskilstuna.\"",
+        "What do you need help with? For example: \"Who can help us with quality inspection? We are in Eskilstuna.\"",
+    )
+}
+
 pub fn btn_human(lang: Lang) -> &'static str {
     pick(lang, "Prata med en rådgivare", "Talk to an adviser")
 }
@@ -341,6 +349,10 @@ pub fn reason_label(lang: Lang, reason: &str) -> String {
         "downvote" => (
             "användaren gav 👎 och frågade vidare",
             "the user gave 👎 and asked again",
+        ),
+        "introduction" => (
+            "användaren vill bli introducerad till en aktör (förslagen nedan)",
+            "the user asks for an introduction (suggestions below)",
         ),
         other => {
             let topic = other.strip_prefix("topic:").unwrap_or(other);
