@@ -195,10 +195,10 @@ impl Suggestion {
         if self.language != lang {
             s.push_str(pick(lang, " (på engelska)", " (in Swedish)"));
         }
-        s.push_str(&format!(
-            "\n   {}",
-            self.url.clone().unwrap_or_else(|| self.path.clone())
-        ));
+        match &self.url {
+            Some(u) => s.push_str(&format!("\n   {u} ({})", self.path)),
+            None => s.push_str(&format!("\n   ({})", self.path)),
+        }
         s
     }
 }
@@ -663,7 +663,7 @@ impl Assistant {
             let first = self
                 .section(&c.doc_path, &["första steg", "first step"])
                 .await
-                .map(|t| clip_sentences(&t, 450));
+                .map(|t| clip_sentences(&crate::extract::plain(&t), 450));
             out.push((sug, first));
         }
         out
@@ -753,7 +753,7 @@ impl Assistant {
                         case.title
                     ));
                 }
-                e.score += 2.0 - 0.5 * rank.min(2) as f32;
+                e.score += if rank == 0 { 2.0 } else { 1.0 };
                 payloads.insert(p, c);
             }
         }
@@ -818,7 +818,7 @@ impl Assistant {
             }
             if let Some(s) = sector {
                 if c.sectors.iter().any(|x| x == s) {
-                    sug.score += 0.5;
+                    sug.score += 1.0;
                     sug.reasons.push(format!(
                         "{} {}",
                         pick(lang, "arbetar med", "works with"),
@@ -828,6 +828,18 @@ impl Assistant {
             }
         }
         let mut all: Vec<Suggestion> = cand.into_values().collect();
+        // The user's language version of a document, where there is one.
+        for sug in all.iter_mut().filter(|s| s.language != lang) {
+            let Some(t) = payloads.get(&sug.path).and_then(|c| c.translation.clone()) else {
+                continue;
+            };
+            if let Some(c) = self.doc(&t).await {
+                sug.path = c.doc_path.clone();
+                sug.title = c.title.clone();
+                sug.url = c.source_url.clone().or(sug.url.clone());
+                sug.language = c.language;
+            }
+        }
         all.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.title.cmp(&b.title)));
         let (mut activities, actors): (Vec<Suggestion>, Vec<Suggestion>) =
             all.into_iter().partition(|s| s.kind == Kind::Project);
@@ -992,10 +1004,10 @@ impl Assistant {
         }
         if let Some((c, _)) = cases.first() {
             s.push_str(&format!(
-                "\n{} {}\n   {}\n",
+                "\n{} {} ({})\n",
                 pick(lang, "Läs mer om mönstret:", "Read more about the pattern:"),
                 c.title,
-                c.url.clone().unwrap_or_else(|| c.path.clone())
+                c.path
             ));
         }
         if region.is_none() {
