@@ -1491,10 +1491,14 @@ impl Store {
                 "DELETE FROM analyses WHERE updated_at < ?1",
                 [&cutoff],
             )?;
+            // Sent or failed deliveries go after a week; one still unsent
+            // after the whole retention period never will be, and its text
+            // is conversation text like any other.
             p.deliveries = tx.execute(
                 "DELETE FROM outbox WHERE (delivered_at IS NOT NULL AND delivered_at < ?1)
-                    OR (failed_at IS NOT NULL AND failed_at < ?1)",
-                [&delivered_cutoff],
+                    OR (failed_at IS NOT NULL AND failed_at < ?1)
+                    OR created_at < ?2",
+                [&delivered_cutoff, &cutoff],
             )?;
             // Handled events keep only their key (for dedupe) for a day.
             tx.execute(
