@@ -7,6 +7,7 @@ mod chat;
 mod config;
 mod metrics;
 mod progress;
+mod report;
 mod serve;
 mod tickets;
 mod watch;
@@ -60,6 +61,11 @@ enum Command {
     Tickets {
         #[command(subcommand)]
         what: tickets::TicketsCommand,
+    },
+    /// Reports for the project team: follow-up numbers and knowledge gaps.
+    Report {
+        #[command(subcommand)]
+        what: report::ReportCommand,
     },
     /// Index the Markdown knowledge base (incremental; only changes are written).
     Ingest {
@@ -272,6 +278,7 @@ async fn run(cmd: Command, settings: Settings) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Tickets { what } => tickets::run(&settings, what),
+        Command::Report { what } => report::run(&settings, what),
         Command::Ingest {
             path,
             dry_run,

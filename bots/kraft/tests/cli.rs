@@ -262,3 +262,114 @@ fn watch_mode_picks_up_edits_without_a_restart() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
     assert_eq!(v["results"][0]["doc_path"], "support/almi.md");
 }
+
+#[test]
+fn report_followup_and_gaps_from_the_command_line() {
+    use chrono::TimeZone;
+    use kraft_core::model::{Platform, UserRef};
+    use kraft_core::store::{NewMessage, Role, Store};
+
+    let tmp = tempfile::tempdir().expect("tmp");
+    // No state yet: a clear error, not an empty report.
+    let o = run(kraft(tmp.path()).args(["report", "followup"]));
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no state database"));
+
+    std::fs::create_dir_all(tmp.path().join("data")).expect("data dir");
+    let store = Store::open(&tmp.path().join("data/kraft.sqlite")).expect("store");
+    let day = |d: u32| {
+        chrono::Utc
+            .with_ymd_and_hms(2027, 1, d, 10, 0, 0)
+            .single()
+            .expect("t")
+    };
+    let a = store
+        .touch_user(&UserRef::new(Platform::Telegram, "u-a", "c-a"), day(3))
+        .expect("user");
+    store.set_region(a.id, "vastmanland").expect("region");
+    let a = store.user(a.id).expect("read").expect("user a");
+    let b = store
+        .touch_user(&UserRef::new(Platform::Discord, "u-b", "c-b"), day(4))
+        .expect("user");
+    for (u, d, kind, detail) in [
+        (&a, 3, "conversation", None),
+        (&a, 3, "answer", Some("abstained")),
+        (&b, 4, "conversation", None),
+        (&b, 4, "analysis", Some("started")),
+        (&b, 20, "conversation", None),
+        (&b, 28, "conversation", None),
+    ] {
+        store.stat(u, day(d), kind, detail, None).expect("stat");
+    }
+    // The abstained question, for the gap report (with a phone number).
+    store
+        .add_message(
+            a.id,
+            Role::User,
+            &NewMessage {
+                text: "Vad kostar en F-skattsedel? Ring 070-123 45 67",
+                ..Default::default()
+            },
+            day(3),
+        )
+        .expect("q");
+    store
+        .add_message(
+            a.id,
+            Role::Bot,
+            &NewMessage {
+                text: "Det vet jag tyvärr inte.",
+                outcome: Some("abstained"),
+                ..Default::default()
+            },
+            day(3),
+        )
+        .expect("a");
+    drop(store);
+
+    let o = run(kraft(tmp.path()).args([
+        "report",
+        "followup",
+        "--from",
+        "2027-01-01",
+        "--to",
+        "2027-01-20",
+        "--format",
+        "csv",
+    ]));
+    assert!(o.status.success());
+    let csv = stdout(&o);
+    assert!(csv.contains("\ncompanies,2,1,1,0,1,0,0,1\n"), "{csv}");
+    assert!(
+        csv.contains("\nconversations,3,1,2,0,1,0,0,2\n"),
+        "the 28th is outside the range: {csv}"
+    );
+    assert!(
+        csv.contains("\nanalyses_started,1,0,1,0,0,0,0,1\n"),
+        "{csv}"
+    );
+    assert!(!csv.contains("u-a") && !csv.contains("c-b"), "{csv}");
+
+    let o = run(kraft(tmp.path()).args([
+        "report",
+        "followup",
+        "--from",
+        "2027-02-01",
+        "--to",
+        "2027-01-01",
+    ]));
+    assert!(!o.status.success(), "an inverted range is refused");
+
+    let out = tmp.path().join("gaps.md");
+    let o = run(kraft(tmp.path())
+        .args(["report", "gaps", "--since", "2027-01-01", "--out"])
+        .arg(&out));
+    assert!(o.status.success());
+    let md = std::fs::read_to_string(&out).expect("written");
+    assert!(md.contains("1 questions in 1 groups"), "{md}");
+    assert!(
+        md.contains("Vad kostar en F-skattsedel? Ring [nummer]"),
+        "masked example: {md}"
+    );
+    assert!(!md.contains("123 45"), "{md}");
+}
