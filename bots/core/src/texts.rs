@@ -39,6 +39,8 @@ pub fn help(lang: Lang) -> &'static str {
         "Skriv din fråga med egna ord, på svenska eller engelska. Kommandon:\n\
          /start – om mig och om hur dina uppgifter hanteras\n\
          /events – kommande evenemang\n\
+         /analys – en första behovsanalys av ert företag (nio frågor)\n\
+         /match – vem kan hjälpa oss med …? (aktörer, aktiviteter, evenemang)\n\
          /human – prata med en rådgivare\n\
          /forget – radera allt som sparats om dig\n\
          /help – den här hjälpen\n\
@@ -46,6 +48,8 @@ pub fn help(lang: Lang) -> &'static str {
         "Write your question in your own words, in Swedish or English. Commands:\n\
          /start – about me and how your data is handled\n\
          /events – upcoming events\n\
+         /analysis – a first needs analysis of your company (nine questions)\n\
+         /match – who can help us with …? (actors, activities, events)\n\
          /human – talk to an adviser\n\
          /forget – delete everything stored about you\n\
          /help – this help\n\
@@ -56,10 +60,10 @@ pub fn help(lang: Lang) -> &'static str {
 pub fn unknown_command(lang: Lang, cmd: &str) -> String {
     match lang {
         Lang::Sv => format!(
-            "Kommandot {cmd} känner jag inte till. Jag kan /start, /help, /events, /human och /forget – eller skriv bara din fråga."
+            "Kommandot {cmd} känner jag inte till. Jag kan /start, /help, /events, /analys, /match, /human och /forget – eller skriv bara din fråga."
         ),
         Lang::En => format!(
-            "I don't know the command {cmd}. I know /start, /help, /events, /human and /forget – or just type your question."
+            "I don't know the command {cmd}. I know /start, /help, /events, /analysis, /match, /human and /forget – or just type your question."
         ),
     }
 }

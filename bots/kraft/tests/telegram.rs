@@ -116,7 +116,10 @@ async fn a_question_gets_a_sourced_answer_with_buttons_typing_and_commands() {
             .iter()
             .find(|(l, _)| *l == lang)
             .unwrap_or_else(|| panic!("setMyCommands for {lang:?}: {cmds:?}"));
-        assert_eq!(c.1, ["start", "help", "events", "human", "forget"]);
+        assert_eq!(
+            c.1,
+            ["start", "help", "events", "analys", "match", "human", "forget"]
+        );
     }
 
     // Operations: healthy, and the metrics counted what happened.
@@ -729,4 +732,99 @@ fn bad_telegram_settings_are_refused_with_the_key_name() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("webhook_url"), "{err}");
     assert!(!err.contains(TOKEN), "token leaked: {err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_needs_analysis_over_telegram_with_buttons_and_the_profile_on_the_ticket() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let tg = TgDouble::start(TOKEN).await;
+    tg.set_forum(GROUP);
+    tg.set_member(GROUP, ADVISER, "member");
+    let g = GROUP.to_string();
+    let _s = serve(
+        &tmp.path().join("data"),
+        &tg,
+        &[("KRAFT_TELEGRAM__ADVISER_GROUP", &g)],
+    );
+    let u = 4001;
+    tg.user_says(u, "/analys");
+    let mut n = 1;
+    let mut last = wait_n(&tg, u, n).await.remove(0);
+    assert!(last.text.contains("Fråga 1 av 9"), "{}", last.text);
+    assert!(
+        last.buttons.iter().any(|b| b == "an:opt:manufacturing"),
+        "{:?}",
+        last.buttons
+    );
+    // Buttons and typed answers, mixed, as people do.
+    let steps: [(&str, bool); 9] = [
+        ("an:opt:manufacturing", true),
+        ("ungefär 40 anställda", false),
+        ("Nyköping", false),
+        ("Kvalitetskontroll av gjutgods tar mest tid", false),
+        ("Bilder från kontrollstationen", false),
+        ("Affärssystem, ingen AI", false),
+        ("Mindre kassation", false),
+        ("an:opt:maybe", true),
+        ("an:opt:chat", true),
+    ];
+    for (i, (step, button)) in steps.iter().enumerate() {
+        if *button {
+            tg.press(u, "SME", &last, step);
+        } else {
+            tg.user_says(u, step);
+        }
+        n += 1;
+        last = wait_n(&tg, u, n).await.remove(n - 1);
+        if i < 8 {
+            let want = format!("Fråga {} av 9", i + 2);
+            assert!(last.text.contains(&want), "after {step:?}: {}", last.text);
+        }
+    }
+    let summary = last.clone();
+    for want in [
+        "Profil",
+        "Tillverkning",
+        "Sörmland (Nyköping)",
+        "AI-möjligheter",
+        "usecases/visuell-kvalitetskontroll.md",
+        "Ett första steg",
+    ] {
+        assert!(
+            summary.text.contains(want),
+            "{want:?} missing:\n{}",
+            summary.text
+        );
+    }
+    assert!(
+        summary.buttons.iter().any(|b| b == "human"),
+        "{:?}",
+        summary.buttons
+    );
+
+    // "Talk to an adviser" → the ticket topic carries the profile.
+    tg.press(u, "SME", &summary, "human");
+    let note = tg
+        .wait_for(WAIT, "the ticket in the adviser group", |s| {
+            s.iter().any(|m| m.chat == GROUP)
+        })
+        .await
+        .into_iter()
+        .find(|m| m.chat == GROUP)
+        .expect("note");
+    for want in [
+        "Behovsanalys (klar",
+        "Tillverkning",
+        "Nyköping",
+        "Mindre kassation",
+        "Föreslagna mönster",
+    ] {
+        assert!(
+            note.text.contains(want),
+            "{want:?} missing in the ticket:\n{}",
+            note.text
+        );
+    }
+    settle(&tg).await;
+    assert_eq!(tg.count_to(u), n + 1, "one reply per step, nothing twice");
 }

@@ -573,6 +573,18 @@ impl Telegram {
                     texts::pick(l, "Kommande evenemang", "Upcoming events"),
                 ),
                 BotCommand::new(
+                    "analys",
+                    texts::pick(
+                        l,
+                        "Behovsanalys: nio frågor om ert företag",
+                        "Needs analysis: nine questions about your company",
+                    ),
+                ),
+                BotCommand::new(
+                    "match",
+                    texts::pick(l, "Vem kan hjälpa oss med …?", "Who can help us with …?"),
+                ),
+                BotCommand::new(
                     "human",
                     texts::pick(l, "Prata med en rådgivare", "Talk to an adviser"),
                 ),
