@@ -4,7 +4,9 @@
 //! through the outbox and are printed as they come. Notifications meant for
 //! advisers go to stderr, so stdout is exactly what the user would see.
 //!
-//! Buttons are shown numbered; typing the number presses the button.
+//! Buttons are shown numbered; typing the number presses the button. During
+//! a needs analysis a plain number is an answer ("12" employees), so there
+//! the buttons are shown and pressed as "#1", "#2", ….
 
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
@@ -14,6 +16,23 @@ use anyhow::Result;
 use kraft_core::model::{Action, Button, Incoming, Platform, UserRef};
 use kraft_core::Assistant;
 use tokio::io::{AsyncBufReadExt, BufReader};
+
+/// Buttons of a needs-analysis question: a typed number is an answer.
+fn needs_hash(buttons: &[Button]) -> bool {
+    buttons.iter().any(|b| b.id.starts_with("an:"))
+}
+
+/// The button a typed line presses, if any: "3" (or "#3" where numbers
+/// are answers).
+fn pressed<'a>(line: &str, buttons: &'a [Button]) -> Option<&'a Button> {
+    let t = line.trim();
+    let n = match t.strip_prefix('#') {
+        Some(rest) => rest.trim().parse::<usize>().ok()?,
+        None if !needs_hash(buttons) => t.parse::<usize>().ok()?,
+        None => return None,
+    };
+    n.checked_sub(1).and_then(|i| buttons.get(i))
+}
 
 /// Prints an action; returns the buttons now on screen.
 fn show(action: &Action, draft: &str, out: &mut impl Write) -> Option<Vec<Button>> {
@@ -33,10 +52,11 @@ fn show(action: &Action, draft: &str, out: &mut impl Write) -> Option<Vec<Button
                 let _ = writeln!(out, "{text}");
             }
             if !buttons.is_empty() {
+                let hash = if needs_hash(buttons) { "#" } else { "" };
                 let labels: Vec<String> = buttons
                     .iter()
                     .enumerate()
-                    .map(|(i, b)| format!("[{}] {}", i + 1, b.label))
+                    .map(|(i, b)| format!("[{hash}{}] {}", i + 1, b.label))
                     .collect();
                 let _ = writeln!(out, "  {}", labels.join("   "));
             }
@@ -141,12 +161,9 @@ pub async fn run(
                 continue;
             }
         };
-        let trimmed = line.trim();
-        let inc = match trimmed.parse::<usize>() {
-            Ok(n) if n >= 1 && n <= buttons.len() => {
-                Incoming::button(&me, buttons[n - 1].id.clone())
-            }
-            _ => Incoming::text(&me, line.clone()),
+        let inc = match pressed(&line, &buttons) {
+            Some(b) => Incoming::button(&me, b.id.clone()),
+            None => Incoming::text(&me, line.clone()),
         };
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Action>();
         let printer = tokio::spawn(async move {
@@ -188,4 +205,27 @@ pub async fn run(
         f.abort();
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_press_buttons_except_where_they_are_answers() {
+        let fb = vec![
+            Button::new("fb:up:1", "👍"),
+            Button::new("human", "Rådgivare"),
+        ];
+        assert_eq!(pressed("2", &fb).map(|b| b.id.as_str()), Some("human"));
+        assert_eq!(pressed("#1", &fb).map(|b| b.id.as_str()), Some("fb:up:1"));
+        assert!(pressed("3", &fb).is_none());
+        assert!(pressed("0", &fb).is_none());
+        let an = vec![
+            Button::new("an:opt:1-9", "1–9"),
+            Button::new("an:skip", "Hoppa över"),
+        ];
+        assert!(pressed("2", &an).is_none(), "a number of employees");
+        assert_eq!(pressed("#2", &an).map(|b| b.id.as_str()), Some("an:skip"));
+    }
 }

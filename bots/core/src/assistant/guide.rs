@@ -317,7 +317,8 @@ impl Assistant {
             text.trim_end().ends_with('?') && text.split_whitespace().count() >= 3;
         if is_side_question && !matches!(STEPS[step], Field::Processes | Field::Goals | Field::Data)
         {
-            let mut actions = self.question(user, text, None, None).await?;
+            let open = self.store.open_ticket_of(user.id)?;
+            let mut actions = self.question(user, text, open, None).await?;
             let (q, b) = analysis::prompt(step, lang);
             actions.push(reply(
                 &user.chat(),
