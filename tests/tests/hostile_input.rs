@@ -59,3 +59,59 @@ fn hostile_text_always_gets_one_answer_in_its_own_chat() {
     let ran = n.load(std::sync::atomic::Ordering::Relaxed);
     assert!(ran >= 96, "the property ran {ran} cases");
 }
+
+/// A user flooding the bot gets the burst answered, one polite "slow
+/// down", then silence until the limit refills; the flood stores nothing;
+/// another user at the same moment is answered as usual.
+#[tokio::test]
+async fn a_flooding_user_is_slowed_down_politely_and_others_are_unaffected() {
+    let bot = TestBot::start(&real_kb(), default_core_settings()).await;
+    let burst = bot.settings.assistant.flood_burst as usize;
+    let flooder = user("flood");
+    let other = user("calm");
+    let mut replies = Vec::new();
+    for i in 0..burst + 10 {
+        let a = bot.say(&flooder, &format!("Hej {i}")).await;
+        replies.push(
+            a.iter()
+                .filter_map(|x| match x {
+                    Action::Reply { text, chat, .. } => Some((chat.chat_id.clone(), text.clone())),
+                    _ => None,
+                })
+                .collect::<Vec<_>>(),
+        );
+    }
+    assert!(
+        replies[..burst].iter().all(|r| r.len() == 1),
+        "the burst is answered"
+    );
+    assert_eq!(replies[burst].len(), 1);
+    assert_eq!(replies[burst][0].0, flooder.chat_id);
+    assert!(
+        replies[burst][0].1.contains("Vänta gärna en minut"),
+        "{:?}",
+        replies[burst]
+    );
+    assert!(
+        replies[burst + 1..].iter().all(|r| r.is_empty()),
+        "then silence, not a reply flood"
+    );
+    let stored = bot.assistant.history(&flooder, 1000).expect("history");
+    assert_eq!(
+        stored
+            .iter()
+            .filter(|m| m.role == kraft_core::store::Role::User)
+            .count(),
+        burst,
+        "refused messages are not stored"
+    );
+
+    // Someone else, right now: answered normally.
+    let a = bot.say(&other, "Hur länge pågår projektet?").await;
+    assert!(kraft_tests::bot::reply_text(&a).contains("2028"));
+
+    // A minute later the flooder is answered again.
+    bot.clock.advance(chrono::Duration::seconds(61));
+    let a = bot.say(&flooder, "Hur länge pågår projektet?").await;
+    assert!(kraft_tests::bot::reply_text(&a).contains("2028"));
+}

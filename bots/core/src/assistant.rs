@@ -25,6 +25,7 @@ mod guide;
 
 use crate::desk::Desk;
 use crate::extract;
+use crate::flood::{Flood, Verdict};
 use crate::intent::{self, Command, Intent};
 use crate::llm::{Llm, Passage};
 use crate::model::{Action, Button, ChatRef, Clock, Incoming, Input, Lang, Platform, SourceRef};
@@ -111,6 +112,7 @@ pub struct Assistant {
     min_confidence: f32,
     clock: Arc<dyn Clock>,
     last_purge: Mutex<Option<DateTime<Utc>>>,
+    flood: Flood,
 }
 
 impl std::fmt::Debug for Assistant {
@@ -157,6 +159,11 @@ impl Assistant {
         };
         let desk = Desk::new(store.clone(), clock.clone(), settings.escalation.clone());
         let min_confidence = knowledge.settings().search.min_confidence;
+        let flood = Flood::new(
+            settings.assistant.flood_per_minute,
+            settings.assistant.flood_burst,
+            clock.clone(),
+        );
         Ok(Self {
             knowledge,
             retriever,
@@ -167,6 +174,7 @@ impl Assistant {
             min_confidence,
             clock,
             last_purge: Mutex::new(None),
+            flood,
         })
     }
 
@@ -209,6 +217,28 @@ impl Assistant {
         progress: Option<UnboundedSender<Action>>,
     ) -> Result<Vec<Action>, CoreError> {
         let now = self.clock.now();
+        // The flood limit comes first: a flood costs no database writes.
+        let key = format!("{}:{}", inc.user.platform.as_str(), inc.user.user_id);
+        match self.flood.check(&key) {
+            Verdict::Allow => {}
+            Verdict::Warn => {
+                tracing::info!(
+                    platform = inc.user.platform.as_str(),
+                    "flood limit reached; user asked to slow down"
+                );
+                let lang = self
+                    .store
+                    .find_user(inc.user.platform, &inc.user.user_id)?
+                    .map(|u| u.lang)
+                    .unwrap_or_default();
+                let chat = ChatRef {
+                    platform: inc.user.platform,
+                    chat_id: inc.user.chat_id.clone(),
+                };
+                return Ok(vec![reply(&chat, texts::slow_down(lang), vec![])]);
+            }
+            Verdict::Drop => return Ok(Vec::new()),
+        }
         let mut user = self.store.touch_user(&inc.user, now)?;
         // A conversation starts after half an hour of silence.
         if user
@@ -1100,6 +1130,7 @@ impl Assistant {
     /// retention purge. Call every few seconds to minutes.
     pub fn tick(&self) -> Result<(), CoreError> {
         self.desk.remind()?;
+        self.flood.prune();
         let now = self.clock.now();
         let due = {
             let mut last = self

@@ -8,6 +8,7 @@ pub mod analysis;
 pub mod assistant;
 pub mod desk;
 pub mod extract;
+pub mod flood;
 pub mod intent;
 pub mod llm;
 pub mod model;
@@ -53,6 +54,11 @@ pub struct AssistantSettings {
     /// Seconds a front-end has to deliver an outbox message before another
     /// delivery loop may try it.
     pub delivery_lease_secs: u64,
+    /// Flood limit per user: messages (and button presses) per minute…
+    pub flood_per_minute: u32,
+    /// …with this many allowed in a quick burst. Beyond it the user is told
+    /// once per minute to slow down, and the extra messages are not answered.
+    pub flood_burst: u32,
 }
 
 impl Default for AssistantSettings {
@@ -63,6 +69,8 @@ impl Default for AssistantSettings {
             answer_max_chars: 600,
             events_limit: 5,
             delivery_lease_secs: 60,
+            flood_per_minute: 30,
+            flood_burst: 30,
         }
     }
 }

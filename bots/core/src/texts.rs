@@ -153,6 +153,14 @@ pub fn btn_down() -> &'static str {
     "👎"
 }
 
+pub fn slow_down(lang: Lang) -> &'static str {
+    pick(
+        lang,
+        "Du skickar många meddelanden på kort tid. Vänta gärna en minut – sedan svarar jag igen. Meddelanden som kommer under tiden hoppar jag över.",
+        "You are sending a lot of messages in a short time. Please wait a minute and I'll answer again. Messages sent meanwhile are skipped.",
+    )
+}
+
 pub fn match_how(lang: Lang) -> &'static str {
     pick(
         lang,
