@@ -729,6 +729,11 @@ impl TgDouble {
         self.with(|g| g.faults.push((method.to_ascii_lowercase(), fault, n)));
     }
 
+    /// Ends every injected fault (the outage is over).
+    pub fn clear_faults(&self) {
+        self.with(|g| g.faults.clear());
+    }
+
     pub fn sent(&self) -> Vec<Sent> {
         self.with(|g| g.sent.clone())
     }

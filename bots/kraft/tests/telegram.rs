@@ -828,3 +828,60 @@ async fn a_needs_analysis_over_telegram_with_buttons_and_the_profile_on_the_tick
     settle(&tg).await;
     assert_eq!(tg.count_to(u), n + 1, "one reply per step, nothing twice");
 }
+
+/// `kill -9` after the ticket is stored but before the advisers were
+/// notified (the adviser group is unreachable at that moment): after the
+/// restart the ticket's note arrives, once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_kill_9_between_ticket_stored_and_advisers_notified_loses_no_ticket() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let data = tmp.path().join("data");
+    let tg = TgDouble::start(TOKEN).await;
+    tg.set_forum(GROUP);
+    let g = GROUP.to_string();
+    // The adviser group cannot be reached: topics fail, so no note.
+    tg.fault("createForumTopic", Fault::ServerError, 100_000);
+    let s = serve(&data, &tg, &[("KRAFT_TELEGRAM__ADVISER_GROUP", &g)]);
+    let u = 7101;
+    tg.user_says(u, "/human");
+    let opened = wait_n(&tg, u, 1).await;
+    assert!(opened[0].text.contains("#1"), "{}", opened[0].text);
+    let end = Instant::now() + WAIT;
+    while tg.calls("createForumTopic") == 0 && Instant::now() < end {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(tg.calls("createForumTopic") > 0, "the bot tried to notify");
+    assert_eq!(
+        tg.sent_to(GROUP).len(),
+        0,
+        "nothing reached the advisers yet"
+    );
+    s.kill9();
+
+    tg.clear_faults();
+    let _s = serve(
+        &data,
+        &tg,
+        &[
+            ("KRAFT_TELEGRAM__ADVISER_GROUP", &g),
+            ("KRAFT_TELEGRAM__DELIVERY_LEASE_SECS", "5"),
+        ],
+    );
+    let note = tg
+        .wait_for(WAIT, "the ticket note after the restart", |s| {
+            s.iter().any(|m| m.chat == GROUP)
+        })
+        .await;
+    settle(&tg).await;
+    let notes: Vec<_> = tg
+        .sent_to(GROUP)
+        .into_iter()
+        .filter(|m| m.text.contains("#1"))
+        .collect();
+    assert_eq!(notes.len(), 1, "exactly one note: {:#?}", tg.sent_to(GROUP));
+    assert!(note
+        .iter()
+        .any(|m| m.buttons.iter().any(|b| b == "claim:1")));
+    assert_eq!(tg.topics().len(), 1, "{:?}", tg.topics());
+    assert_eq!(tg.count_to(u), 1, "the user was told once");
+}
