@@ -445,17 +445,32 @@ impl Assistant {
                 });
             }
         });
-        let answer = match self
-            .answer(
-                text,
-                prev_q.as_deref(),
-                lang,
-                on_delta
-                    .as_ref()
-                    .map(|f| f as &(dyn Fn(&str) + Send + Sync)),
-            )
-            .await
-        {
+        // A transient index failure (a Qdrant server restarting, a network
+        // blip) is retried twice with a short back-off before the user
+        // hears "try again later".
+        let mut attempt = 0u32;
+        let result = loop {
+            let r = self
+                .answer(
+                    text,
+                    prev_q.as_deref(),
+                    lang,
+                    on_delta
+                        .as_ref()
+                        .map(|f| f as &(dyn Fn(&str) + Send + Sync)),
+                )
+                .await;
+            match r {
+                Err(CoreError::Index(e)) if e.is_transient() && attempt < 2 => {
+                    attempt += 1;
+                    tracing::warn!(error = %e, attempt, "index unavailable; retrying");
+                    tokio::time::sleep(Duration::from_millis(250 * u64::from(attempt * attempt)))
+                        .await;
+                }
+                other => break other,
+            }
+        };
+        let answer = match result {
             Ok(a) => a,
             Err(e) => {
                 tracing::error!(error = %e, "retrieval failed; the question is stored");
@@ -806,6 +821,11 @@ impl Assistant {
             }
             _ => (standalone().await?, question.to_string(), false),
         };
+        if let Some(w) = &resp.warning {
+            // E.g. the embeddings endpoint is down: answers still come, from
+            // BM25 alone, and operations should know.
+            tracing::warn!(warning = %w, "retrieval degraded");
+        }
         let mut a = Answer {
             kind: AnswerKind::Abstained,
             lang,

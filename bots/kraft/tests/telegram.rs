@@ -885,3 +885,136 @@ async fn a_kill_9_between_ticket_stored_and_advisers_notified_loses_no_ticket() 
     assert_eq!(tg.topics().len(), 1, "{:?}", tg.topics());
     assert_eq!(tg.count_to(u), 1, "the user was told once");
 }
+
+/// SQLite busy: another process holds the write lock longer than Kraft's
+/// busy timeout (10 s). Kraft logs it, keeps running, fetches the update
+/// again, and answers it exactly once when the lock is gone.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_locked_database_delays_but_neither_crashes_nor_loses() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let data = tmp.path().join("data");
+    let tg = TgDouble::start(TOKEN).await;
+    let s = serve(&data, &tg, &[]);
+    let u = 7201;
+    tg.user_says(u, "Hur länge pågår projektet?");
+    wait_n(&tg, u, 1).await;
+
+    let db = data.join("kraft.sqlite");
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+    let holder = std::thread::spawn(move || {
+        let conn = rusqlite::Connection::open(&db).expect("open");
+        conn.execute_batch("BEGIN EXCLUSIVE").expect("lock");
+        locked_tx.send(()).expect("signal");
+        std::thread::sleep(Duration::from_secs(13));
+        conn.execute_batch("COMMIT").expect("unlock");
+    });
+    locked_rx.recv().expect("locked");
+    tg.user_says(u, "Vad är en behovsanalys?");
+    holder.join().expect("holder");
+    let got = wait_n(&tg, u, 2).await;
+    assert!(got[1].text.contains("behovsanalys"), "{}", got[1].text);
+    settle(&tg).await;
+    assert_eq!(tg.count_to(u), 2, "answered exactly once");
+    let (code, _) = s.get("/healthz").await;
+    assert_eq!(code, 200, "still serving");
+    let log = s.log();
+    assert!(
+        log.contains("cannot store updates") || log.contains("busy"),
+        "the lock was noticed and logged:\n{log}"
+    );
+    assert!(!log.contains("panicked"), "{log}");
+}
+
+/// Everything `kraft serve` logs during a full run (questions answered by
+/// an LLM with embeddings on, an escalation with an adviser reply, /forget)
+/// holds no secret – at info level and at debug level – and, at info level,
+/// no message text.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_runs_log_holds_no_secret_and_no_message_text() {
+    use kraft_tests::{EmbedBehaviour, EmbedDouble};
+    const LLM_KEY: &str = "sk-live-LLMSECRET-4711";
+    const EMB_KEY: &str = "emb-live-EMBSECRET-0815";
+    const QDRANT_KEY: &str = "qd-live-QDSECRET-42";
+    const HOOK: &str = "hook-SECRET-bytes";
+    let texts = [
+        "Vad kostar det att delta i projektet?",
+        "Jag vill prata med en människa om vår ansökan",
+        "Hej! Jag ringer dig i morgon.",
+    ];
+    for filter in ["info,qdrant_edge=error", "debug,qdrant_edge=error"] {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let tg = TgDouble::start(TOKEN).await;
+        tg.set_forum(GROUP);
+        tg.set_member(GROUP, ADVISER, "member");
+        let chat = ChatDouble::start(ChatBehaviour::Ok, "Det är kostnadsfritt [1].").await;
+        let emb = EmbedDouble::start(EmbedBehaviour::Ok).await;
+        let g = GROUP.to_string();
+        let llm_url = chat.base_url();
+        let emb_url = emb.base_url();
+        let s = serve(
+            &tmp.path().join("data"),
+            &tg,
+            &[
+                ("KRAFT_LOG__FILTER", filter),
+                ("KRAFT_TELEGRAM__ADVISER_GROUP", &g),
+                ("KRAFT_LLM__BASE_URL", &llm_url),
+                ("KRAFT_LLM__MODEL", "double"),
+                ("KRAFT_LLM_API_KEY", LLM_KEY),
+                ("KRAFT_EMBEDDINGS__BASE_URL", &emb_url),
+                ("KRAFT_EMBEDDINGS_API_KEY", EMB_KEY),
+                ("KRAFT_QDRANT_API_KEY", QDRANT_KEY),
+                ("KRAFT_TELEGRAM_WEBHOOK_SECRET", HOOK),
+            ],
+        );
+        let u = 7301;
+        tg.user_says(u, texts[0]);
+        wait_n(&tg, u, 1).await;
+        tg.user_says(u, texts[1]);
+        wait_n(&tg, u, 2).await;
+        let note = tg
+            .wait_for(WAIT, "the ticket note", |s| {
+                s.iter().any(|m| m.chat == GROUP)
+            })
+            .await
+            .into_iter()
+            .find(|m| m.chat == GROUP)
+            .expect("note");
+        tg.press(ADVISER, "Anna", &note, "claim:1");
+        wait_n(&tg, u, 3).await;
+        tg.group_says(GROUP, ADVISER, "Anna", texts[2], note.thread, None);
+        wait_n(&tg, u, 4).await;
+        tg.user_says(u, "/forget");
+        wait_n(&tg, u, 5).await;
+        tg.user_says(u, "ja");
+        wait_n(&tg, u, 6).await;
+        let log_handle = s.log.clone();
+        let status = s.stop();
+        assert!(status.success(), "{status:?}");
+        // Let the log pumps drain what the process wrote last.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(
+            !chat.requests.lock().map(|r| r.is_empty()).unwrap_or(true),
+            "the LLM was used"
+        );
+        assert!(
+            emb.requests.load(std::sync::atomic::Ordering::Relaxed) > 0,
+            "embeddings were used"
+        );
+
+        let log = log_handle.lock().map(|l| l.clone()).unwrap_or_default();
+        for secret in [TOKEN, LLM_KEY, EMB_KEY, QDRANT_KEY, HOOK, "123456:TEST"] {
+            assert!(!log.contains(secret), "{secret} in the {filter} log");
+        }
+        if filter.starts_with("info") {
+            for t in texts {
+                assert!(!log.contains(t), "message text {t:?} in the info log");
+            }
+            assert!(
+                log.contains("ticket opened"),
+                "the log is not empty:\n{log}"
+            );
+        } else {
+            assert!(log.contains("DEBUG"), "debug lines were captured");
+        }
+    }
+}
