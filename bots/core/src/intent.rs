@@ -79,14 +79,13 @@ const PERSON_SV: &[&str] = &[
     "rådgivare",
     "handläggare",
     "någon",
-    "riktig",
     "personal",
 ];
 const ASK_VERBS_EN: &[&str] = &[
     "talk", "speak", "chat", "contact", "call", "connect", "reach",
 ];
 const PERSON_EN: &[&str] = &[
-    "human", "person", "adviser", "advisor", "someone", "somebody", "agent", "real", "people",
+    "human", "person", "adviser", "advisor", "someone", "somebody", "agent", "people",
 ];
 
 /// A plain-language request for a person, in either language. Needs both a
@@ -97,9 +96,20 @@ pub fn wants_human(text: &str) -> bool {
     if w.len() > 25 {
         return false;
     }
-    let has = |list: &[&str]| w.iter().any(|x| list.iter().any(|l| x.starts_with(l)));
-    let sv = has(ASK_VERBS_SV) && has(PERSON_SV);
-    let en = has(ASK_VERBS_EN) && has(PERSON_EN);
+    // Verbs match by prefix ("kontaktar", "talking"); person words only as
+    // whole words or their plain inflections, so "personuppgifter" is not
+    // "person" (found by the prompt-injection corpus).
+    let verb = |list: &[&str]| w.iter().any(|x| list.iter().any(|l| x.starts_with(l)));
+    let person = |list: &[&str]| {
+        w.iter().any(|x| {
+            list.iter().any(|l| {
+                x.strip_prefix(l)
+                    .is_some_and(|rest| ["", "n", "en", "na", "s", "er", "erna"].contains(&rest))
+            })
+        })
+    };
+    let sv = verb(ASK_VERBS_SV) && person(PERSON_SV);
+    let en = verb(ASK_VERBS_EN) && person(PERSON_EN);
     sv || en
         || w.iter()
             .any(|x| x == "människa" || x == "human" || x == "människan")
@@ -342,6 +352,10 @@ mod tests {
             "Vad gör en rådgivare i projektet?",
             "What does an adviser do?",
             "Hur kan AI hjälpa människor i vården?",
+            // Found by the injection corpus: prefixes of other words.
+            "How do we connect our ERP system to real-time AI?",
+            "Can we call the API from our own system in real time?",
+            "Hur kontaktar vi Almi angående personuppgifter?",
         ] {
             assert!(!wants_human(t), "{t}");
         }
