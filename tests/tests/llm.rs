@@ -95,7 +95,10 @@ async fn normal_answer_uses_the_model_with_numbered_sources() {
         user_msg.contains("28 februari 2028"),
         "the context carries the facts"
     );
-    assert!(user_msg.ends_with(QUESTION), "{user_msg}");
+    assert!(
+        user_msg.ends_with(&format!("<fråga>\n{QUESTION}\n</fråga>")),
+        "the question comes last, fenced: {user_msg}"
+    );
     assert_eq!(req["stream"].as_bool(), None);
     // The name every OpenAI-compatible server reads (llama.cpp ignores
     // `max_completion_tokens` and would write until its context is full).
