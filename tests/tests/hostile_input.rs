@@ -24,7 +24,11 @@ fn hostile_text_always_gets_one_answer_in_its_own_chat() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let bot = rt.block_on(TestBot::start(&real_kb(), default_core_settings()));
     let mut runner = TestRunner::new(Config {
-        cases: 96,
+        // PROPTEST_CASES raises the count for a longer run (RELIABILITY.md).
+        cases: std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(96),
         ..Config::default()
     });
     let n = std::sync::atomic::AtomicU32::new(0);

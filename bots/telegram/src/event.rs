@@ -382,7 +382,10 @@ mod robustness {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(300))]
+        // PROPTEST_CASES raises the count for a longer run (RELIABILITY.md).
+        #![proptest_config(ProptestConfig::with_cases(
+            std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(300)
+        ))]
 
         #[test]
         fn any_message_text_in_any_chat_is_read_without_panicking(
