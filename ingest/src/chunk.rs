@@ -107,14 +107,18 @@ pub fn chunk_markdown(
 ) -> Vec<Chunk> {
     let sections = sections(body);
     let mut out: Vec<Chunk> = Vec::new();
-    let mut seen: std::collections::HashMap<Vec<String>, usize> = Default::default();
+    // Ordinals count per *id key*, not per heading path: two paths that join
+    // to the same key (an image-only heading is "", a heading may contain
+    // the separator) then get different ordinals, so ids stay unique, while
+    // every ordinary document keeps exactly the ids it had.
+    let mut seen: std::collections::HashMap<String, usize> = Default::default();
     for sec in sections {
         for piece in pack(&sec.blocks, body, cfg) {
             let text = body[piece.0..piece.1].trim().to_string();
             if text.is_empty() {
                 continue;
             }
-            let ordinal = seen.entry(sec.heading_path.clone()).or_insert(0);
+            let ordinal = seen.entry(sec.heading_path.join("\u{1e}")).or_insert(0);
             let id = chunk_id(doc_path, &sec.heading_path, *ordinal);
             let line = first_line - 1 + crate::doc::line_of(body.as_bytes(), piece.0);
             let mut h = blake3::Hasher::new();
