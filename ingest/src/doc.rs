@@ -223,6 +223,9 @@ pub fn load(path: &Path, rel: &str, max_bytes: u64) -> Result<Document, DocError
 }
 
 /// Parses raw bytes as a knowledge document.
+/// Largest front matter block parsed, in bytes.
+pub const MAX_FRONT_MATTER_BYTES: usize = 16 * 1024;
+
 pub fn parse_bytes(bytes: &[u8], rel: &str) -> Result<Document, DocError> {
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(DocError::Empty);
@@ -238,6 +241,18 @@ pub fn parse_bytes(bytes: &[u8], rel: &str) -> Result<Document, DocError> {
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let (yaml, body, body_line) = split_front_matter(text)?;
+    // Real front matter is a few hundred bytes. The YAML parser is
+    // quadratic in nesting depth (100k levels took 24 s, found by the fuzz
+    // tests), so a block this large is refused before it is parsed.
+    if yaml.len() > MAX_FRONT_MATTER_BYTES {
+        return Err(DocError::InvalidFrontMatter {
+            line: 2,
+            message: format!(
+                "the front matter is {} bytes, over the {MAX_FRONT_MATTER_BYTES}-byte limit",
+                yaml.len()
+            ),
+        });
+    }
     let meta: FrontMatter = serde_norway::from_str(yaml).map_err(|e| {
         // serde_norway reports lines inside the YAML block; the block starts
         // on line 2 of the file.

@@ -41,10 +41,15 @@ const REL: &str = "fuzz/doc.md";
 // ---------------------------------------------------------------------------
 
 /// `default_cases` cases per property, or `PROPTEST_CASES / divisor` when the
-/// variable is set (a fixed `with_cases` would ignore it). Expensive
-/// properties pass a divisor so a long run stays bounded. Shrinking is capped
-/// (unless `PROPTEST_MAX_SHRINK_ITERS` / `_TIME` say otherwise): shrinking a
-/// 1 MB input runs the whole case again at every step.
+/// variable is set. Shrinking is capped (unless `PROPTEST_MAX_SHRINK_ITERS` /
+/// `_TIME` say otherwise): shrinking a 1 MB input reruns the whole case at
+/// every step.
+///
+/// Note: the `proptest!` macro applies the `PROPTEST_*` variables on top of
+/// any config it is given (`contextualize_config`), so for the properties
+/// below the divisor is moot and `PROPTEST_CASES` is used as is. The 1 MB
+/// property runs its own `TestRunner`, which takes the config as given, so
+/// its share stays `PROPTEST_CASES / 200`.
 fn config(default_cases: u32, divisor: u32, shrink_iters: u32) -> ProptestConfig {
     let env = |k: &str| {
         std::env::var(k)
@@ -1058,17 +1063,22 @@ proptest! {
     }
 }
 
-proptest! {
-    // Roughly 1 MB bodies (the default `max_file_bytes`) with the default
-    // chunk config. Few cases by default and PROPTEST_CASES / 200 in a long
-    // run: chunking time grows with chunks x body size (see the report on
-    // `line_of`), several seconds per case in a debug build.
-    #![proptest_config(config(1, 200, 32))]
-
-    #[test]
-    fn one_megabyte_bodies_are_chunked_within_limits(
-        blocks in prop::collection::vec(block(), 20..60),
-    ) {
+/// Roughly 1 MB bodies (the default `max_file_bytes`) with the default chunk
+/// config. One case by default and `PROPTEST_CASES / 200` in a long run:
+/// chunking time grows with chunks x body size (`line_of` per chunk), a few
+/// seconds per case in a debug build. A plain `TestRunner` rather than
+/// `proptest!`, so the environment cannot override that share (see
+/// [`config`]); failures are persisted and replayed the same way.
+#[test]
+fn one_megabyte_bodies_are_chunked_within_limits() {
+    let mut config = config(1, 200, 32);
+    config.source_file = Some(file!());
+    config.test_name = Some(concat!(
+        module_path!(),
+        "::one_megabyte_bodies_are_chunked_within_limits"
+    ));
+    let mut runner = proptest::test_runner::TestRunner::new(config);
+    let result = runner.run(&prop::collection::vec(block(), 20..60), |blocks| {
         let cfg = ChunkConfig::default();
         let mut body = String::with_capacity(1 << 20);
         let piece = blocks.join("\n\n");
@@ -1081,6 +1091,10 @@ proptest! {
         );
         let r = parse_and_check(file.as_bytes(), &cfg)?;
         prop_assert!(r.is_ok(), "{:?}", r.err());
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}\n{runner}");
     }
 }
 
