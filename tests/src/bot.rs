@@ -168,6 +168,17 @@ pub fn reply_text(actions: &[Action]) -> String {
     replies[0].clone()
 }
 
+/// The texts of the notifications for advisers among `actions`.
+pub fn adviser_notes(actions: &[Action]) -> Vec<String> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::NotifyAdvisers { text, .. } => Some(text.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
 pub fn buttons(actions: &[Action]) -> Vec<String> {
     actions
         .iter()

@@ -7,7 +7,9 @@
 use std::path::Path;
 
 use kraft_core::model::{Action, Platform, UserRef};
-use kraft_tests::bot::{buttons, default_core_settings, real_kb, reply_text, user, TestBot};
+use kraft_tests::bot::{
+    adviser_notes, buttons, default_core_settings, real_kb, reply_text, user, TestBot,
+};
 
 async fn bot() -> TestBot {
     TestBot::start(&real_kb(), default_core_settings()).await
@@ -23,16 +25,6 @@ fn replies(actions: &[Action]) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n---\n")
-}
-
-fn adviser_notes(actions: &[Action]) -> Vec<String> {
-    actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::NotifyAdvisers { text, .. } => Some(text.clone()),
-            _ => None,
-        })
-        .collect()
 }
 
 /// Knowledge paths cited as "(folder/file.md)" at the end of a line.

@@ -6,8 +6,8 @@
 use kraft_core::model::Action;
 use kraft_core::store::{Role, TicketStatus};
 use kraft_tests::bot::{
-    answer_body, assert_grounded, buttons, cited_paths, default_core_settings, real_kb, reply_text,
-    user, TestBot,
+    adviser_notes, answer_body, assert_grounded, buttons, cited_paths, default_core_settings,
+    real_kb, reply_text, user, TestBot,
 };
 
 async fn bot() -> TestBot {
@@ -19,16 +19,6 @@ fn tickets_opened(actions: &[Action]) -> Vec<(i64, String)> {
         .iter()
         .filter_map(|a| match a {
             Action::TicketOpened { ticket, reason } => Some((*ticket, reason.clone())),
-            _ => None,
-        })
-        .collect()
-}
-
-fn adviser_notes(actions: &[Action]) -> Vec<String> {
-    actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::NotifyAdvisers { text, .. } => Some(text.clone()),
             _ => None,
         })
         .collect()

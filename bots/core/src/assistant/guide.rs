@@ -673,34 +673,43 @@ impl Assistant {
     /// The body of the first section of `path` whose heading contains one
     /// of `headings` (lower case).
     async fn section(&self, path: &str, headings: &[&str]) -> Option<String> {
-        let filter = SearchFilter {
-            doc_path: Some(path.to_string()),
-            ..Default::default()
-        };
-        let mut chunks = self.knowledge.backend().list(&filter, 200).await.ok()?;
-        chunks.sort_by_key(|h| h.payload.ordinal);
+        let chunks = self.doc_chunks(path).await?;
         let texts: Vec<String> = chunks
             .iter()
-            .filter(|h| {
-                h.payload.heading_path.last().is_some_and(|hd| {
+            .filter(|c| {
+                c.heading_path.last().is_some_and(|hd| {
                     let l = hd.to_lowercase();
                     headings.iter().any(|w| l.contains(w))
                 })
             })
-            .map(|h| body(&h.payload))
+            .map(body)
             .collect();
         (!texts.is_empty()).then(|| texts.join("\n"))
     }
 
     /// One document's first chunk (title, kind, region…), if indexed.
     async fn doc(&self, path: &str) -> Option<ChunkPayload> {
+        self.doc_chunks(path).await?.into_iter().next()
+    }
+
+    /// A document's chunks in document order (ordinals count per heading
+    /// key, so the line is what orders them).
+    async fn doc_chunks(&self, path: &str) -> Option<Vec<ChunkPayload>> {
         let filter = SearchFilter {
             doc_path: Some(path.to_string()),
             ..Default::default()
         };
-        let mut chunks = self.knowledge.backend().list(&filter, 200).await.ok()?;
-        chunks.sort_by_key(|h| h.payload.ordinal);
-        chunks.into_iter().next().map(|h| h.payload)
+        let mut chunks: Vec<ChunkPayload> = self
+            .knowledge
+            .backend()
+            .list(&filter, 200)
+            .await
+            .ok()?
+            .into_iter()
+            .map(|h| h.payload)
+            .collect();
+        chunks.sort_by_key(|c| c.line);
+        Some(chunks)
     }
 
     /// Actors, programme activities and events for a need, ranked: named
