@@ -102,6 +102,81 @@ impl Desk {
         self.settings.adviser_language
     }
 
+    /// An adviser's ticket button or command from a chat front-end:
+    /// `claim`, `resolve` or `handback` by `by`. `Ok` is the note, already
+    /// queued for the ticket's thread so every adviser sees it; `Err` is
+    /// why not, for the adviser who asked (nothing is queued).
+    pub fn act(&self, op: &str, id: i64, by: &str) -> Result<String, String> {
+        let l = self.lang();
+        let res = match op {
+            "claim" => self
+                .claim(id, by, false)
+                .map(|_| format!("✅ #{id} {} {by}", texts::pick(l, "tas av", "taken by"))),
+            "resolve" => self.resolve(id, None).map(|_| {
+                format!(
+                    "☑️ #{id} {} {by}",
+                    texts::pick(l, "avslutat av", "closed by")
+                )
+            }),
+            "handback" => self.hand_back(id).map(|_| {
+                format!(
+                    "↩️ #{id} {} {by}",
+                    texts::pick(l, "tillbaka till boten av", "handed back to the bot by")
+                )
+            }),
+            _ => return Err(texts::pick(l, "Okänd åtgärd.", "Unknown action.").to_string()),
+        };
+        match res {
+            Ok(note) => {
+                self.note(Some(id), &note);
+                Ok(note)
+            }
+            Err(e) => Err(self.error_text(&e)),
+        }
+    }
+
+    /// A note for the advisers (in the ticket's thread when `ticket` is
+    /// set), through the outbox. A failure is logged: a note is never
+    /// worth failing the adviser's action for.
+    pub fn note(&self, ticket: Option<i64>, text: &str) {
+        let res = self.store.enqueue(
+            &NewDelivery::to_advisers(None, ticket, text),
+            self.clock.now(),
+            None,
+        );
+        if let Err(e) = res {
+            tracing::error!(error = %e, "cannot queue an adviser note");
+        }
+    }
+
+    /// A desk error as the adviser reads it, in the advisers' language.
+    pub fn error_text(&self, e: &DeskError) -> String {
+        let l = self.lang();
+        match e {
+            DeskError::ClaimedByOther { ticket, by } => format!(
+                "⚠️ #{ticket} {} {by}",
+                texts::pick(l, "har redan tagits av", "is already taken by")
+            ),
+            DeskError::Closed(t) => format!(
+                "⚠️ #{t} {}",
+                texts::pick(
+                    l,
+                    "är avslutat; användaren fick inte detta.",
+                    "is closed; the user did not get this."
+                )
+            ),
+            DeskError::NotFound(t) => format!(
+                "⚠️ #{t} {}",
+                texts::pick(l, "finns inte (raderat?).", "does not exist (deleted?).")
+            ),
+            DeskError::TooLong(n, max) => format!(
+                "⚠️ {} ({n} > {max})",
+                texts::pick(l, "För långt, skicka i delar", "Too long, send it in parts")
+            ),
+            other => format!("⚠️ {other}"),
+        }
+    }
+
     /// What an adviser needs to take over without asking the user again:
     /// the questions, the bot's last answer and its sources, language,
     /// platform and how long the user has been waiting.

@@ -14,6 +14,7 @@ pub mod llm;
 pub mod model;
 pub mod observe;
 pub mod report;
+pub mod split;
 pub mod store;
 pub mod texts;
 

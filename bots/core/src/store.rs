@@ -512,6 +512,40 @@ pub struct Delivery {
 }
 
 impl Delivery {
+    /// The outbox entry behind an action the core already queued and
+    /// leased to the caller (`NotifyAdvisers`, `RelayToUser`), so a
+    /// front-end can send it at once and confirm it like any delivery.
+    pub fn leased(a: crate::Action) -> Option<Delivery> {
+        let (id, ticket_id, target, text, buttons) = match a {
+            crate::Action::NotifyAdvisers {
+                delivery,
+                ticket,
+                text,
+                buttons,
+            } => (delivery, ticket, Target::Advisers, text, buttons),
+            crate::Action::RelayToUser {
+                delivery,
+                chat,
+                ticket,
+                text,
+            } => (delivery, ticket, Target::User(chat), text, Vec::new()),
+            _ => return None,
+        };
+        Some(Delivery {
+            id,
+            ticket_id,
+            target,
+            text,
+            buttons,
+            attempts: 1,
+            user_id: None,
+            meta: None,
+            parts_sent: 0,
+        })
+    }
+}
+
+impl Delivery {
     fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
         let target: String = r.get("target")?;
         let target = if target == "user" {

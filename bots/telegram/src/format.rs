@@ -42,73 +42,10 @@ fn cost(s: &str) -> usize {
     escape(s).encode_utf16().count() + 7 // room for <b></b> on a heading
 }
 
-/// Splits `text` into parts whose escaped length is at most `max`:
-/// whole paragraphs where possible, then lines, then words, and only a
-/// single over-long word is cut. Separators at a cut are dropped; nothing
-/// else is lost or reordered.
+/// Splits `text` into parts whose escaped length is at most `max` (see
+/// `kraft_core::split`).
 pub fn split(text: &str, max: usize) -> Vec<String> {
-    let max = max.max(16);
-    if cost(text) <= max {
-        return vec![text.to_string()];
-    }
-    let mut parts = Vec::new();
-    let mut cur = String::new();
-    for para in text.split("\n\n") {
-        push_piece(&mut parts, &mut cur, para, "\n\n", max, 0);
-    }
-    if !cur.trim().is_empty() {
-        parts.push(cur);
-    }
-    parts
-}
-
-const SEPARATORS: [&str; 3] = ["\n\n", "\n", " "];
-
-fn push_piece(
-    parts: &mut Vec<String>,
-    cur: &mut String,
-    piece: &str,
-    sep: &str,
-    max: usize,
-    level: usize,
-) {
-    let joined = if cur.is_empty() {
-        piece.to_string()
-    } else {
-        format!("{cur}{sep}{piece}")
-    };
-    if cost(&joined) <= max {
-        *cur = joined;
-        return;
-    }
-    if !cur.trim().is_empty() {
-        parts.push(std::mem::take(cur));
-    } else {
-        cur.clear();
-    }
-    if cost(piece) <= max {
-        *cur = piece.to_string();
-        return;
-    }
-    // The piece alone is too long: split it at the next finer separator.
-    if level + 1 < SEPARATORS.len() {
-        let finer = SEPARATORS[level + 1];
-        for sub in piece.split(finer) {
-            push_piece(parts, cur, sub, finer, max, level + 1);
-        }
-    } else {
-        // One word longer than a message: cut by characters.
-        let mut chunk = String::new();
-        for c in piece.chars() {
-            chunk.push(c);
-            if cost(&chunk) > max {
-                chunk.pop();
-                parts.push(std::mem::take(&mut chunk));
-                chunk.push(c);
-            }
-        }
-        *cur = chunk;
-    }
+    kraft_core::split::split_by(text, max, &cost)
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use kraft_core::store::{Delivery, InboxEvent, InboxRow, NewDelivery, Target};
+use kraft_core::store::{Delivery, InboxEvent, InboxRow, Target};
 use kraft_core::{
     texts, Action, Assistant, CoreError, DeskError, Incoming, Lang, Observer, Platform,
 };
@@ -857,7 +857,7 @@ impl Telegram {
                     self.deliver(d, "reply").await;
                 }
                 for a in actions {
-                    if let Some(d) = leased_delivery(a) {
+                    if let Some(d) = Delivery::leased(a) {
                         self.deliver(d, "adviser").await;
                     }
                 }
@@ -932,14 +932,7 @@ impl Telegram {
 
     /// A note in the ticket's thread, through the outbox.
     fn note(&self, ticket: Option<i64>, text: &str) {
-        let res = self.assistant.store().enqueue(
-            &NewDelivery::to_advisers(None, ticket, text),
-            self.assistant.now(),
-            None,
-        );
-        if let Err(e) = res {
-            tracing::error!(error = %e, "cannot queue an adviser note");
-        }
+        self.assistant.desk().note(ticket, text);
     }
 
     async fn adviser_button(&self, from: UserId, name: &str, data: &str) -> String {
@@ -967,33 +960,7 @@ impl Telegram {
     /// Claims, closes or hands back a ticket. `Ok`: the note posted in the
     /// ticket's thread; `Err`: why not, for the adviser.
     async fn ticket_op(&self, op: &str, id: i64, name: &str) -> Result<String, String> {
-        let l = self.adviser_lang();
-        let desk = self.assistant.desk();
-        let res = match op {
-            "claim" => desk
-                .claim(id, name, false)
-                .map(|_| format!("✅ #{id} {} {name}", texts::pick(l, "tas av", "taken by"))),
-            "resolve" => desk.resolve(id, None).map(|_| {
-                format!(
-                    "☑️ #{id} {} {name}",
-                    texts::pick(l, "avslutat av", "closed by")
-                )
-            }),
-            "handback" => desk.hand_back(id).map(|_| {
-                format!(
-                    "↩️ #{id} {} {name}",
-                    texts::pick(l, "tillbaka till boten av", "handed back to the bot by")
-                )
-            }),
-            _ => return Err(texts::pick(l, "Okänd åtgärd.", "Unknown action.").to_string()),
-        };
-        match res {
-            Ok(note) => {
-                self.note(Some(id), &note);
-                Ok(note)
-            }
-            Err(e) => Err(desk_error_text(l, &e)),
-        }
+        self.assistant.desk().act(op, id, name)
     }
 
     async fn adviser_message(
@@ -1058,7 +1025,7 @@ impl Telegram {
                 store.remember_message(Platform::Telegram, &gs, &message.0.to_string(), ticket)?;
             }
             Err(DeskError::Empty) => {}
-            Err(e) => self.note(Some(ticket), &desk_error_text(l, &e)),
+            Err(e) => self.note(Some(ticket), &self.assistant.desk().error_text(&e)),
         }
         Ok(())
     }
@@ -1334,70 +1301,5 @@ impl Telegram {
             }
         }
         Ok(())
-    }
-}
-
-fn desk_error_text(l: Lang, e: &DeskError) -> String {
-    match e {
-        DeskError::ClaimedByOther { ticket, by } => format!(
-            "⚠️ #{ticket} {} {by}",
-            texts::pick(l, "har redan tagits av", "is already taken by")
-        ),
-        DeskError::Closed(t) => format!(
-            "⚠️ #{t} {}",
-            texts::pick(
-                l,
-                "är avslutat; användaren fick inte detta.",
-                "is closed; the user did not get this."
-            )
-        ),
-        DeskError::NotFound(t) => format!(
-            "⚠️ #{t} {}",
-            texts::pick(l, "finns inte (raderat?).", "does not exist (deleted?).")
-        ),
-        DeskError::TooLong(n, max) => format!(
-            "⚠️ {} ({n} > {max})",
-            texts::pick(l, "För långt, skicka i delar", "Too long, send it in parts")
-        ),
-        other => format!("⚠️ {other}"),
-    }
-}
-
-/// Outbox entries the core already leased to the caller, as deliveries.
-fn leased_delivery(a: Action) -> Option<Delivery> {
-    match a {
-        Action::NotifyAdvisers {
-            delivery,
-            ticket,
-            text,
-            buttons,
-        } => Some(Delivery {
-            id: delivery,
-            ticket_id: ticket,
-            target: Target::Advisers,
-            text,
-            buttons,
-            attempts: 1,
-            user_id: None,
-            meta: None,
-            parts_sent: 0,
-        }),
-        Action::RelayToUser {
-            delivery,
-            chat,
-            ticket,
-            text,
-        } => Some(Delivery {
-            id: delivery,
-            ticket_id: ticket,
-            target: Target::User(chat),
-            text,
-            buttons: Vec::new(),
-            attempts: 1,
-            user_id: None,
-            meta: None,
-            parts_sent: 0,
-        }),
-        _ => None,
     }
 }

@@ -1,0 +1,1312 @@
+//! kraft-discord: the Discord front-end. A thin adapter around the core:
+//! gateway events become `Incoming`s, actions become Discord HTTP requests,
+//! both through serenity (gateway, resume, HTTP rate limits).
+//!
+//! What it owns is delivery discipline, as the Telegram front-end does:
+//! - every event Kraft acts on is stored in the core's inbox (keyed by the
+//!   message or interaction id) before anything acts on it, and is marked
+//!   handled together with its queued replies, so a reconnect that replays
+//!   events, or a restart, neither drops nor repeats one;
+//! - interactions are acknowledged (deferred) as they arrive, well inside
+//!   Discord's 3 seconds; the answer then edits that response;
+//! - replies leave through the core's outbox, channel messages with a
+//!   nonce Discord enforces, so a resend after a crash is not a second
+//!   message; network failures and 5xx are retried, never dropped.
+//!
+//! Advisers work from one private channel: a private thread per ticket,
+//! with claim / resolve / hand-back buttons. Only members with the adviser
+//! role can act; Discord sends the roles with every event, so no lookup.
+//!
+//! It needs no privileged intent: slash commands, DMs and mentions carry
+//! their text without MESSAGE_CONTENT.
+pub mod event;
+pub mod format;
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use kraft_core::store::{Delivery, InboxEvent, InboxRow, Target};
+use kraft_core::{texts, Assistant, CoreError, Incoming, Lang, Observer, Platform, UserRef};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use serenity::all::{
+    ChannelId, ChannelType, Client, ClientBuilder, Context as SContext, EventHandler,
+    GatewayIntents, Http, HttpBuilder, Interaction, InteractionId, Message, MessageId, Ready,
+    ResumedEvent,
+};
+use serenity::async_trait;
+use serenity::http::HttpError;
+use tokio::sync::{watch, Notify};
+
+pub use event::{AdviserAct, Ctx, DcEvent, Token, Via, Who};
+
+/// An interaction token lives 15 minutes; after 14 the answer goes to the
+/// channel instead.
+const TOKEN_TTL_SECS: i64 = 14 * 60;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiscordSettings {
+    /// Base URL for Discord's HTTP API; empty = https://discord.com. The
+    /// gateway address comes from that API (`GET /gateway`).
+    pub api_url: String,
+    /// A server id: its slash commands are registered there (they show at
+    /// once); 0 = globally (can take up to an hour to appear).
+    pub guild: u64,
+    /// Channels where @mentions are answered (threads under them too);
+    /// empty = any channel the bot can see.
+    pub channels: Vec<u64>,
+    /// The private channel where tickets get a private thread each; 0 =
+    /// none, and escalations are handled with `kraft tickets`.
+    pub adviser_channel: u64,
+    /// Members with this role may claim, resolve and answer tickets.
+    pub adviser_role: u64,
+    /// Users of these platforms get their tickets in this adviser channel.
+    pub advisers_for: Vec<Platform>,
+    /// Ask for the privileged MESSAGE_CONTENT intent, so advisers can
+    /// answer in a ticket thread without mentioning the bot. Off by default:
+    /// `/reply` and mentions work without it.
+    pub message_content: bool,
+    /// Chats handled at the same time (each chat's messages stay in order).
+    pub max_concurrent_chats: usize,
+    /// A send not confirmed after this is retried (after a crash).
+    pub delivery_lease_secs: u64,
+    /// Transient failures before a message is given up as a dead letter.
+    pub max_delivery_attempts: i64,
+}
+
+impl Default for DiscordSettings {
+    fn default() -> Self {
+        Self {
+            api_url: String::new(),
+            guild: 0,
+            channels: Vec::new(),
+            adviser_channel: 0,
+            adviser_role: 0,
+            advisers_for: vec![Platform::Discord],
+            message_content: false,
+            max_concurrent_chats: 64,
+            delivery_lease_secs: 600,
+            max_delivery_attempts: 30,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DiscordError {
+    #[error("invalid Discord settings: {0}")]
+    Config(String),
+    #[error("Discord refused the bot token (check KRAFT_DISCORD_TOKEN)")]
+    Unauthorized,
+    #[error("Discord closed the gateway: the bot asks for an intent it is not allowed (enable it in the Developer Portal, or set discord.message_content = false)")]
+    DisallowedIntents,
+    #[error("the Discord gateway stopped: {0}")]
+    Gateway(String),
+    /// A Discord request failed for now; the event is handled again later.
+    #[error("a Discord request failed for now ({0}); will retry")]
+    Unavailable(&'static str),
+    #[error(transparent)]
+    Core(#[from] CoreError),
+}
+
+/// Health for `/healthz`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Health {
+    pub ok: bool,
+    /// READY received and the gateway not lost since.
+    pub connected: bool,
+}
+
+enum SendFailure {
+    /// Will never succeed (no access, user does not take DMs): dead letter.
+    Permanent(&'static str),
+    /// Try again later.
+    Transient(&'static str),
+    /// The interaction token is gone: send to the channel instead.
+    TokenGone,
+    /// Our own bookkeeping failed (the store): try again later.
+    Retry(&'static str),
+}
+
+/// What a failed request was, without its URL (which can hold a token).
+fn kind_of(e: &serenity::Error) -> (&'static str, u16, isize) {
+    match e {
+        serenity::Error::Http(HttpError::UnsuccessfulRequest(r)) => {
+            let status = r.status_code.as_u16();
+            let kind = match status {
+                429 => "rate_limited",
+                401 => "unauthorized",
+                403 => "forbidden",
+                404 => "not_found",
+                400..=499 => "bad_request",
+                _ => "server_error",
+            };
+            (kind, status, r.error.code)
+        }
+        serenity::Error::Http(HttpError::Request(_)) => ("network", 0, 0),
+        serenity::Error::Json(_) => ("invalid_json", 0, 0),
+        _ => ("other", 0, 0),
+    }
+}
+
+fn classify(e: &serenity::Error) -> SendFailure {
+    let (kind, status, code) = kind_of(e);
+    match (status, code) {
+        // Unknown webhook / interaction, invalid webhook token.
+        (_, 10015 | 10062 | 50027) => SendFailure::TokenGone,
+        (403 | 404, _) => SendFailure::Permanent(kind),
+        (400, _) => SendFailure::Permanent(kind),
+        _ => SendFailure::Transient(kind),
+    }
+}
+
+/// 1 s, 2 s, 4 s … capped at 5 minutes.
+fn backoff(attempts: i64) -> Duration {
+    let exp = attempts.clamp(0, 9) as u32;
+    Duration::from_secs((1u64 << exp).min(300))
+}
+
+/// Where a queued reply goes, kept with it in the outbox.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Meta {
+    /// Answer as the interaction's response while the token lives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    i: Option<Token>,
+    /// Reply to this message (a mention inside an existing thread).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reply_to: Option<u64>,
+    /// Mention this user (a server channel, where nobody is notified
+    /// otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    mention: Option<u64>,
+}
+
+/// Interaction ids seen by this process: a replayed INTERACTION_CREATE
+/// (after a resume) must not be acknowledged twice.
+#[derive(Default)]
+struct Seen {
+    set: HashSet<u64>,
+    order: VecDeque<u64>,
+}
+
+impl Seen {
+    fn insert(&mut self, id: u64) -> bool {
+        if !self.set.insert(id) {
+            return false;
+        }
+        self.order.push_back(id);
+        if self.order.len() > 10_000 {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+        true
+    }
+}
+
+pub struct Discord {
+    token: String,
+    assistant: Arc<Assistant>,
+    settings: DiscordSettings,
+    observer: Arc<dyn Observer>,
+    http: OnceLock<Arc<Http>>,
+    ctx: OnceLock<Ctx>,
+    connected: AtomicBool,
+    seen: Mutex<Seen>,
+    /// Channel id → parent channel (threads) and whether it may be
+    /// answered in; cached, since it never changes.
+    channels: Mutex<HashMap<u64, Option<u64>>>,
+    unreadable_noted: Mutex<HashMap<i64, Instant>>,
+    busy: Mutex<HashSet<String>>,
+    sending: Mutex<HashSet<i64>>,
+    wake: Notify,
+    outbox_wake: Notify,
+}
+
+impl std::fmt::Debug for Discord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the token.
+        f.debug_struct("Discord")
+            .field("adviser_channel", &self.settings.adviser_channel)
+            .finish()
+    }
+}
+
+struct Handler(Arc<Discord>);
+
+#[async_trait]
+impl EventHandler for Handler {
+    async fn ready(&self, _: SContext, ready: Ready) {
+        self.0.connected.store(true, Ordering::Relaxed);
+        tracing::info!(
+            guilds = ready.guilds.len(),
+            "Discord gateway ready (session started)"
+        );
+    }
+
+    async fn resume(&self, _: SContext, _: ResumedEvent) {
+        self.0.connected.store(true, Ordering::Relaxed);
+        tracing::info!("Discord gateway resumed; missed events are replayed");
+    }
+
+    async fn shard_stage_update(&self, _: SContext, e: serenity::gateway::ShardStageUpdateEvent) {
+        use serenity::gateway::ConnectionStage;
+        let up = matches!(e.new, ConnectionStage::Connected);
+        self.0.connected.store(up, Ordering::Relaxed);
+        if !up {
+            tracing::info!(stage = %e.new, "Discord gateway reconnecting");
+        }
+    }
+
+    async fn message(&self, _: SContext, m: Message) {
+        self.0.accept_message(&m);
+    }
+
+    async fn interaction_create(&self, _: SContext, i: Interaction) {
+        self.0.accept_interaction(i).await;
+    }
+}
+
+impl Discord {
+    /// Checks the settings; nothing is sent until `run`.
+    pub fn new(
+        token: &str,
+        settings: DiscordSettings,
+        assistant: Arc<Assistant>,
+        observer: Arc<dyn Observer>,
+    ) -> Result<Arc<Self>, DiscordError> {
+        let token = token.trim();
+        if token.is_empty() || token.contains(char::is_whitespace) || token.len() > 200 {
+            return Err(DiscordError::Config(
+                "the bot token is empty or malformed".into(),
+            ));
+        }
+        let url = &settings.api_url;
+        if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(DiscordError::Config(format!(
+                "discord.api_url {:?} must start with http:// or https://",
+                settings.api_url
+            )));
+        }
+        if settings.adviser_channel != 0 && settings.adviser_role == 0 {
+            return Err(DiscordError::Config(
+                "discord.adviser_channel needs discord.adviser_role (the role whose members may act on tickets)".into(),
+            ));
+        }
+        Ok(Arc::new(Self {
+            token: token.to_string(),
+            assistant,
+            settings,
+            observer,
+            http: OnceLock::new(),
+            ctx: OnceLock::new(),
+            connected: AtomicBool::new(false),
+            seen: Mutex::new(Seen::default()),
+            channels: Mutex::new(HashMap::new()),
+            unreadable_noted: Mutex::new(HashMap::new()),
+            busy: Mutex::new(HashSet::new()),
+            sending: Mutex::new(HashSet::new()),
+            wake: Notify::new(),
+            outbox_wake: Notify::new(),
+        }))
+    }
+
+    pub fn settings(&self) -> &DiscordSettings {
+        &self.settings
+    }
+
+    pub fn health(&self) -> Health {
+        let connected = self.connected.load(Ordering::Relaxed);
+        Health {
+            ok: connected,
+            connected,
+        }
+    }
+
+    fn http(&self) -> Option<&Arc<Http>> {
+        self.http.get()
+    }
+
+    fn lease(&self) -> Duration {
+        Duration::from_secs(self.settings.delivery_lease_secs.max(5))
+    }
+
+    fn advisers_for(&self) -> &[Platform] {
+        if self.settings.adviser_channel != 0 {
+            &self.settings.advisers_for
+        } else {
+            &[]
+        }
+    }
+
+    fn adviser_lang(&self) -> Lang {
+        self.assistant.settings().escalation.adviser_language
+    }
+
+    fn now(&self) -> i64 {
+        self.assistant.now().timestamp()
+    }
+
+    fn intents(&self) -> GatewayIntents {
+        let mut i = GatewayIntents::GUILDS
+            | GatewayIntents::GUILD_MESSAGES
+            | GatewayIntents::DIRECT_MESSAGES;
+        if self.settings.message_content {
+            i |= GatewayIntents::MESSAGE_CONTENT;
+        }
+        i
+    }
+
+    /// Connects, then serves until `shutdown` turns true or the gateway
+    /// stops for good (bad token, disallowed intents); in-flight messages
+    /// are finished before it returns.
+    pub async fn run(
+        self: Arc<Self>,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Result<(), DiscordError> {
+        let mut hb = HttpBuilder::new(&self.token);
+        if !self.settings.api_url.is_empty() {
+            hb = hb.proxy(self.settings.api_url.trim_end_matches('/'));
+        }
+        let http = hb.build();
+        // Who am I: checks the token before the gateway is tried, and gives
+        // the id mentions are matched against.
+        let me = loop {
+            let r = tokio::select! {
+                r = http.get_current_user() => r,
+                _ = shutdown.wait_for(|s| *s) => return Ok(()),
+            };
+            match r {
+                Ok(me) => break me,
+                Err(e) => {
+                    let (kind, status, _) = kind_of(&e);
+                    if status == 401 {
+                        return Err(DiscordError::Unauthorized);
+                    }
+                    self.observer.error(Platform::Discord, kind);
+                    tracing::warn!(kind, status, "cannot reach Discord; retrying in 5 s");
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                        _ = shutdown.wait_for(|s| *s) => return Ok(()),
+                    }
+                }
+            }
+        };
+        let _ = self.ctx.set(Ctx {
+            bot_id: me.id.get(),
+            adviser_role: self.settings.adviser_role,
+        });
+        let mut client: Client = ClientBuilder::new_with_http(http, self.intents())
+            .event_handler(Handler(self.clone()))
+            .await
+            .map_err(|e| DiscordError::Gateway(kind_of(&e).0.to_string()))?;
+        let http = client.http.clone();
+        let _ = self.http.set(http.clone());
+        self.setup_commands(&http).await;
+        let released = self
+            .assistant
+            .store()
+            .release_leases(&[Platform::Discord], self.advisers_for())
+            .map_err(CoreError::from)?;
+        if released > 0 {
+            tracing::info!(
+                released,
+                "unconfirmed deliveries from the last run will be sent"
+            );
+        }
+        tracing::info!(
+            adviser_channel = self.settings.adviser_channel != 0,
+            message_content = self.settings.message_content,
+            "Discord front-end starting"
+        );
+        let dispatch = tokio::spawn(self.clone().dispatch(shutdown.clone()));
+        let outbox = tokio::spawn(self.clone().outbox_loop(shutdown.clone()));
+        let manager = client.shard_manager.clone();
+        let mut stop = shutdown.clone();
+        let gateway = tokio::spawn(async move { client.start().await });
+        let result = tokio::select! {
+            r = gateway => match r {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(gateway_error(&e)),
+                Err(_) => Err(DiscordError::Gateway("the gateway task failed".into())),
+            },
+            _ = stop.wait_for(|s| *s) => {
+                manager.shutdown_all().await;
+                Ok(())
+            }
+        };
+        self.connected.store(false, Ordering::Relaxed);
+        if let Err(e) = &result {
+            // Logged by the caller; the loops stop with the process.
+            tracing::debug!(error = %e, "Discord gateway ended");
+            return result;
+        }
+        let _ = dispatch.await;
+        let _ = outbox.await;
+        tracing::info!("Discord front-end stopped");
+        result
+    }
+
+    async fn setup_commands(&self, http: &Http) {
+        let l = |sv: &str, en: &str| (sv.to_string(), en.to_string());
+        let cmd = |name: &str, (sv, en): (String, String), options: Vec<Value>| {
+            json!({
+                "name": name, "type": 1, "description": en,
+                "description_localizations": {"sv-SE": sv},
+                "options": options,
+            })
+        };
+        let text_opt = |name: &str, (sv, en): (String, String), required: bool| {
+            json!({"type": 3, "name": name, "description": en,
+                "description_localizations": {"sv-SE": sv}, "required": required, "max_length": 1500})
+        };
+        let cmds = json!([
+            cmd(
+                "ask",
+                l(
+                    "Ställ en fråga om AI-stöd för ert företag",
+                    "Ask a question about AI support for your company"
+                ),
+                vec![text_opt("question", l("Din fråga", "Your question"), true)]
+            ),
+            cmd(
+                "human",
+                l("Prata med en rådgivare", "Talk to an adviser"),
+                vec![text_opt(
+                    "message",
+                    l("Vad gäller det? (valfritt)", "What is it about? (optional)"),
+                    false
+                )]
+            ),
+            cmd("events", l("Kommande evenemang", "Upcoming events"), vec![]),
+            cmd(
+                "forget",
+                l("Radera mina uppgifter", "Delete my data"),
+                vec![]
+            ),
+            cmd(
+                "help",
+                l("Vad jag kan hjälpa till med", "What I can help with"),
+                vec![]
+            ),
+            cmd(
+                "reply",
+                l(
+                    "Rådgivare: svara användaren i ärendets tråd",
+                    "Advisers: answer the user from a ticket thread"
+                ),
+                vec![text_opt(
+                    "text",
+                    l("Svaret till användaren", "The answer for the user"),
+                    true
+                )]
+            ),
+        ]);
+        let r = if self.settings.guild != 0 {
+            http.create_guild_commands(self.settings.guild.into(), &cmds)
+                .await
+        } else {
+            http.create_global_commands(&cmds).await
+        };
+        if let Err(e) = r {
+            let (kind, status, code) = kind_of(&e);
+            tracing::warn!(
+                kind,
+                status,
+                code,
+                "registering slash commands failed; mentions and DMs still work"
+            );
+        }
+    }
+
+    /// A gateway message: stored if it is addressed to the bot.
+    fn accept_message(&self, m: &Message) {
+        let Some(ctx) = self.ctx.get() else {
+            return;
+        };
+        let ticket_thread = self.is_ticket_thread(m.channel_id.get());
+        let Some(ev) = event::from_message(m, ctx, ticket_thread) else {
+            return;
+        };
+        if let Err(e) = self.store_event(&format!("m:{}", m.id.get()), &ev) {
+            // Discord does not resend a message: say so loudly.
+            tracing::error!(error = %e, "cannot store a Discord message; it is lost");
+            self.observer.error(Platform::Discord, "store");
+        }
+    }
+
+    fn is_ticket_thread(&self, channel: u64) -> bool {
+        let ch = self.settings.adviser_channel;
+        ch != 0
+            && channel != ch
+            && matches!(
+                self.assistant.store().ticket_of_thread(
+                    Platform::Discord,
+                    &ch.to_string(),
+                    &channel.to_string()
+                ),
+                Ok(Some(_))
+            )
+    }
+
+    fn store_event(&self, key: &str, ev: &DcEvent) -> Result<bool, CoreError> {
+        let payload = serde_json::to_string(ev).unwrap_or_default();
+        let chat = ev.channel().to_string();
+        let n = self.assistant.store().inbox_add(
+            Platform::Discord,
+            &[InboxEvent {
+                key,
+                chat: &chat,
+                payload: &payload,
+            }],
+            None,
+            self.assistant.now(),
+        )?;
+        self.wake.notify_one();
+        Ok(n == 1)
+    }
+
+    /// An interaction: acknowledged at once (Discord allows 3 s), then
+    /// stored; the answer edits the acknowledgement later.
+    async fn accept_interaction(&self, i: Interaction) {
+        let (Some(ctx), Some(http)) = (self.ctx.get(), self.http()) else {
+            return;
+        };
+        let now = self.now();
+        let ev = match &i {
+            Interaction::Command(c) => event::from_command(c, ctx, now),
+            Interaction::Component(b) => Some(event::from_component(b, ctx, now)),
+            _ => None,
+        };
+        let Some(ev) = ev else {
+            tracing::debug!("interaction ignored");
+            return;
+        };
+        let Some(tok) = ev.token().cloned() else {
+            return;
+        };
+        if !self
+            .seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(tok.id)
+        {
+            tracing::info!("replayed interaction ignored");
+            return;
+        }
+        // Advisers' outcomes are for the presser only.
+        let ephemeral = matches!(ev, DcEvent::Adviser { .. });
+        let defer =
+            json!({"type": 5, "data": {"flags": if ephemeral { format::EPHEMERAL } else { 0 }}});
+        if let Err(e) = http
+            .create_interaction_response(InteractionId::new(tok.id), &tok.token, &defer, vec![])
+            .await
+        {
+            let (kind, status, code) = kind_of(&e);
+            self.observer.error(Platform::Discord, kind);
+            tracing::warn!(
+                kind,
+                status,
+                code,
+                "acknowledging an interaction failed; the answer goes to the channel"
+            );
+        }
+        match self.store_event(&format!("i:{}", tok.id), &ev) {
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "cannot store an interaction");
+                self.observer.error(Platform::Discord, "store");
+                let l = Lang::Sv;
+                let text = format!(
+                    "{} / {}",
+                    texts::pick(l, "Något gick fel hos mig, försök igen om en stund.", ""),
+                    texts::pick(
+                        Lang::En,
+                        "",
+                        "Something went wrong on my side, please try again shortly."
+                    )
+                );
+                let _ = http
+                    .edit_original_interaction_response(
+                        &tok.token,
+                        &format::message(&text, &[], &[], &[]),
+                        vec![],
+                    )
+                    .await;
+            }
+        }
+    }
+
+    /// Hands stored events to per-chat workers: one chat's events in
+    /// order, different chats at the same time.
+    async fn dispatch(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let sem = Arc::new(tokio::sync::Semaphore::new(
+            self.settings.max_concurrent_chats.max(1),
+        ));
+        let mut workers = tokio::task::JoinSet::new();
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            while workers.try_join_next().is_some() {}
+            match self
+                .assistant
+                .store()
+                .inbox_pending(Platform::Discord, 1000)
+            {
+                Ok(rows) => {
+                    let mut by_chat: Vec<(String, Vec<InboxRow>)> = Vec::new();
+                    {
+                        let busy = self.busy.lock().unwrap_or_else(|p| p.into_inner());
+                        for r in rows {
+                            if busy.contains(&r.chat) {
+                                continue;
+                            }
+                            match by_chat.iter_mut().find(|(c, _)| *c == r.chat) {
+                                Some((_, v)) => v.push(r),
+                                None => by_chat.push((r.chat.clone(), vec![r])),
+                            }
+                        }
+                    }
+                    for (chat, rows) in by_chat {
+                        let Ok(permit) = sem.clone().try_acquire_owned() else {
+                            break;
+                        };
+                        self.busy
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .insert(chat.clone());
+                        let me = self.clone();
+                        let stop = shutdown.clone();
+                        workers.spawn(async move {
+                            for row in rows {
+                                if *stop.borrow() {
+                                    break;
+                                }
+                                if let Err(e) = me.process(&row).await {
+                                    tracing::error!(error = %e, "handling a Discord event failed; will retry");
+                                    me.observer.error(Platform::Discord, "handle");
+                                    tokio::time::sleep(Duration::from_secs(1)).await;
+                                    break;
+                                }
+                            }
+                            me.busy
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .remove(&chat);
+                            drop(permit);
+                            me.wake.notify_one();
+                        });
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read the inbox");
+                    self.observer.error(Platform::Discord, "store");
+                }
+            }
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = shutdown.wait_for(|s| *s) => break,
+            }
+        }
+        while workers.join_next().await.is_some() {}
+    }
+
+    async fn process(&self, row: &InboxRow) -> Result<(), DiscordError> {
+        let Ok(ev) = serde_json::from_str::<DcEvent>(&row.payload) else {
+            tracing::warn!("unreadable stored event dropped");
+            self.observer.error(Platform::Discord, "malformed_event");
+            self.assistant.commit(row.id, &[], None, self.lease())?;
+            return Ok(());
+        };
+        match ev {
+            DcEvent::Sme {
+                who,
+                channel,
+                guild,
+                input,
+                via,
+            } => self.sme(row, who, channel, guild, input, via).await,
+            DcEvent::Adviser {
+                who,
+                channel,
+                act,
+                token,
+                key,
+            } => {
+                let answer = self.adviser(&who, channel, act, &key).await;
+                if let (Some(t), Some(text)) = (token, answer) {
+                    self.private_answer(&t, &text).await;
+                }
+                self.assistant.commit(row.id, &[], None, self.lease())?;
+                self.outbox_wake.notify_one();
+                Ok(())
+            }
+        }
+    }
+
+    async fn sme(
+        &self,
+        row: &InboxRow,
+        who: Who,
+        channel: u64,
+        guild: bool,
+        input: kraft_core::Input,
+        via: Via,
+    ) -> Result<(), DiscordError> {
+        let Some(http) = self.http() else {
+            return Ok(());
+        };
+        let mut chat = channel;
+        let mut meta = Meta::default();
+        match &via {
+            Via::Interaction(t) => meta.i = Some(t.clone()),
+            Via::Dm { .. } => {}
+            Via::Mention { message } => {
+                match self.place(http, channel).await {
+                    Place::Refused => {
+                        tracing::debug!("mention outside the configured channels ignored");
+                        self.assistant.commit(row.id, &[], None, self.lease())?;
+                        return Ok(());
+                    }
+                    Place::Thread => {
+                        meta.reply_to = Some(*message);
+                        meta.mention = Some(who.id);
+                    }
+                    Place::Channel => {
+                        match self.start_thread(http, channel, *message, &input).await {
+                            Ok(t) => chat = t,
+                            Err(SendFailure::Transient(kind)) => {
+                                return Err(DiscordError::Unavailable(kind))
+                            }
+                            Err(_) => {
+                                // No right to start threads here: answer in place.
+                                meta.reply_to = Some(*message);
+                            }
+                        }
+                    }
+                    Place::Unknown => return Err(DiscordError::Unavailable("channel_lookup")),
+                }
+            }
+        }
+        if guild && meta.i.is_none() && chat == channel {
+            meta.mention = Some(who.id);
+        }
+        let typing = meta.i.is_none() && matches!(input, kraft_core::Input::Text(_));
+        if typing {
+            let _ = http.broadcast_typing(ChannelId::new(chat)).await;
+        }
+        let t0 = Instant::now();
+        let inc = Incoming {
+            user: UserRef::new(Platform::Discord, who.id.to_string(), chat.to_string()),
+            input,
+        };
+        let actions = self.assistant.handle(&inc).await?;
+        self.observer
+            .handled(Platform::Discord, &actions, t0.elapsed());
+        let meta = serde_json::to_string(&meta).ok();
+        let Some(replies) =
+            self.assistant
+                .commit(row.id, &actions, meta.as_deref(), self.lease())?
+        else {
+            return Ok(());
+        };
+        for d in replies {
+            self.deliver(d, "reply").await;
+        }
+        for a in actions {
+            if let Some(d) = Delivery::leased(a) {
+                self.deliver(d, "adviser").await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Is a mention in `channel` ours to answer, and is it a thread?
+    async fn place(&self, http: &Http, channel: u64) -> Place {
+        let allowed =
+            |c: u64| self.settings.channels.is_empty() || self.settings.channels.contains(&c);
+        let cached = self
+            .channels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&channel)
+            .copied();
+        let parent = match cached {
+            Some(p) => p,
+            None => match http.get_channel(ChannelId::new(channel)).await {
+                Ok(c) => {
+                    let parent = c.guild().and_then(|g| {
+                        matches!(
+                            g.kind,
+                            ChannelType::PublicThread | ChannelType::PrivateThread
+                        )
+                        .then(|| g.parent_id.map(|p| p.get()))
+                        .flatten()
+                    });
+                    self.channels
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(channel, parent);
+                    parent
+                }
+                Err(e) => {
+                    let (kind, status, code) = kind_of(&e);
+                    tracing::warn!(kind, status, code, "cannot look up a channel");
+                    return if status == 403 || status == 404 {
+                        Place::Refused
+                    } else {
+                        Place::Unknown
+                    };
+                }
+            },
+        };
+        match parent {
+            Some(p) if allowed(p) => Place::Thread,
+            None if allowed(channel) => Place::Channel,
+            _ => Place::Refused,
+        }
+    }
+
+    /// A thread started from the user's message; its id is the message's,
+    /// so a retry after a crash finds the same thread.
+    async fn start_thread(
+        &self,
+        http: &Http,
+        channel: u64,
+        message: u64,
+        input: &kraft_core::Input,
+    ) -> Result<u64, SendFailure> {
+        let name: String = match input {
+            kraft_core::Input::Text(t) => t.lines().next().unwrap_or("").chars().take(80).collect(),
+            _ => String::new(),
+        };
+        let name = if name.trim().is_empty() {
+            "Kraft".to_string()
+        } else {
+            name
+        };
+        let body = json!({"name": name, "auto_archive_duration": 1440});
+        match http
+            .create_thread_from_message(
+                ChannelId::new(channel),
+                MessageId::new(message),
+                &body,
+                None,
+            )
+            .await
+        {
+            Ok(t) => Ok(t.id.get()),
+            Err(e) => {
+                let (kind, status, code) = kind_of(&e);
+                if code == 160004 {
+                    return Ok(message); // already started (a retry)
+                }
+                tracing::warn!(kind, status, code, "cannot start a thread");
+                Err(classify(&e))
+            }
+        }
+    }
+
+    /// An adviser's button or text. Returns what the adviser should see
+    /// privately (interactions only).
+    async fn adviser(&self, who: &Who, channel: u64, act: AdviserAct, key: &str) -> Option<String> {
+        let l = self.adviser_lang();
+        let desk = self.assistant.desk();
+        if !who.adviser {
+            self.observer.error(Platform::Discord, "not_adviser");
+            tracing::warn!("ticket action refused: no adviser role");
+            return Some(
+                texts::pick(
+                    l,
+                    "Bara rådgivare (med rådgivarrollen) kan hantera ärenden.",
+                    "Only advisers (with the adviser role) can handle requests.",
+                )
+                .to_string(),
+            );
+        }
+        let ch = self.settings.adviser_channel.to_string();
+        let ticket = self
+            .assistant
+            .store()
+            .ticket_of_thread(Platform::Discord, &ch, &channel.to_string())
+            .ok()
+            .flatten();
+        match act {
+            AdviserAct::Button(id) => {
+                let (op, n) = id.split_once(':')?;
+                let n: i64 = n.parse().ok()?;
+                Some(desk.act(op, n, &who.name).unwrap_or_else(|e| e))
+            }
+            AdviserAct::Text(text) => {
+                let Some(ticket) = ticket else {
+                    return Some(
+                        texts::pick(
+                            l,
+                            "Använd /reply i ett ärendes tråd i rådgivarkanalen.",
+                            "Use /reply in a ticket's thread in the adviser channel.",
+                        )
+                        .to_string(),
+                    );
+                };
+                match desk.reply(ticket, &who.name, &text, Some(key)) {
+                    Ok(_) => Some(format!(
+                        "✉️ #{ticket} {}",
+                        texts::pick(l, "skickat till användaren.", "sent to the user.")
+                    )),
+                    Err(kraft_core::DeskError::Empty) => None,
+                    Err(e) => {
+                        let t = desk.error_text(&e);
+                        desk.note(Some(ticket), &t);
+                        Some(t)
+                    }
+                }
+            }
+            AdviserAct::Unreadable => {
+                let ticket = ticket?;
+                let mut noted = self
+                    .unreadable_noted
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
+                let fresh = noted
+                    .get(&ticket)
+                    .is_none_or(|at| at.elapsed() > Duration::from_secs(3600));
+                if fresh {
+                    noted.insert(ticket, Instant::now());
+                    desk.note(
+                        Some(ticket),
+                        texts::pick(
+                            l,
+                            "Jag kan bara läsa meddelanden som nämner mig. Svara användaren med /reply (eller @Kraft och texten).",
+                            "I can only read messages that mention me. Answer the user with /reply (or @Kraft and the text).",
+                        ),
+                    );
+                }
+                None
+            }
+        }
+    }
+
+    /// The private (ephemeral) answer to an adviser's interaction.
+    async fn private_answer(&self, t: &Token, text: &str) {
+        let Some(http) = self.http() else {
+            return;
+        };
+        let body = json!({"content": text, "allowed_mentions": {"parse": []}});
+        if let Err(e) = http
+            .edit_original_interaction_response(&t.token, &body, vec![])
+            .await
+        {
+            let (kind, status, code) = kind_of(&e);
+            tracing::warn!(kind, status, code, "cannot answer an adviser's interaction");
+        }
+    }
+
+    async fn outbox_loop(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            let stopping = *shutdown.borrow();
+            match self.assistant.lease_deliveries(
+                &[Platform::Discord],
+                self.advisers_for(),
+                200,
+                self.lease(),
+            ) {
+                Ok(ds) if !ds.is_empty() => {
+                    let mut groups: Vec<(String, Vec<Delivery>)> = Vec::new();
+                    for d in ds {
+                        let key = match &d.target {
+                            Target::User(c) => c.chat_id.clone(),
+                            Target::Advisers => "advisers".into(),
+                        };
+                        match groups.iter_mut().find(|(k, _)| *k == key) {
+                            Some((_, v)) => v.push(d),
+                            None => groups.push((key, vec![d])),
+                        }
+                    }
+                    futures::future::join_all(groups.into_iter().map(|(_, ds)| async {
+                        for d in ds {
+                            self.deliver(d, "outbox").await;
+                        }
+                    }))
+                    .await;
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read the outbox");
+                    self.observer.error(Platform::Discord, "store");
+                }
+            }
+            if stopping {
+                break;
+            }
+            tokio::select! {
+                _ = self.outbox_wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+
+    /// Sends one outbox entry and records the outcome. Never panics, never
+    /// drops: a failure is retried later or kept as a dead letter.
+    async fn deliver(&self, d: Delivery, what: &'static str) {
+        {
+            let mut s = self.sending.lock().unwrap_or_else(|p| p.into_inner());
+            if !s.insert(d.id) {
+                return;
+            }
+        }
+        let res = match &d.target {
+            Target::User(c) if c.platform == Platform::Discord => {
+                self.send_to_user(&d, &c.chat_id).await
+            }
+            Target::User(_) => Err(SendFailure::Permanent("wrong_platform")),
+            Target::Advisers => self.send_to_advisers(&d).await,
+        };
+        let a = &self.assistant;
+        let outcome = match res {
+            Ok(()) => {
+                self.observer.sent(Platform::Discord, what);
+                a.delivered(d.id)
+            }
+            Err(SendFailure::Permanent(kind)) => {
+                self.observer.error(Platform::Discord, kind);
+                tracing::warn!(
+                    delivery = d.id,
+                    kind,
+                    "delivery cannot arrive; kept as a dead letter"
+                );
+                let r = a.dead_letter(d.id, kind);
+                if let (Target::User(_), Some(t)) = (&d.target, d.ticket_id) {
+                    let l = self.adviser_lang();
+                    self.assistant.desk().note(
+                        Some(t),
+                        &format!(
+                            "⚠️ #{t} {} ({kind}).",
+                            texts::pick(
+                                l,
+                                "Meddelandet nådde inte användaren: användaren tar inte emot meddelanden från boten eller har lämnat servern",
+                                "The message did not reach the user: the user does not accept messages from the bot or has left the server"
+                            )
+                        ),
+                    );
+                    self.outbox_wake.notify_one();
+                }
+                r
+            }
+            Err(SendFailure::Transient(kind)) | Err(SendFailure::Retry(kind)) => {
+                self.observer.error(Platform::Discord, kind);
+                if d.attempts >= self.settings.max_delivery_attempts {
+                    tracing::error!(
+                        delivery = d.id,
+                        kind,
+                        attempts = d.attempts,
+                        "giving up on a delivery"
+                    );
+                    a.dead_letter(d.id, "gave_up")
+                } else {
+                    let wait = backoff(d.attempts);
+                    tracing::warn!(
+                        delivery = d.id,
+                        kind,
+                        retry_in_s = wait.as_secs(),
+                        "send failed; will retry"
+                    );
+                    a.retry_later(d.id, wait)
+                }
+            }
+            // Handled inside the senders (they fall back to the channel).
+            Err(SendFailure::TokenGone) => a.retry_later(d.id, backoff(d.attempts)),
+        };
+        if let Err(e) = outcome {
+            tracing::error!(error = %e, delivery = d.id, "cannot record a delivery outcome");
+        }
+        self.sending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&d.id);
+    }
+
+    /// One message to a channel, with a nonce Discord enforces: the same
+    /// nonce again (a resend after a crash) returns the first message
+    /// instead of posting a second.
+    async fn post(
+        &self,
+        http: &Http,
+        channel: u64,
+        mut body: Value,
+        nonce: String,
+    ) -> Result<u64, SendFailure> {
+        body["nonce"] = json!(nonce);
+        body["enforce_nonce"] = json!(true);
+        match http
+            .send_message(ChannelId::new(channel), vec![], &body)
+            .await
+        {
+            Ok(m) => Ok(m.id.get()),
+            Err(e) => {
+                let (kind, status, code) = kind_of(&e);
+                tracing::warn!(kind, status, code, "sending a Discord message failed");
+                Err(classify(&e))
+            }
+        }
+    }
+
+    async fn send_to_user(&self, d: &Delivery, chat: &str) -> Result<(), SendFailure> {
+        let Some(http) = self.http() else {
+            return Err(SendFailure::Transient("not_connected"));
+        };
+        let chat: u64 = chat
+            .parse()
+            .map_err(|_| SendFailure::Permanent("bad_chat_id"))?;
+        let meta: Meta = d
+            .meta
+            .as_deref()
+            .and_then(|m| serde_json::from_str(m).ok())
+            .unwrap_or_default();
+        let headings = [
+            texts::sources_heading(Lang::Sv),
+            texts::sources_heading(Lang::En),
+        ];
+        let mut text = format::to_discord(&d.text, &headings);
+        let users: Vec<u64> = meta.mention.into_iter().collect();
+        if let Some(u) = meta.mention {
+            text = format!("<@{u}> {text}");
+        }
+        let parts = format::split(&text);
+        let n = parts.len();
+        let mut token = meta
+            .i
+            .as_ref()
+            .filter(|t| self.now() - t.at < TOKEN_TTL_SECS);
+        for (i, part) in parts.iter().enumerate().skip(d.parts_sent.max(0) as usize) {
+            let last = i + 1 == n;
+            let buttons: &[kraft_core::Button] = if last { &d.buttons } else { &[] };
+            let mut body = format::message(part, buttons, &users, &[]);
+            if let Some(t) = token {
+                // The deferred response is the first part (an edit is
+                // idempotent); the rest are follow-ups.
+                let r = if i == 0 {
+                    http.edit_original_interaction_response(&t.token, &body, vec![])
+                        .await
+                } else {
+                    http.create_followup_message(&t.token, &body, vec![]).await
+                };
+                match r.map_err(|e| {
+                    let (kind, status, code) = kind_of(&e);
+                    tracing::warn!(kind, status, code, "answering an interaction failed");
+                    classify(&e)
+                }) {
+                    Ok(_) => {
+                        self.part_sent(d, i, n);
+                        continue;
+                    }
+                    Err(SendFailure::TokenGone) => token = None,
+                    Err(f) => return Err(f),
+                }
+            }
+            if i == 0 {
+                if let Some(m) = meta.reply_to {
+                    body["message_reference"] =
+                        json!({"message_id": m.to_string(), "fail_if_not_exists": false});
+                }
+            }
+            self.post(http, chat, body, format!("k{}.{i}", d.id))
+                .await?;
+            self.part_sent(d, i, n);
+        }
+        Ok(())
+    }
+
+    fn part_sent(&self, d: &Delivery, i: usize, n: usize) {
+        if n > 1 && i + 1 < n {
+            if let Err(e) = self.assistant.store().set_parts_sent(d.id, i as i64 + 1) {
+                tracing::error!(error = %e, "cannot record a sent part");
+            }
+        }
+    }
+
+    async fn send_to_advisers(&self, d: &Delivery) -> Result<(), SendFailure> {
+        let Some(http) = self.http() else {
+            return Err(SendFailure::Transient("not_connected"));
+        };
+        let ch = self.settings.adviser_channel;
+        if ch == 0 {
+            return Err(SendFailure::Permanent("no_adviser_channel"));
+        }
+        let store = self.assistant.store();
+        let mut target = ch;
+        let mut new_thread = false;
+        if let Some(t) = d.ticket_id {
+            let known = store
+                .thread_of(t, Platform::Discord)
+                .map_err(|_| SendFailure::Retry("store"))?
+                .and_then(|(_, th)| th.parse::<u64>().ok());
+            target = match known {
+                Some(th) => th,
+                None => {
+                    let first = d.text.lines().next().unwrap_or("").trim();
+                    let name: String = format!("#{t} {first}").chars().take(100).collect();
+                    let body = json!({"name": name, "type": 12, "invitable": false, "auto_archive_duration": 10080});
+                    let th = http
+                        .create_thread(ChannelId::new(ch), &body, None)
+                        .await
+                        .map_err(|e| {
+                            let (kind, status, code) = kind_of(&e);
+                            tracing::warn!(kind, status, code, "cannot create a ticket thread");
+                            classify(&e)
+                        })?
+                        .id
+                        .get();
+                    store
+                        .set_thread(t, Platform::Discord, &ch.to_string(), &th.to_string())
+                        .map_err(|_| SendFailure::Retry("store"))?;
+                    new_thread = true;
+                    th
+                }
+            };
+        }
+        let role = self.settings.adviser_role;
+        // Mentioning the role in a new private thread adds its members, so
+        // every adviser sees the ticket; later messages ping nobody.
+        let (text, roles) = if new_thread && role != 0 {
+            (format!("<@&{role}> {}", d.text), vec![role])
+        } else {
+            (d.text.clone(), vec![])
+        };
+        let parts = format::split(&text);
+        let n = parts.len();
+        for (i, part) in parts.iter().enumerate().skip(d.parts_sent.max(0) as usize) {
+            let buttons: &[kraft_core::Button] = if i + 1 == n { &d.buttons } else { &[] };
+            let body = format::message(part, buttons, &[], &roles);
+            self.post(http, target, body, format!("k{}.{i}", d.id))
+                .await?;
+            self.part_sent(d, i, n);
+        }
+        Ok(())
+    }
+}
+
+enum Place {
+    Channel,
+    Thread,
+    Refused,
+    Unknown,
+}
+
+fn gateway_error(e: &serenity::Error) -> DiscordError {
+    use serenity::gateway::GatewayError as G;
+    match e {
+        serenity::Error::Gateway(G::InvalidAuthentication) => DiscordError::Unauthorized,
+        serenity::Error::Gateway(G::DisallowedGatewayIntents | G::InvalidGatewayIntents) => {
+            DiscordError::DisallowedIntents
+        }
+        serenity::Error::Gateway(g) => DiscordError::Gateway(g.to_string()),
+        other => DiscordError::Gateway(kind_of(other).0.to_string()),
+    }
+}
