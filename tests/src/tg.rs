@@ -853,12 +853,27 @@ impl Serve {
         double: &TgDouble,
         env: &[(&str, &str)],
     ) -> Serve {
+        let api = double.api_url();
+        let mut all: Vec<(&str, &str)> = vec![
+            ("KRAFT_TELEGRAM_TOKEN", TOKEN),
+            ("KRAFT_TELEGRAM__API_URL", &api),
+            ("KRAFT_TELEGRAM__POLL_TIMEOUT_SECS", "1"),
+        ];
+        all.extend_from_slice(env);
+        Serve::start_with(bin, data, kb, &all)
+    }
+
+    /// `kraft serve` with only the settings in `env` (no Telegram unless
+    /// they add it), e.g. for the Discord tests.
+    pub fn start_with(
+        bin: &str,
+        data: &std::path::Path,
+        kb: &std::path::Path,
+        env: &[(&str, &str)],
+    ) -> Serve {
         use std::io::BufRead;
         let mut c = crate::kraft_cmd(bin, data, kb);
-        c.env("KRAFT_TELEGRAM_TOKEN", TOKEN)
-            .env("KRAFT_TELEGRAM__API_URL", double.api_url())
-            .env("KRAFT_TELEGRAM__POLL_TIMEOUT_SECS", "1")
-            .env("KRAFT_SERVE__LISTEN", "127.0.0.1:0")
+        c.env("KRAFT_SERVE__LISTEN", "127.0.0.1:0")
             .env("KRAFT_LOG__FILTER", "info,qdrant_edge=error")
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped());
@@ -928,6 +943,11 @@ impl Serve {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// The exit status if the process has ended on its own.
+    pub fn try_wait(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
     }
 
     /// SIGKILL: no chance to finish anything.

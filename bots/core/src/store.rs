@@ -512,6 +512,16 @@ pub struct Delivery {
 }
 
 impl Delivery {
+    /// Whether the front-end of `platform`, which hosts the advisers of
+    /// users on `advisers_for`, sends this delivery that was leased to it
+    /// while it handled one of its own users.
+    pub fn sent_by(&self, platform: Platform, advisers_for: &[Platform]) -> bool {
+        match &self.target {
+            Target::User(c) => c.platform == platform,
+            Target::Advisers => advisers_for.contains(&platform),
+        }
+    }
+
     /// The outbox entry behind an action the core already queued and
     /// leased to the caller (`NotifyAdvisers`, `RelayToUser`), so a
     /// front-end can send it at once and confirm it like any delivery.

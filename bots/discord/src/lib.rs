@@ -49,9 +49,14 @@ const TOKEN_TTL_SECS: i64 = 14 * 60;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DiscordSettings {
-    /// Base URL for Discord's HTTP API; empty = https://discord.com. The
-    /// gateway address comes from that API (`GET /gateway`).
-    pub api_url: String,
+    /// Connect to this address (host:port) whenever Discord's API host
+    /// is asked for, instead of resolving it: a pinned egress, or a local
+    /// Discord double in tests. Empty = DNS. TLS is still checked for
+    /// discord.com; the gateway address comes from the API.
+    pub connect_to: String,
+    /// A PEM certificate authority to trust in addition to the built-in
+    /// roots (a TLS-inspecting egress proxy, or the double's test CA).
+    pub ca_file: String,
     /// A server id: its slash commands are registered there (they show at
     /// once); 0 = globally (can take up to an hour to appear).
     pub guild: u64,
@@ -80,7 +85,8 @@ pub struct DiscordSettings {
 impl Default for DiscordSettings {
     fn default() -> Self {
         Self {
-            api_url: String::new(),
+            connect_to: String::new(),
+            ca_file: String::new(),
             guild: 0,
             channels: Vec::new(),
             adviser_channel: 0,
@@ -147,7 +153,9 @@ fn kind_of(e: &serenity::Error) -> (&'static str, u16, isize) {
             (kind, status, r.error.code)
         }
         serenity::Error::Http(HttpError::Request(_)) => ("network", 0, 0),
+        serenity::Error::Http(HttpError::ApplicationIdMissing) => ("no_application_id", 0, 0),
         serenity::Error::Json(_) => ("invalid_json", 0, 0),
+        serenity::Error::Gateway(_) => ("gateway", 0, 0),
         _ => ("other", 0, 0),
     }
 }
@@ -215,6 +223,7 @@ pub struct Discord {
     http: OnceLock<Arc<Http>>,
     ctx: OnceLock<Ctx>,
     connected: AtomicBool,
+    commands_set: AtomicBool,
     seen: Mutex<Seen>,
     /// Channel id → parent channel (threads) and whether it may be
     /// answered in; cached, since it never changes.
@@ -241,6 +250,14 @@ struct Handler(Arc<Discord>);
 impl EventHandler for Handler {
     async fn ready(&self, _: SContext, ready: Ready) {
         self.0.connected.store(true, Ordering::Relaxed);
+        // The application id arrives with READY; commands need it. Once per
+        // process: a new session does not change them.
+        if !self.0.commands_set.swap(true, Ordering::Relaxed) {
+            if let Some(http) = self.0.http() {
+                http.set_application_id(ready.application.id);
+                self.0.setup_commands(http).await;
+            }
+        }
         tracing::info!(
             guilds = ready.guilds.len(),
             "Discord gateway ready (session started)"
@@ -284,12 +301,24 @@ impl Discord {
                 "the bot token is empty or malformed".into(),
             ));
         }
-        let url = &settings.api_url;
-        if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
+        if !settings.connect_to.is_empty()
+            && settings.connect_to.parse::<std::net::SocketAddr>().is_err()
+        {
             return Err(DiscordError::Config(format!(
-                "discord.api_url {:?} must start with http:// or https://",
-                settings.api_url
+                "discord.connect_to {:?} must be an address like 127.0.0.1:8443",
+                settings.connect_to
             )));
+        }
+        if !settings.ca_file.is_empty() {
+            let pem = std::fs::read(&settings.ca_file).map_err(|e| {
+                DiscordError::Config(format!("discord.ca_file {:?}: {e}", settings.ca_file))
+            })?;
+            reqwest012::Certificate::from_pem(&pem).map_err(|_| {
+                DiscordError::Config(format!(
+                    "discord.ca_file {:?} is not a PEM certificate",
+                    settings.ca_file
+                ))
+            })?;
         }
         if settings.adviser_channel != 0 && settings.adviser_role == 0 {
             return Err(DiscordError::Config(
@@ -304,6 +333,7 @@ impl Discord {
             http: OnceLock::new(),
             ctx: OnceLock::new(),
             connected: AtomicBool::new(false),
+            commands_set: AtomicBool::new(false),
             seen: Mutex::new(Seen::default()),
             channels: Mutex::new(HashMap::new()),
             unreadable_noted: Mutex::new(HashMap::new()),
@@ -350,6 +380,29 @@ impl Discord {
         self.assistant.now().timestamp()
     }
 
+    /// The HTTP client serenity uses. Serenity's own rate limiter stays on
+    /// (it honours 429 `retry_after` and the per-route buckets); its
+    /// `proxy` setting would switch it off, so a double is reached through
+    /// `connect_to` instead, with TLS intact.
+    fn http_client(&self) -> Result<reqwest012::Client, DiscordError> {
+        let mut b = reqwest012::Client::builder()
+            .use_rustls_tls()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(60));
+        if let Ok(addr) = self.settings.connect_to.parse::<std::net::SocketAddr>() {
+            b = b.resolve("discord.com", addr);
+        }
+        if !self.settings.ca_file.is_empty() {
+            let pem = std::fs::read(&self.settings.ca_file)
+                .map_err(|e| DiscordError::Config(format!("discord.ca_file: {e}")))?;
+            let ca = reqwest012::Certificate::from_pem(&pem)
+                .map_err(|_| DiscordError::Config("discord.ca_file is not PEM".into()))?;
+            b = b.add_root_certificate(ca);
+        }
+        b.build()
+            .map_err(|_| DiscordError::Config("cannot build the HTTP client".into()))
+    }
+
     fn intents(&self) -> GatewayIntents {
         let mut i = GatewayIntents::GUILDS
             | GatewayIntents::GUILD_MESSAGES
@@ -367,11 +420,9 @@ impl Discord {
         self: Arc<Self>,
         mut shutdown: watch::Receiver<bool>,
     ) -> Result<(), DiscordError> {
-        let mut hb = HttpBuilder::new(&self.token);
-        if !self.settings.api_url.is_empty() {
-            hb = hb.proxy(self.settings.api_url.trim_end_matches('/'));
-        }
-        let http = hb.build();
+        let http = HttpBuilder::new(&self.token)
+            .client(self.http_client()?)
+            .build();
         // Who am I: checks the token before the gateway is tried, and gives
         // the id mentions are matched against.
         let me = loop {
@@ -405,7 +456,6 @@ impl Discord {
             .map_err(|e| DiscordError::Gateway(kind_of(&e).0.to_string()))?;
         let http = client.http.clone();
         let _ = self.http.set(http.clone());
-        self.setup_commands(&http).await;
         let released = self
             .assistant
             .store()
@@ -427,13 +477,17 @@ impl Discord {
         let manager = client.shard_manager.clone();
         let mut stop = shutdown.clone();
         let gateway = tokio::spawn(async move { client.start().await });
-        let result = tokio::select! {
-            r = gateway => match r {
+        let ended = tokio::select! {
+            r = gateway => Some(match r {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(e)) => Err(gateway_error(&e)),
                 Err(_) => Err(DiscordError::Gateway("the gateway task failed".into())),
-            },
-            _ = stop.wait_for(|s| *s) => {
+            }),
+            _ = stop.wait_for(|s| *s) => None,
+        };
+        let result = match ended {
+            Some(r) => r,
+            None => {
                 manager.shutdown_all().await;
                 Ok(())
             }
@@ -793,7 +847,9 @@ impl Discord {
                 }
             }
         }
-        if guild && meta.i.is_none() && chat == channel {
+        // In a server, the asker is mentioned: it notifies them and adds
+        // them to a new thread.
+        if guild && meta.i.is_none() {
             meta.mention = Some(who.id);
         }
         let typing = meta.i.is_none() && matches!(input, kraft_core::Input::Text(_));
@@ -820,7 +876,14 @@ impl Discord {
         }
         for a in actions {
             if let Some(d) = Delivery::leased(a) {
-                self.deliver(d, "adviser").await;
+                // Adviser notes go to whichever front-end hosts the advisers for
+                // this platform's users; if that is not this one, the lease is
+                // let go at once and that front-end sends it.
+                if d.sent_by(Platform::Discord, self.advisers_for()) {
+                    self.deliver(d, "adviser").await;
+                } else if let Err(e) = self.assistant.retry_later(d.id, Duration::ZERO) {
+                    tracing::error!(error = %e, "cannot hand a delivery to the other front-end");
+                }
             }
         }
         Ok(())

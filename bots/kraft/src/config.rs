@@ -21,6 +21,7 @@ const SECRET_VARS: &[&str] = &[
     "llm_api_key",
     "telegram_token",
     "telegram_webhook_secret",
+    "discord_token",
     "config",
 ];
 
@@ -63,6 +64,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub serve: ServeSettings,
     pub telegram: kraft_telegram::TelegramSettings,
+    pub discord: kraft_discord::DiscordSettings,
     pub secrets: Secrets,
     /// KRAFT_LLM_API_KEY; never logged.
     pub llm_api_key: Redacted,
@@ -70,6 +72,8 @@ pub struct Settings {
     pub telegram_token: Redacted,
     /// KRAFT_TELEGRAM_WEBHOOK_SECRET (optional; derived from the token).
     pub telegram_webhook_secret: Redacted,
+    /// KRAFT_DISCORD_TOKEN: Discord is off without it.
+    pub discord_token: Redacted,
 }
 
 /// A secret that prints as `<redacted>`.
@@ -104,6 +108,7 @@ const KNOWN_KEYS: &[&str] = &[
     "privacy",
     "serve",
     "telegram",
+    "discord",
 ];
 
 fn env_secret(name: &str) -> Option<String> {
@@ -151,6 +156,9 @@ pub fn load(file: Option<&Path>) -> Result<Settings> {
     let telegram: kraft_telegram::TelegramSettings = fig
         .extract_inner("telegram")
         .map_err(|e| anyhow::anyhow!("invalid [telegram] configuration: {e}"))?;
+    let discord: kraft_discord::DiscordSettings = fig
+        .extract_inner("discord")
+        .map_err(|e| anyhow::anyhow!("invalid [discord] configuration: {e}"))?;
     validate(&knowledge)?;
     validate_core(&core)?;
     if serve.listen.parse::<std::net::SocketAddr>().is_err() {
@@ -168,9 +176,11 @@ pub fn load(file: Option<&Path>) -> Result<Settings> {
         log,
         serve,
         telegram,
+        discord,
         llm_api_key: Redacted(env_secret("KRAFT_LLM_API_KEY")),
         telegram_token: Redacted(env_secret("KRAFT_TELEGRAM_TOKEN")),
         telegram_webhook_secret: Redacted(env_secret("KRAFT_TELEGRAM_WEBHOOK_SECRET")),
+        discord_token: Redacted(env_secret("KRAFT_DISCORD_TOKEN")),
         secrets: Secrets {
             qdrant_api_key: env_secret("KRAFT_QDRANT_API_KEY"),
             embeddings_api_key: env_secret("KRAFT_EMBEDDINGS_API_KEY"),

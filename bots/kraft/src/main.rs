@@ -176,8 +176,35 @@ enum EvalCommand {
     },
 }
 
+/// Libraries that put tokens in what they log: serenity records the
+/// interaction token in its request spans, HTTP and websocket clients log
+/// URLs and frames (webhook URLs and IDENTIFY carry tokens). They are kept
+/// at `warn` unless the filter names them, so even `debug` leaks nothing.
+const QUIET: &[&str] = &[
+    "serenity",
+    "reqwest",
+    "hyper",
+    "hyper_util",
+    "tungstenite",
+    "tokio_tungstenite",
+];
+
+fn log_filter(filter: &str) -> String {
+    let mut f = filter.trim().to_string();
+    for lib in QUIET {
+        if !f.contains(lib) {
+            if !f.is_empty() {
+                f.push(',');
+            }
+            f.push_str(lib);
+            f.push_str("=warn");
+        }
+    }
+    f
+}
+
 fn init_logging(filter: &str) {
-    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| filter.to_string());
+    let filter = log_filter(&std::env::var("RUST_LOG").unwrap_or_else(|_| filter.to_string()));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| "info".into()),

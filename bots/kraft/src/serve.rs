@@ -1,6 +1,6 @@
 //! `kraft serve`: the production process. It owns the knowledge index
 //! (following the folder), the state database, every configured chat
-//! front-end, periodic work (reminders, retention) and a small HTTP server
+//! front-end (Telegram, Discord), periodic work (reminders, retention) and a small HTTP server
 //! for `/healthz`, Prometheus `/metrics` and the Telegram webhook.
 //! SIGTERM or Ctrl-C stops taking new work, lets in-flight messages
 //! finish (up to `serve.shutdown_grace_secs`), then exits.
@@ -15,6 +15,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
 use kraft_core::{Assistant, Observer};
+use kraft_discord::Discord;
 use kraft_telegram::{Mode, Telegram, WebhookReply};
 use tokio::sync::watch;
 
@@ -26,6 +27,7 @@ struct App {
     assistant: Arc<Assistant>,
     metrics: Arc<Metrics>,
     telegram: Option<Arc<Telegram>>,
+    discord: Option<Arc<Discord>>,
 }
 
 async fn healthz(State(app): State<App>) -> impl IntoResponse {
@@ -36,11 +38,14 @@ async fn healthz(State(app): State<App>) -> impl IntoResponse {
     // Unhealthy when the state database is unusable, or Telegram is not
     // reachable (see `Health::ok`).
     let tg_ok = tg.as_ref().is_none_or(|h| h.ok);
-    let ok = db_ok && tg_ok;
+    let dc = app.discord.as_ref().map(|d| d.health());
+    let dc_ok = dc.as_ref().is_none_or(|h| h.ok);
+    let ok = db_ok && tg_ok && dc_ok;
     let body = serde_json::json!({
         "status": if ok { "ok" } else { "unhealthy" },
         "state_db": db_ok,
         "telegram": tg,
+        "discord": dc,
         "outbox_pending": outbox.unwrap_or(0),
         "inbox_pending": store.inbox_unhandled().unwrap_or(0),
     });
@@ -139,7 +144,22 @@ pub async fn run(settings: &Settings, assistant: Assistant) -> Result<()> {
             None
         }
     };
-    if telegram.is_none() {
+    let discord = match settings.discord_token.0.as_deref() {
+        Some(token) => Some(
+            Discord::new(
+                token,
+                settings.discord.clone(),
+                assistant.clone(),
+                metrics.clone() as Arc<dyn Observer>,
+            )
+            .context("cannot set up Discord")?,
+        ),
+        None => {
+            tracing::info!("Discord is off: KRAFT_DISCORD_TOKEN is not set");
+            None
+        }
+    };
+    if telegram.is_none() && discord.is_none() {
         tracing::warn!("no chat front-end is configured; serving /healthz and /metrics only");
     }
 
@@ -160,6 +180,7 @@ pub async fn run(settings: &Settings, assistant: Assistant) -> Result<()> {
             assistant: assistant.clone(),
             metrics: metrics.clone(),
             telegram: telegram.clone(),
+            discord: discord.clone(),
         });
     // Printed on stdout so scripts (and tests) can find a port chosen by
     // the system (serve.listen = "127.0.0.1:0").
@@ -186,20 +207,38 @@ pub async fn run(settings: &Settings, assistant: Assistant) -> Result<()> {
         ))
     });
 
-    let tg_task = telegram.clone().map(|t| {
-        let stop = stop.clone();
-        let stop_tx = stop_tx.clone();
-        tokio::spawn(async move {
-            let r = t.run(stop).await;
-            if let Err(e) = &r {
-                tracing::error!(error = %e, "Telegram front-end failed");
-                // A front-end that cannot start is fatal for `serve`: the
-                // supervisor (systemd) shows it instead of a silent bot.
-                let _ = stop_tx.send(true);
-            }
-            r
-        })
-    });
+    // A front-end that cannot start (bad token, disallowed intents) is
+    // fatal for `serve`: the supervisor (systemd) shows it instead of a
+    // silent bot, and nothing retries in a loop.
+    let mut tasks: Vec<(&'static str, tokio::task::JoinHandle<Result<()>>)> = Vec::new();
+    if let Some(t) = telegram.clone() {
+        let (stop, stop_tx) = (stop.clone(), stop_tx.clone());
+        tasks.push((
+            "Telegram",
+            tokio::spawn(async move {
+                let r = t.run(stop).await;
+                if let Err(e) = &r {
+                    tracing::error!(error = %e, "Telegram front-end failed");
+                    let _ = stop_tx.send(true);
+                }
+                r.map_err(anyhow::Error::from)
+            }),
+        ));
+    }
+    if let Some(d) = discord.clone() {
+        let (stop, stop_tx) = (stop.clone(), stop_tx.clone());
+        tasks.push((
+            "Discord",
+            tokio::spawn(async move {
+                let r = d.run(stop).await;
+                if let Err(e) = &r {
+                    tracing::error!(error = %e, "Discord front-end failed");
+                    let _ = stop_tx.send(true);
+                }
+                r.map_err(anyhow::Error::from)
+            }),
+        ));
+    }
 
     let mut periodic = tokio::time::interval(Duration::from_secs(settings.serve.tick_secs));
     let mut stop_wait = stop.clone();
@@ -217,11 +256,15 @@ pub async fn run(settings: &Settings, assistant: Assistant) -> Result<()> {
 
     let grace = Duration::from_secs(settings.serve.shutdown_grace_secs.max(1));
     let mut failed = None;
-    if let Some(t) = tg_task {
-        match tokio::time::timeout(grace, t).await {
-            Ok(Ok(Err(e))) => failed = Some(e),
+    let deadline = tokio::time::Instant::now() + grace;
+    for (name, t) in tasks {
+        match tokio::time::timeout_at(deadline, t).await {
+            Ok(Ok(Err(e))) => failed = failed.or(Some(e.context(name))),
             Ok(_) => {}
-            Err(_) => tracing::warn!("in-flight work did not finish within the grace period"),
+            Err(_) => tracing::warn!(
+                front_end = name,
+                "in-flight work did not finish within the grace period"
+            ),
         }
     }
     if let Some(f) = follower {
@@ -233,7 +276,7 @@ pub async fn run(settings: &Settings, assistant: Assistant) -> Result<()> {
     }
     tracing::info!("kraft serve stopped");
     match failed {
-        Some(e) => Err(e).context("Telegram"),
+        Some(e) => Err(e),
         None => Ok(()),
     }
 }

@@ -25,9 +25,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use kraft_core::store::{Delivery, InboxEvent, InboxRow, Target};
-use kraft_core::{
-    texts, Action, Assistant, CoreError, DeskError, Incoming, Lang, Observer, Platform,
-};
+use kraft_core::{texts, Assistant, CoreError, DeskError, Incoming, Lang, Observer, Platform};
 use serde::{Deserialize, Serialize};
 use teloxide::adaptors::throttle::{Limits, Settings as ThrottleSettings};
 use teloxide::adaptors::Throttle;
@@ -858,7 +856,14 @@ impl Telegram {
                 }
                 for a in actions {
                     if let Some(d) = Delivery::leased(a) {
-                        self.deliver(d, "adviser").await;
+                        // Adviser notes go to whichever front-end hosts the advisers for
+                        // this platform's users; if that is not this one, the lease is
+                        // let go at once and that front-end sends it.
+                        if d.sent_by(Platform::Telegram, self.advisers_for()) {
+                            self.deliver(d, "adviser").await;
+                        } else if let Err(e) = self.assistant.retry_later(d.id, Duration::ZERO) {
+                            tracing::error!(error = %e, "cannot hand a delivery to the other front-end");
+                        }
                     }
                 }
             }

@@ -1,0 +1,737 @@
+//! `kraft serve` end to end with Discord: the real binary and the real
+//! serenity client (gateway, HTTP, its rate limiter) against a Discord
+//! double on 127.0.0.1 — an HTTPS API with a test CA, reached through
+//! `discord.connect_to`, and a gateway websocket that sends HELLO, READY,
+//! MESSAGE_CREATE, INTERACTION_CREATE and RECONNECT. The real knowledge
+//! base answers.
+use std::path::PathBuf;
+use std::time::Duration;
+
+use kraft_tests::bot::real_kb;
+use kraft_tests::dc::{DcConfig, DcDouble, Fault, Posted, Via, CA_PEM, GUILD_ID, TOKEN};
+use kraft_tests::tg::{Serve, TgDouble, TOKEN as TG_TOKEN};
+
+const BIN: &str = env!("CARGO_BIN_EXE_kraft");
+const WAIT: Duration = Duration::from_secs(60);
+/// Discord's MESSAGE_CONTENT intent bit.
+const MESSAGE_CONTENT: u64 = 1 << 15;
+
+const HELP: u64 = 1_300_000_000_000_010_001;
+const OTHER: u64 = 1_300_000_000_000_010_002;
+const ADVISERS: u64 = 1_300_000_000_000_010_003;
+const ROLE: u64 = 1_300_000_000_000_020_001;
+const SME: u64 = 1_300_000_000_000_030_001;
+const SME_DM: u64 = 1_300_000_000_000_040_001;
+const ADVISER: u64 = 1_300_000_000_000_030_002;
+const STRANGER: u64 = 1_300_000_000_000_030_003;
+
+const QUESTION: &str = "Vad kostar det att delta i Kraftsamling AI Mälardalen?";
+
+struct World {
+    _tmp: tempfile::TempDir,
+    data: PathBuf,
+    ca: PathBuf,
+    dc: DcDouble,
+}
+
+async fn world(cfg: DcConfig) -> World {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let ca = tmp.path().join("double-ca.pem");
+    std::fs::write(&ca, CA_PEM).expect("write CA");
+    let dc = DcDouble::start(cfg).await;
+    dc.add_channel(HELP, "hjälp");
+    dc.add_channel(OTHER, "allmänt");
+    dc.add_channel(ADVISERS, "rådgivare");
+    World {
+        data: tmp.path().join("data"),
+        _tmp: tmp,
+        ca,
+        dc,
+    }
+}
+
+impl World {
+    fn env(&self) -> Vec<(String, String)> {
+        vec![
+            ("KRAFT_DISCORD_TOKEN".into(), TOKEN.into()),
+            (
+                "KRAFT_DISCORD__CONNECT_TO".into(),
+                self.dc.tls_addr().to_string(),
+            ),
+            (
+                "KRAFT_DISCORD__CA_FILE".into(),
+                self.ca.display().to_string(),
+            ),
+            ("KRAFT_DISCORD__GUILD".into(), GUILD_ID.to_string()),
+            ("KRAFT_DISCORD__CHANNELS".into(), format!("[{HELP}]")),
+            (
+                "KRAFT_DISCORD__ADVISER_CHANNEL".into(),
+                ADVISERS.to_string(),
+            ),
+            ("KRAFT_DISCORD__ADVISER_ROLE".into(), ROLE.to_string()),
+        ]
+    }
+
+    fn serve(&self, extra: &[(&str, &str)]) -> Serve {
+        let env = self.env();
+        let mut all: Vec<(&str, &str)> =
+            env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        all.extend_from_slice(extra);
+        Serve::start_with(BIN, &self.data, &real_kb(), &all)
+    }
+
+    /// Waits for READY and the slash commands.
+    async fn ready(&self) {
+        assert!(
+            self.dc
+                .wait_for(|d| d.is_live() && !d.commands().is_empty(), WAIT)
+                .await,
+            "the bot never connected and registered its commands"
+        );
+    }
+
+    async fn wait_in(&self, channel: u64, n: usize) -> Vec<Posted> {
+        assert!(
+            self.dc.wait_messages_in(channel, n, WAIT).await,
+            "channel {channel} has {} bot messages, expected {n}: {:#?}",
+            self.dc.messages_in(channel).len(),
+            self.dc
+                .messages_in(channel)
+                .iter()
+                .map(|p| &p.content)
+                .collect::<Vec<_>>()
+        );
+        self.dc.messages_in(channel)
+    }
+
+    /// Gives the bot time to send anything it still would (a duplicate).
+    async fn settle(&self) {
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+    }
+
+    fn no_protocol_errors(&self) {
+        assert!(
+            self.dc.unknown_routes().is_empty(),
+            "{:?}",
+            self.dc.unknown_routes()
+        );
+        assert_eq!(
+            self.dc.double_acks(),
+            0,
+            "an interaction was acknowledged twice"
+        );
+        assert_eq!(
+            self.dc.late_acks(),
+            0,
+            "an interaction was acknowledged after 3 s"
+        );
+    }
+}
+
+fn ids(p: &Posted) -> Vec<&str> {
+    p.buttons.iter().map(|(id, _)| id.as_str()).collect()
+}
+
+fn seq() -> u64 {
+    kraft_tests::dc::snowflake()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn slash_ask_is_deferred_then_answered_with_sources_buttons_and_no_privileged_intent() {
+    let w = world(DcConfig::default()).await;
+    let s = w.serve(&[]);
+    w.ready().await;
+
+    // No privileged intent; the five SME commands and /reply, in sv + en.
+    let intents = w.dc.intents().expect("identified");
+    assert_eq!(
+        intents & MESSAGE_CONTENT,
+        0,
+        "asked for MESSAGE_CONTENT: {intents:b}"
+    );
+    let reg = w.dc.commands();
+    let last = reg.last().expect("commands");
+    assert_eq!(last.guild, Some(GUILD_ID));
+    let names: Vec<&str> = last
+        .commands
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    for n in ["ask", "human", "events", "forget", "help", "reply"] {
+        assert!(names.contains(&n), "{names:?}");
+    }
+    for c in &last.commands {
+        assert!(c["description_localizations"]["sv-SE"].is_string(), "{c}");
+    }
+
+    let i = seq();
+    w.dc.interaction_create(w.dc.slash(
+        i,
+        SME,
+        "anna",
+        SME_DM,
+        None,
+        "sv-SE",
+        "ask",
+        &[("question", QUESTION)],
+    ));
+    let got = w.wait_in(SME_DM, 1).await;
+    let a = &got[0];
+    assert_eq!(
+        a.via,
+        Via::Original { interaction: i },
+        "the answer edits the deferred response"
+    );
+    assert!(
+        w.dc.callbacks()
+            .iter()
+            .any(|(id, t, _)| *id == i && *t == 5),
+        "{:?}",
+        w.dc.callbacks()
+    );
+    assert!(a.content.contains("**Källor:**"), "{}", a.content);
+    assert!(
+        a.content.contains(".md"),
+        "cites knowledge paths: {}",
+        a.content
+    );
+    assert!(a.content.chars().count() <= 2000);
+    let b = ids(a);
+    assert!(b.iter().any(|id| id.starts_with("fb:up:")), "{b:?}");
+    assert!(b.iter().any(|id| id.starts_with("fb:down:")), "{b:?}");
+    assert!(b.contains(&"human"), "{b:?}");
+    assert!(
+        a.buttons.iter().any(|(_, l)| l == "Prata med en rådgivare"),
+        "{:?}",
+        a.buttons
+    );
+    assert_eq!(
+        a.allowed_mentions["parse"],
+        serde_json::json!([]),
+        "nobody may be pinged by text"
+    );
+
+    // English in, English out; a DM message is answered without /ask.
+    w.dc.message_create(w.dc.dm(
+        SME + 1,
+        "bob",
+        SME_DM + 1,
+        "How much does it cost to take part in the programme?",
+    ));
+    let got = w.wait_in(SME_DM + 1, 1).await;
+    assert_eq!(got[0].via, Via::Channel);
+    assert!(
+        got[0]
+            .buttons
+            .iter()
+            .any(|(_, l)| l == "Talk to an adviser"),
+        "{:?}",
+        got[0].buttons
+    );
+    assert!(got[0].nonce.is_some(), "channel sends carry a nonce");
+
+    // A 👍 on the answer is an interaction too: deferred and answered once.
+    let fb = b
+        .iter()
+        .find(|id| id.starts_with("fb:up:"))
+        .expect("fb")
+        .to_string();
+    let p = seq();
+    w.dc.interaction_create(w.dc.button(p, SME, "anna", SME_DM, None, &fb, a.id));
+    let got = w.wait_in(SME_DM, 2).await;
+    assert_eq!(got[1].via, Via::Original { interaction: p });
+
+    w.settle().await;
+    assert_eq!(w.dc.messages_in(SME_DM).len(), 2);
+    w.no_protocol_errors();
+    let log = s.log();
+    assert!(
+        !log.contains("Kraftsamling AI Mälardalen?"),
+        "message text in an info log"
+    );
+    assert!(s.stop().success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mention_in_a_help_channel_gets_a_thread_with_the_answer_and_chatter_is_ignored() {
+    let w = world(DcConfig::default()).await;
+    let s = w.serve(&[]);
+    w.ready().await;
+
+    // Chatter and a mention outside the configured channels: nothing.
+    w.dc.message_create(w.dc.guild_message(SME, "anna", HELP, "lunch någon?", &[], &[]));
+    w.dc.message_create(w.dc.guild_message(
+        SME,
+        "anna",
+        OTHER,
+        &format!("<@{}> {QUESTION}", kraft_tests::dc::BOT_ID),
+        &[kraft_tests::dc::BOT_ID],
+        &[],
+    ));
+    let msg = w.dc.guild_message(
+        SME,
+        "anna",
+        HELP,
+        &format!("<@{}> {QUESTION}", kraft_tests::dc::BOT_ID),
+        &[kraft_tests::dc::BOT_ID],
+        &[],
+    );
+    let mid: u64 = msg["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("message id");
+    w.dc.message_create(msg);
+
+    let got = w.wait_in(mid, 1).await;
+    let t = w.dc.threads();
+    let thread = t
+        .iter()
+        .find(|t| t.id == mid)
+        .expect("a thread from the message");
+    assert_eq!(thread.parent, HELP);
+    assert_eq!(thread.kind, 11);
+    assert!(got[0].content.contains("**Källor:**"), "{}", got[0].content);
+    assert!(
+        got[0].content.contains(&format!("<@{SME}>")),
+        "the asker is mentioned: {}",
+        got[0].content
+    );
+    assert_eq!(
+        got[0].allowed_mentions["users"],
+        serde_json::json!([SME.to_string()])
+    );
+
+    // A follow-up mention inside the thread is answered there, as a reply.
+    let follow = w.dc.guild_message(
+        SME,
+        "anna",
+        mid,
+        &format!("<@{}> Och vem kan hjälpa oss?", kraft_tests::dc::BOT_ID),
+        &[kraft_tests::dc::BOT_ID],
+        &[],
+    );
+    let fid: u64 = follow["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("id");
+    w.dc.message_create(follow);
+    let got = w.wait_in(mid, 2).await;
+    assert_eq!(got[1].reply_to, Some(fid));
+    assert_eq!(w.dc.threads().len(), 1, "no second thread");
+
+    w.settle().await;
+    assert!(
+        w.dc.messages_in(HELP).is_empty(),
+        "the channel stays readable"
+    );
+    assert!(
+        w.dc.messages_in(OTHER).is_empty(),
+        "not a configured channel"
+    );
+    w.no_protocol_errors();
+    let log = s.log();
+    assert!(!log.contains("lunch"), "chatter is not logged");
+    assert!(s.stop().success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn human_opens_a_private_adviser_thread_and_only_advisers_act_and_replies_arrive_once() {
+    let w = world(DcConfig::default()).await;
+    let s = w.serve(&[]);
+    w.ready().await;
+
+    w.dc.interaction_create(w.dc.slash(
+        seq(),
+        SME,
+        "anna",
+        SME_DM,
+        None,
+        "sv-SE",
+        "ask",
+        &[("question", QUESTION)],
+    ));
+    w.wait_in(SME_DM, 1).await;
+    w.dc.interaction_create(w.dc.slash(
+        seq(),
+        SME,
+        "anna",
+        SME_DM,
+        None,
+        "sv-SE",
+        "human",
+        &[("message", "Vi vill ha hjälp med offerter")],
+    ));
+    w.wait_in(SME_DM, 2).await;
+
+    assert!(
+        w.dc.wait_for(|d| d.threads().iter().any(|t| t.parent == ADVISERS), WAIT)
+            .await
+    );
+    let th =
+        w.dc.threads()
+            .into_iter()
+            .find(|t| t.parent == ADVISERS)
+            .expect("ticket thread");
+    assert_eq!(th.kind, 12, "a private thread");
+    assert!(!th.invitable);
+    assert!(th.name.starts_with("#1"), "{}", th.name);
+    let intro = w.wait_in(th.id, 1).await;
+    assert!(
+        intro[0].content.starts_with(&format!("<@&{ROLE}>")),
+        "{}",
+        intro[0].content
+    );
+    assert_eq!(
+        intro[0].allowed_mentions["roles"],
+        serde_json::json!([ROLE.to_string()])
+    );
+    assert!(
+        intro[0].content.contains(QUESTION),
+        "the summary has the question: {}",
+        intro[0].content
+    );
+    let b = ids(&intro[0]);
+    for want in ["claim:1", "resolve:1", "handback:1"] {
+        assert!(b.contains(&want), "{b:?}");
+    }
+
+    // Someone without the adviser role cannot claim; they are told privately.
+    let x = seq();
+    w.dc.interaction_create(w.dc.button(
+        x,
+        STRANGER,
+        "eve",
+        th.id,
+        Some((GUILD_ID, vec![])),
+        "claim:1",
+        intro[0].id,
+    ));
+    assert!(
+        w.dc.wait_for(
+            |d| d
+                .messages()
+                .iter()
+                .any(|p| p.via == Via::Original { interaction: x }),
+            WAIT
+        )
+        .await
+    );
+    let refusal =
+        w.dc.messages()
+            .into_iter()
+            .find(|p| p.via == Via::Original { interaction: x })
+            .expect("refusal");
+    assert!(
+        refusal.content.contains("Bara rådgivare"),
+        "{}",
+        refusal.content
+    );
+    assert!(
+        w.dc.callbacks()
+            .iter()
+            .any(|(id, t, f)| *id == x && *t == 5 && f & 64 != 0),
+        "ephemeral"
+    );
+    // Nor can they answer the user.
+    w.dc.interaction_create(w.dc.slash(
+        seq(),
+        STRANGER,
+        "eve",
+        th.id,
+        Some((GUILD_ID, vec![])),
+        "sv-SE",
+        "reply",
+        &[("text", "Jag är inte rådgivare")],
+    ));
+
+    // The adviser claims: the user hears who took it.
+    let c = seq();
+    w.dc.interaction_create(w.dc.button(
+        c,
+        ADVISER,
+        "Karin",
+        th.id,
+        Some((GUILD_ID, vec![ROLE])),
+        "claim:1",
+        intro[0].id,
+    ));
+    let got = w.wait_in(SME_DM, 3).await;
+    assert!(got[2].content.contains("Karin"), "{}", got[2].content);
+    assert!(
+        w.dc.wait_for(
+            |d| d
+                .messages_in(th.id)
+                .iter()
+                .any(|p| p.content.contains("tas av Karin")),
+            WAIT
+        )
+        .await
+    );
+
+    // /reply and a mention in the thread both reach the user, once each,
+    // also when Discord delivers the mention twice.
+    w.dc.interaction_create(w.dc.slash(
+        seq(),
+        ADVISER,
+        "Karin",
+        th.id,
+        Some((GUILD_ID, vec![ROLE])),
+        "sv-SE",
+        "reply",
+        &[("text", "Hej Anna, jag ringer er i morgon.")],
+    ));
+    let m = w.dc.guild_message(
+        ADVISER,
+        "Karin",
+        th.id,
+        &format!("<@{}> Ta med era offertmallar.", kraft_tests::dc::BOT_ID),
+        &[kraft_tests::dc::BOT_ID],
+        &[ROLE],
+    );
+    w.dc.message_create(m.clone());
+    w.dc.message_create(m);
+    // Without MESSAGE_CONTENT a plain message arrives empty: the advisers
+    // are told how to answer, once.
+    w.dc.message_create(w.dc.guild_message(ADVISER, "Karin", th.id, "", &[], &[ROLE]));
+    w.dc.message_create(w.dc.guild_message(ADVISER, "Karin", th.id, "", &[], &[ROLE]));
+    let got = w.wait_in(SME_DM, 5).await;
+    w.settle().await;
+    let got_now = w.dc.messages_in(SME_DM);
+    assert_eq!(
+        got_now.len(),
+        5,
+        "{:#?}",
+        got_now.iter().map(|p| &p.content).collect::<Vec<_>>()
+    );
+    assert!(
+        got[3].content.contains("jag ringer er i morgon")
+            || got[4].content.contains("jag ringer er i morgon")
+    );
+    assert!(
+        got_now
+            .iter()
+            .filter(|p| p.content.contains("offertmallar"))
+            .count()
+            == 1
+    );
+    assert!(
+        !got_now.iter().any(|p| p.content.contains("inte rådgivare")),
+        "a stranger's reply reached the user"
+    );
+    let notes = w.dc.messages_in(th.id);
+    assert_eq!(
+        notes
+            .iter()
+            .filter(|p| p.content.contains("/reply"))
+            .count(),
+        1,
+        "{:#?}",
+        notes.iter().map(|p| &p.content).collect::<Vec<_>>()
+    );
+
+    w.no_protocol_errors();
+    assert!(s.stop().success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reconnect_mid_conversation_resumes_and_nothing_is_answered_twice() {
+    let w = world(DcConfig::default()).await;
+    let s = w.serve(&[]);
+    w.ready().await;
+
+    let first = w.dc.dm(SME, "anna", SME_DM, QUESTION);
+    w.dc.message_create(first.clone());
+    w.wait_in(SME_DM, 1).await;
+
+    // RECONNECT; events sent meanwhile arrive in the replay after RESUME.
+    assert!(w.dc.reconnect());
+    let i = seq();
+    w.dc.interaction_create(w.dc.slash(i, SME, "anna", SME_DM, None, "sv-SE", "events", &[]));
+    w.dc.message_create(w.dc.dm(
+        SME,
+        "anna",
+        SME_DM,
+        "Vilka stöd finns för att anställa en AI-konsult?",
+    ));
+    assert!(
+        w.dc.wait_for(|d| d.resumes() == 1 && d.is_live(), WAIT)
+            .await,
+        "no RESUME"
+    );
+    let got = w.wait_in(SME_DM, 3).await;
+    assert!(got
+        .iter()
+        .any(|p| p.via == Via::Original { interaction: i }));
+
+    // Discord may deliver an event again (at-least-once): still one answer.
+    w.dc.message_create(first);
+    w.dc.interaction_create(w.dc.slash(i, SME, "anna", SME_DM, None, "sv-SE", "events", &[]));
+    w.settle().await;
+    assert_eq!(w.dc.messages_in(SME_DM).len(), 3);
+    assert_eq!(w.dc.identifies(), 1, "resumed, not a new session");
+    w.no_protocol_errors();
+    assert!(s.stop().success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rate_limits_and_server_errors_delay_but_every_answer_arrives_once() {
+    let w = world(DcConfig::default()).await;
+    let s = w.serve(&[]);
+    w.ready().await;
+
+    w.dc.fault(
+        "POST /channels/*/messages",
+        Fault::RateLimited {
+            retry_after_ms: 700,
+        },
+        2,
+    );
+    w.dc.fault("POST /channels/*/messages", Fault::ServerError, 1);
+    for k in 0..3u64 {
+        w.dc.message_create(w.dc.dm(SME + k, "anna", SME_DM + k, QUESTION));
+    }
+    for k in 0..3u64 {
+        w.wait_in(SME_DM + k, 1).await;
+    }
+    w.settle().await;
+    for k in 0..3u64 {
+        assert_eq!(w.dc.messages_in(SME_DM + k).len(), 1);
+    }
+    assert!(
+        w.dc.rate_limited() >= 2,
+        "the 429s were served: {}",
+        w.dc.rate_limited()
+    );
+    w.no_protocol_errors();
+    assert!(s.stop().success());
+}
+
+async fn exits_within(mut s: Serve, secs: u64) -> (std::process::ExitStatus, String) {
+    for _ in 0..secs * 10 {
+        if let Some(st) = s.try_wait() {
+            return (st, s.log());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("kraft serve kept running: {}", s.log());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn disallowed_intents_4014_and_a_bad_token_end_the_process_with_a_clear_message() {
+    let cfg = DcConfig {
+        close_after_identify: Some(4014),
+        ..DcConfig::default()
+    };
+    let w = world(cfg).await;
+    let s = w.serve(&[("KRAFT_DISCORD__MESSAGE_CONTENT", "true")]);
+    let (st, log) = exits_within(s, 60).await;
+    assert!(!st.success());
+    assert!(log.contains("intent"), "{log}");
+    assert!(
+        log.contains("message_content"),
+        "says what to change: {log}"
+    );
+    assert_eq!(w.dc.identifies(), 1, "no retry loop");
+    assert!(!log.contains(TOKEN));
+
+    let w = world(DcConfig {
+        token: "another-token".into(),
+        ..DcConfig::default()
+    })
+    .await;
+    let s = w.serve(&[]);
+    let (st, log) = exits_within(s, 60).await;
+    assert!(!st.success());
+    assert!(log.contains("refused the bot token"), "{log}");
+    assert_eq!(
+        w.dc.identifies(),
+        0,
+        "the gateway is not tried with a bad token"
+    );
+    assert!(!log.contains(TOKEN));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_telegram_users_ticket_is_answered_from_the_discord_adviser_channel() {
+    let w = world(DcConfig::default()).await;
+    let tg = TgDouble::start(TG_TOKEN).await;
+    let api = tg.api_url();
+    let s = w.serve(&[
+        ("KRAFT_TELEGRAM_TOKEN", TG_TOKEN),
+        ("KRAFT_TELEGRAM__API_URL", &api),
+        ("KRAFT_TELEGRAM__POLL_TIMEOUT_SECS", "1"),
+        ("KRAFT_TELEGRAM__ADVISERS_FOR", "[]"),
+        ("KRAFT_DISCORD__ADVISERS_FOR", "[\"telegram\", \"discord\"]"),
+    ]);
+    w.ready().await;
+
+    tg.user_says(4242, QUESTION);
+    assert!(tg.wait_count(4242, 1, WAIT).await);
+    tg.user_says(4242, "/human");
+    assert!(tg.wait_count(4242, 2, WAIT).await);
+    assert!(
+        w.dc.wait_for(|d| d.threads().iter().any(|t| t.parent == ADVISERS), WAIT)
+            .await
+    );
+    let th =
+        w.dc.threads()
+            .into_iter()
+            .find(|t| t.parent == ADVISERS)
+            .expect("thread");
+    let intro = w.wait_in(th.id, 1).await;
+    assert!(
+        intro[0].content.contains("Telegram"),
+        "{}",
+        intro[0].content
+    );
+
+    w.dc.interaction_create(w.dc.slash(
+        seq(),
+        ADVISER,
+        "Karin",
+        th.id,
+        Some((GUILD_ID, vec![ROLE])),
+        "sv-SE",
+        "reply",
+        &[("text", "Hej från Discord!")],
+    ));
+    assert!(tg.wait_count(4242, 3, WAIT).await);
+    w.settle().await;
+    let to_user = tg.sent_to(4242);
+    assert_eq!(
+        to_user
+            .iter()
+            .filter(|m| m.text.contains("Hej från Discord!"))
+            .count(),
+        1
+    );
+    w.no_protocol_errors();
+    assert!(s.stop().success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_log_holds_no_token_interaction_token_or_message_text() {
+    let w = world(DcConfig::default()).await;
+    let s = w.serve(&[("KRAFT_LOG__FILTER", "debug,qdrant_edge=error")]);
+    w.ready().await;
+    let i = seq();
+    w.dc.interaction_create(w.dc.slash(
+        i,
+        SME,
+        "anna",
+        SME_DM,
+        None,
+        "sv-SE",
+        "ask",
+        &[("question", "Hemligt projekt Zebra: vad kostar det?")],
+    ));
+    w.wait_in(SME_DM, 1).await;
+    // An outage on the interaction webhook: errors are logged, tokens not.
+    w.dc.fault("PATCH /webhooks/*", Fault::ServerError, 1);
+    w.dc.interaction_create(w.dc.slash(seq(), SME, "anna", SME_DM, None, "sv-SE", "help", &[]));
+    w.wait_in(SME_DM, 2).await;
+    let log = s.log();
+    assert!(s.stop().success());
+    assert!(!log.contains(TOKEN), "the bot token leaked");
+    assert!(!log.contains("itok-"), "an interaction token leaked");
+}
