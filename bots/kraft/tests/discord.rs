@@ -10,6 +10,7 @@ use std::time::Duration;
 use kraft_tests::bot::real_kb;
 use kraft_tests::dc::{DcConfig, DcDouble, Fault, Posted, Via, CA_PEM, GUILD_ID, TOKEN};
 use kraft_tests::tg::{Serve, TgDouble, TOKEN as TG_TOKEN};
+use kraft_tests::{ChatBehaviour, ChatDouble};
 
 const BIN: &str = env!("CARGO_BIN_EXE_kraft");
 const WAIT: Duration = Duration::from_secs(60);
@@ -734,4 +735,129 @@ async fn the_log_holds_no_token_interaction_token_or_message_text() {
     assert!(s.stop().success());
     assert!(!log.contains(TOKEN), "the bot token leaked");
     assert!(!log.contains("itok-"), "an interaction token leaked");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_long_answer_is_split_under_2000_characters_with_buttons_on_the_last_part() {
+    let w = world(DcConfig::default()).await;
+    let para = "Det här är ett långt stycke om hur behovsanalysen går till [1]. ".repeat(8);
+    let answer: Vec<String> = (1..=6)
+        .map(|i| format!("Del {i}: {}", para.trim()))
+        .collect();
+    let answer = answer.join("\n\n");
+    assert!(answer.chars().count() >= 3000, "{}", answer.chars().count());
+    let llm = ChatDouble::start(ChatBehaviour::Ok, &answer).await;
+    let url = llm.base_url();
+    let s = w.serve(&[
+        ("KRAFT_LLM__BASE_URL", &url),
+        ("KRAFT_LLM__MODEL", "double"),
+    ]);
+    w.ready().await;
+
+    let i = seq();
+    w.dc.interaction_create(w.dc.slash(
+        i,
+        SME,
+        "anna",
+        SME_DM,
+        None,
+        "sv-SE",
+        "ask",
+        &[("question", "Hur går en behovsanalys till?")],
+    ));
+    let parts = w.wait_in(SME_DM, 2).await;
+    w.settle().await;
+    let parts = w.dc.messages_in(SME_DM);
+    assert!(parts.len() >= 2, "{}", parts.len());
+    assert_eq!(parts[0].via, Via::Original { interaction: i });
+    for p in &parts[1..] {
+        assert_eq!(p.via, Via::Followup { interaction: i });
+    }
+    for p in &parts {
+        assert!(
+            p.content.chars().count() <= 2000,
+            "{}",
+            p.content.chars().count()
+        );
+        assert!(
+            p.content.starts_with("Del ") || p.content.starts_with("**"),
+            "split at a paragraph: {}",
+            &p.content[..30]
+        );
+    }
+    let (last, rest) = parts.split_last().expect("parts");
+    assert!(
+        rest.iter().all(|p| p.buttons.is_empty()),
+        "buttons only under the last part"
+    );
+    assert!(ids(last).iter().any(|b| b.starts_with("fb:up:")));
+    assert!(parts.iter().any(|p| p.content.contains("**Källor:**")));
+    w.no_protocol_errors();
+    assert!(s.stop().success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expired_interaction_token_falls_back_to_the_channel() {
+    let w = world(DcConfig::default()).await;
+    let s = w.serve(&[]);
+    w.ready().await;
+    w.dc.fault(
+        "PATCH /webhooks/*",
+        Fault::Status {
+            status: 404,
+            code: 10015,
+            message: "Unknown Webhook".into(),
+        },
+        1,
+    );
+    w.dc.interaction_create(w.dc.slash(
+        seq(),
+        SME,
+        "anna",
+        SME_DM,
+        None,
+        "sv-SE",
+        "ask",
+        &[("question", QUESTION)],
+    ));
+    let got = w.wait_in(SME_DM, 1).await;
+    assert_eq!(got[0].via, Via::Channel);
+    assert!(got[0].content.contains("**Källor:**"));
+    w.settle().await;
+    assert_eq!(w.dc.messages_in(SME_DM).len(), 1);
+    assert!(s.stop().success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_kill_9_mid_way_loses_nothing_and_the_nonce_stops_duplicates() {
+    let w = world(DcConfig::default()).await;
+    let s = w.serve(&[]);
+    w.ready().await;
+    let users: Vec<u64> = (0..10).map(|k| SME + 100 + k).collect();
+    for q in [QUESTION, "Vad är en behovsanalys?"] {
+        for &u in &users {
+            w.dc.message_create(w.dc.dm(u, "sme", u + 1_000_000, q));
+        }
+    }
+    let answered = |d: &DcDouble| {
+        users
+            .iter()
+            .map(|u| d.messages_in(u + 1_000_000).len())
+            .sum::<usize>()
+    };
+    assert!(w.dc.wait_for(|d| answered(d) >= 4, WAIT).await);
+    s.kill9();
+    let _s = w.serve(&[("KRAFT_DISCORD__DELIVERY_LEASE_SECS", "5")]);
+    for &u in &users {
+        w.wait_in(u + 1_000_000, 2).await;
+    }
+    w.settle().await;
+    for &u in &users {
+        assert_eq!(w.dc.messages_in(u + 1_000_000).len(), 2, "user {u}");
+    }
+    eprintln!(
+        "kill -9: 20 questions, all answered exactly once; {} resends stopped by the nonce",
+        w.dc.deduped()
+    );
+    w.no_protocol_errors();
 }
