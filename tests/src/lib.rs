@@ -4,6 +4,7 @@
 //! demand. Nothing here talks to the internet.
 
 pub mod bot;
+pub mod dc;
 pub mod tg;
 
 use std::io::Write;

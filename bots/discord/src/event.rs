@@ -191,7 +191,7 @@ fn roles_of(member: Option<&serenity::model::guild::Member>) -> Vec<u64> {
 
 /// A slash command. `/ask`, `/human`, `/events`, `/forget`, `/help` are the
 /// SME's; `/reply` is the adviser's.
-pub fn from_command(c: &CommandInteraction, ctx: &Ctx, now: i64) -> Option<DcEvent> {
+pub fn from_command(c: &CommandInteraction, ctx: &Ctx, now: i64) -> DcEvent {
     let member = c.member.as_deref();
     let who = Who {
         id: c.user.id.get(),
@@ -219,13 +219,13 @@ pub fn from_command(c: &CommandInteraction, ctx: &Ctx, now: i64) -> Option<DcEve
     let channel = c.channel_id.get();
     let text = match c.data.name.as_str() {
         "reply" => {
-            return Some(DcEvent::Adviser {
+            return DcEvent::Adviser {
                 who,
                 channel,
                 act: AdviserAct::Text(option("text")),
                 token: Some(token),
                 key: format!("dc:i:{}", c.id.get()),
-            })
+            }
         }
         "ask" => {
             let q = option("question");
@@ -246,15 +246,24 @@ pub fn from_command(c: &CommandInteraction, ctx: &Ctx, now: i64) -> Option<DcEve
         "events" => "/events".into(),
         "forget" => "/forget".into(),
         "help" => "/help".into(),
-        _ => return None,
+        // A command registered by an older version: the core says it does
+        // not know it, and lists what it does know.
+        other => format!(
+            "/{}",
+            other
+                .chars()
+                .filter(|c| c.is_alphanumeric() || *c == '_' || *c == '-')
+                .take(32)
+                .collect::<String>()
+        ),
     };
-    Some(DcEvent::Sme {
+    DcEvent::Sme {
         who,
         channel,
         guild: c.guild_id.is_some(),
         input: Input::Text(text),
         via: Via::Interaction(token),
-    })
+    }
 }
 
 /// A button. `claim:`, `resolve:` and `handback:` are the advisers'

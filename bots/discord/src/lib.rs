@@ -631,7 +631,7 @@ impl Discord {
         };
         let now = self.now();
         let ev = match &i {
-            Interaction::Command(c) => event::from_command(c, ctx, now),
+            Interaction::Command(c) => Some(event::from_command(c, ctx, now)),
             Interaction::Component(b) => Some(event::from_component(b, ctx, now)),
             _ => None,
         };
@@ -725,7 +725,11 @@ impl Discord {
                             }
                         }
                     }
-                    for (chat, rows) in by_chat {
+                    for (chat, mut rows) in by_chat {
+                        // Serenity hands each event to its own task, so two
+                        // quick messages can be stored out of order; their
+                        // snowflake ids are in the order they were sent.
+                        rows.sort_by_key(|r| snowflake_of(&r.key));
                         let Ok(permit) = sem.clone().try_acquire_owned() else {
                             break;
                         };
@@ -1372,4 +1376,12 @@ fn gateway_error(e: &serenity::Error) -> DiscordError {
         serenity::Error::Gateway(g) => DiscordError::Gateway(g.to_string()),
         other => DiscordError::Gateway(kind_of(other).0.to_string()),
     }
+}
+
+/// The snowflake in an inbox key (`m:<id>`, `i:<id>`): Discord's ids grow
+/// with time, so they order one chat's events as they were sent.
+fn snowflake_of(key: &str) -> u64 {
+    key.split_once(':')
+        .and_then(|(_, id)| id.parse().ok())
+        .unwrap_or(u64::MAX)
 }

@@ -242,8 +242,37 @@ async fn slash_ask_is_deferred_then_answered_with_sources_buttons_and_no_privile
     let got = w.wait_in(SME_DM, 2).await;
     assert_eq!(got[1].via, Via::Original { interaction: p });
 
+    // /forget asks first; the confirmation deletes everything.
+    w.dc.interaction_create(w.dc.slash(seq(), SME, "anna", SME_DM, None, "sv-SE", "forget", &[]));
+    let got = w.wait_in(SME_DM, 3).await;
+    assert!(ids(&got[2]).contains(&"forget:yes"), "{:?}", got[2].buttons);
+    w.dc.interaction_create(w.dc.button(seq(), SME, "anna", SME_DM, None, "forget:yes", got[2].id));
+    let got = w.wait_in(SME_DM, 4).await;
+    assert!(got[3].content.contains("raderat"), "{}", got[3].content);
+
+    // A command from an older registration gets a clear answer.
+    w.dc.interaction_create(w.dc.slash(
+        seq(),
+        SME,
+        "anna",
+        SME_DM,
+        None,
+        "sv-SE",
+        "frobnicate",
+        &[],
+    ));
+    let got = w.wait_in(SME_DM, 5).await;
+    assert!(got[4].content.contains("/frobnicate"), "{}", got[4].content);
+
+    let (code, body) = s.get("/healthz").await;
+    assert_eq!(code, 200, "{body}");
+    let h: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(h["discord"]["connected"], true, "{body}");
+    let (_, metrics) = s.get("/metrics").await;
+    assert!(metrics.contains("platform=\"discord\""), "{metrics}");
+
     w.settle().await;
-    assert_eq!(w.dc.messages_in(SME_DM).len(), 2);
+    assert_eq!(w.dc.messages_in(SME_DM).len(), 5);
     w.no_protocol_errors();
     let log = s.log();
     assert!(
@@ -519,6 +548,32 @@ async fn human_opens_a_private_adviser_thread_and_only_advisers_act_and_replies_
         !got_now.iter().any(|p| p.content.contains("inte rådgivare")),
         "a stranger's reply reached the user"
     );
+    // The adviser closes it: the user is told, the advisers see who did.
+    w.dc.interaction_create(w.dc.button(
+        seq(),
+        ADVISER,
+        "Karin",
+        th.id,
+        Some((GUILD_ID, vec![ROLE])),
+        "resolve:1",
+        intro[0].id,
+    ));
+    let got = w.wait_in(SME_DM, 6).await;
+    assert!(
+        got[5].content.contains("avslutat ärendet"),
+        "{}",
+        got[5].content
+    );
+    assert!(
+        w.dc.wait_for(
+            |d| d
+                .messages_in(th.id)
+                .iter()
+                .any(|p| p.content.contains("avslutat av Karin")),
+            WAIT
+        )
+        .await
+    );
     let notes = w.dc.messages_in(th.id);
     assert_eq!(
         notes
@@ -765,7 +820,7 @@ async fn a_long_answer_is_split_under_2000_characters_with_buttons_on_the_last_p
         "ask",
         &[("question", "Hur går en behovsanalys till?")],
     ));
-    let parts = w.wait_in(SME_DM, 2).await;
+    w.wait_in(SME_DM, 2).await;
     w.settle().await;
     let parts = w.dc.messages_in(SME_DM);
     assert!(parts.len() >= 2, "{}", parts.len());
