@@ -916,3 +916,45 @@ async fn a_kill_9_mid_way_loses_nothing_and_the_nonce_stops_duplicates() {
     );
     w.no_protocol_errors();
 }
+
+#[test]
+fn bad_discord_settings_are_refused_with_the_key_name_and_no_token() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (&[("KRAFT_DISCORD__ADVISER_CHANEL", "1")], "adviser_chanel"),
+        (&[("KRAFT_DISCORD__ADVISER_CHANNEL", "123")], "adviser_role"),
+        (
+            &[("KRAFT_DISCORD__CONNECT_TO", "discord.local")],
+            "connect_to",
+        ),
+        (
+            &[("KRAFT_DISCORD__CA_FILE", "/nonexistent/ca.pem")],
+            "ca_file",
+        ),
+        (&[("KRAFT_DISCORD__GUILD", "not-a-number")], "guild"),
+    ];
+    for (env, key) in cases {
+        let mut c = kraft_tests::kraft_cmd(BIN, &tmp.path().join("d"), &real_kb());
+        c.env("KRAFT_DISCORD_TOKEN", TOKEN)
+            .env("KRAFT_SERVE__LISTEN", "127.0.0.1:0");
+        for (k, v) in *env {
+            c.env(k, v);
+        }
+        c.arg("serve");
+        let out = kraft_tests::run_logged(&mut c);
+        assert!(!out.status.success(), "{env:?} was accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.to_lowercase().contains(key), "{env:?}: {err}");
+        assert!(!err.contains(TOKEN), "token leaked: {err}");
+    }
+    // A malformed token is refused before anything connects.
+    let mut c = kraft_tests::kraft_cmd(BIN, &tmp.path().join("d"), &real_kb());
+    c.env("KRAFT_DISCORD_TOKEN", "two words")
+        .env("KRAFT_SERVE__LISTEN", "127.0.0.1:0")
+        .arg("serve");
+    let out = kraft_tests::run_logged(&mut c);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("token is empty or malformed"), "{err}");
+    assert!(!err.contains("two words"), "{err}");
+}
