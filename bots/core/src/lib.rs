@@ -13,6 +13,7 @@ pub mod intent;
 pub mod llm;
 pub mod model;
 pub mod observe;
+pub mod pump;
 pub mod report;
 pub mod split;
 pub mod store;

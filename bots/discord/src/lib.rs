@@ -27,6 +27,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use kraft_core::pump::{self, Frontend, Pump, SendFailure};
 use kraft_core::store::{Delivery, InboxEvent, InboxRow, Target};
 use kraft_core::{texts, Assistant, CoreError, Incoming, Lang, Observer, Platform, UserRef};
 use serde::{Deserialize, Serialize};
@@ -38,7 +39,7 @@ use serenity::all::{
 };
 use serenity::async_trait;
 use serenity::http::HttpError;
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 
 pub use event::{AdviserAct, Ctx, DcEvent, Token, Via, Who};
 
@@ -126,17 +127,6 @@ pub struct Health {
     pub connected: bool,
 }
 
-enum SendFailure {
-    /// Will never succeed (no access, user does not take DMs): dead letter.
-    Permanent(&'static str),
-    /// Try again later.
-    Transient(&'static str),
-    /// The interaction token is gone: send to the channel instead.
-    TokenGone,
-    /// Our own bookkeeping failed (the store): try again later.
-    Retry(&'static str),
-}
-
 /// What a failed request was, without its URL (which can hold a token).
 fn kind_of(e: &serenity::Error) -> (&'static str, u16, isize) {
     match e {
@@ -161,20 +151,17 @@ fn kind_of(e: &serenity::Error) -> (&'static str, u16, isize) {
 }
 
 fn classify(e: &serenity::Error) -> SendFailure {
-    let (kind, status, code) = kind_of(e);
-    match (status, code) {
-        // Unknown webhook / interaction, invalid webhook token.
-        (_, 10015 | 10062 | 50027) => SendFailure::TokenGone,
-        (403 | 404, _) => SendFailure::Permanent(kind),
-        (400, _) => SendFailure::Permanent(kind),
-        _ => SendFailure::Transient(kind),
+    let (kind, status, _) = kind_of(e);
+    match status {
+        400 | 403 | 404 => SendFailure::Permanent(kind),
+        _ => SendFailure::Transient(kind, None),
     }
 }
 
-/// 1 s, 2 s, 4 s … capped at 5 minutes.
-fn backoff(attempts: i64) -> Duration {
-    let exp = attempts.clamp(0, 9) as u32;
-    Duration::from_secs((1u64 << exp).min(300))
+/// Unknown webhook / interaction, or an invalid webhook token: the
+/// interaction can no longer be answered, the channel still can.
+fn token_gone(e: &serenity::Error) -> bool {
+    matches!(kind_of(e).2, 10015 | 10062 | 50027)
 }
 
 /// Where a queued reply goes, kept with it in the outbox.
@@ -229,10 +216,7 @@ pub struct Discord {
     /// answered in; cached, since it never changes.
     channels: Mutex<HashMap<u64, Option<u64>>>,
     unreadable_noted: Mutex<HashMap<i64, Instant>>,
-    busy: Mutex<HashSet<String>>,
-    sending: Mutex<HashSet<i64>>,
-    wake: Notify,
-    outbox_wake: Notify,
+    pump: Pump,
 }
 
 impl std::fmt::Debug for Discord {
@@ -325,6 +309,11 @@ impl Discord {
                 "discord.adviser_channel needs discord.adviser_role (the role whose members may act on tickets)".into(),
             ));
         }
+        let pump = Pump::new(
+            Platform::Discord,
+            settings.max_concurrent_chats,
+            settings.max_delivery_attempts,
+        );
         Ok(Arc::new(Self {
             token: token.to_string(),
             assistant,
@@ -337,10 +326,7 @@ impl Discord {
             seen: Mutex::new(Seen::default()),
             channels: Mutex::new(HashMap::new()),
             unreadable_noted: Mutex::new(HashMap::new()),
-            busy: Mutex::new(HashSet::new()),
-            sending: Mutex::new(HashSet::new()),
-            wake: Notify::new(),
-            outbox_wake: Notify::new(),
+            pump,
         }))
     }
 
@@ -472,8 +458,8 @@ impl Discord {
             message_content = self.settings.message_content,
             "Discord front-end starting"
         );
-        let dispatch = tokio::spawn(self.clone().dispatch(shutdown.clone()));
-        let outbox = tokio::spawn(self.clone().outbox_loop(shutdown.clone()));
+        let dispatch = tokio::spawn(pump::dispatch(self.clone(), shutdown.clone()));
+        let outbox = tokio::spawn(pump::outbox(self.clone(), shutdown.clone()));
         let manager = client.shard_manager.clone();
         let mut stop = shutdown.clone();
         let gateway = tokio::spawn(async move { client.start().await });
@@ -619,7 +605,7 @@ impl Discord {
             None,
             self.assistant.now(),
         )?;
-        self.wake.notify_one();
+        self.pump.wake.notify_one();
         Ok(n == 1)
     }
 
@@ -694,87 +680,7 @@ impl Discord {
         }
     }
 
-    /// Hands stored events to per-chat workers: one chat's events in
-    /// order, different chats at the same time.
-    async fn dispatch(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
-        let sem = Arc::new(tokio::sync::Semaphore::new(
-            self.settings.max_concurrent_chats.max(1),
-        ));
-        let mut workers = tokio::task::JoinSet::new();
-        loop {
-            if *shutdown.borrow() {
-                break;
-            }
-            while workers.try_join_next().is_some() {}
-            match self
-                .assistant
-                .store()
-                .inbox_pending(Platform::Discord, 1000)
-            {
-                Ok(rows) => {
-                    let mut by_chat: Vec<(String, Vec<InboxRow>)> = Vec::new();
-                    {
-                        let busy = self.busy.lock().unwrap_or_else(|p| p.into_inner());
-                        for r in rows {
-                            if busy.contains(&r.chat) {
-                                continue;
-                            }
-                            match by_chat.iter_mut().find(|(c, _)| *c == r.chat) {
-                                Some((_, v)) => v.push(r),
-                                None => by_chat.push((r.chat.clone(), vec![r])),
-                            }
-                        }
-                    }
-                    for (chat, mut rows) in by_chat {
-                        // Serenity hands each event to its own task, so two
-                        // quick messages can be stored out of order; their
-                        // snowflake ids are in the order they were sent.
-                        rows.sort_by_key(|r| snowflake_of(&r.key));
-                        let Ok(permit) = sem.clone().try_acquire_owned() else {
-                            break;
-                        };
-                        self.busy
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .insert(chat.clone());
-                        let me = self.clone();
-                        let stop = shutdown.clone();
-                        workers.spawn(async move {
-                            for row in rows {
-                                if *stop.borrow() {
-                                    break;
-                                }
-                                if let Err(e) = me.process(&row).await {
-                                    tracing::error!(error = %e, "handling a Discord event failed; will retry");
-                                    me.observer.error(Platform::Discord, "handle");
-                                    tokio::time::sleep(Duration::from_secs(1)).await;
-                                    break;
-                                }
-                            }
-                            me.busy
-                                .lock()
-                                .unwrap_or_else(|p| p.into_inner())
-                                .remove(&chat);
-                            drop(permit);
-                            me.wake.notify_one();
-                        });
-                    }
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot read the inbox");
-                    self.observer.error(Platform::Discord, "store");
-                }
-            }
-            tokio::select! {
-                _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                _ = shutdown.wait_for(|s| *s) => break,
-            }
-        }
-        while workers.join_next().await.is_some() {}
-    }
-
-    async fn process(&self, row: &InboxRow) -> Result<(), DiscordError> {
+    async fn handle_row(&self, row: &InboxRow) -> Result<(), DiscordError> {
         let Ok(ev) = serde_json::from_str::<DcEvent>(&row.payload) else {
             tracing::warn!("unreadable stored event dropped");
             self.observer.error(Platform::Discord, "malformed_event");
@@ -801,7 +707,7 @@ impl Discord {
                     self.private_answer(&t, &text).await;
                 }
                 self.assistant.commit(row.id, &[], None, self.lease())?;
-                self.outbox_wake.notify_one();
+                self.pump.outbox_wake.notify_one();
                 Ok(())
             }
         }
@@ -838,7 +744,7 @@ impl Discord {
                     Place::Channel => {
                         match self.start_thread(http, channel, *message, &input).await {
                             Ok(t) => chat = t,
-                            Err(SendFailure::Transient(kind)) => {
+                            Err(SendFailure::Transient(kind, _)) => {
                                 return Err(DiscordError::Unavailable(kind))
                             }
                             Err(_) => {
@@ -875,21 +781,7 @@ impl Discord {
         else {
             return Ok(());
         };
-        for d in replies {
-            self.deliver(d, "reply").await;
-        }
-        for a in actions {
-            if let Some(d) = Delivery::leased(a) {
-                // Adviser notes go to whichever front-end hosts the advisers for
-                // this platform's users; if that is not this one, the lease is
-                // let go at once and that front-end sends it.
-                if d.sent_by(Platform::Discord, self.advisers_for()) {
-                    self.deliver(d, "adviser").await;
-                } else if let Err(e) = self.assistant.retry_later(d.id, Duration::ZERO) {
-                    tracing::error!(error = %e, "cannot hand a delivery to the other front-end");
-                }
-            }
-        }
+        pump::deliver_now(self, replies, actions).await;
         Ok(())
     }
 
@@ -1073,132 +965,6 @@ impl Discord {
         }
     }
 
-    async fn outbox_loop(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
-        loop {
-            let stopping = *shutdown.borrow();
-            match self.assistant.lease_deliveries(
-                &[Platform::Discord],
-                self.advisers_for(),
-                200,
-                self.lease(),
-            ) {
-                Ok(ds) if !ds.is_empty() => {
-                    let mut groups: Vec<(String, Vec<Delivery>)> = Vec::new();
-                    for d in ds {
-                        let key = match &d.target {
-                            Target::User(c) => c.chat_id.clone(),
-                            Target::Advisers => "advisers".into(),
-                        };
-                        match groups.iter_mut().find(|(k, _)| *k == key) {
-                            Some((_, v)) => v.push(d),
-                            None => groups.push((key, vec![d])),
-                        }
-                    }
-                    futures::future::join_all(groups.into_iter().map(|(_, ds)| async {
-                        for d in ds {
-                            self.deliver(d, "outbox").await;
-                        }
-                    }))
-                    .await;
-                    continue;
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot read the outbox");
-                    self.observer.error(Platform::Discord, "store");
-                }
-            }
-            if stopping {
-                break;
-            }
-            tokio::select! {
-                _ = self.outbox_wake.notified() => {}
-                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-                _ = shutdown.changed() => {}
-            }
-        }
-    }
-
-    /// Sends one outbox entry and records the outcome. Never panics, never
-    /// drops: a failure is retried later or kept as a dead letter.
-    async fn deliver(&self, d: Delivery, what: &'static str) {
-        {
-            let mut s = self.sending.lock().unwrap_or_else(|p| p.into_inner());
-            if !s.insert(d.id) {
-                return;
-            }
-        }
-        let res = match &d.target {
-            Target::User(c) if c.platform == Platform::Discord => {
-                self.send_to_user(&d, &c.chat_id).await
-            }
-            Target::User(_) => Err(SendFailure::Permanent("wrong_platform")),
-            Target::Advisers => self.send_to_advisers(&d).await,
-        };
-        let a = &self.assistant;
-        let outcome = match res {
-            Ok(()) => {
-                self.observer.sent(Platform::Discord, what);
-                a.delivered(d.id)
-            }
-            Err(SendFailure::Permanent(kind)) => {
-                self.observer.error(Platform::Discord, kind);
-                tracing::warn!(
-                    delivery = d.id,
-                    kind,
-                    "delivery cannot arrive; kept as a dead letter"
-                );
-                let r = a.dead_letter(d.id, kind);
-                if let (Target::User(_), Some(t)) = (&d.target, d.ticket_id) {
-                    let l = self.adviser_lang();
-                    self.assistant.desk().note(
-                        Some(t),
-                        &format!(
-                            "⚠️ #{t} {} ({kind}).",
-                            texts::pick(
-                                l,
-                                "Meddelandet nådde inte användaren: användaren tar inte emot meddelanden från boten eller har lämnat servern",
-                                "The message did not reach the user: the user does not accept messages from the bot or has left the server"
-                            )
-                        ),
-                    );
-                    self.outbox_wake.notify_one();
-                }
-                r
-            }
-            Err(SendFailure::Transient(kind)) | Err(SendFailure::Retry(kind)) => {
-                self.observer.error(Platform::Discord, kind);
-                if d.attempts >= self.settings.max_delivery_attempts {
-                    tracing::error!(
-                        delivery = d.id,
-                        kind,
-                        attempts = d.attempts,
-                        "giving up on a delivery"
-                    );
-                    a.dead_letter(d.id, "gave_up")
-                } else {
-                    let wait = backoff(d.attempts);
-                    tracing::warn!(
-                        delivery = d.id,
-                        kind,
-                        retry_in_s = wait.as_secs(),
-                        "send failed; will retry"
-                    );
-                    a.retry_later(d.id, wait)
-                }
-            }
-            // Handled inside the senders (they fall back to the channel).
-            Err(SendFailure::TokenGone) => a.retry_later(d.id, backoff(d.attempts)),
-        };
-        if let Err(e) = outcome {
-            tracing::error!(error = %e, delivery = d.id, "cannot record a delivery outcome");
-        }
-        self.sending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&d.id);
-    }
-
     /// One message to a channel, with a nonce Discord enforces: the same
     /// nonce again (a resend after a crash) returns the first message
     /// instead of posting a second.
@@ -1226,7 +992,7 @@ impl Discord {
 
     async fn send_to_user(&self, d: &Delivery, chat: &str) -> Result<(), SendFailure> {
         let Some(http) = self.http() else {
-            return Err(SendFailure::Transient("not_connected"));
+            return Err(SendFailure::Transient("not_connected", None));
         };
         let chat: u64 = chat
             .parse()
@@ -1264,17 +1030,19 @@ impl Discord {
                 } else {
                     http.create_followup_message(&t.token, &body, vec![]).await
                 };
-                match r.map_err(|e| {
-                    let (kind, status, code) = kind_of(&e);
-                    tracing::warn!(kind, status, code, "answering an interaction failed");
-                    classify(&e)
-                }) {
+                match r {
                     Ok(_) => {
                         self.part_sent(d, i, n);
                         continue;
                     }
-                    Err(SendFailure::TokenGone) => token = None,
-                    Err(f) => return Err(f),
+                    Err(e) => {
+                        let (kind, status, code) = kind_of(&e);
+                        tracing::warn!(kind, status, code, "answering an interaction failed");
+                        if !token_gone(&e) {
+                            return Err(classify(&e));
+                        }
+                        token = None; // the channel instead
+                    }
                 }
             }
             if i == 0 {
@@ -1300,7 +1068,7 @@ impl Discord {
 
     async fn send_to_advisers(&self, d: &Delivery) -> Result<(), SendFailure> {
         let Some(http) = self.http() else {
-            return Err(SendFailure::Transient("not_connected"));
+            return Err(SendFailure::Transient("not_connected", None));
         };
         let ch = self.settings.adviser_channel;
         if ch == 0 {
@@ -1312,7 +1080,7 @@ impl Discord {
         if let Some(t) = d.ticket_id {
             let known = store
                 .thread_of(t, Platform::Discord)
-                .map_err(|_| SendFailure::Retry("store"))?
+                .map_err(|_| SendFailure::Transient("store", None))?
                 .and_then(|(_, th)| th.parse::<u64>().ok());
             target = match known {
                 Some(th) => th,
@@ -1332,7 +1100,7 @@ impl Discord {
                         .get();
                     store
                         .set_thread(t, Platform::Discord, &ch.to_string(), &th.to_string())
-                        .map_err(|_| SendFailure::Retry("store"))?;
+                        .map_err(|_| SendFailure::Transient("store", None))?;
                     new_thread = true;
                     th
                 }
@@ -1384,4 +1152,55 @@ fn snowflake_of(key: &str) -> u64 {
     key.split_once(':')
         .and_then(|(_, id)| id.parse().ok())
         .unwrap_or(u64::MAX)
+}
+
+#[async_trait]
+impl Frontend for Discord {
+    type Error = DiscordError;
+
+    fn pump(&self) -> &Pump {
+        &self.pump
+    }
+
+    fn assistant(&self) -> &Arc<Assistant> {
+        &self.assistant
+    }
+
+    fn observer(&self) -> &Arc<dyn Observer> {
+        &self.observer
+    }
+
+    fn advisers_for(&self) -> &[Platform] {
+        Discord::advisers_for(self)
+    }
+
+    fn lease(&self) -> Duration {
+        Discord::lease(self)
+    }
+
+    async fn process(&self, row: &InboxRow) -> Result<(), DiscordError> {
+        self.handle_row(row).await
+    }
+
+    async fn send(&self, d: &Delivery) -> Result<(), SendFailure> {
+        match &d.target {
+            Target::User(c) => self.send_to_user(d, &c.chat_id).await,
+            Target::Advisers => self.send_to_advisers(d).await,
+        }
+    }
+
+    fn unreachable_note(&self, l: Lang) -> &'static str {
+        texts::pick(
+            l,
+            "Meddelandet nådde inte användaren: användaren tar inte emot meddelanden från boten eller har lämnat servern",
+            "The message did not reach the user: the user does not accept messages from the bot or has left the server",
+        )
+    }
+
+    // Serenity hands each event to its own task, so two quick messages can
+    // be stored out of order; their snowflake ids are in the order they
+    // were sent.
+    fn order(&self, rows: &mut [InboxRow]) {
+        rows.sort_by_key(|r| snowflake_of(&r.key));
+    }
 }

@@ -19,11 +19,12 @@
 pub mod event;
 pub mod format;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use kraft_core::pump::{self, backoff, Frontend, Pump, SendFailure};
 use kraft_core::store::{Delivery, InboxEvent, InboxRow, Target};
 use kraft_core::{texts, Assistant, CoreError, DeskError, Incoming, Lang, Observer, Platform};
 use serde::{Deserialize, Serialize};
@@ -39,7 +40,7 @@ use teloxide::types::{
     LinkPreviewOptions, MessageId, ParseMode, ReplyParameters, ThreadId, Update, UserId,
 };
 use teloxide::{ApiError, Bot, RequestError};
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 
 pub use event::{classify, Context, Event};
 
@@ -159,13 +160,6 @@ pub struct Health {
     pub failing: bool,
 }
 
-enum SendFailure {
-    /// Will never succeed (blocked, chat gone): dead letter.
-    Permanent(&'static str),
-    /// Try again later.
-    Transient(&'static str, Option<Duration>),
-}
-
 pub struct Telegram {
     bot: Throttle<Bot>,
     assistant: Arc<Assistant>,
@@ -175,10 +169,7 @@ pub struct Telegram {
     forum: AtomicBool,
     webhook_secret: String,
     members: Mutex<HashMap<u64, (bool, Instant)>>,
-    busy: Mutex<HashSet<String>>,
-    sending: Mutex<HashSet<i64>>,
-    wake: Notify,
-    outbox_wake: Notify,
+    pump: Pump,
     started_at: Instant,
     /// Milliseconds after `started_at` of the last Bot API answer (-1: none).
     last_contact_ms: AtomicI64,
@@ -231,12 +222,6 @@ fn classify_failure(e: &RequestError) -> SendFailure {
         RequestError::RetryAfter(s) => SendFailure::Transient(kind, Some(s.duration())),
         _ => SendFailure::Transient(kind, None),
     }
-}
-
-/// 1 s, 2 s, 4 s … capped at 5 minutes.
-fn backoff(attempts: i64) -> Duration {
-    let exp = attempts.clamp(0, 9) as u32;
-    Duration::from_secs((1u64 << exp).min(300))
 }
 
 fn keyboard(buttons: &[kraft_core::Button]) -> InlineKeyboardMarkup {
@@ -318,6 +303,11 @@ impl Telegram {
                 "KRAFT_TELEGRAM_WEBHOOK_SECRET may only hold A-Z, a-z, 0-9, _ and - (1–256)".into(),
             ));
         }
+        let pump = Pump::new(
+            Platform::Telegram,
+            settings.max_concurrent_chats,
+            settings.max_delivery_attempts,
+        );
         Ok(Arc::new(Self {
             bot,
             assistant,
@@ -327,10 +317,7 @@ impl Telegram {
             forum: AtomicBool::new(false),
             webhook_secret,
             members: Mutex::new(HashMap::new()),
-            busy: Mutex::new(HashSet::new()),
-            sending: Mutex::new(HashSet::new()),
-            wake: Notify::new(),
-            outbox_wake: Notify::new(),
+            pump,
             started_at: Instant::now(),
             last_contact_ms: AtomicI64::new(-1),
             failing: AtomicBool::new(false),
@@ -452,7 +439,7 @@ impl Telegram {
                 "duplicate updates ignored"
             );
         }
-        self.wake.notify_one();
+        self.pump.wake.notify_one();
         Ok(new)
     }
 
@@ -509,8 +496,8 @@ impl Telegram {
 
         let poller = (self.settings.mode == Mode::Polling)
             .then(|| tokio::spawn(self.clone().poll(shutdown.clone())));
-        let outbox = tokio::spawn(self.clone().outbox_loop(shutdown.clone()));
-        self.clone().dispatch(shutdown.clone()).await;
+        let outbox = tokio::spawn(pump::outbox(self.clone(), shutdown.clone()));
+        pump::dispatch(self.clone(), shutdown.clone()).await;
         if let Some(p) = poller {
             let _ = p.await;
         }
@@ -690,97 +677,11 @@ impl Telegram {
         }
     }
 
-    /// Hands stored updates to per-chat workers: one chat's updates in
-    /// order, different chats at the same time.
-    async fn dispatch(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
-        let sem = Arc::new(tokio::sync::Semaphore::new(
-            self.settings.max_concurrent_chats.max(1),
-        ));
-        let mut workers = tokio::task::JoinSet::new();
-        loop {
-            if *shutdown.borrow() {
-                break;
-            }
-            while workers.try_join_next().is_some() {}
-            match self
-                .assistant
-                .store()
-                .inbox_pending(Platform::Telegram, 1000)
-            {
-                Ok(rows) => {
-                    let mut by_chat: Vec<(String, Vec<InboxRow>)> = Vec::new();
-                    let mut index: HashMap<String, usize> = HashMap::new();
-                    {
-                        let busy = self.busy.lock().unwrap_or_else(|p| p.into_inner());
-                        for r in rows {
-                            if busy.contains(&r.chat) {
-                                continue;
-                            }
-                            match index.get(&r.chat) {
-                                Some(&i) => by_chat[i].1.push(r),
-                                None => {
-                                    index.insert(r.chat.clone(), by_chat.len());
-                                    by_chat.push((r.chat.clone(), vec![r]));
-                                }
-                            }
-                        }
-                    }
-                    for (chat, rows) in by_chat {
-                        let Ok(permit) = sem.clone().try_acquire_owned() else {
-                            break;
-                        };
-                        self.busy
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .insert(chat.clone());
-                        let me = self.clone();
-                        let stop = shutdown.clone();
-                        workers.spawn(async move {
-                            me.work_chat(rows, stop).await;
-                            me.busy
-                                .lock()
-                                .unwrap_or_else(|p| p.into_inner())
-                                .remove(&chat);
-                            drop(permit);
-                            me.wake.notify_one();
-                        });
-                    }
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot read the inbox");
-                    self.observer.error(Platform::Telegram, "store");
-                }
-            }
-            tokio::select! {
-                _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                _ = shutdown.wait_for(|s| *s) => break,
-            }
-        }
-        // Graceful stop: let every started chat finish what it is doing.
-        while workers.join_next().await.is_some() {}
-    }
-
-    async fn work_chat(&self, rows: Vec<InboxRow>, stop: watch::Receiver<bool>) {
-        for row in rows {
-            if *stop.borrow() {
-                break;
-            }
-            if let Err(e) = self.process(&row).await {
-                // Left unhandled: retried on the next round.
-                tracing::error!(error = %e, update = row.key.as_str(), "handling an update failed; will retry");
-                self.observer.error(Platform::Telegram, "handle");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                break;
-            }
-        }
-    }
-
     fn ctx(&self) -> Option<&Context> {
         self.ctx.get()
     }
 
-    async fn process(&self, row: &InboxRow) -> Result<(), CoreError> {
+    async fn handle_row(&self, row: &InboxRow) -> Result<(), CoreError> {
         let Some(ctx) = self.ctx() else {
             return Ok(());
         };
@@ -851,21 +752,7 @@ impl Telegram {
                 else {
                     return Ok(());
                 };
-                for d in replies {
-                    self.deliver(d, "reply").await;
-                }
-                for a in actions {
-                    if let Some(d) = Delivery::leased(a) {
-                        // Adviser notes go to whichever front-end hosts the advisers for
-                        // this platform's users; if that is not this one, the lease is
-                        // let go at once and that front-end sends it.
-                        if d.sent_by(Platform::Telegram, self.advisers_for()) {
-                            self.deliver(d, "adviser").await;
-                        } else if let Err(e) = self.assistant.retry_later(d.id, Duration::ZERO) {
-                            tracing::error!(error = %e, "cannot hand a delivery to the other front-end");
-                        }
-                    }
-                }
+                pump::deliver_now(self, replies, actions).await;
             }
             Event::AdviserButton {
                 from,
@@ -880,7 +767,7 @@ impl Telegram {
                     .text(text)
                     .await;
                 self.assistant.commit(row.id, &[], None, self.lease())?;
-                self.outbox_wake.notify_one();
+                self.pump.outbox_wake.notify_one();
             }
             Event::AdviserMessage {
                 from,
@@ -893,7 +780,7 @@ impl Telegram {
                 self.adviser_message(from, &name, message, thread, reply_to, text)
                     .await?;
                 self.assistant.commit(row.id, &[], None, self.lease())?;
-                self.outbox_wake.notify_one();
+                self.pump.outbox_wake.notify_one();
             }
         }
         Ok(())
@@ -1033,131 +920,6 @@ impl Telegram {
             Err(e) => self.note(Some(ticket), &self.assistant.desk().error_text(&e)),
         }
         Ok(())
-    }
-
-    async fn outbox_loop(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
-        loop {
-            let stopping = *shutdown.borrow();
-            match self.assistant.lease_deliveries(
-                &[Platform::Telegram],
-                self.advisers_for(),
-                200,
-                self.lease(),
-            ) {
-                Ok(ds) if !ds.is_empty() => {
-                    // One chat's messages in order; chats side by side.
-                    let mut groups: Vec<(String, Vec<Delivery>)> = Vec::new();
-                    for d in ds {
-                        let key = match &d.target {
-                            Target::User(c) => c.chat_id.clone(),
-                            Target::Advisers => "advisers".into(),
-                        };
-                        match groups.iter_mut().find(|(k, _)| *k == key) {
-                            Some((_, v)) => v.push(d),
-                            None => groups.push((key, vec![d])),
-                        }
-                    }
-                    futures::future::join_all(groups.into_iter().map(|(_, ds)| async {
-                        for d in ds {
-                            self.deliver(d, "outbox").await;
-                        }
-                    }))
-                    .await;
-                    continue;
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot read the outbox");
-                    self.observer.error(Platform::Telegram, "store");
-                }
-            }
-            if stopping {
-                break;
-            }
-            tokio::select! {
-                _ = self.outbox_wake.notified() => {}
-                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-                _ = shutdown.changed() => {}
-            }
-        }
-    }
-
-    /// Sends one outbox entry and records the outcome. Never panics, never
-    /// drops: a failure is retried later or kept as a dead letter.
-    async fn deliver(&self, d: Delivery, what: &'static str) {
-        {
-            let mut s = self.sending.lock().unwrap_or_else(|p| p.into_inner());
-            if !s.insert(d.id) {
-                return;
-            }
-        }
-        let res = match &d.target {
-            Target::User(c) if c.platform == Platform::Telegram => {
-                self.send_to_user(&d, &c.chat_id).await
-            }
-            Target::User(_) => Err(SendFailure::Permanent("wrong_platform")),
-            Target::Advisers => self.send_to_advisers(&d).await,
-        };
-        let a = &self.assistant;
-        let outcome = match res {
-            Ok(()) => {
-                self.observer.sent(Platform::Telegram, what);
-                a.delivered(d.id)
-            }
-            Err(SendFailure::Permanent(kind)) => {
-                self.observer.error(Platform::Telegram, kind);
-                tracing::warn!(
-                    delivery = d.id,
-                    kind,
-                    "delivery cannot arrive; kept as a dead letter"
-                );
-                let r = a.dead_letter(d.id, kind);
-                if let (Target::User(_), Some(t)) = (&d.target, d.ticket_id) {
-                    let l = self.adviser_lang();
-                    self.note(
-                        Some(t),
-                        &format!(
-                            "⚠️ #{t} {} ({kind}).",
-                            texts::pick(
-                                l,
-                                "Meddelandet nådde inte användaren: användaren har blockerat boten eller lämnat chatten",
-                                "The message did not reach the user: the user has blocked the bot or left the chat"
-                            )
-                        ),
-                    );
-                    self.outbox_wake.notify_one();
-                }
-                r
-            }
-            Err(SendFailure::Transient(kind, after)) => {
-                self.observer.error(Platform::Telegram, kind);
-                if d.attempts >= self.settings.max_delivery_attempts {
-                    tracing::error!(
-                        delivery = d.id,
-                        kind,
-                        attempts = d.attempts,
-                        "giving up on a delivery"
-                    );
-                    a.dead_letter(d.id, "gave_up")
-                } else {
-                    let wait = after.unwrap_or_else(|| backoff(d.attempts));
-                    tracing::warn!(
-                        delivery = d.id,
-                        kind,
-                        retry_in_s = wait.as_secs(),
-                        "send failed; will retry"
-                    );
-                    a.retry_later(d.id, wait)
-                }
-            }
-        };
-        if let Err(e) = outcome {
-            tracing::error!(error = %e, delivery = d.id, "cannot record a delivery outcome");
-        }
-        self.sending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&d.id);
     }
 
     async fn send_part(
@@ -1306,5 +1068,49 @@ impl Telegram {
             }
         }
         Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl Frontend for Telegram {
+    type Error = CoreError;
+
+    fn pump(&self) -> &Pump {
+        &self.pump
+    }
+
+    fn assistant(&self) -> &Arc<Assistant> {
+        &self.assistant
+    }
+
+    fn observer(&self) -> &Arc<dyn Observer> {
+        &self.observer
+    }
+
+    fn advisers_for(&self) -> &[Platform] {
+        Telegram::advisers_for(self)
+    }
+
+    fn lease(&self) -> Duration {
+        Telegram::lease(self)
+    }
+
+    async fn process(&self, row: &InboxRow) -> Result<(), CoreError> {
+        self.handle_row(row).await
+    }
+
+    async fn send(&self, d: &Delivery) -> Result<(), SendFailure> {
+        match &d.target {
+            Target::User(c) => self.send_to_user(d, &c.chat_id).await,
+            Target::Advisers => self.send_to_advisers(d).await,
+        }
+    }
+
+    fn unreachable_note(&self, l: Lang) -> &'static str {
+        texts::pick(
+            l,
+            "Meddelandet nådde inte användaren: användaren har blockerat boten eller lämnat chatten",
+            "The message did not reach the user: the user has blocked the bot or left the chat",
+        )
     }
 }

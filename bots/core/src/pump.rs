@@ -1,0 +1,324 @@
+//! The two loops every chat front-end runs around the core, and the
+//! bookkeeping of one send: stored platform events are handed to per-chat
+//! workers (one chat in order, chats side by side), and outbox entries are
+//! leased, sent and confirmed, retried with back-off or kept as dead
+//! letters. Platform I/O stays in the front-end, behind [`Frontend`]:
+//! `process` (one stored event) and `send` (one delivery).
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{watch, Notify};
+
+use crate::store::{Delivery, InboxRow, Target};
+use crate::{Action, Assistant, Lang, Observer, Platform};
+
+/// Why a send failed, as far as retrying goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendFailure {
+    /// Will never succeed (blocked, no access, chat gone): dead letter.
+    Permanent(&'static str),
+    /// Try again later; after the platform's `retry_after` if it gave one.
+    Transient(&'static str, Option<Duration>),
+}
+
+/// 1 s, 2 s, 4 s … capped at 5 minutes.
+pub fn backoff(attempts: i64) -> Duration {
+    let exp = attempts.clamp(0, 9) as u32;
+    Duration::from_secs((1u64 << exp).min(300))
+}
+
+/// A front-end's state for the loops: which chats are being worked on,
+/// which deliveries are being sent, and the wake-ups.
+#[derive(Debug)]
+pub struct Pump {
+    platform: Platform,
+    max_concurrent_chats: usize,
+    max_delivery_attempts: i64,
+    busy: Mutex<HashSet<String>>,
+    sending: Mutex<HashSet<i64>>,
+    /// New events are in the inbox.
+    pub wake: Notify,
+    /// New deliveries are in the outbox.
+    pub outbox_wake: Notify,
+}
+
+impl Pump {
+    pub fn new(
+        platform: Platform,
+        max_concurrent_chats: usize,
+        max_delivery_attempts: i64,
+    ) -> Self {
+        Self {
+            platform,
+            max_concurrent_chats: max_concurrent_chats.max(1),
+            max_delivery_attempts,
+            busy: Mutex::new(HashSet::new()),
+            sending: Mutex::new(HashSet::new()),
+            wake: Notify::new(),
+            outbox_wake: Notify::new(),
+        }
+    }
+
+    pub fn platform(&self) -> Platform {
+        self.platform
+    }
+}
+
+/// What a front-end does itself; the loops do the rest.
+#[async_trait::async_trait]
+pub trait Frontend: Send + Sync + 'static {
+    type Error: std::fmt::Display + Send;
+
+    fn pump(&self) -> &Pump;
+    fn assistant(&self) -> &Arc<Assistant>;
+    fn observer(&self) -> &Arc<dyn Observer>;
+    /// Users of these platforms have their tickets in this front-end's
+    /// adviser room (empty when it has none).
+    fn advisers_for(&self) -> &[Platform];
+    /// How long a leased delivery is this front-end's to send.
+    fn lease(&self) -> Duration;
+    /// Handles one stored event and commits it. `Err`: left in the inbox
+    /// and tried again on a later round.
+    async fn process(&self, row: &InboxRow) -> Result<(), Self::Error>;
+    /// Sends one delivery (every part not yet sent).
+    async fn send(&self, d: &Delivery) -> Result<(), SendFailure>;
+    /// The note for the advisers when a message can never reach the user.
+    fn unreachable_note(&self, lang: Lang) -> &'static str;
+    /// Puts one chat's stored events in the order to handle them.
+    fn order(&self, _rows: &mut [InboxRow]) {}
+}
+
+/// Hands stored events to per-chat workers until `shutdown`; every
+/// started chat finishes the event in hand before it returns.
+pub async fn dispatch<F: Frontend>(f: Arc<F>, mut shutdown: watch::Receiver<bool>) {
+    let pump = f.pump();
+    let platform = pump.platform;
+    let sem = Arc::new(tokio::sync::Semaphore::new(pump.max_concurrent_chats));
+    let mut workers = tokio::task::JoinSet::new();
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        while workers.try_join_next().is_some() {}
+        match f.assistant().store().inbox_pending(platform, 1000) {
+            Ok(rows) => {
+                let mut by_chat: Vec<(String, Vec<InboxRow>)> = Vec::new();
+                {
+                    let busy = pump.busy.lock().unwrap_or_else(|p| p.into_inner());
+                    for r in rows {
+                        if busy.contains(&r.chat) {
+                            continue;
+                        }
+                        match by_chat.iter_mut().find(|(c, _)| *c == r.chat) {
+                            Some((_, v)) => v.push(r),
+                            None => by_chat.push((r.chat.clone(), vec![r])),
+                        }
+                    }
+                }
+                for (chat, mut rows) in by_chat {
+                    let Ok(permit) = sem.clone().try_acquire_owned() else {
+                        break;
+                    };
+                    f.order(&mut rows);
+                    pump.busy
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(chat.clone());
+                    let me = f.clone();
+                    let stop = shutdown.clone();
+                    workers.spawn(async move {
+                        for row in rows {
+                            if *stop.borrow() {
+                                break;
+                            }
+                            if let Err(e) = me.process(&row).await {
+                                tracing::error!(error = %e, event = row.key.as_str(), "handling an event failed; will retry");
+                                me.observer().error(platform, "handle");
+                                tokio::time::sleep(Duration::from_secs(1)).await;
+                                break;
+                            }
+                        }
+                        let pump = me.pump();
+                        pump.busy
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .remove(&chat);
+                        drop(permit);
+                        pump.wake.notify_one();
+                    });
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the inbox");
+                f.observer().error(platform, "store");
+            }
+        }
+        tokio::select! {
+            _ = pump.wake.notified() => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = shutdown.wait_for(|s| *s) => break,
+        }
+    }
+    while workers.join_next().await.is_some() {}
+}
+
+/// Leases and sends outbox entries until `shutdown`, then once more, so
+/// replies queued by the last events still go out.
+pub async fn outbox<F: Frontend>(f: Arc<F>, mut shutdown: watch::Receiver<bool>) {
+    let platform = f.pump().platform;
+    loop {
+        let stopping = *shutdown.borrow();
+        match f
+            .assistant()
+            .lease_deliveries(&[platform], f.advisers_for(), 200, f.lease())
+        {
+            Ok(ds) if !ds.is_empty() => {
+                // One chat's messages in order; chats side by side.
+                let mut groups: Vec<(String, Vec<Delivery>)> = Vec::new();
+                for d in ds {
+                    let key = match &d.target {
+                        Target::User(c) => c.chat_id.clone(),
+                        Target::Advisers => "advisers".into(),
+                    };
+                    match groups.iter_mut().find(|(k, _)| *k == key) {
+                        Some((_, v)) => v.push(d),
+                        None => groups.push((key, vec![d])),
+                    }
+                }
+                let f = &*f;
+                futures::future::join_all(groups.into_iter().map(|(_, ds)| async move {
+                    for d in ds {
+                        deliver(f, d, "outbox").await;
+                    }
+                }))
+                .await;
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the outbox");
+                f.observer().error(platform, "store");
+            }
+        }
+        if stopping {
+            break;
+        }
+        tokio::select! {
+            _ = f.pump().outbox_wake.notified() => {}
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+}
+
+/// Sends the deliveries the core leased to this front-end while it
+/// handled an event: its replies, then the adviser notes and relays among
+/// `actions`. A note for advisers another front-end hosts is let go at
+/// once, and that front-end sends it.
+pub async fn deliver_now<F: Frontend + ?Sized>(
+    f: &F,
+    replies: Vec<Delivery>,
+    actions: Vec<Action>,
+) {
+    let platform = f.pump().platform;
+    for d in replies {
+        deliver(f, d, "reply").await;
+    }
+    for a in actions {
+        if let Some(d) = Delivery::leased(a) {
+            if d.sent_by(platform, f.advisers_for()) {
+                deliver(f, d, "adviser").await;
+            } else if let Err(e) = f.assistant().retry_later(d.id, Duration::ZERO) {
+                tracing::error!(error = %e, "cannot hand a delivery to the other front-end");
+            }
+        }
+    }
+}
+
+/// Sends one outbox entry and records the outcome. Never panics, never
+/// drops: a failure is retried later or kept as a dead letter (and the
+/// advisers are told when it was for a user with a ticket).
+pub async fn deliver<F: Frontend + ?Sized>(f: &F, d: Delivery, what: &'static str) {
+    let pump = f.pump();
+    let platform = pump.platform;
+    if !pump
+        .sending
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(d.id)
+    {
+        return;
+    }
+    let res = match &d.target {
+        Target::User(c) if c.platform != platform => Err(SendFailure::Permanent("wrong_platform")),
+        _ => f.send(&d).await,
+    };
+    let a = f.assistant();
+    let outcome = match res {
+        Ok(()) => {
+            f.observer().sent(platform, what);
+            a.delivered(d.id)
+        }
+        Err(SendFailure::Permanent(kind)) => {
+            f.observer().error(platform, kind);
+            tracing::warn!(
+                delivery = d.id,
+                kind,
+                "delivery cannot arrive; kept as a dead letter"
+            );
+            let r = a.dead_letter(d.id, kind);
+            if let (Target::User(_), Some(t)) = (&d.target, d.ticket_id) {
+                let l = a.settings().escalation.adviser_language;
+                a.desk().note(
+                    Some(t),
+                    &format!("⚠️ #{t} {} ({kind}).", f.unreachable_note(l)),
+                );
+                pump.outbox_wake.notify_one();
+            }
+            r
+        }
+        Err(SendFailure::Transient(kind, after)) => {
+            f.observer().error(platform, kind);
+            if d.attempts >= pump.max_delivery_attempts {
+                tracing::error!(
+                    delivery = d.id,
+                    kind,
+                    attempts = d.attempts,
+                    "giving up on a delivery"
+                );
+                a.dead_letter(d.id, "gave_up")
+            } else {
+                let wait = after.unwrap_or_else(|| backoff(d.attempts));
+                tracing::warn!(
+                    delivery = d.id,
+                    kind,
+                    retry_in_s = wait.as_secs(),
+                    "send failed; will retry"
+                );
+                a.retry_later(d.id, wait)
+            }
+        }
+    };
+    if let Err(e) = outcome {
+        tracing::error!(error = %e, delivery = d.id, "cannot record a delivery outcome");
+    }
+    pump.sending
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(&d.id);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        assert_eq!(backoff(0), Duration::from_secs(1));
+        assert_eq!(backoff(3), Duration::from_secs(8));
+        assert_eq!(backoff(100), Duration::from_secs(300));
+        assert_eq!(backoff(-5), Duration::from_secs(1));
+    }
+}
