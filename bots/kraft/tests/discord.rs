@@ -129,6 +129,98 @@ impl World {
     }
 }
 
+/// Someone who uses the bot in these tests. `roles`: None = in a DM.
+struct Person {
+    id: u64,
+    name: &'static str,
+    roles: Option<&'static [u64]>,
+}
+
+impl Person {
+    fn guild(&self) -> Option<(u64, Vec<u64>)> {
+        self.roles.map(|r| (GUILD_ID, r.to_vec()))
+    }
+}
+
+/// The SME, in her DM with the bot.
+const ANNA: Person = Person {
+    id: SME,
+    name: "anna",
+    roles: None,
+};
+/// The same SME in the server.
+const ANNA_SERVER: Person = Person {
+    id: SME,
+    name: "anna",
+    roles: Some(&[]),
+};
+/// An adviser (has the role).
+const KARIN: Person = Person {
+    id: ADVISER,
+    name: "Karin",
+    roles: Some(&[ROLE]),
+};
+/// A server member without the role.
+const EVE: Person = Person {
+    id: STRANGER,
+    name: "eve",
+    roles: Some(&[]),
+};
+
+impl World {
+    /// `who` runs a slash command in `channel`; returns the interaction id.
+    fn slash(&self, who: &Person, channel: u64, cmd: &str, opts: &[(&str, &str)]) -> u64 {
+        let i = seq();
+        self.dc.interaction_create(self.dc.slash(
+            i,
+            who.id,
+            who.name,
+            channel,
+            who.guild(),
+            "sv-SE",
+            cmd,
+            opts,
+        ));
+        i
+    }
+
+    /// `who` presses a button on message `on`; returns the interaction id.
+    fn press(&self, who: &Person, channel: u64, custom_id: &str, on: u64) -> u64 {
+        let i = seq();
+        self.dc.interaction_create(self.dc.button(
+            i,
+            who.id,
+            who.name,
+            channel,
+            who.guild(),
+            custom_id,
+            on,
+        ));
+        i
+    }
+
+    /// `who` writes in a server channel, mentioning the bot first if
+    /// `mention`; returns the message id.
+    fn say(&self, who: &Person, channel: u64, text: &str, mention: bool) -> u64 {
+        let bot = kraft_tests::dc::BOT_ID;
+        let (content, mentions) = if mention {
+            (format!("<@{bot}> {text}"), vec![bot])
+        } else {
+            (text.to_string(), vec![])
+        };
+        let roles = who.roles.unwrap_or(&[]);
+        let m = self
+            .dc
+            .guild_message(who.id, who.name, channel, &content, &mentions, roles);
+        let id = m["id"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .expect("message id");
+        self.dc.message_create(m);
+        id
+    }
+}
+
 fn ids(p: &Posted) -> Vec<&str> {
     p.buttons.iter().map(|(id, _)| id.as_str()).collect()
 }
@@ -165,17 +257,7 @@ async fn slash_ask_is_deferred_then_answered_with_sources_buttons_and_no_privile
         assert!(c["description_localizations"]["sv-SE"].is_string(), "{c}");
     }
 
-    let i = seq();
-    w.dc.interaction_create(w.dc.slash(
-        i,
-        SME,
-        "anna",
-        SME_DM,
-        None,
-        "sv-SE",
-        "ask",
-        &[("question", QUESTION)],
-    ));
+    let i = w.slash(&ANNA, SME_DM, "ask", &[("question", QUESTION)]);
     let got = w.wait_in(SME_DM, 1).await;
     let a = &got[0];
     assert_eq!(
@@ -237,30 +319,20 @@ async fn slash_ask_is_deferred_then_answered_with_sources_buttons_and_no_privile
         .find(|id| id.starts_with("fb:up:"))
         .expect("fb")
         .to_string();
-    let p = seq();
-    w.dc.interaction_create(w.dc.button(p, SME, "anna", SME_DM, None, &fb, a.id));
+    let p = w.press(&ANNA, SME_DM, &fb, a.id);
     let got = w.wait_in(SME_DM, 2).await;
     assert_eq!(got[1].via, Via::Original { interaction: p });
 
     // /forget asks first; the confirmation deletes everything.
-    w.dc.interaction_create(w.dc.slash(seq(), SME, "anna", SME_DM, None, "sv-SE", "forget", &[]));
+    w.slash(&ANNA, SME_DM, "forget", &[]);
     let got = w.wait_in(SME_DM, 3).await;
     assert!(ids(&got[2]).contains(&"forget:yes"), "{:?}", got[2].buttons);
-    w.dc.interaction_create(w.dc.button(seq(), SME, "anna", SME_DM, None, "forget:yes", got[2].id));
+    w.press(&ANNA, SME_DM, "forget:yes", got[2].id);
     let got = w.wait_in(SME_DM, 4).await;
     assert!(got[3].content.contains("raderat"), "{}", got[3].content);
 
     // A command from an older registration gets a clear answer.
-    w.dc.interaction_create(w.dc.slash(
-        seq(),
-        SME,
-        "anna",
-        SME_DM,
-        None,
-        "sv-SE",
-        "frobnicate",
-        &[],
-    ));
+    w.slash(&ANNA, SME_DM, "frobnicate", &[]);
     let got = w.wait_in(SME_DM, 5).await;
     assert!(got[4].content.contains("/frobnicate"), "{}", got[4].content);
 
@@ -289,28 +361,9 @@ async fn a_mention_in_a_help_channel_gets_a_thread_with_the_answer_and_chatter_i
     w.ready().await;
 
     // Chatter and a mention outside the configured channels: nothing.
-    w.dc.message_create(w.dc.guild_message(SME, "anna", HELP, "lunch någon?", &[], &[]));
-    w.dc.message_create(w.dc.guild_message(
-        SME,
-        "anna",
-        OTHER,
-        &format!("<@{}> {QUESTION}", kraft_tests::dc::BOT_ID),
-        &[kraft_tests::dc::BOT_ID],
-        &[],
-    ));
-    let msg = w.dc.guild_message(
-        SME,
-        "anna",
-        HELP,
-        &format!("<@{}> {QUESTION}", kraft_tests::dc::BOT_ID),
-        &[kraft_tests::dc::BOT_ID],
-        &[],
-    );
-    let mid: u64 = msg["id"]
-        .as_str()
-        .and_then(|s| s.parse().ok())
-        .expect("message id");
-    w.dc.message_create(msg);
+    w.say(&ANNA_SERVER, HELP, "lunch någon?", false);
+    w.say(&ANNA_SERVER, OTHER, QUESTION, true);
+    let mid = w.say(&ANNA_SERVER, HELP, QUESTION, true);
 
     let got = w.wait_in(mid, 1).await;
     let t = w.dc.threads();
@@ -332,19 +385,7 @@ async fn a_mention_in_a_help_channel_gets_a_thread_with_the_answer_and_chatter_i
     );
 
     // A follow-up mention inside the thread is answered there, as a reply.
-    let follow = w.dc.guild_message(
-        SME,
-        "anna",
-        mid,
-        &format!("<@{}> Och vem kan hjälpa oss?", kraft_tests::dc::BOT_ID),
-        &[kraft_tests::dc::BOT_ID],
-        &[],
-    );
-    let fid: u64 = follow["id"]
-        .as_str()
-        .and_then(|s| s.parse().ok())
-        .expect("id");
-    w.dc.message_create(follow);
+    let fid = w.say(&ANNA_SERVER, mid, "Och vem kan hjälpa oss?", true);
     let got = w.wait_in(mid, 2).await;
     assert_eq!(got[1].reply_to, Some(fid));
     assert_eq!(w.dc.threads().len(), 1, "no second thread");
@@ -370,27 +411,14 @@ async fn human_opens_a_private_adviser_thread_and_only_advisers_act_and_replies_
     let s = w.serve(&[]);
     w.ready().await;
 
-    w.dc.interaction_create(w.dc.slash(
-        seq(),
-        SME,
-        "anna",
-        SME_DM,
-        None,
-        "sv-SE",
-        "ask",
-        &[("question", QUESTION)],
-    ));
+    w.slash(&ANNA, SME_DM, "ask", &[("question", QUESTION)]);
     w.wait_in(SME_DM, 1).await;
-    w.dc.interaction_create(w.dc.slash(
-        seq(),
-        SME,
-        "anna",
+    w.slash(
+        &ANNA,
         SME_DM,
-        None,
-        "sv-SE",
         "human",
         &[("message", "Vi vill ha hjälp med offerter")],
-    ));
+    );
     w.wait_in(SME_DM, 2).await;
 
     assert!(
@@ -426,16 +454,7 @@ async fn human_opens_a_private_adviser_thread_and_only_advisers_act_and_replies_
     }
 
     // Someone without the adviser role cannot claim; they are told privately.
-    let x = seq();
-    w.dc.interaction_create(w.dc.button(
-        x,
-        STRANGER,
-        "eve",
-        th.id,
-        Some((GUILD_ID, vec![])),
-        "claim:1",
-        intro[0].id,
-    ));
+    let x = w.press(&EVE, th.id, "claim:1", intro[0].id);
     assert!(
         w.dc.wait_for(
             |d| d
@@ -463,28 +482,10 @@ async fn human_opens_a_private_adviser_thread_and_only_advisers_act_and_replies_
         "ephemeral"
     );
     // Nor can they answer the user.
-    w.dc.interaction_create(w.dc.slash(
-        seq(),
-        STRANGER,
-        "eve",
-        th.id,
-        Some((GUILD_ID, vec![])),
-        "sv-SE",
-        "reply",
-        &[("text", "Jag är inte rådgivare")],
-    ));
+    w.slash(&EVE, th.id, "reply", &[("text", "Jag är inte rådgivare")]);
 
     // The adviser claims: the user hears who took it.
-    let c = seq();
-    w.dc.interaction_create(w.dc.button(
-        c,
-        ADVISER,
-        "Karin",
-        th.id,
-        Some((GUILD_ID, vec![ROLE])),
-        "claim:1",
-        intro[0].id,
-    ));
+    w.press(&KARIN, th.id, "claim:1", intro[0].id);
     let got = w.wait_in(SME_DM, 3).await;
     assert!(got[2].content.contains("Karin"), "{}", got[2].content);
     assert!(
@@ -500,16 +501,12 @@ async fn human_opens_a_private_adviser_thread_and_only_advisers_act_and_replies_
 
     // /reply and a mention in the thread both reach the user, once each,
     // also when Discord delivers the mention twice.
-    w.dc.interaction_create(w.dc.slash(
-        seq(),
-        ADVISER,
-        "Karin",
+    w.slash(
+        &KARIN,
         th.id,
-        Some((GUILD_ID, vec![ROLE])),
-        "sv-SE",
         "reply",
         &[("text", "Hej Anna, jag ringer er i morgon.")],
-    ));
+    );
     let m = w.dc.guild_message(
         ADVISER,
         "Karin",
@@ -522,8 +519,8 @@ async fn human_opens_a_private_adviser_thread_and_only_advisers_act_and_replies_
     w.dc.message_create(m);
     // Without MESSAGE_CONTENT a plain message arrives empty: the advisers
     // are told how to answer, once.
-    w.dc.message_create(w.dc.guild_message(ADVISER, "Karin", th.id, "", &[], &[ROLE]));
-    w.dc.message_create(w.dc.guild_message(ADVISER, "Karin", th.id, "", &[], &[ROLE]));
+    w.say(&KARIN, th.id, "", false);
+    w.say(&KARIN, th.id, "", false);
     let got = w.wait_in(SME_DM, 5).await;
     w.settle().await;
     let got_now = w.dc.messages_in(SME_DM);
@@ -549,15 +546,7 @@ async fn human_opens_a_private_adviser_thread_and_only_advisers_act_and_replies_
         "a stranger's reply reached the user"
     );
     // The adviser closes it: the user is told, the advisers see who did.
-    w.dc.interaction_create(w.dc.button(
-        seq(),
-        ADVISER,
-        "Karin",
-        th.id,
-        Some((GUILD_ID, vec![ROLE])),
-        "resolve:1",
-        intro[0].id,
-    ));
+    w.press(&KARIN, th.id, "resolve:1", intro[0].id);
     let got = w.wait_in(SME_DM, 6).await;
     assert!(
         got[5].content.contains("avslutat ärendet"),
@@ -601,8 +590,7 @@ async fn a_reconnect_mid_conversation_resumes_and_nothing_is_answered_twice() {
 
     // RECONNECT; events sent meanwhile arrive in the replay after RESUME.
     assert!(w.dc.reconnect());
-    let i = seq();
-    w.dc.interaction_create(w.dc.slash(i, SME, "anna", SME_DM, None, "sv-SE", "events", &[]));
+    let i = w.slash(&ANNA, SME_DM, "events", &[]);
     w.dc.message_create(w.dc.dm(
         SME,
         "anna",
@@ -741,16 +729,7 @@ async fn a_telegram_users_ticket_is_answered_from_the_discord_adviser_channel() 
         intro[0].content
     );
 
-    w.dc.interaction_create(w.dc.slash(
-        seq(),
-        ADVISER,
-        "Karin",
-        th.id,
-        Some((GUILD_ID, vec![ROLE])),
-        "sv-SE",
-        "reply",
-        &[("text", "Hej från Discord!")],
-    ));
+    w.slash(&KARIN, th.id, "reply", &[("text", "Hej från Discord!")]);
     assert!(tg.wait_count(4242, 3, WAIT).await);
     w.settle().await;
     let to_user = tg.sent_to(4242);
@@ -770,21 +749,16 @@ async fn the_log_holds_no_token_interaction_token_or_message_text() {
     let w = world(DcConfig::default()).await;
     let s = w.serve(&[("KRAFT_LOG__FILTER", "debug,qdrant_edge=error")]);
     w.ready().await;
-    let i = seq();
-    w.dc.interaction_create(w.dc.slash(
-        i,
-        SME,
-        "anna",
+    w.slash(
+        &ANNA,
         SME_DM,
-        None,
-        "sv-SE",
         "ask",
         &[("question", "Hemligt projekt Zebra: vad kostar det?")],
-    ));
+    );
     w.wait_in(SME_DM, 1).await;
     // An outage on the interaction webhook: errors are logged, tokens not.
     w.dc.fault("PATCH /webhooks/*", Fault::ServerError, 1);
-    w.dc.interaction_create(w.dc.slash(seq(), SME, "anna", SME_DM, None, "sv-SE", "help", &[]));
+    w.slash(&ANNA, SME_DM, "help", &[]);
     w.wait_in(SME_DM, 2).await;
     let log = s.log();
     assert!(s.stop().success());
@@ -809,17 +783,12 @@ async fn a_long_answer_is_split_under_2000_characters_with_buttons_on_the_last_p
     ]);
     w.ready().await;
 
-    let i = seq();
-    w.dc.interaction_create(w.dc.slash(
-        i,
-        SME,
-        "anna",
+    let i = w.slash(
+        &ANNA,
         SME_DM,
-        None,
-        "sv-SE",
         "ask",
         &[("question", "Hur går en behovsanalys till?")],
-    ));
+    );
     w.wait_in(SME_DM, 2).await;
     w.settle().await;
     let parts = w.dc.messages_in(SME_DM);
@@ -865,16 +834,7 @@ async fn an_expired_interaction_token_falls_back_to_the_channel() {
         },
         1,
     );
-    w.dc.interaction_create(w.dc.slash(
-        seq(),
-        SME,
-        "anna",
-        SME_DM,
-        None,
-        "sv-SE",
-        "ask",
-        &[("question", QUESTION)],
-    ));
+    w.slash(&ANNA, SME_DM, "ask", &[("question", QUESTION)]);
     let got = w.wait_in(SME_DM, 1).await;
     assert_eq!(got[0].via, Via::Channel);
     assert!(got[0].content.contains("**Källor:**"));
