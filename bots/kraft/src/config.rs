@@ -264,7 +264,10 @@ mod tests {
         assert_eq!(s.serve.listen, "127.0.0.1:9464");
         assert_eq!(s.discord.adviser_role, 1_300_000_000_000_020_001);
         assert_eq!(s.discord.channels, vec![1_300_000_000_000_010_001]);
-        assert!(!s.discord.message_content, "no privileged intent by default");
+        assert!(
+            !s.discord.message_content,
+            "no privileged intent by default"
+        );
         let text = std::fs::read_to_string(&p).expect("read");
         assert!(
             !text.lines().any(|l| l.trim_start().starts_with("token")),

@@ -1,0 +1,156 @@
+//! Load run: 500 simulated SMEs × 10 DMs each through `kraft serve` and the
+//! real serenity client (gateway, HTTPS, rate limiter) against the Discord
+//! double. Each SME waits for the answer before asking again, like a
+//! person.
+//!
+//! Checked: every message is answered exactly once. Measured: throughput
+//! and latency beside a single-user baseline taken in the same run
+//! (absolute times on shared machines are noisy; the ratio is what to
+//! compare). The double enforces no request quota, so this is Kraft's and
+//! serenity's own ceiling; Discord's (50 requests/s per bot, 5 messages per
+//! 5 s per channel) is above what one SME in one DM can use. The table goes
+//! straight to stderr so it shows in `./tests/run` output.
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kraft_tests::bot::real_kb;
+use kraft_tests::dc::{DcConfig, DcDouble, CA_PEM, TOKEN};
+use kraft_tests::tg::Serve;
+
+const QUESTIONS: [&str; 10] = [
+    "Vad kostar det att delta?",
+    "Hur anmäler jag mitt företag?",
+    "Vad är en behovsanalys?",
+    "Vilka län omfattar projektet?",
+    "What is Kraftsamling AI Mälardalen?",
+    "Hur lång tid tar en behovsanalys?",
+    "Vad är matchmaking med akademin?",
+    "Vem driver projektet?",
+    "How much does it cost to take part?",
+    "Vad händer efter behovsanalysen?",
+];
+
+/// DM channel ids are the user id plus this.
+const DM: u64 = 1_000_000;
+
+struct Run {
+    label: String,
+    messages: usize,
+    wall: Duration,
+    latencies: Vec<Duration>,
+}
+
+fn pct(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+async fn sme(dc: Arc<DcDouble>, user: u64, n: usize, offset: usize) -> Vec<Duration> {
+    let mut lat = Vec::with_capacity(n);
+    for k in 0..n {
+        let before = dc.messages_in(user + DM).len();
+        let t0 = Instant::now();
+        dc.message_create(dc.dm(
+            user,
+            "sme",
+            user + DM,
+            QUESTIONS[(k + offset) % QUESTIONS.len()],
+        ));
+        assert!(
+            dc.wait_messages_in(user + DM, before + 1, Duration::from_secs(600))
+                .await,
+            "user {user}: message {k} was not answered"
+        );
+        lat.push(t0.elapsed());
+    }
+    lat
+}
+
+async fn run(dc: &Arc<DcDouble>, label: &str, first: u64, users: u64, n: usize) -> Run {
+    let t0 = Instant::now();
+    let tasks: Vec<_> = (0..users)
+        .map(|i| tokio::spawn(sme(dc.clone(), first + i, n, i as usize)))
+        .collect();
+    let mut latencies = Vec::new();
+    for t in tasks {
+        latencies.extend(t.await.expect("simulated user"));
+    }
+    latencies.sort();
+    Run {
+        label: label.into(),
+        messages: users as usize * n,
+        wall: t0.elapsed(),
+        latencies,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn load_500_smes_times_10_dms_each_answered_exactly_once() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let ca = tmp.path().join("ca.pem");
+    std::fs::write(&ca, CA_PEM).expect("ca");
+    let dc = Arc::new(DcDouble::start(DcConfig::default()).await);
+    let addr = dc.tls_addr().to_string();
+    let ca = ca.display().to_string();
+    let _s = Serve::start_with(
+        env!("CARGO_BIN_EXE_kraft"),
+        &tmp.path().join("data"),
+        &real_kb(),
+        &[
+            ("KRAFT_DISCORD_TOKEN", TOKEN),
+            ("KRAFT_DISCORD__CONNECT_TO", &addr),
+            ("KRAFT_DISCORD__CA_FILE", &ca),
+            ("KRAFT_DISCORD__MAX_CONCURRENT_CHATS", "512"),
+            ("KRAFT_LOG__FILTER", "warn,qdrant_edge=error"),
+        ],
+    );
+    assert!(
+        dc.wait_for(|d| d.is_live(), Duration::from_secs(120)).await,
+        "no gateway connection"
+    );
+    run(&dc, "warm-up", 1, 1, 2).await;
+    let base = run(&dc, "baseline: 1 SME × 10", 100, 1, 10).await;
+    let load = run(&dc, "load: 500 SMEs × 10", 10_000, 500, 10).await;
+
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let wrong: Vec<(u64, usize)> = (10_000..10_500)
+        .map(|u| (u, dc.messages_in(u + DM).len()))
+        .filter(|&(_, n)| n != 10)
+        .collect();
+    let mut err = std::io::stderr();
+    let _ = writeln!(
+        err,
+        "\nDiscord load run (kraft serve + serenity → Discord double over HTTPS, no quota)\n\
+         | run | messages | wall s | answers/s | p50 ms | p99 ms | max ms |\n\
+         |---|---:|---:|---:|---:|---:|---:|"
+    );
+    for r in [&base, &load] {
+        let _ = writeln!(
+            err,
+            "| {} | {} | {:.1} | {:.1} | {} | {} | {} |",
+            r.label,
+            r.messages,
+            r.wall.as_secs_f64(),
+            r.messages as f64 / r.wall.as_secs_f64(),
+            pct(&r.latencies, 0.5).as_millis(),
+            pct(&r.latencies, 0.99).as_millis(),
+            pct(&r.latencies, 1.0).as_millis(),
+        );
+    }
+    let _ = writeln!(
+        err,
+        "p99 under load / baseline p99: {:.1}× · users answered a wrong number of times: {}\n",
+        pct(&load.latencies, 0.99).as_secs_f64()
+            / pct(&base.latencies, 0.99).as_secs_f64().max(1e-9),
+        wrong.len()
+    );
+    assert!(
+        wrong.is_empty(),
+        "answered a wrong number of times: {wrong:?}"
+    );
+    assert!(dc.unknown_routes().is_empty(), "{:?}", dc.unknown_routes());
+}
