@@ -46,6 +46,34 @@ pub use event::{AdviserAct, Ctx, DcEvent, Token, Via, Who};
 /// An interaction token lives 15 minutes; after 14 the answer goes to the
 /// channel instead.
 const TOKEN_TTL_SECS: i64 = 14 * 60;
+/// How long an event Discord will not resend is held in memory while the
+/// state database is unavailable (an interaction can still be answered
+/// then, its token lives 15 minutes).
+const STORE_PATIENCE: Duration = Duration::from_secs(10 * 60);
+
+/// Runs `store` until it succeeds, backing off from 250 ms to 5 s, for at
+/// most `STORE_PATIENCE`. Every failure is logged; giving up is an error.
+async fn patiently(
+    what: &'static str,
+    store: impl Fn() -> Result<(), CoreError>,
+) -> Result<(), CoreError> {
+    let end = Instant::now() + STORE_PATIENCE;
+    let mut wait = Duration::from_millis(250);
+    loop {
+        match store() {
+            Ok(()) => return Ok(()),
+            Err(e) if Instant::now() < end => {
+                tracing::warn!(error = %e, what, retry_in_ms = wait.as_millis() as u64, "cannot store a Discord event yet; holding it");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, what, "cannot store a Discord event for 10 minutes; it is lost");
+                return Err(e);
+            }
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -263,7 +291,7 @@ impl EventHandler for Handler {
     }
 
     async fn message(&self, _: SContext, m: Message) {
-        self.0.accept_message(&m);
+        self.0.accept_message(&m).await;
     }
 
     async fn interaction_create(&self, _: SContext, i: Interaction) {
@@ -563,39 +591,44 @@ impl Discord {
     }
 
     /// A gateway message: stored if it is addressed to the bot.
-    fn accept_message(&self, m: &Message) {
+    /// A gateway message: stored if it is addressed to the bot. Discord
+    /// never sends it again, so a database that is locked or down is
+    /// waited for (this runs in the event's own task), up to
+    /// `STORE_PATIENCE`.
+    async fn accept_message(&self, m: &Message) {
         let Some(ctx) = self.ctx.get() else {
             return;
         };
-        let ticket_thread = self.is_ticket_thread(m.channel_id.get());
-        let Some(ev) = event::from_message(m, ctx, ticket_thread) else {
-            return;
-        };
-        if let Err(e) = self.store_event(&format!("m:{}", m.id.get()), &ev) {
-            // Discord does not resend a message: say so loudly.
-            tracing::error!(error = %e, "cannot store a Discord message; it is lost");
-            self.observer.error(Platform::Discord, "store");
+        let key = format!("m:{}", m.id.get());
+        let stored = patiently("message", || {
+            let thread = self.is_ticket_thread(m.channel_id.get())?;
+            match event::from_message(m, ctx, thread) {
+                Some(ev) => self.store_event(&key, &ev),
+                None => Ok(()),
+            }
+        })
+        .await;
+        if stored.is_err() {
+            self.observer.error(Platform::Discord, "lost");
         }
     }
 
-    fn is_ticket_thread(&self, channel: u64) -> bool {
+    fn is_ticket_thread(&self, channel: u64) -> Result<bool, CoreError> {
         let ch = self.settings.adviser_channel;
-        ch != 0
-            && channel != ch
-            && matches!(
-                self.assistant.store().ticket_of_thread(
-                    Platform::Discord,
-                    &ch.to_string(),
-                    &channel.to_string()
-                ),
-                Ok(Some(_))
-            )
+        if ch == 0 || channel == ch {
+            return Ok(false);
+        }
+        Ok(self
+            .assistant
+            .store()
+            .ticket_of_thread(Platform::Discord, &ch.to_string(), &channel.to_string())?
+            .is_some())
     }
 
-    fn store_event(&self, key: &str, ev: &DcEvent) -> Result<bool, CoreError> {
+    fn store_event(&self, key: &str, ev: &DcEvent) -> Result<(), CoreError> {
         let payload = serde_json::to_string(ev).unwrap_or_default();
         let chat = ev.channel().to_string();
-        let n = self.assistant.store().inbox_add(
+        self.assistant.store().inbox_add(
             Platform::Discord,
             &[InboxEvent {
                 key,
@@ -606,7 +639,7 @@ impl Discord {
             self.assistant.now(),
         )?;
         self.pump.wake.notify_one();
-        Ok(n == 1)
+        Ok(())
     }
 
     /// An interaction: acknowledged at once (Discord allows 3 s), then
@@ -654,29 +687,23 @@ impl Discord {
                 "acknowledging an interaction failed; the answer goes to the channel"
             );
         }
-        match self.store_event(&format!("i:{}", tok.id), &ev) {
-            Ok(_) => {}
-            Err(e) => {
-                tracing::error!(error = %e, "cannot store an interaction");
-                self.observer.error(Platform::Discord, "store");
-                let l = Lang::Sv;
-                let text = format!(
-                    "{} / {}",
-                    texts::pick(l, "Något gick fel hos mig, försök igen om en stund.", ""),
-                    texts::pick(
-                        Lang::En,
-                        "",
-                        "Something went wrong on my side, please try again shortly."
-                    )
-                );
-                let _ = http
-                    .edit_original_interaction_response(
-                        &tok.token,
-                        &format::message(&text, &[], &[], &[]),
-                        vec![],
-                    )
-                    .await;
-            }
+        let key = format!("i:{}", tok.id);
+        if patiently("interaction", || self.store_event(&key, &ev))
+            .await
+            .is_err()
+        {
+            self.observer.error(Platform::Discord, "lost");
+            // The user's language is not known yet (nothing was stored):
+            // say it in both.
+            let text = "Något gick fel hos mig, försök igen om en stund. / \
+                        Something went wrong on my side, please try again shortly.";
+            let _ = http
+                .edit_original_interaction_response(
+                    &tok.token,
+                    &format::message(text, &[], &[], &[]),
+                    vec![],
+                )
+                .await;
         }
     }
 

@@ -918,3 +918,45 @@ fn bad_discord_settings_are_refused_with_the_key_name_and_no_token() {
     assert!(err.contains("token is empty or malformed"), "{err}");
     assert!(!err.contains("two words"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_locked_database_delays_but_loses_no_message_and_no_interaction() {
+    let w = world(DcConfig::default()).await;
+    let s = w.serve(&[]);
+    w.ready().await;
+    w.dc.message_create(w.dc.dm(SME, "anna", SME_DM, "Hur länge pågår projektet?"));
+    w.wait_in(SME_DM, 1).await;
+
+    // Discord never resends a gateway event: while another process holds
+    // the database for 13 s (> the 10 s busy timeout), the DM and the
+    // slash command must be held, not dropped.
+    let db = w.data.join("kraft.sqlite");
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+    let holder = std::thread::spawn(move || {
+        let conn = rusqlite::Connection::open(&db).expect("open");
+        conn.execute_batch("BEGIN EXCLUSIVE").expect("lock");
+        locked_tx.send(()).expect("signal");
+        std::thread::sleep(Duration::from_secs(13));
+        conn.execute_batch("COMMIT").expect("unlock");
+    });
+    locked_rx.recv().expect("locked");
+    w.dc.message_create(w.dc.dm(SME, "anna", SME_DM, "Vad är en behovsanalys?"));
+    let i = w.slash(&ANNA, SME_DM, "events", &[]);
+    holder.join().expect("holder");
+    let got = w.wait_in(SME_DM, 3).await;
+    assert!(got.iter().any(|p| p.content.contains("behovsanalys")));
+    assert!(got
+        .iter()
+        .any(|p| p.via == Via::Original { interaction: i }));
+    w.settle().await;
+    assert_eq!(
+        w.dc.messages_in(SME_DM).len(),
+        3,
+        "each answered exactly once"
+    );
+    let log = s.log();
+    assert!(log.contains("holding it"), "the lock was noticed:\n{log}");
+    assert!(!log.contains("panicked"), "{log}");
+    w.no_protocol_errors();
+    assert!(s.stop().success());
+}
