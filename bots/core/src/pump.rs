@@ -23,6 +23,20 @@ pub enum SendFailure {
     Transient(&'static str, Option<Duration>),
 }
 
+/// Runs a store call (SQLite, synchronous, up to its 10 s busy timeout
+/// when another process holds a lock) without starving the runtime: on a
+/// multi-thread runtime the worker hands its other tasks to a fresh
+/// thread first, so time-critical work (Discord's 3-second
+/// acknowledgements) keeps running.
+pub fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
+
 /// 1 s, 2 s, 4 s … capped at 5 minutes.
 pub fn backoff(attempts: i64) -> Duration {
     let exp = attempts.clamp(0, 9) as u32;
@@ -102,7 +116,7 @@ pub async fn dispatch<F: Frontend>(f: Arc<F>, mut shutdown: watch::Receiver<bool
             break;
         }
         while workers.try_join_next().is_some() {}
-        match f.assistant().store().inbox_pending(platform, 1000) {
+        match blocking(|| f.assistant().store().inbox_pending(platform, 1000)) {
             Ok(rows) => {
                 let mut by_chat: Vec<(String, Vec<InboxRow>)> = Vec::new();
                 {
@@ -170,10 +184,10 @@ pub async fn outbox<F: Frontend>(f: Arc<F>, mut shutdown: watch::Receiver<bool>)
     let platform = f.pump().platform;
     loop {
         let stopping = *shutdown.borrow();
-        match f
-            .assistant()
-            .lease_deliveries(&[platform], f.advisers_for(), 200, f.lease())
-        {
+        match blocking(|| {
+            f.assistant()
+                .lease_deliveries(&[platform], f.advisers_for(), 200, f.lease())
+        }) {
             Ok(ds) if !ds.is_empty() => {
                 // One chat's messages in order; chats side by side.
                 let mut groups: Vec<(String, Vec<Delivery>)> = Vec::new();

@@ -60,7 +60,7 @@ async fn patiently(
     let end = Instant::now() + STORE_PATIENCE;
     let mut wait = Duration::from_millis(250);
     loop {
-        match store() {
+        match pump::blocking(&store) {
             Ok(()) => return Ok(()),
             Err(e) if Instant::now() < end => {
                 tracing::warn!(error = %e, what, retry_in_ms = wait.as_millis() as u64, "cannot store a Discord event yet; holding it");
@@ -1065,10 +1065,12 @@ impl Discord {
                     Err(e) => {
                         let (kind, status, code) = kind_of(&e);
                         tracing::warn!(kind, status, code, "answering an interaction failed");
-                        if !token_gone(&e) {
+                        if !token_gone(&e) && status != 404 {
                             return Err(classify(&e));
                         }
-                        token = None; // the channel instead
+                        // The response is gone or was never acknowledged
+                        // in time: the channel still takes the answer.
+                        token = None;
                     }
                 }
             }

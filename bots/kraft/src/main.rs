@@ -224,7 +224,15 @@ fn main() -> ExitCode {
         }
     };
     init_logging(&settings.log.filter);
+    // At least four workers even on two cores: store calls block a worker
+    // while SQLite waits for a lock, and the chat front-ends need a free one
+    // for deadlines (Discord's 3-second acknowledgement).
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .max(4);
     let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
         .enable_all()
         .build()
     {
