@@ -944,7 +944,10 @@ impl Discord {
                         "✉️ #{ticket} {}",
                         texts::pick(l, "skickat till användaren.", "sent to the user.")
                     )),
-                    Err(kraft_core::DeskError::Empty) => None,
+                    Err(kraft_core::DeskError::Empty) => Some(
+                        texts::pick(l, "Tom text: inget skickades.", "Empty: nothing was sent.")
+                            .to_string(),
+                    ),
                     Err(e) => {
                         let t = desk.error_text(&e);
                         desk.note(Some(ticket), &t);
