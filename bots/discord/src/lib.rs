@@ -755,7 +755,20 @@ impl Discord {
         let mut chat = channel;
         let mut meta = Meta::default();
         match &via {
-            Via::Interaction(t) => meta.i = Some(t.clone()),
+            Via::Interaction(t) => {
+                meta.i = Some(t.clone());
+                // A question (or /human) in a server channel moves to a new
+                // thread, so the channel stays readable and the
+                // conversation, adviser replies included, continues there.
+                let starts = matches!(&input, kraft_core::Input::Text(q)
+                    if !q.starts_with('/') || q.starts_with("/human"));
+                if guild && starts && matches!(self.place(http, channel).await, Place::Channel) {
+                    if let Some(th) = self.thread_for(http, channel, t, &input).await {
+                        chat = th;
+                        meta.i = None;
+                    }
+                }
+            }
             Via::Dm { .. } => {}
             Via::Mention { message } => {
                 match self.place(http, channel).await {
@@ -858,6 +871,54 @@ impl Discord {
         }
     }
 
+    /// A new public thread for a slash command asked in a channel; the
+    /// interaction's response points to it. `None`: no right to make
+    /// threads here, so the answer stays in place.
+    async fn thread_for(
+        &self,
+        http: &Http,
+        channel: u64,
+        t: &Token,
+        input: &kraft_core::Input,
+    ) -> Option<u64> {
+        let body = json!({"name": thread_name(input), "type": 11, "auto_archive_duration": 1440});
+        let th = match http
+            .create_thread(ChannelId::new(channel), &body, None)
+            .await
+        {
+            Ok(th) => th.id.get(),
+            Err(e) => {
+                let (kind, status, code) = kind_of(&e);
+                tracing::warn!(
+                    kind,
+                    status,
+                    code,
+                    "cannot start a thread; answering in place"
+                );
+                return None;
+            }
+        };
+        // Both languages: the user's is not known before the core answers.
+        let pointer = format!("💬 <#{th}> (svar i tråden / answer in the thread)");
+        if let Err(e) = http
+            .edit_original_interaction_response(
+                &t.token,
+                &format::message(&pointer, &[], &[], &[]),
+                vec![],
+            )
+            .await
+        {
+            let (kind, status, code) = kind_of(&e);
+            tracing::warn!(
+                kind,
+                status,
+                code,
+                "cannot point the response to its thread"
+            );
+        }
+        Some(th)
+    }
+
     /// A thread started from the user's message; its id is the message's,
     /// so a retry after a crash finds the same thread.
     async fn start_thread(
@@ -867,16 +928,7 @@ impl Discord {
         message: u64,
         input: &kraft_core::Input,
     ) -> Result<u64, SendFailure> {
-        let name: String = match input {
-            kraft_core::Input::Text(t) => t.lines().next().unwrap_or("").chars().take(80).collect(),
-            _ => String::new(),
-        };
-        let name = if name.trim().is_empty() {
-            "Kraft".to_string()
-        } else {
-            name
-        };
-        let body = json!({"name": name, "auto_archive_duration": 1440});
+        let body = json!({"name": thread_name(input), "auto_archive_duration": 1440});
         match http
             .create_thread_from_message(
                 ChannelId::new(channel),
@@ -1234,5 +1286,27 @@ impl Frontend for Discord {
     // were sent.
     fn order(&self, rows: &mut [InboxRow]) {
         rows.sort_by_key(|r| snowflake_of(&r.key));
+    }
+}
+
+/// A thread's name: the first line of the question (Discord allows 100
+/// characters), or "Kraft".
+fn thread_name(input: &kraft_core::Input) -> String {
+    let name: String = match input {
+        kraft_core::Input::Text(t) => t
+            .trim_start_matches("/human")
+            .trim()
+            .lines()
+            .next()
+            .unwrap_or("")
+            .chars()
+            .take(80)
+            .collect(),
+        _ => String::new(),
+    };
+    if name.trim().is_empty() {
+        "Kraft".to_string()
+    } else {
+        name
     }
 }

@@ -393,10 +393,65 @@ async fn a_mention_in_a_help_channel_gets_a_thread_with_the_answer_and_chatter_i
     assert_eq!(got[1].reply_to, Some(fid));
     assert_eq!(w.dc.threads().len(), 1, "no second thread");
 
-    w.settle().await;
     assert!(
         w.dc.messages_in(HELP).is_empty(),
         "the channel stays readable"
+    );
+
+    // /ask in the channel: a new thread holds the answer; the response in
+    // the channel only points to it.
+    let i = w.slash(
+        &ANNA_SERVER,
+        HELP,
+        "ask",
+        &[("question", "Vad är en behovsanalys?")],
+    );
+    assert!(
+        w.dc.wait_for(|d| d.threads().len() == 2, WAIT).await,
+        "{:?}",
+        w.dc.threads()
+    );
+    let th =
+        w.dc.threads()
+            .into_iter()
+            .find(|t| t.id != mid)
+            .expect("thread");
+    assert_eq!((th.parent, th.kind), (HELP, 11));
+    assert_eq!(th.name, "Vad är en behovsanalys?");
+    let got = w.wait_in(th.id, 1).await;
+    assert!(got[0].content.contains("**Källor:**"), "{}", got[0].content);
+    assert!(
+        got[0].content.starts_with(&format!("<@{SME}>")),
+        "{}",
+        got[0].content
+    );
+    let pointer =
+        w.dc.messages()
+            .into_iter()
+            .find(|p| p.via == Via::Original { interaction: i });
+    let pointer = pointer.expect("the response points to the thread");
+    assert!(
+        pointer.content.contains(&format!("<#{}>", th.id)),
+        "{}",
+        pointer.content
+    );
+    // /ask inside the thread is answered in place.
+    let j = w.slash(
+        &ANNA_SERVER,
+        th.id,
+        "ask",
+        &[("question", "Vad kostar den?")],
+    );
+    let got = w.wait_in(th.id, 2).await;
+    assert_eq!(got[1].via, Via::Original { interaction: j });
+
+    w.settle().await;
+    assert_eq!(w.dc.threads().len(), 2);
+    assert_eq!(
+        w.dc.messages_in(HELP).len(),
+        1,
+        "only the pointer is in the channel: {:#?}",
+        w.dc.messages_in(HELP)
     );
     assert!(
         w.dc.messages_in(OTHER).is_empty(),
