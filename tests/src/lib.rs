@@ -5,6 +5,7 @@
 
 pub mod bot;
 pub mod dc;
+pub mod load;
 pub mod tg;
 
 use std::io::Write;
@@ -558,4 +559,21 @@ impl Drop for LlamaServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Holds an exclusive lock on the SQLite database at `db` for `secs`
+/// seconds from another connection, as a second process would; returns
+/// once the lock is held. Join the handle to wait for the release.
+pub fn lock_database(db: &Path, secs: u64) -> std::thread::JoinHandle<()> {
+    let db = db.to_path_buf();
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+    let holder = std::thread::spawn(move || {
+        let conn = rusqlite::Connection::open(&db).expect("open");
+        conn.execute_batch("BEGIN EXCLUSIVE").expect("lock");
+        locked_tx.send(()).expect("signal");
+        std::thread::sleep(Duration::from_secs(secs));
+        conn.execute_batch("COMMIT").expect("unlock");
+    });
+    locked_rx.recv().expect("locked");
+    holder
 }

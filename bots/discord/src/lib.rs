@@ -601,7 +601,11 @@ impl Discord {
         };
         let key = format!("m:{}", m.id.get());
         let stored = patiently("message", || {
-            let thread = self.is_ticket_thread(m.channel_id.get())?;
+            // Ticket threads live in a server; a DM needs no lookup.
+            let thread = match m.guild_id {
+                Some(_) => self.is_ticket_thread(m.channel_id.get())?,
+                None => false,
+            };
             match event::from_message(m, ctx, thread) {
                 Some(ev) => self.store_event(&key, &ev),
                 None => Ok(()),

@@ -999,16 +999,7 @@ async fn a_locked_database_delays_but_loses_no_message_and_no_interaction() {
     // Discord never resends a gateway event: while another process holds
     // the database for 13 s (> the 10 s busy timeout), the DM and the
     // slash command must be held, not dropped.
-    let db = w.data.join("kraft.sqlite");
-    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
-    let holder = std::thread::spawn(move || {
-        let conn = rusqlite::Connection::open(&db).expect("open");
-        conn.execute_batch("BEGIN EXCLUSIVE").expect("lock");
-        locked_tx.send(()).expect("signal");
-        std::thread::sleep(Duration::from_secs(13));
-        conn.execute_batch("COMMIT").expect("unlock");
-    });
-    locked_rx.recv().expect("locked");
+    let holder = kraft_tests::lock_database(&w.data.join("kraft.sqlite"), 13);
     w.dc.message_create(w.dc.dm(SME, "anna", SME_DM, "Vad är en behovsanalys?"));
     let i = w.slash(&ANNA, SME_DM, "events", &[]);
     holder.join().expect("holder");

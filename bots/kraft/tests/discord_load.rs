@@ -10,12 +10,12 @@
 //! serenity's own ceiling; Discord's (50 requests/s per bot, 5 messages per
 //! 5 s per channel) is above what one SME in one DM can use. The table goes
 //! straight to stderr so it shows in `./tests/run` output.
-use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kraft_tests::bot::real_kb;
 use kraft_tests::dc::{DcConfig, DcDouble, CA_PEM, TOKEN};
+use kraft_tests::load::{p99_ratio, print_table, Run};
 use kraft_tests::tg::Serve;
 
 const QUESTIONS: [&str; 10] = [
@@ -33,21 +33,6 @@ const QUESTIONS: [&str; 10] = [
 
 /// DM channel ids are the user id plus this.
 const DM: u64 = 1_000_000;
-
-struct Run {
-    label: String,
-    messages: usize,
-    wall: Duration,
-    latencies: Vec<Duration>,
-}
-
-fn pct(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
 
 async fn sme(dc: Arc<DcDouble>, user: u64, n: usize, offset: usize) -> Vec<Duration> {
     let mut lat = Vec::with_capacity(n);
@@ -82,6 +67,7 @@ async fn run(dc: &Arc<DcDouble>, label: &str, first: u64, users: u64, n: usize) 
     latencies.sort();
     Run {
         label: label.into(),
+        users: users as usize,
         messages: users as usize * n,
         wall: t0.elapsed(),
         latencies,
@@ -121,31 +107,13 @@ async fn load_500_smes_times_10_dms_each_answered_exactly_once() {
         .map(|u| (u, dc.messages_in(u + DM).len()))
         .filter(|&(_, n)| n != 10)
         .collect();
-    let mut err = std::io::stderr();
-    let _ = writeln!(
-        err,
-        "\nDiscord load run (kraft serve + serenity → Discord double over HTTPS, no quota)\n\
-         | run | messages | wall s | answers/s | p50 ms | p99 ms | max ms |\n\
-         |---|---:|---:|---:|---:|---:|---:|"
+    print_table(
+        "Discord load run (kraft serve + serenity → Discord double over HTTPS, no quota)",
+        &[&base, &load],
     );
-    for r in [&base, &load] {
-        let _ = writeln!(
-            err,
-            "| {} | {} | {:.1} | {:.1} | {} | {} | {} |",
-            r.label,
-            r.messages,
-            r.wall.as_secs_f64(),
-            r.messages as f64 / r.wall.as_secs_f64(),
-            pct(&r.latencies, 0.5).as_millis(),
-            pct(&r.latencies, 0.99).as_millis(),
-            pct(&r.latencies, 1.0).as_millis(),
-        );
-    }
-    let _ = writeln!(
-        err,
+    eprintln!(
         "p99 under load / baseline p99: {:.1}× · users answered a wrong number of times: {}\n",
-        pct(&load.latencies, 0.99).as_secs_f64()
-            / pct(&base.latencies, 0.99).as_secs_f64().max(1e-9),
+        p99_ratio(&load, &base),
         wrong.len()
     );
     assert!(

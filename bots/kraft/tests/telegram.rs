@@ -899,16 +899,7 @@ async fn a_locked_database_delays_but_neither_crashes_nor_loses() {
     tg.user_says(u, "Hur länge pågår projektet?");
     wait_n(&tg, u, 1).await;
 
-    let db = data.join("kraft.sqlite");
-    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
-    let holder = std::thread::spawn(move || {
-        let conn = rusqlite::Connection::open(&db).expect("open");
-        conn.execute_batch("BEGIN EXCLUSIVE").expect("lock");
-        locked_tx.send(()).expect("signal");
-        std::thread::sleep(Duration::from_secs(13));
-        conn.execute_batch("COMMIT").expect("unlock");
-    });
-    locked_rx.recv().expect("locked");
+    let holder = kraft_tests::lock_database(&data.join("kraft.sqlite"), 13);
     tg.user_says(u, "Vad är en behovsanalys?");
     holder.join().expect("holder");
     let got = wait_n(&tg, u, 2).await;

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kraft_tests::bot::real_kb;
+use kraft_tests::load::{p99_ratio, pct, print_table, Run};
 use kraft_tests::tg::{Serve, TgDouble, TOKEN};
 
 const QUESTIONS: [&str; 10] = [
@@ -27,22 +28,6 @@ const QUESTIONS: [&str; 10] = [
     "How much does it cost to take part?",
     "Vad händer efter behovsanalysen?",
 ];
-
-struct Run {
-    label: String,
-    users: usize,
-    messages: usize,
-    wall: Duration,
-    latencies: Vec<Duration>,
-}
-
-fn pct(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
 
 async fn sme(tg: Arc<TgDouble>, user: i64, n: usize, offset: usize) -> Vec<Duration> {
     let mut lat = Vec::with_capacity(n);
@@ -115,31 +100,13 @@ async fn load_500_smes_times_10_messages_each_answered_exactly_once() {
     // request with 429 as the double does; what must hold is that every
     // answer still arrives exactly once, which is asserted below.
     let refusals = tg.violations();
-    let mut err = std::io::stderr();
-    let _ = writeln!(
-        err,
-        "\nTelegram load run (kraft serve + teloxide Throttle → Bot API double, Telegram limits)\n\
-         | run | messages | wall s | answers/s | p50 ms | p99 ms | max ms |\n\
-         |---|---:|---:|---:|---:|---:|---:|"
+    print_table(
+        "Telegram load run (kraft serve + teloxide Throttle → Bot API double, Telegram limits)",
+        &[&base, &load],
     );
-    for r in [&base, &load] {
-        let _ = writeln!(
-            err,
-            "| {} | {} | {:.1} | {:.1} | {} | {} | {} |",
-            r.label,
-            r.messages,
-            r.wall.as_secs_f64(),
-            r.messages as f64 / r.wall.as_secs_f64(),
-            pct(&r.latencies, 0.5).as_millis(),
-            pct(&r.latencies, 0.99).as_millis(),
-            pct(&r.latencies, 1.0).as_millis(),
-        );
-    }
-    let _ = writeln!(
-        err,
+    eprintln!(
         "p99 under load / baseline p99: {:.1}× · rate-limit refusals: {} · users: {}\n",
-        pct(&load.latencies, 0.99).as_secs_f64()
-            / pct(&base.latencies, 0.99).as_secs_f64().max(1e-6),
+        p99_ratio(&load, &base),
         refusals,
         load.users
     );
