@@ -5,6 +5,21 @@
 use std::io::Write;
 use std::time::Duration;
 
+/// What the simulated SMEs ask, in turn: answerable from the knowledge
+/// base, Swedish and English.
+pub const QUESTIONS: [&str; 10] = [
+    "Vad kostar det att delta?",
+    "Hur anmäler jag mitt företag?",
+    "Vad är en behovsanalys?",
+    "Vilka län omfattar projektet?",
+    "What is Kraftsamling AI Mälardalen?",
+    "Hur lång tid tar en behovsanalys?",
+    "Vad är matchmaking med akademin?",
+    "Vem driver projektet?",
+    "How much does it cost to take part?",
+    "Vad händer efter behovsanalysen?",
+];
+
 /// One measured run: every answer's latency, sorted.
 #[derive(Debug)]
 pub struct Run {

@@ -15,21 +15,8 @@ use std::time::{Duration, Instant};
 
 use kraft_tests::bot::real_kb;
 use kraft_tests::dc::{DcConfig, DcDouble, CA_PEM, TOKEN};
-use kraft_tests::load::{p99_ratio, print_table, Run};
+use kraft_tests::load::{p99_ratio, print_table, Run, QUESTIONS};
 use kraft_tests::tg::Serve;
-
-const QUESTIONS: [&str; 10] = [
-    "Vad kostar det att delta?",
-    "Hur anmäler jag mitt företag?",
-    "Vad är en behovsanalys?",
-    "Vilka län omfattar projektet?",
-    "What is Kraftsamling AI Mälardalen?",
-    "Hur lång tid tar en behovsanalys?",
-    "Vad är matchmaking med akademin?",
-    "Vem driver projektet?",
-    "How much does it cost to take part?",
-    "Vad händer efter behovsanalysen?",
-];
 
 /// DM channel ids are the user id plus this.
 const DM: u64 = 1_000_000;

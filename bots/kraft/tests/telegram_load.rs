@@ -13,21 +13,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kraft_tests::bot::real_kb;
-use kraft_tests::load::{p99_ratio, pct, print_table, Run};
+use kraft_tests::load::{p99_ratio, pct, print_table, Run, QUESTIONS};
 use kraft_tests::tg::{Serve, TgDouble, TOKEN};
-
-const QUESTIONS: [&str; 10] = [
-    "Vad kostar det att delta?",
-    "Hur anmäler jag mitt företag?",
-    "Vad är en behovsanalys?",
-    "Vilka län omfattar projektet?",
-    "What is Kraftsamling AI Mälardalen?",
-    "Hur lång tid tar en behovsanalys?",
-    "Vad är matchmaking med akademin?",
-    "Vem driver projektet?",
-    "How much does it cost to take part?",
-    "Vad händer efter behovsanalysen?",
-];
 
 async fn sme(tg: Arc<TgDouble>, user: i64, n: usize, offset: usize) -> Vec<Duration> {
     let mut lat = Vec::with_capacity(n);
