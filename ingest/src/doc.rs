@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 /// What kind of knowledge a document holds. Filters and the assistant's
 /// wording ("this is an example", "upcoming events") depend on it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     Project,

@@ -12,9 +12,13 @@ pub mod chunk;
 pub mod doc;
 pub mod embed;
 pub mod eval;
+pub mod fit;
 pub mod index;
+pub mod passage;
+pub mod rank;
 pub mod search;
 pub mod sync;
+pub mod terms;
 pub mod text;
 
 use std::path::{Path, PathBuf};
@@ -81,6 +85,8 @@ pub enum BackendKind {
 pub struct Bm25Settings {
     pub k1: f64,
     pub b: f64,
+    /// Length normalisation of the character n-gram channel.
+    pub gram_b: f64,
     /// Average chunk length in tokens; 0 = measure the corpus at the first
     /// (or a `--rebuild`) ingest and keep that value.
     pub avg_len: f64,
@@ -91,6 +97,7 @@ impl Default for Bm25Settings {
         Self {
             k1: 1.2,
             b: 0.75,
+            gram_b: 0.75,
             avg_len: 0.0,
         }
     }
@@ -216,12 +223,14 @@ impl Knowledge {
         self.embedder.as_ref()
     }
 
-    fn wanted_meta(&self, avg_len: f64, dense_dim: Option<usize>) -> IndexMeta {
+    fn wanted_meta(&self, avg: (f64, f64), dense_dim: Option<usize>) -> IndexMeta {
         IndexMeta {
             schema_version: SCHEMA_VERSION,
             bm25_k1: self.settings.bm25.k1,
             bm25_b: self.settings.bm25.b,
-            bm25_avg_len: avg_len,
+            bm25_avg_len: avg.0,
+            gram_avg_len: avg.1,
+            gram_b: self.settings.bm25.gram_b,
             dense_model: self.embedder.as_ref().map(|e| e.settings().fingerprint()),
             dense_dim,
             chunk: self.settings.chunk,
@@ -234,17 +243,31 @@ impl Knowledge {
         }
     }
 
+    /// BM25 parameters from the settings and measured corpus means (none:
+    /// neutral placeholders, for counting only).
+    fn bm25_params(&self, avg: Option<(f64, f64)>) -> Bm25Params {
+        let d = Bm25Params::default();
+        let (avg_len, gram_avg_len) = avg.unwrap_or((d.avg_len, d.gram_avg_len));
+        Bm25Params {
+            k1: self.settings.bm25.k1,
+            b: self.settings.bm25.b,
+            avg_len,
+            gram_b: self.settings.bm25.gram_b,
+            gram_avg_len: if gram_avg_len > 0.0 {
+                gram_avg_len
+            } else {
+                d.gram_avg_len
+            },
+        }
+    }
+
     /// The analyzer matching the stored index (its avg_len).
     pub async fn analyzer(&self) -> Result<Arc<Analyzer>, IndexError> {
         if let Some(a) = self.analyzer.read().ok().and_then(|g| g.clone()) {
             return Ok(a);
         }
         let meta = self.backend.read_meta().await?;
-        let params = Bm25Params {
-            k1: self.settings.bm25.k1,
-            b: self.settings.bm25.b,
-            avg_len: meta.map(|m| m.bm25_avg_len).unwrap_or(100.0),
-        };
+        let params = self.bm25_params(meta.map(|m| (m.bm25_avg_len, m.gram_avg_len)));
         let a = Arc::new(Analyzer::new(params)?);
         self.set_analyzer(a.clone());
         Ok(a)
@@ -274,7 +297,7 @@ impl Knowledge {
         };
         let mut rebuilt = None;
         let stored_meta = self.backend.read_meta().await?;
-        let wanted = self.wanted_meta(0.0, dense_dim);
+        let wanted = self.wanted_meta((0.0, 0.0), dense_dim);
         let compatible = stored_meta.as_ref().map(|m| m.compatible_with(&wanted));
         if !opts.dry_run {
             if opts.rebuild {
@@ -294,23 +317,19 @@ impl Knowledge {
         }
         let scan = sync::scan(root, self.settings.max_file_bytes, &self.settings.chunk)?;
         let keep_old_avg = rebuilt.is_none() && compatible == Some(true);
-        let avg_len = if self.settings.bm25.avg_len > 0.0 {
-            self.settings.bm25.avg_len
-        } else if let (true, Some(m)) = (keep_old_avg, &stored_meta) {
-            m.bm25_avg_len
-        } else {
-            let counter = Analyzer::new(Bm25Params {
-                k1: self.settings.bm25.k1,
-                b: self.settings.bm25.b,
-                avg_len: 100.0,
-            })?;
-            sync::mean_tokens(&counter, &scan.docs)
+        let avg = match (keep_old_avg, &stored_meta) {
+            (true, Some(m)) if m.gram_avg_len > 0.0 => (m.bm25_avg_len, m.gram_avg_len),
+            _ => {
+                let counter = Analyzer::new(self.bm25_params(None))?;
+                sync::mean_lengths(&counter, &scan.docs)
+            }
         };
-        let analyzer = Arc::new(Analyzer::new(Bm25Params {
-            k1: self.settings.bm25.k1,
-            b: self.settings.bm25.b,
-            avg_len,
-        })?);
+        let avg = if self.settings.bm25.avg_len > 0.0 {
+            (self.settings.bm25.avg_len, avg.1)
+        } else {
+            avg
+        };
+        let analyzer = Arc::new(Analyzer::new(self.bm25_params(Some(avg)))?);
         let stored = if rebuilt.is_some() {
             Vec::new()
         } else {
@@ -318,7 +337,7 @@ impl Knowledge {
         };
         if !opts.dry_run {
             self.backend
-                .write_meta(&self.wanted_meta(avg_len, dense_dim))
+                .write_meta(&self.wanted_meta(avg, dense_dim))
                 .await?;
         }
         let mut report = sync::apply(
@@ -349,7 +368,7 @@ impl Knowledge {
         } else {
             None
         };
-        if !meta.compatible_with(&self.wanted_meta(meta.bm25_avg_len, dim))
+        if !meta.compatible_with(&self.wanted_meta((meta.bm25_avg_len, meta.gram_avg_len), dim))
             || (self.embedder.is_some() && meta.dense_dim.is_none())
         {
             return Ok(true);

@@ -2,9 +2,20 @@
 //! fused with configurable weights, de-duplicated per document, with a
 //! confidence signal the assistant uses to abstain.
 //!
-//! Fusion is a weighted sum of per-list min-max normalised scores rather
-//! than plain RRF: on SweFAQ, equal-weight RRF does not beat the better
-//! retriever alone, while a score-aware weighted sum does (see README).
+//! Two pipelines share this entry point:
+//! - **ranked** (the default): one sparse query carrying the question's
+//!   words, their expansions in the other language ([`crate::terms`]) and
+//!   character 4-grams, plus dense candidates when configured; then the
+//!   second stage in [`crate::rank`] re-scores the candidates and gives a
+//!   calibrated confidence.
+//! - **baseline**: what shipped before, kept to be measured against in the
+//!   same run (`kraft eval answers --compare`): BM25 over words only,
+//!   weighted min-max fusion with dense, and term-frequency coverage as
+//!   the confidence.
+//!
+//! Fusion in the baseline is a weighted sum of per-list min-max normalised
+//! scores rather than plain RRF: on SweFAQ, equal-weight RRF does not beat
+//! the better retriever alone, while a score-aware weighted sum does.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -15,6 +26,7 @@ use uuid::Uuid;
 use crate::doc::Lang;
 use crate::embed::Embedder;
 use crate::index::{ChunkPayload, Hit, IndexBackend, SearchFilter};
+use crate::rank::{self, Candidate, Features, Query, RankerFile, TermCache};
 use crate::text::Analyzer;
 use crate::IndexError;
 
@@ -36,7 +48,28 @@ pub struct SearchSettings {
     /// Results returned by default.
     pub limit: usize,
     /// Below this confidence the assistant abstains instead of answering.
+    /// The ranked pipeline's confidence is a calibrated probability that
+    /// the question is answerable; the baseline's is term coverage.
     pub min_confidence: f32,
+    /// Which pipeline answers searches.
+    pub pipeline: Pipeline,
+    /// Weight of each character 4-gram of the question in the sparse query
+    /// (a word weighs 1).
+    pub gram_weight: f32,
+    /// Weight of expansion terms ([`crate::terms`]) and of the question's
+    /// words analysed in the other language.
+    pub expansion_weight: f32,
+    /// Candidates the second stage re-ranks.
+    pub rerank_candidates: usize,
+}
+
+/// See the module documentation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Pipeline {
+    #[default]
+    Ranked,
+    Baseline,
 }
 
 impl Default for SearchSettings {
@@ -48,7 +81,11 @@ impl Default for SearchSettings {
             sparse_slots: 2,
             dense_slots: 3,
             limit: 5,
-            min_confidence: 0.6,
+            min_confidence: 0.5,
+            pipeline: Pipeline::Ranked,
+            gram_weight: 0.5,
+            expansion_weight: 0.5,
+            rerank_candidates: 40,
         }
     }
 }
@@ -79,6 +116,9 @@ pub struct Found {
     pub score: f32,
     pub bm25_score: Option<f32>,
     pub dense_score: Option<f32>,
+    /// The second stage's features (ranked pipeline only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub features: Option<Features>,
     #[serde(flatten)]
     pub chunk: ChunkPayload,
 }
@@ -102,6 +142,8 @@ pub struct Retriever {
     analyzer: Arc<Analyzer>,
     embedder: Option<Embedder>,
     settings: SearchSettings,
+    ranker: Arc<RankerFile>,
+    cache: Arc<TermCache>,
 }
 
 impl std::fmt::Debug for Retriever {
@@ -183,6 +225,7 @@ pub fn fuse(
             score,
             bm25_score: b,
             dense_score: d,
+            features: None,
             chunk: p.clone(),
         })
         .collect();
@@ -272,7 +315,32 @@ impl Retriever {
             analyzer,
             embedder,
             settings,
+            ranker: Arc::new(RankerFile::shipped()),
+            cache: Arc::new(TermCache::default()),
         }
+    }
+
+    /// The same retriever with other settings (e.g. the baseline pipeline
+    /// beside the ranked one in an evaluation); shares the term cache.
+    pub fn with_settings(&self, settings: SearchSettings) -> Self {
+        Self {
+            backend: self.backend.clone(),
+            analyzer: self.analyzer.clone(),
+            embedder: self.embedder.clone(),
+            settings,
+            ranker: self.ranker.clone(),
+            cache: self.cache.clone(),
+        }
+    }
+
+    /// Uses other fitted models (fitting, experiments).
+    pub fn with_ranker(mut self, ranker: RankerFile) -> Self {
+        self.ranker = Arc::new(ranker);
+        self
+    }
+
+    pub fn ranker(&self) -> &RankerFile {
+        &self.ranker
     }
 
     pub fn settings(&self) -> &SearchSettings {
@@ -318,6 +386,9 @@ impl Retriever {
         limit: usize,
         mode: Mode,
     ) -> Result<SearchResponse, IndexError> {
+        if self.settings.pipeline == Pipeline::Ranked {
+            return self.ranked(query, filter, limit, mode).await;
+        }
         let lang = self.analyzer.detect(query);
         let mut warning = None;
         let mut mode = mode;
@@ -366,6 +437,112 @@ impl Retriever {
             .unwrap_or(0.0);
         Ok(SearchResponse {
             query_language: lang,
+            mode,
+            confidence,
+            results,
+            warning,
+        })
+    }
+
+    /// First-stage candidates of the ranked pipeline, each with its
+    /// features (scores left at 0): what fitting the second stage needs.
+    pub async fn ranked_candidates(
+        &self,
+        query: &str,
+        filter: &SearchFilter,
+        mode: Mode,
+    ) -> Result<(Query, Vec<rank::Scored>, Mode, Option<String>), IndexError> {
+        let lang = self.analyzer.detect(query);
+        let q = Query::new(&self.analyzer, query, lang);
+        let mut mode = mode;
+        let mut warning = None;
+        if mode != Mode::Bm25 && self.embedder.is_none() {
+            return Err(IndexError::Config(
+                "dense retrieval needs an embeddings endpoint (set [embeddings] base_url)".into(),
+            ));
+        }
+        let want = self
+            .settings
+            .candidates
+            .max(self.settings.rerank_candidates)
+            .max(1);
+        let dense_hits = match (mode, &self.embedder) {
+            (Mode::Bm25, _) | (_, None) => None,
+            (_, Some(e)) => match e.embed_query(query).await {
+                Ok(v) => Some(self.backend.search_dense(&v, filter, want).await?),
+                Err(err) if mode == Mode::Hybrid => {
+                    tracing::warn!(error = %err, "dense retrieval failed; answering with BM25 only");
+                    warning = Some(format!("dense retrieval unavailable ({err}); BM25 only"));
+                    mode = Mode::Bm25;
+                    None
+                }
+                Err(err) => return Err(IndexError::Embedding(err)),
+            },
+        };
+        let sparse_hits = if mode == Mode::Dense {
+            None
+        } else {
+            let qv = q.sparse_vector(
+                &self.analyzer,
+                query,
+                self.settings.expansion_weight,
+                self.settings.gram_weight,
+            );
+            Some(self.backend.search_sparse(&qv, filter, want).await?)
+        };
+        // The best `rerank_candidates` of each list, merged by id.
+        let k = self.settings.rerank_candidates.max(1);
+        let mut cands: Vec<Candidate> = Vec::new();
+        let mut at: HashMap<Uuid, usize> = HashMap::new();
+        for (hits, is_dense) in [(&sparse_hits, false), (&dense_hits, true)] {
+            for h in hits.iter().flatten().take(k) {
+                let i = *at.entry(h.id).or_insert_with(|| {
+                    cands.push(Candidate {
+                        id: h.id,
+                        sparse: None,
+                        dense: None,
+                        payload: h.payload.clone(),
+                    });
+                    cands.len() - 1
+                });
+                if is_dense {
+                    cands[i].dense = Some(h.score);
+                } else {
+                    cands[i].sparse = Some(h.score);
+                }
+            }
+        }
+        let model = self.ranker.model(mode.as_str());
+        let feats = rank::features(&self.analyzer, &self.cache, &q, &cands, &model.priors);
+        let scored = cands
+            .into_iter()
+            .zip(feats)
+            .map(|(candidate, features)| rank::Scored {
+                candidate,
+                features,
+                score: 0.0,
+            })
+            .collect();
+        Ok((q, scored, mode, warning))
+    }
+
+    /// The ranked pipeline: candidates, second-stage scores, one result per
+    /// document, calibrated confidence.
+    async fn ranked(
+        &self,
+        query: &str,
+        filter: &SearchFilter,
+        limit: usize,
+        mode: Mode,
+    ) -> Result<SearchResponse, IndexError> {
+        let (q, mut scored, mode, warning) = self.ranked_candidates(query, filter, mode).await?;
+        let model = self.ranker.model(mode.as_str());
+        for s in &mut scored {
+            s.score = model.score(&s.features);
+        }
+        let (results, confidence) = rank::finish(&model, &q, scored, limit);
+        Ok(SearchResponse {
+            query_language: q.lang,
             mode,
             confidence,
             results,

@@ -248,23 +248,23 @@ pub fn payload(d: &LoadedDoc, c: &Chunk) -> ChunkPayload {
     }
 }
 
-/// Mean BM25 token count over all chunks, for `avg_len`.
-pub fn mean_tokens(analyzer: &Analyzer, docs: &[LoadedDoc]) -> f64 {
-    let mut total = 0.0;
+/// Mean BM25 token count and mean character n-gram count over all chunks,
+/// for `avg_len` and `gram_avg_len`.
+pub fn mean_lengths(analyzer: &Analyzer, docs: &[LoadedDoc]) -> (f64, f64) {
+    let (mut words, mut grams) = (0.0, 0.0);
     let mut n = 0usize;
     for d in docs {
         for c in &d.chunks {
-            total += analyzer.token_count(
-                &c.indexed_text(&d.doc.meta.title, &d.doc.meta.tags),
-                d.doc.meta.language,
-            );
+            let text = c.indexed_text(&d.doc.meta.title, &d.doc.meta.tags);
+            words += analyzer.token_count(&text, d.doc.meta.language);
+            grams += Analyzer::gram_count(&text);
             n += 1;
         }
     }
     if n == 0 {
-        100.0
+        (100.0, 400.0)
     } else {
-        (total / n as f64).max(1.0)
+        ((words / n as f64).max(1.0), (grams / n as f64).max(1.0))
     }
 }
 
@@ -364,7 +364,7 @@ pub async fn apply(
         for (i, c) in d.chunks.iter().enumerate() {
             points.push(ChunkPoint {
                 id: c.id,
-                sparse: analyzer.doc_vector(&texts[i], d.doc.meta.language),
+                sparse: analyzer.index_vector(&texts[i], d.doc.meta.language),
                 dense: dense.as_ref().map(|v| v[i].clone()),
                 payload: payload(&d, c),
             });

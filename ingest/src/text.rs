@@ -28,13 +28,17 @@ impl SparseVec {
     }
 }
 
-/// BM25 parameters. `avg_len` is the corpus mean in tokens, stored with the
-/// index so incremental ingests keep vectors comparable.
+/// BM25 parameters. `avg_len` is the corpus mean in tokens (and
+/// `gram_avg_len` in character n-grams), stored with the index so
+/// incremental ingests keep vectors comparable.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Bm25Params {
     pub k1: f64,
     pub b: f64,
     pub avg_len: f64,
+    /// Length normalisation of the n-gram channel.
+    pub gram_b: f64,
+    pub gram_avg_len: f64,
 }
 
 impl Default for Bm25Params {
@@ -43,8 +47,58 @@ impl Default for Bm25Params {
             k1: 1.2,
             b: 0.75,
             avg_len: 100.0,
+            gram_b: 0.75,
+            gram_avg_len: 400.0,
         }
     }
+}
+
+/// Length of the character n-grams.
+pub const GRAM_N: usize = 4;
+/// Words shorter than this give no n-grams (the word channel has them).
+const GRAM_MIN_WORD: usize = 3;
+
+/// The character n-grams of `text`: every word of three or more letters,
+/// lower-cased and framed by `_`, cut into overlapping 4-grams.
+///
+/// Swedish glues words together ("offerthantering", "vaccinationsintyg"),
+/// and a stemmer does not split them, so "offert" never meets
+/// "offerthantering" in the word channel. Shared 4-grams do meet, and they
+/// also survive typos ("compnay"). On SweFAQ's dev half this channel alone
+/// moved MRR@10 from 0.585 to 0.70 (README).
+pub fn char_grams(text: &str, mut each: impl FnMut(&str)) {
+    let lower = text.to_lowercase();
+    let mut buf = String::with_capacity(32);
+    let mut idx: Vec<usize> = Vec::with_capacity(32);
+    for word in lower.split(|c: char| !c.is_alphanumeric()) {
+        let n = word.chars().count();
+        if n < GRAM_MIN_WORD {
+            continue;
+        }
+        buf.clear();
+        buf.push('_');
+        buf.push_str(word);
+        buf.push('_');
+        idx.clear();
+        idx.extend(buf.char_indices().map(|(i, _)| i));
+        idx.push(buf.len());
+        for w in idx.windows(GRAM_N + 1) {
+            each(&buf[w[0]..w[GRAM_N]]);
+        }
+    }
+}
+
+/// Token id of an n-gram. FNV-1a from its own offset, so n-gram ids and
+/// the word ids (murmur3 of stems) live side by side in one sparse vector
+/// (a collision between the two is as unlikely as one among words).
+pub fn gram_id(gram: &str) -> u32 {
+    let mut h: u32 = 0x811c_9dc5 ^ 0x6772_616d;
+    for b in gram.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    // Qdrant's word ids are non-negative i32 values; keep to the same range.
+    h & 0x7fff_ffff
 }
 
 fn edge_bm25(lang: Lang, k1: f64, b: f64, avg_len: f64) -> Result<EdgeBm25, IndexError> {
@@ -165,6 +219,57 @@ impl Analyzer {
         }
     }
 
+    /// Number of character n-grams in `text`, for `gram_avg_len`.
+    pub fn gram_count(text: &str) -> f64 {
+        let mut n = 0usize;
+        char_grams(text, |_| n += 1);
+        n as f64
+    }
+
+    /// The n-gram channel of a document: BM25 term-frequency weights of
+    /// its n-grams (IDF is applied by the store, as for words).
+    pub fn gram_doc_vector(&self, text: &str) -> SparseVec {
+        let mut tf: std::collections::HashMap<u32, u32> = std::collections::HashMap::new();
+        let mut len = 0usize;
+        char_grams(text, |g| {
+            *tf.entry(gram_id(g)).or_insert(0) += 1;
+            len += 1;
+        });
+        let (k1, b) = (self.params.k1, self.params.gram_b);
+        let avg = self.params.gram_avg_len.max(1.0);
+        let norm = k1 * (1.0 - b + b * len as f64 / avg);
+        let mut pairs: Vec<(u32, f32)> = tf
+            .into_iter()
+            .map(|(id, n)| {
+                let n = f64::from(n);
+                (id, (n * (k1 + 1.0) / (n + norm)) as f32)
+            })
+            .collect();
+        pairs.sort_unstable_by_key(|p| p.0);
+        SparseVec {
+            indices: pairs.iter().map(|p| p.0).collect(),
+            values: pairs.iter().map(|p| p.1).collect(),
+        }
+    }
+
+    /// The n-gram channel of a query: each distinct n-gram weighs `weight`.
+    pub fn gram_query_vector(&self, text: &str, weight: f32) -> SparseVec {
+        let mut ids: Vec<u32> = Vec::new();
+        char_grams(text, |g| ids.push(gram_id(g)));
+        ids.sort_unstable();
+        ids.dedup();
+        SparseVec {
+            values: vec![weight; ids.len()],
+            indices: ids,
+        }
+    }
+
+    /// What is stored for a chunk: its words and its n-grams in one sparse
+    /// vector (the two id spaces do not meet).
+    pub fn index_vector(&self, text: &str, lang: Lang) -> SparseVec {
+        merge(&self.doc_vector(text, lang), &self.gram_doc_vector(text))
+    }
+
     /// Token ids of the query (stemmed, stopwords removed), used to measure
     /// how much of a question a passage covers.
     pub fn query_terms(&self, text: &str, lang: Lang) -> HashSet<u32> {
@@ -193,6 +298,21 @@ impl Analyzer {
                 (v * k / denom).round()
             })
             .sum()
+    }
+}
+
+/// The sum of two sparse vectors (values of a shared index add up).
+pub fn merge(a: &SparseVec, b: &SparseVec) -> SparseVec {
+    let mut m: std::collections::BTreeMap<u32, f32> = std::collections::BTreeMap::new();
+    for (i, v) in a.indices.iter().zip(&a.values) {
+        *m.entry(*i).or_insert(0.0) += v;
+    }
+    for (i, v) in b.indices.iter().zip(&b.values) {
+        *m.entry(*i).or_insert(0.0) += v;
+    }
+    SparseVec {
+        indices: m.keys().copied().collect(),
+        values: m.values().copied().collect(),
     }
 }
 
@@ -239,6 +359,40 @@ mod tests {
         let d = a.query_terms("företag offert", Lang::Sv);
         assert!(!q.is_empty());
         assert_eq!(q, d, "inflected forms share stems");
+    }
+
+    #[test]
+    fn char_grams_frame_words_and_skip_short_ones() {
+        let mut g = Vec::new();
+        char_grams("AI för Offert-hantering", |x| g.push(x.to_string()));
+        // "ai" is too short; "för" gives two grams; the hyphen splits words.
+        assert_eq!(
+            g,
+            [
+                "_för", "för_", "_off", "offe", "ffer", "fert", "ert_", "_han", "hant", "ante",
+                "nter", "teri", "erin", "ring", "ing_"
+            ]
+        );
+        // A compound shares n-grams with its parts.
+        let a = analyzer();
+        let q: HashSet<u32> = a
+            .gram_query_vector("offert", 1.0)
+            .indices
+            .into_iter()
+            .collect();
+        let d = a.gram_doc_vector("offerthantering");
+        assert!(d.indices.iter().filter(|i| q.contains(i)).count() >= 3);
+        assert!(d.values.iter().all(|v| *v > 0.0));
+    }
+
+    #[test]
+    fn merged_vectors_keep_both_channels() {
+        let a = analyzer();
+        let w = a.doc_vector("offerthantering", Lang::Sv);
+        let g = a.gram_doc_vector("offerthantering");
+        let m = a.index_vector("offerthantering", Lang::Sv);
+        assert_eq!(m.indices.len(), w.indices.len() + g.indices.len());
+        assert!(m.indices.windows(2).all(|p| p[0] < p[1]), "sorted, unique");
     }
 
     #[test]

@@ -83,6 +83,8 @@ async fn contract(b: Arc<dyn IndexBackend>) {
         bm25_k1: 1.2,
         bm25_b: 0.75,
         bm25_avg_len: 42.0,
+        gram_avg_len: 300.0,
+        gram_b: 0.75,
         dense_model: Some("m".into()),
         dense_dim: Some(3),
         chunk: ChunkConfig::default(),

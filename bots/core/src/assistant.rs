@@ -18,7 +18,8 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use kraft_ingest::doc::Kind;
 use kraft_ingest::index::{ChunkPayload, SearchFilter};
-use kraft_ingest::search::{Found, Retriever};
+use kraft_ingest::rank::Query;
+use kraft_ingest::search::{Found, Pipeline, Retriever};
 use kraft_ingest::Knowledge;
 
 mod guide;
@@ -853,12 +854,12 @@ impl Assistant {
                 }
             }
         }
-        let Some((body, src)) = self.extractive(&query, &results) else {
+        let Some((body, sources)) = self.extractive(&query, &results) else {
             return Ok(a);
         };
         a.kind = AnswerKind::Answered;
         a.text = body;
-        a.sources = vec![src.clone()];
+        a.sources = sources;
         if lang == Lang::En && results[0].chunk.language == Lang::Sv {
             a.text = format!("{}\n{}", texts::source_in_swedish(lang), a.text);
         }
@@ -945,23 +946,107 @@ impl Assistant {
             .filter(|x| x.chunk.language == lang)
     }
 
-    fn extractive(&self, query: &str, results: &[Found]) -> Option<(String, SourceRef)> {
+    fn extractive(&self, query: &str, results: &[Found]) -> Option<(String, Vec<SourceRef>)> {
         let analyzer = self.retriever.analyzer();
-        for f in results.iter().take(2) {
-            let units = extract::units(&f.chunk.text);
-            let sel = extract::select(
-                analyzer,
-                query,
-                f.chunk.language,
-                &units,
-                self.settings.assistant.answer_max_chars,
-            );
-            let text = extract::render(&sel);
-            if !text.trim().is_empty() {
-                return Some((text, source_of(&f.chunk)));
+        if self.knowledge.settings().search.pipeline == Pipeline::Baseline {
+            for f in results.iter().take(2) {
+                let units = extract::units(&f.chunk.text);
+                let sel = extract::select(
+                    analyzer,
+                    query,
+                    f.chunk.language,
+                    &units,
+                    self.settings.assistant.answer_max_chars,
+                );
+                let text = extract::render(&sel);
+                if !text.trim().is_empty() {
+                    return Some((text, vec![source_of(&f.chunk)]));
+                }
+            }
+            return None;
+        }
+        let q = Query::new(analyzer, query, analyzer.detect(query));
+        let max = self.settings.assistant.answer_max_chars;
+        let top = results.first()?;
+        let units = extract::units(&top.chunk.text);
+        let heading_answers = top.features.is_some_and(|f| f.heading >= 0.6);
+        let sel = extract::select_answer(
+            analyzer,
+            &q,
+            top.chunk.language,
+            &units,
+            max,
+            heading_answers,
+        );
+        let mut text = extract::render(&sel);
+        if text.trim().is_empty() {
+            return None;
+        }
+        let mut sources = vec![source_of(&top.chunk)];
+        // When the passage leaves some of the question's words unanswered,
+        // the next document's best sentence for them is added, with its
+        // source: "Vad kostar det och hur anmäler vi oss?" needs two pages.
+        let context = format!(
+            "{} {} {text}",
+            top.chunk.title,
+            top.chunk.heading_path.join(" ")
+        );
+        let hits = q.word_hits(analyzer, &context, top.chunk.language);
+        let covered = hits.iter().filter(|h| **h).count();
+        if q.len() >= 2 && covered * 3 < hits.len() * 2 {
+            if let Some((extra, src)) = self.complement(&q, results, &hits, &top.chunk, max) {
+                text = format!("{text}\n\n{extra}");
+                sources.push(src);
             }
         }
-        None
+        Some((text, sources))
+    }
+
+    /// The best sentence of the next result that covers a question word
+    /// the first passage left out; None when nothing close enough does.
+    fn complement(
+        &self,
+        q: &Query,
+        results: &[Found],
+        hits: &[bool],
+        first: &ChunkPayload,
+        max: usize,
+    ) -> Option<(String, SourceRef)> {
+        let analyzer = self.retriever.analyzer();
+        let top_score = results.first()?.score;
+        let second = results.get(1)?;
+        // Only a near-equal second: a far weaker one is more likely noise.
+        if second.chunk.doc_path == first.doc_path
+            || second.chunk.translation.as_deref() == Some(first.doc_path.as_str())
+            || second.score < top_score - 0.35 * top_score.abs().max(0.5)
+        {
+            return None;
+        }
+        let units = extract::units(&second.chunk.text);
+        let mut best: Option<(f32, &extract::Unit)> = None;
+        for u in &units {
+            if u.list_item || extract::is_lead_in(u) {
+                continue;
+            }
+            let h = q.word_hits(analyzer, &u.text, second.chunk.language);
+            let new = h
+                .iter()
+                .zip(hits)
+                .filter(|(now, before)| **now && !**before)
+                .count();
+            if new == 0 {
+                continue;
+            }
+            let sc = new as f32 + extract::unit_score(analyzer, q, u, second.chunk.language);
+            if best.is_none_or(|(b, _)| sc > b) {
+                best = Some((sc, u));
+            }
+        }
+        let (_, u) = best?;
+        if u.text.chars().count() > max / 2 {
+            return None;
+        }
+        Some((u.text.clone(), source_of(&second.chunk)))
     }
 
     /// Upcoming events from the knowledge base, by date, one per event

@@ -1,137 +1,190 @@
 //! Extractive answers: the few sentences or list items of the best passage
 //! that cover the question, copied verbatim (Markdown markup removed), so
 //! the answer never says anything its source does not.
+//!
+//! [`select_answer`] (the ranked pipeline) picks units by how well each one
+//! answers the question; [`select`] is the baseline that shipped before,
+//! kept for comparison in `kraft eval answers --compare`.
 
 use std::collections::HashSet;
 
-use pulldown_cmark::{Event, Parser, Tag, TagEnd};
-
+pub use kraft_ingest::passage::{plain, units, Unit};
+use kraft_ingest::rank::Query;
 use kraft_ingest::text::Analyzer;
 
 use crate::model::Lang;
 
-/// One readable piece of a passage: a sentence of a paragraph, or a whole
-/// list item.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Unit {
-    pub text: String,
-    pub list_item: bool,
-    /// Index of the block (paragraph or list) the unit belongs to.
-    pub block: usize,
+/// A sentence that introduces what follows ("Det kan vara:", "The main
+/// points are:"): it must never end an answer.
+pub fn is_lead_in(u: &Unit) -> bool {
+    !u.list_item && u.text.trim_end().ends_with(':')
 }
 
-/// Plain text of a Markdown passage, split into units. Headings are
-/// dropped (the heading path is context, not content); links keep their
-/// text; code and emphasis keep their words.
-pub fn units(markdown: &str) -> Vec<Unit> {
-    let mut out = Vec::new();
-    let mut buf = String::new();
-    let mut in_heading = false;
-    let mut item_depth = 0usize;
-    let mut block = 0usize;
-    let flush = |buf: &mut String, out: &mut Vec<Unit>, list: bool, block: usize| {
-        let t = buf.split_whitespace().collect::<Vec<_>>().join(" ");
-        buf.clear();
-        if t.is_empty() {
-            return;
-        }
-        if list {
-            out.push(Unit {
-                text: t,
-                list_item: true,
-                block,
-            });
-        } else {
-            for s in sentences(&t) {
-                out.push(Unit {
-                    text: s,
-                    list_item: false,
-                    block,
-                });
+/// How well one unit answers the question: the share of the question's
+/// content words it contains, plus a little for shared character n-grams
+/// (compounds, inflections the stemmer misses).
+pub fn unit_score(analyzer: &Analyzer, q: &Query, u: &Unit, lang: Lang) -> f32 {
+    if q.is_empty() {
+        return 0.0;
+    }
+    let hits = q.word_hits(analyzer, &u.text, lang);
+    let words = hits.iter().filter(|h| **h).count() as f32 / hits.len().max(1) as f32;
+    words + 0.3 * q.gram_share(&u.text)
+}
+
+/// Picks the units of a passage that answer the question, in source order,
+/// within `max_chars`:
+/// - when the section's heading already asks the question
+///   (`heading_answers`), the section's opening is the answer;
+/// - otherwise the unit that best answers it, then the rest of its
+///   paragraph or list and any further units that also match;
+/// - a list item brings the sentence that introduces its list, and such a
+///   lead-in brings its list (as many items as fit), so an answer never
+///   stops at "Det kan vara:";
+/// - leftover room goes to the next best-matching units.
+pub fn select_answer(
+    analyzer: &Analyzer,
+    q: &Query,
+    lang: Lang,
+    units: &[Unit],
+    max_chars: usize,
+    heading_answers: bool,
+) -> Vec<Unit> {
+    if units.is_empty() {
+        return Vec::new();
+    }
+    let len = |i: usize| units[i].text.chars().count() + 1;
+    let total: usize = (0..units.len()).map(len).sum();
+    if total <= max_chars {
+        return units.to_vec();
+    }
+    let scores: Vec<f32> = units
+        .iter()
+        .map(|u| unit_score(analyzer, q, u, lang))
+        .collect();
+    let best_score = scores.iter().copied().fold(0.0f32, f32::max);
+    let start = if heading_answers || best_score <= 0.0 {
+        0
+    } else {
+        // The best unit; ties go to the earliest (passages lead with the point).
+        let mut b = 0;
+        for (i, sc) in scores.iter().enumerate() {
+            if *sc > scores[b] + 1e-6 {
+                b = i;
             }
         }
+        b
     };
-    for ev in Parser::new(markdown) {
-        match ev {
-            Event::Start(Tag::Heading { .. }) => in_heading = true,
-            Event::End(TagEnd::Heading(_)) => {
-                in_heading = false;
-                buf.clear();
+    let mut chosen: Vec<usize> = Vec::new();
+    let mut used = 0usize;
+    let take = |i: usize, chosen: &mut Vec<usize>, used: &mut usize| -> bool {
+        if chosen.contains(&i) {
+            return true;
+        }
+        if *used + len(i) > max_chars {
+            return false;
+        }
+        *used += len(i);
+        chosen.push(i);
+        true
+    };
+    // A list item is read with the sentence that introduces its list.
+    if units[start].list_item {
+        if let Some(lead) = (0..start).rev().find(|&i| !units[i].list_item) {
+            if is_lead_in(&units[lead]) {
+                take(lead, &mut chosen, &mut used);
             }
-            Event::Start(Tag::Item) => {
-                if item_depth == 0 {
-                    flush(&mut buf, &mut out, false, block);
-                }
-                item_depth += 1;
-            }
-            Event::End(TagEnd::Item) => {
-                item_depth = item_depth.saturating_sub(1);
-                if item_depth == 0 {
-                    flush(&mut buf, &mut out, true, block);
-                } else {
-                    buf.push(' ');
-                }
-            }
-            Event::Start(Tag::List(_)) if item_depth == 0 => block += 1,
-            Event::End(TagEnd::List(_)) if item_depth == 0 => block += 1,
-            Event::End(TagEnd::Paragraph) if item_depth == 0 => {
-                flush(&mut buf, &mut out, false, block);
-                block += 1;
-            }
-            Event::End(TagEnd::Paragraph) => buf.push(' '),
-            Event::Text(t) | Event::Code(t) if !in_heading => buf.push_str(&t),
-            Event::SoftBreak | Event::HardBreak => buf.push(' '),
-            Event::End(TagEnd::TableCell) => buf.push_str(" | "),
-            Event::End(TagEnd::TableRow) | Event::End(TagEnd::TableHead) => {
-                flush(&mut buf, &mut out, true, block)
-            }
-            _ => {}
         }
     }
-    flush(&mut buf, &mut out, item_depth > 0, block);
-    out
-}
-
-/// Splits at ". ", "? ", "! " followed by an upper-case letter or digit, so
-/// "t.ex. AI" and "ca. 2 timmar" stay whole.
-fn sentences(text: &str) -> Vec<String> {
-    let chars: Vec<char> = text.chars().collect();
-    let mut out = Vec::new();
-    let mut start = 0;
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        if matches!(c, '.' | '?' | '!')
-            && chars.get(i + 1) == Some(&' ')
-            && chars
-                .get(i + 2)
-                .is_some_and(|n| n.is_uppercase() || n.is_ascii_digit())
-        {
-            // Skip abbreviations like "t.ex." / "bl.a." (a short word before).
-            let word_start = chars[..i]
-                .iter()
-                .rposition(|ch| *ch == ' ')
-                .map(|p| p + 1)
-                .unwrap_or(0);
-            let word: String = chars[word_start..i].iter().collect();
-            if !(word.contains('.') && word.len() <= 5) {
-                let s: String = chars[start..=i].iter().collect();
-                out.push(s.trim().to_string());
-                start = i + 2;
-            }
+    take(start, &mut chosen, &mut used);
+    // Grow forward: the rest of the paragraph, the list a lead-in opens,
+    // the rest of a list, or any unit that also answers.
+    let mut i = start + 1;
+    while i < units.len() {
+        let prev = &units[i - 1];
+        let u = &units[i];
+        let same_block = u.block == units[start].block && u.list_item == units[start].list_item;
+        let opened_list = u.list_item && (is_lead_in(prev) || prev.list_item);
+        if !(same_block || opened_list || scores[i] > 0.0) {
+            break;
+        }
+        if !take(i, &mut chosen, &mut used) {
+            break;
         }
         i += 1;
     }
-    let rest: String = chars[start.min(chars.len())..].iter().collect();
-    if !rest.trim().is_empty() {
-        out.push(rest.trim().to_string());
+    // Leftover room: the next best-matching units elsewhere in the passage.
+    let mut rest: Vec<usize> = (0..units.len())
+        .filter(|i| !chosen.contains(i) && scores[*i] > 0.0)
+        .collect();
+    rest.sort_by(|a, b| scores[*b].total_cmp(&scores[*a]).then(a.cmp(b)));
+    for r in rest {
+        if units[r].list_item || is_lead_in(&units[r]) {
+            continue;
+        }
+        take(r, &mut chosen, &mut used);
+    }
+    chosen.sort_unstable();
+    // A lead-in never ends the answer (nor a run of units): it brings its
+    // list, items shortened to the room left, or it goes.
+    let mut out: Vec<Unit> = Vec::new();
+    let mut room = max_chars.saturating_sub(used);
+    for (k, &i) in chosen.iter().enumerate() {
+        out.push(units[i].clone());
+        let followed = chosen
+            .get(k + 1)
+            .is_some_and(|&n| n == i + 1 && units[n].list_item);
+        if !is_lead_in(&units[i]) || followed {
+            continue;
+        }
+        let mut added = 0;
+        for item in units[i + 1..].iter().take_while(|u| u.list_item) {
+            if room < 30 {
+                break;
+            }
+            let t = shorten(&item.text, room - 1);
+            room = room.saturating_sub(t.chars().count() + 1);
+            out.push(Unit {
+                text: t,
+                ..item.clone()
+            });
+            added += 1;
+        }
+        if added == 0 {
+            out.pop();
+        }
+    }
+    if out.is_empty() {
+        out.push(Unit {
+            text: shorten(&units[start].text, max_chars),
+            ..units[start].clone()
+        });
     }
     out
+}
+
+/// `text` cut to at most `max` characters at a word boundary, with "…".
+fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut out = String::new();
+    for w in text.split_whitespace() {
+        if out.chars().count() + w.chars().count() + 2 > max {
+            break;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(w);
+    }
+    let out = out.trim_end_matches([',', ';', ':', '–', '-']).trim_end();
+    format!("{out} …")
 }
 
 /// Picks the units of a passage that answer the question: the best
 /// matching unit and its neighbours in the same block, in source order,
-/// within `max_chars`. A list keeps its lead-in sentence.
+/// within `max_chars`. A list keeps its lead-in sentence. (The baseline.)
 pub fn select(
     analyzer: &Analyzer,
     question: &str,
@@ -224,16 +277,6 @@ pub fn render(units: &[Unit]) -> String {
     out
 }
 
-/// Lower-cased text with whitespace collapsed and Markdown markup removed:
-/// what "this sentence is in the source" is checked against.
-pub fn plain(markdown: &str) -> String {
-    units(markdown)
-        .iter()
-        .map(|u| u.text.as_str())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,12 +306,7 @@ mod tests {
 
     #[test]
     fn selection_keeps_the_matching_part_of_a_long_passage() {
-        let a = Analyzer::new(kraft_ingest::text::Bm25Params {
-            k1: 1.2,
-            b: 0.75,
-            avg_len: 100.0,
-        })
-        .expect("analyzer");
+        let a = Analyzer::new(kraft_ingest::text::Bm25Params::default()).expect("analyzer");
         let md = "Vi erbjuder många saker till företag i regionen och det här är en lång inledning om allt möjligt. \
                   Seminarier hålls varje vår och höst i olika städer. \
                   Behovsanalysen är kostnadsfri för små och medelstora företag. \

@@ -7,6 +7,7 @@
 pub mod analysis;
 pub mod assistant;
 pub mod desk;
+pub mod evaluate;
 pub mod extract;
 pub mod flood;
 pub mod intent;

@@ -5,6 +5,7 @@
 mod bench;
 mod chat;
 mod config;
+mod evals;
 mod metrics;
 mod progress;
 mod report;
@@ -173,6 +174,38 @@ enum EvalCommand {
         questions: Option<PathBuf>,
         #[arg(long)]
         json: bool,
+    },
+    /// What the user reads: first source, facts in the answer, abstention, per language.
+    Answers {
+        /// Question file (default: <knowledge_dir>/eval-questions.jsonl).
+        #[arg(long)]
+        questions: Option<PathBuf>,
+        /// Which questions: dev (for tuning), test (for reporting), all.
+        #[arg(long, value_enum, default_value = "dev")]
+        split: evals::SplitArg,
+        /// Also run the baseline pipeline (BM25 + leading sentences) in the same run.
+        #[arg(long)]
+        compare: bool,
+        #[arg(long)]
+        json: bool,
+        /// List every question judged wrong, with the answer.
+        #[arg(long)]
+        misses: bool,
+    },
+    /// Fit the second-stage ranker on the dev split and write it (config/ranker.json).
+    Fit {
+        /// Question file (default: <knowledge_dir>/eval-questions.jsonl).
+        #[arg(long)]
+        questions: Option<PathBuf>,
+        /// SweFAQ folder; its dev half is added to the ranking data when present.
+        #[arg(long, default_value = "../shared/data/swefaq")]
+        swefaq: PathBuf,
+        /// Where to write the fitted models.
+        #[arg(long, default_value = "config/ranker.json")]
+        out: PathBuf,
+        /// Largest share of answerable dev questions the confidence threshold may abstain on.
+        #[arg(long, default_value_t = 0.03)]
+        max_false_abstentions: f32,
     },
 }
 
@@ -443,6 +476,39 @@ async fn run(cmd: Command, settings: Settings) -> Result<ExitCode> {
                 });
                 eval_kb(&settings, &qpath, json).await
             }
+            EvalCommand::Answers {
+                questions,
+                split,
+                compare,
+                json,
+                misses,
+            } => {
+                let qpath = questions.unwrap_or_else(|| {
+                    settings
+                        .knowledge
+                        .knowledge_dir
+                        .join("eval-questions.jsonl")
+                });
+                let k = open(&settings).await?;
+                ensure_fresh(&k, &settings.knowledge.knowledge_dir).await?;
+                evals::answers(&settings, &k, &qpath, split, compare, json, misses).await
+            }
+            EvalCommand::Fit {
+                questions,
+                swefaq,
+                out,
+                max_false_abstentions,
+            } => {
+                let qpath = questions.unwrap_or_else(|| {
+                    settings
+                        .knowledge
+                        .knowledge_dir
+                        .join("eval-questions.jsonl")
+                });
+                let k = open(&settings).await?;
+                ensure_fresh(&k, &settings.knowledge.knowledge_dir).await?;
+                evals::fit(&settings, &k, &qpath, &swefaq, &out, max_false_abstentions).await
+            }
         },
         Command::Bench {
             sizes,
@@ -618,15 +684,21 @@ async fn eval_swefaq(
         report.passages, report.queries, report.backend, report.sparse_weight, report.dense_weight
     );
     println!(
-        "| retriever | weights bm25/dense | R@1 | R@5 | MRR@10 | nDCG@10 | candidates p50 ms |"
+        "| pipeline | retriever | split | weights bm25/dense | R@1 | R@5 | MRR@10 | nDCG@10 | p50 ms |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for m in &report.modes {
+        let weights = if m.pipeline == "ranked" {
+            "second stage".to_string()
+        } else {
+            format!("{:.2}/{:.2}", m.sparse_weight, m.dense_weight)
+        };
         println!(
-            "| {} | {:.2}/{:.2} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |",
+            "| {} | {} | {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |",
+            m.pipeline,
             m.mode.as_str(),
-            m.sparse_weight,
-            m.dense_weight,
+            m.split,
+            weights,
             m.recall_at_1,
             m.recall_at_5,
             m.mrr_at_10,
@@ -634,7 +706,11 @@ async fn eval_swefaq(
             m.p50_ms
         );
     }
-    if report.modes.len() == 1 {
+    if !report
+        .modes
+        .iter()
+        .any(|m| m.mode != kraft_ingest::search::Mode::Bm25)
+    {
         println!("(dense and hybrid need an embeddings endpoint: set KRAFT_EMBEDDINGS__BASE_URL)");
     }
     Ok(ExitCode::SUCCESS)

@@ -62,13 +62,19 @@ pub struct IndexMeta {
     pub bm25_k1: f64,
     pub bm25_b: f64,
     pub bm25_avg_len: f64,
+    /// Mean character n-grams per chunk (the n-gram channel's avg_len).
+    #[serde(default)]
+    pub gram_avg_len: f64,
+    #[serde(default)]
+    pub gram_b: f64,
     pub dense_model: Option<String>,
     pub dense_dim: Option<usize>,
     pub chunk: ChunkConfig,
 }
 
 /// Bump when the indexed text or payload changes, so old indexes rebuild.
-pub const SCHEMA_VERSION: u32 = 2;
+/// 3: the sparse vector also carries character 4-grams.
+pub const SCHEMA_VERSION: u32 = 3;
 
 impl IndexMeta {
     /// True when vectors made under `self` can be mixed with vectors made
@@ -77,6 +83,7 @@ impl IndexMeta {
         self.schema_version == other.schema_version
             && self.bm25_k1 == other.bm25_k1
             && self.bm25_b == other.bm25_b
+            && self.gram_b == other.gram_b
             && self.dense_model == other.dense_model
             && self.dense_dim == other.dense_dim
             && self.chunk == other.chunk

@@ -1,0 +1,308 @@
+//! `kraft eval answers` (what the user reads, per language and split, with
+//! the baseline beside it) and `kraft eval fit` (fits the second-stage
+//! ranker on the dev split and writes `config/ranker.json`).
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+
+use kraft_core::evaluate::{self, Report, Row};
+use kraft_ingest::eval::{KbQuestion, Label, Split};
+use kraft_ingest::fit::{self, Cand, Example};
+use kraft_ingest::index::SearchFilter;
+use kraft_ingest::rank::{RankModel, RankerFile};
+use kraft_ingest::search::{Mode, Pipeline, Retriever};
+use kraft_ingest::{Knowledge, KnowledgeSettings};
+
+use crate::config::Settings;
+
+/// Which questions to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SplitArg {
+    Dev,
+    Test,
+    All,
+}
+
+impl SplitArg {
+    fn split(self) -> Option<Split> {
+        match self {
+            SplitArg::Dev => Some(Split::Dev),
+            SplitArg::Test => Some(Split::Test),
+            SplitArg::All => None,
+        }
+    }
+}
+
+/// The baseline settings: the pipeline and threshold that shipped before
+/// the ranked pipeline (BM25 words only, leading sentences, coverage 0.6).
+pub fn baseline(k: &KnowledgeSettings) -> KnowledgeSettings {
+    let mut b = k.clone();
+    b.search.pipeline = Pipeline::Baseline;
+    b.search.min_confidence = 0.6;
+    b
+}
+
+async fn assistant_on(
+    settings: &Settings,
+    knowledge: KnowledgeSettings,
+    backend: &Knowledge,
+    state: &Path,
+) -> Result<kraft_core::Assistant> {
+    let k = Knowledge::with_backend(
+        backend.backend().clone(),
+        knowledge,
+        settings.secrets.clone(),
+    )?;
+    let store = kraft_core::Store::open(state).context("cannot open the state database")?;
+    kraft_core::Assistant::new(
+        Arc::new(k),
+        Arc::new(store),
+        settings.core.clone(),
+        settings.llm_api_key.0.clone(),
+        Arc::new(kraft_core::model::SystemClock),
+    )
+    .await
+    .context("cannot start the assistant")
+}
+
+pub async fn answers(
+    settings: &Settings,
+    knowledge: &Knowledge,
+    questions: &Path,
+    split: SplitArg,
+    compare: bool,
+    json: bool,
+    misses: bool,
+) -> Result<ExitCode> {
+    let qs = kraft_ingest::eval::load_questions(questions)?;
+    let tmp = tempfile::tempdir().context("temporary directory")?;
+    let mut reports = Vec::new();
+    let ranked = assistant_on(
+        settings,
+        settings.knowledge.clone(),
+        knowledge,
+        &tmp.path().join("a.sqlite"),
+    )
+    .await?;
+    let name = match settings.knowledge.search.pipeline {
+        Pipeline::Ranked => "ranked",
+        Pipeline::Baseline => "baseline",
+    };
+    reports.push(evaluate::run(&ranked, name, &qs, split.split()).await?);
+    if compare {
+        let base = assistant_on(
+            settings,
+            baseline(&settings.knowledge),
+            knowledge,
+            &tmp.path().join("b.sqlite"),
+        )
+        .await?;
+        reports.push(evaluate::run(&base, "baseline", &qs, split.split()).await?);
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&reports)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let r0 = &reports[0];
+    println!(
+        "Answers on the {} split: {} questions from {} (retrieval: {})",
+        r0.split,
+        r0.judged.len(),
+        questions.display(),
+        if knowledge.embedder().is_some() {
+            "hybrid"
+        } else {
+            "bm25"
+        }
+    );
+    println!();
+    print_table(&reports, |r| &r.rows);
+    println!();
+    println!("By origin (blind: written without the documents; kb: beside them; issue: reported examples):");
+    println!();
+    print_table(&reports, |r| &r.by_origin);
+    if misses {
+        if split == SplitArg::Test {
+            eprintln!("kraft: listing test misses; tune on dev only");
+        }
+        for r in &reports {
+            println!("\n## {} misses", r.pipeline);
+            for j in r.judged.iter().filter(|j| !j.right) {
+                let what = match j.label {
+                    Label::Abstain => "should abstain".to_string(),
+                    _ if !j.answered => format!("abstained ({:.2})", j.confidence),
+                    _ if !j.source_right => {
+                        format!("source {}", j.first_source.as_deref().unwrap_or("-"))
+                    }
+                    _ => format!("missing {}", j.missing_facts.join(" ; ")),
+                };
+                println!(
+                    "- {} [{}] {} → {what}\n    {}",
+                    j.id,
+                    j.lang.as_str(),
+                    j.question,
+                    j.text.chars().take(220).collect::<String>()
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_table(reports: &[Report], rows: impl Fn(&Report) -> &Vec<Row>) {
+    println!("| pipeline | questions | answerable | first source right | facts in answer | right | false abstentions | unanswerable | abstained | either ok |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for r in reports {
+        for row in rows(r) {
+            let p = |n: usize, of: usize| format!("{:.1} % ({n}/{of})", Row::pct(n, of));
+            println!(
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                r.pipeline,
+                row.group,
+                row.answerable,
+                p(row.source_right, row.answerable),
+                p(row.facts_right, row.answerable),
+                p(row.right, row.answerable),
+                p(row.false_abstentions, row.answerable),
+                row.unanswerable,
+                p(row.abstained, row.unanswerable),
+                p(row.either_right, row.either),
+            );
+        }
+    }
+}
+
+/// Candidates of the dev questions under `retriever`, as fitting examples.
+async fn examples(
+    retriever: &Retriever,
+    qs: &[(String, Vec<String>, Option<bool>, f32)],
+    mode: Mode,
+) -> Result<Vec<Example>> {
+    let mut out = Vec::with_capacity(qs.len());
+    for (q, expect, answerable, weight) in qs {
+        let (query, scored, _, _) = retriever
+            .ranked_candidates(q, &SearchFilter::default(), mode)
+            .await?;
+        out.push(Example {
+            query,
+            cands: scored
+                .into_iter()
+                .map(|s| Cand {
+                    kind: s.candidate.payload.kind,
+                    doc_path: s.candidate.payload.doc_path,
+                    features: s.features,
+                })
+                .collect(),
+            expect: expect.clone(),
+            answerable: *answerable,
+            weight: *weight,
+        });
+    }
+    Ok(out)
+}
+
+/// Fits the second stage on the dev split of the knowledge base's
+/// questions, plus SweFAQ's dev half (ranking only) when it is there.
+pub async fn fit(
+    settings: &Settings,
+    knowledge: &Knowledge,
+    questions: &Path,
+    swefaq: &Path,
+    out: &Path,
+    max_false: f32,
+) -> Result<ExitCode> {
+    let qs: Vec<KbQuestion> = kraft_ingest::eval::load_questions(questions)?
+        .into_iter()
+        .filter(|q| q.split() == Split::Dev)
+        .collect();
+    let kb: Vec<(String, Vec<String>, Option<bool>, f32)> = qs
+        .iter()
+        .map(|q| {
+            let answerable = match q.label() {
+                Label::Answer => Some(true),
+                Label::Abstain => Some(false),
+                Label::Either => None,
+            };
+            (q.question.clone(), q.expect.clone(), answerable, 1.0)
+        })
+        .collect();
+    let retriever = knowledge
+        .retriever()
+        .await?
+        .with_ranker(RankerFile::default());
+    let mut modes = vec![Mode::Bm25];
+    if retriever.has_dense() {
+        modes.push(Mode::Hybrid);
+    }
+    // SweFAQ's dev half in its own throw-away index (ranking only).
+    let work = tempfile::tempdir().context("temporary directory")?;
+    let sf = if swefaq.join("swefaq_dev.jsonl").is_file() {
+        let data = kraft_ingest::eval::load_swefaq(swefaq)?;
+        let backend: Arc<dyn kraft_ingest::index::IndexBackend> = Arc::new(
+            kraft_ingest::index::edge::EdgeIndex::open(&work.path().join("index"))?,
+        );
+        backend.reset().await?;
+        let r = kraft_ingest::eval::index_passages(
+            backend,
+            &settings.knowledge,
+            &settings.secrets,
+            &data.passages,
+            1000,
+            |_| {},
+        )
+        .await?
+        .with_ranker(RankerFile::default());
+        let dev: Vec<(String, Vec<String>, Option<bool>, f32)> = data
+            .queries
+            .iter()
+            .zip(&data.splits)
+            .filter(|(_, s)| **s == Split::Dev)
+            .map(|((q, gold), _)| (q.clone(), vec![format!("swefaq/{gold}")], None, 0.5))
+            .collect();
+        Some((r, dev))
+    } else {
+        eprintln!(
+            "kraft: {} not found; fitting on the knowledge base's questions only",
+            swefaq.display()
+        );
+        None
+    };
+    let mut file = RankerFile {
+        fitted_on: String::new(),
+        models: Default::default(),
+    };
+    let mut described = Vec::new();
+    for mode in modes {
+        let mut ex = examples(&retriever, &kb, mode).await?;
+        let n_kb = ex.len();
+        let mut n_sf = 0;
+        if let Some((r, dev)) = &sf {
+            // SweFAQ has no dense run here unless the same endpoint embeds it.
+            let m = if r.has_dense() { mode } else { Mode::Bm25 };
+            let more = examples(r, dev, m).await?;
+            n_sf = more.len();
+            ex.extend(more);
+        }
+        let model = fit::fit(&mut ex, &RankModel::untrained(), max_false);
+        println!(
+            "{}: objective {:.3} (hand-set {:.3}) on {n_kb} knowledge-base + {n_sf} SweFAQ dev questions",
+            mode.as_str(),
+            fit::objective(&model.weights, &ex),
+            fit::objective(&RankModel::untrained().weights, &ex),
+        );
+        described.push(format!("{} ({n_kb} kb + {n_sf} SweFAQ)", mode.as_str()));
+        file.models.insert(mode.as_str().to_string(), model);
+    }
+    file.fitted_on = format!(
+        "`kraft eval fit` on the dev split only: {}; false abstentions allowed on dev: {:.0} %",
+        described.join(", "),
+        max_false * 100.0
+    );
+    let text = serde_json::to_string_pretty(&file)? + "\n";
+    std::fs::write(out, text).with_context(|| format!("cannot write {}", out.display()))?;
+    println!("wrote {}", out.display());
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,135 @@
+//! Readable units of a Markdown passage: sentences of paragraphs and whole
+//! list items, with Markdown markup removed. Ranking scores them (the best
+//! sentence of a passage says more about it than its average) and the
+//! assistant quotes them, so both see the same text.
+
+use pulldown_cmark::{Event, Parser, Tag, TagEnd};
+
+/// One readable piece of a passage: a sentence of a paragraph, or a whole
+/// list item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unit {
+    pub text: String,
+    pub list_item: bool,
+    /// Index of the block (paragraph or list) the unit belongs to.
+    pub block: usize,
+}
+
+/// Plain text of a Markdown passage, split into units. Headings are
+/// dropped (the heading path is context, not content); links keep their
+/// text; code and emphasis keep their words.
+pub fn units(markdown: &str) -> Vec<Unit> {
+    let mut out = Vec::new();
+    let mut buf = String::new();
+    let mut in_heading = false;
+    let mut item_depth = 0usize;
+    let mut block = 0usize;
+    let flush = |buf: &mut String, out: &mut Vec<Unit>, list: bool, block: usize| {
+        let t = buf.split_whitespace().collect::<Vec<_>>().join(" ");
+        buf.clear();
+        if t.is_empty() {
+            return;
+        }
+        if list {
+            out.push(Unit {
+                text: t,
+                list_item: true,
+                block,
+            });
+        } else {
+            for s in sentences(&t) {
+                out.push(Unit {
+                    text: s,
+                    list_item: false,
+                    block,
+                });
+            }
+        }
+    };
+    for ev in Parser::new(markdown) {
+        match ev {
+            Event::Start(Tag::Heading { .. }) => in_heading = true,
+            Event::End(TagEnd::Heading(_)) => {
+                in_heading = false;
+                buf.clear();
+            }
+            Event::Start(Tag::Item) => {
+                if item_depth == 0 {
+                    flush(&mut buf, &mut out, false, block);
+                }
+                item_depth += 1;
+            }
+            Event::End(TagEnd::Item) => {
+                item_depth = item_depth.saturating_sub(1);
+                if item_depth == 0 {
+                    flush(&mut buf, &mut out, true, block);
+                } else {
+                    buf.push(' ');
+                }
+            }
+            Event::Start(Tag::List(_)) if item_depth == 0 => block += 1,
+            Event::End(TagEnd::List(_)) if item_depth == 0 => block += 1,
+            Event::End(TagEnd::Paragraph) if item_depth == 0 => {
+                flush(&mut buf, &mut out, false, block);
+                block += 1;
+            }
+            Event::End(TagEnd::Paragraph) => buf.push(' '),
+            Event::Text(t) | Event::Code(t) if !in_heading => buf.push_str(&t),
+            Event::SoftBreak | Event::HardBreak => buf.push(' '),
+            Event::End(TagEnd::TableCell) => buf.push_str(" | "),
+            Event::End(TagEnd::TableRow) | Event::End(TagEnd::TableHead) => {
+                flush(&mut buf, &mut out, true, block)
+            }
+            _ => {}
+        }
+    }
+    flush(&mut buf, &mut out, item_depth > 0, block);
+    out
+}
+
+/// Splits at ". ", "? ", "! " followed by an upper-case letter or digit, so
+/// "t.ex. AI" and "ca. 2 timmar" stay whole.
+fn sentences(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if matches!(c, '.' | '?' | '!')
+            && chars.get(i + 1) == Some(&' ')
+            && chars
+                .get(i + 2)
+                .is_some_and(|n| n.is_uppercase() || n.is_ascii_digit())
+        {
+            // Skip abbreviations like "t.ex." / "bl.a." (a short word before).
+            let word_start = chars[..i]
+                .iter()
+                .rposition(|ch| *ch == ' ')
+                .map(|p| p + 1)
+                .unwrap_or(0);
+            let word: String = chars[word_start..i].iter().collect();
+            if !(word.contains('.') && word.len() <= 5) {
+                let s: String = chars[start..=i].iter().collect();
+                out.push(s.trim().to_string());
+                start = i + 2;
+            }
+        }
+        i += 1;
+    }
+    let rest: String = chars[start.min(chars.len())..].iter().collect();
+    if !rest.trim().is_empty() {
+        out.push(rest.trim().to_string());
+    }
+    out
+}
+
+/// Lower-cased text with whitespace collapsed and Markdown markup removed:
+/// what "this sentence is in the source" is checked against.
+pub fn plain(markdown: &str) -> String {
+    units(markdown)
+        .iter()
+        .map(|u| u.text.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
+}

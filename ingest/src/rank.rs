@@ -1,0 +1,938 @@
+//! The second retrieval stage: re-ranks the first stage's candidate chunks
+//! by how well each one answers the question, and says how confident the
+//! result is.
+//!
+//! The first stage (BM25 words + character n-grams, and dense vectors when
+//! configured) finds passages that share words with the question. That is
+//! not the same as the passage a person would point to: a question naming
+//! "AI Sweden" should land on AI Sweden's page, not on a paragraph that
+//! mentions Sweden; "can AI help us with X" wants the use case, not an
+//! example event that happens to mention X. So each candidate gets a few
+//! cheap features (title and heading match, sentence-level coverage,
+//! n-gram overlap, the document kind's prior for this kind of question,
+//! …) and a linear score. The weights, the kind priors and the confidence
+//! calibration are fitted on the dev half of the evaluation questions
+//! (`kraft eval answers --fit`) and shipped in `config/ranker.json`.
+//!
+//! Coverage is measured per question *word*: an English word counts as
+//! found in a Swedish page when one of its Swedish expansions is there
+//! ([`crate::terms`]), so cross-language matches are judged like
+//! same-language ones.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::doc::{Kind, Lang};
+use crate::index::ChunkPayload;
+use crate::text::Analyzer;
+
+/// What kind of question this is, from its wording. A question can be
+/// several kinds at once ("what does Almi offer for AI projects?").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Intent {
+    /// About the programme itself: what it is, joining, cost, activities.
+    Programme,
+    /// "Can AI help us with …", a business problem.
+    UseCase,
+    /// Who else can help: an organisation in the support system.
+    Support,
+    /// GDPR, the AI Act, security, law.
+    Rules,
+    /// Events: meetings, visits, lectures, webinars.
+    Event,
+    /// Getting started with AI in general.
+    General,
+}
+
+impl Intent {
+    pub const ALL: [Intent; 6] = [
+        Intent::Programme,
+        Intent::UseCase,
+        Intent::Support,
+        Intent::Rules,
+        Intent::Event,
+        Intent::General,
+    ];
+}
+
+/// Cue phrases per intent (lower case; a trailing `*` matches a word
+/// prefix). Written from the domain, in both languages.
+const CUES: &[(Intent, &[&str])] = &[
+    (
+        Intent::Event,
+        &[
+            "event*",
+            "evenemang",
+            "träff*",
+            "nätverksträff*",
+            "webinar*",
+            "webbinar*",
+            "seminar*",
+            "studiebesök*",
+            "study visit*",
+            "föreläsning*",
+            "lecture*",
+            "workshop*",
+            "meetup*",
+            "network meeting*",
+            "konferens*",
+            "conference*",
+            "next meeting",
+            "nästa träff",
+        ],
+    ),
+    (
+        Intent::Rules,
+        &[
+            "gdpr",
+            "dataskydd*",
+            "personuppgift*",
+            "personal data",
+            "privacy",
+            "ai-förordning*",
+            "ai act",
+            "ai-act",
+            "förordning*",
+            "lag",
+            "lagen",
+            "lagar",
+            "law*",
+            "legal*",
+            "regel",
+            "regler*",
+            "rules",
+            "regulat*",
+            "juridi*",
+            "compliance",
+            "tillåtet",
+            "allowed",
+            "säkerhet*",
+            "security",
+            "sekretess",
+            "confidential*",
+            "imy",
+        ],
+    ),
+    (
+        Intent::Support,
+        &[
+            "almi",
+            "vinnova",
+            "rise",
+            "ai sweden",
+            "imy",
+            "tillväxtverket",
+            "science park",
+            "region sörmland",
+            "region västmanland",
+            "mitc",
+            "shiftlabs",
+            "edih",
+            "automation region",
+            "mälardalens universitet",
+            "mdu",
+            "universitet*",
+            "universit*",
+            "forskare",
+            "researcher*",
+            "vem kan hjälpa",
+            "who can help",
+            "who else",
+            "lån",
+            "loan*",
+            "stödorganisation*",
+            "myndighet*",
+            "agency",
+            "innovationsstöd*",
+        ],
+    ),
+    (
+        Intent::UseCase,
+        &[
+            "kan ai hjälpa",
+            "can ai help",
+            "could ai",
+            "kan ai",
+            "använda ai till",
+            "använda ai för",
+            "use ai for",
+            "use ai to",
+            "ai for",
+            "ai till",
+            "ai för att",
+            "automatiser*",
+            "automat*",
+            "effektivisera",
+            "spara tid",
+            "save time",
+            "smartare",
+            "smarter",
+            "vårt lager",
+            "our stock",
+            "prognos*",
+            "forecast*",
+            "offert*",
+            "quote*",
+            "faktur*",
+            "invoice*",
+            "underhåll*",
+            "maintenance",
+            "kvalitetskontroll*",
+            "inspection",
+            "kundtjänst*",
+            "customer service",
+            "rutt*",
+            "route*",
+            "ritning*",
+            "drawing*",
+            "energi*",
+            "energy",
+            "anbud*",
+            "tender*",
+            "gröd*",
+            "crop*",
+            "skog*",
+            "forest*",
+        ],
+    ),
+    (
+        Intent::Programme,
+        &[
+            "kraftsamling",
+            "projektet",
+            "projekt",
+            "programmet",
+            "programme",
+            "program",
+            "project",
+            "ni",
+            "er",
+            "you",
+            "your",
+            "delta",
+            "deltar",
+            "vara med",
+            "take part",
+            "join",
+            "participat*",
+            "anmäl*",
+            "sign up",
+            "register*",
+            "kostar",
+            "kostnad*",
+            "cost*",
+            "gratis",
+            "free",
+            "avgift*",
+            "fee*",
+            "behovsanalys*",
+            "needs analys*",
+            "match-making",
+            "matchmaking",
+            "matchning*",
+            "aktivitet*",
+            "activit*",
+            "pågår",
+            "how long",
+            "finansier*",
+            "fund*",
+            "budget*",
+            "pays",
+            "målgrupp*",
+            "target group",
+            "vilka företag",
+            "which companies",
+            "eligib*",
+            "qualif*",
+            "kvalificer*",
+            "län",
+            "county",
+            "counties",
+            "uppfölj*",
+            "follow-up",
+            "bidrag*",
+            "grant*",
+        ],
+    ),
+];
+
+fn words_of(lower: &str) -> Vec<&str> {
+    lower
+        .split(|c: char| !(c.is_alphanumeric() || c == '-'))
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+fn cue_hits(words: &[&str], cue: &str) -> bool {
+    let (key, prefix) = match cue.strip_suffix('*') {
+        Some(k) => (k, true),
+        None => (cue, false),
+    };
+    if key.contains(' ') {
+        let joined = format!(" {} ", words.join(" "));
+        if prefix {
+            joined.contains(&format!(" {key}"))
+        } else {
+            joined.contains(&format!(" {key} "))
+        }
+    } else if prefix {
+        words.iter().any(|w| w.starts_with(key))
+    } else {
+        words.contains(&key)
+    }
+}
+
+/// The intents a question shows; `General` when none.
+pub fn intents(question: &str) -> Vec<Intent> {
+    let lower = question.to_lowercase();
+    let words = words_of(&lower);
+    let mut out: Vec<Intent> = CUES
+        .iter()
+        .filter(|(_, cues)| cues.iter().any(|c| cue_hits(&words, c)))
+        .map(|(i, _)| *i)
+        .collect();
+    if out.is_empty() {
+        out.push(Intent::General);
+    }
+    out
+}
+
+/// One content word of the question and the term ids that count as
+/// finding it, per document language.
+#[derive(Debug, Clone)]
+struct QueryWord {
+    sv: Vec<u32>,
+    en: Vec<u32>,
+}
+
+impl QueryWord {
+    fn ids(&self, lang: Lang) -> &[u32] {
+        match lang {
+            Lang::Sv => &self.sv,
+            Lang::En => &self.en,
+        }
+    }
+}
+
+/// A question, analysed once for ranking.
+#[derive(Debug, Clone)]
+pub struct Query {
+    pub lang: Lang,
+    pub lower: String,
+    words: Vec<QueryWord>,
+    grams: Vec<u32>,
+    pub intents: Vec<Intent>,
+}
+
+impl Query {
+    /// Splits the question into content words (stopwords dropped by the
+    /// question language's model) and gives each its term ids in both
+    /// languages: its own stem, and for the other language the stems of
+    /// its expansions ([`crate::terms`]) and of the word itself (names).
+    pub fn new(analyzer: &Analyzer, question: &str, lang: Lang) -> Self {
+        let lower = question.to_lowercase();
+        let mut words = Vec::new();
+        let mut seen: HashSet<Vec<u32>> = HashSet::new();
+        for w in words_of(&lower) {
+            let own: Vec<u32> = sorted(analyzer.query_terms(w, lang));
+            if own.is_empty() || !seen.insert(own.clone()) {
+                continue;
+            }
+            let exp = crate::terms::expand_word(w, lang);
+            let exp_sv: Vec<u32> = if exp.is_empty() {
+                Vec::new()
+            } else {
+                sorted(analyzer.query_terms(&exp, Lang::Sv))
+            };
+            let (sv, en) = match lang {
+                Lang::Sv => {
+                    let mut sv = own.clone();
+                    sv.extend(exp_sv);
+                    (dedup(sv), sorted(analyzer.query_terms(w, Lang::En)))
+                }
+                Lang::En => {
+                    let mut sv = sorted(analyzer.query_terms(w, Lang::Sv));
+                    sv.extend(exp_sv);
+                    (dedup(sv), own)
+                }
+            };
+            words.push(QueryWord { sv, en });
+        }
+        // Phrases of the term list ("take part", "customer service") are
+        // matched on the whole question and count as one more word.
+        let phrase_exp = crate::terms::expand_phrases(&lower, lang);
+        if !phrase_exp.is_empty() {
+            let sv = sorted(analyzer.query_terms(&phrase_exp, Lang::Sv));
+            if !sv.is_empty() {
+                words.push(QueryWord { sv, en: Vec::new() });
+            }
+        }
+        let mut grams = Vec::new();
+        crate::text::char_grams(question, |g| grams.push(crate::text::gram_id(g)));
+        grams.sort_unstable();
+        grams.dedup();
+        Self {
+            lang,
+            intents: intents(question),
+            lower,
+            words,
+            grams,
+        }
+    }
+
+    /// For each content word: whether `text` (in `lang`) contains it.
+    pub fn word_hits(&self, analyzer: &Analyzer, text: &str, lang: Lang) -> Vec<bool> {
+        let ids = analyzer.query_terms(text, lang);
+        self.words
+            .iter()
+            .map(|w| w.ids(lang).iter().any(|id| ids.contains(id)))
+            .collect()
+    }
+
+    /// Share of the question's character n-grams that `text` contains.
+    pub fn gram_share(&self, text: &str) -> f32 {
+        if self.grams.is_empty() {
+            return 0.0;
+        }
+        let mut found: HashSet<u32> = HashSet::new();
+        crate::text::char_grams(text, |g| {
+            found.insert(crate::text::gram_id(g));
+        });
+        self.grams.iter().filter(|g| found.contains(g)).count() as f32 / self.grams.len() as f32
+    }
+
+    /// Number of content words.
+    pub fn len(&self) -> usize {
+        self.words.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty()
+    }
+
+    /// The first-stage sparse query: the question's own terms at weight 1,
+    /// other-language and expansion terms at `expansion_weight`, n-grams
+    /// at `gram_weight`.
+    pub fn sparse_vector(
+        &self,
+        analyzer: &Analyzer,
+        question: &str,
+        expansion_weight: f32,
+        gram_weight: f32,
+    ) -> crate::text::SparseVec {
+        let own: HashSet<u32> = analyzer.query_terms(question, self.lang);
+        let mut m: BTreeMap<u32, f32> = BTreeMap::new();
+        for t in &own {
+            m.insert(*t, 1.0);
+        }
+        for w in &self.words {
+            for t in w.sv.iter().chain(&w.en) {
+                m.entry(*t).or_insert(expansion_weight);
+            }
+        }
+        if gram_weight > 0.0 {
+            for g in &self.grams {
+                *m.entry(*g).or_insert(0.0) += gram_weight;
+            }
+        }
+        m.retain(|_, v| *v > 0.0);
+        crate::text::SparseVec {
+            indices: m.keys().copied().collect(),
+            values: m.values().copied().collect(),
+        }
+    }
+}
+
+fn sorted(s: HashSet<u32>) -> Vec<u32> {
+    let mut v: Vec<u32> = s.into_iter().collect();
+    v.sort_unstable();
+    v
+}
+
+fn dedup(mut v: Vec<u32>) -> Vec<u32> {
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// The analysed text of one chunk, cached by content.
+#[derive(Debug)]
+struct ChunkTerms {
+    title: Vec<u32>,
+    heading: Vec<u32>,
+    /// Term id → BM25 term-frequency weight in the chunk text.
+    body: HashMap<u32, f32>,
+    sentences: Vec<Vec<u32>>,
+    grams: HashSet<u32>,
+    /// The organisation or thing the page is about ("AI Sweden" in "AI
+    /// Sweden – nationellt center …"), lower case, for support pages.
+    name: Option<String>,
+}
+
+fn doc_name(p: &ChunkPayload) -> Option<String> {
+    if p.kind != Kind::Support {
+        return None;
+    }
+    let t = p.title.as_str();
+    let cut = [" – ", " — ", " - ", ": "]
+        .iter()
+        .filter_map(|s| t.find(s))
+        .min()?;
+    let name = t[..cut].trim().to_lowercase();
+    (name.chars().count() >= 3).then_some(name)
+}
+
+fn analyse_chunk(analyzer: &Analyzer, p: &ChunkPayload) -> ChunkTerms {
+    let lang = p.language;
+    let title = sorted(analyzer.query_terms(&p.title, lang));
+    let heads: Vec<&str> = p
+        .heading_path
+        .iter()
+        .filter(|h| **h != p.title)
+        .map(String::as_str)
+        .collect();
+    let heading = sorted(analyzer.query_terms(&heads.join(" "), lang));
+    let d = analyzer.doc_vector(&p.text, lang);
+    let body: HashMap<u32, f32> = d.indices.into_iter().zip(d.values).collect();
+    let sentences = crate::passage::units(&p.text)
+        .iter()
+        .map(|u| sorted(analyzer.query_terms(&u.text, lang)))
+        .filter(|s| !s.is_empty())
+        .collect();
+    let mut grams = HashSet::new();
+    let full = crate::chunk::indexed_text(&p.title, &p.heading_path, &[], &p.text);
+    crate::text::char_grams(&full, |g| {
+        grams.insert(crate::text::gram_id(g));
+    });
+    ChunkTerms {
+        title,
+        heading,
+        body,
+        sentences,
+        grams,
+        name: doc_name(p),
+    }
+}
+
+/// Chunk analyses by content hash. The knowledge base is small, so after a
+/// few questions ranking costs set look-ups, not text analysis; the cache
+/// is emptied when it grows past its bound (a large index, many queries).
+#[derive(Debug, Default)]
+pub struct TermCache {
+    map: Mutex<HashMap<(Uuid, String), Arc<ChunkTerms>>>,
+}
+
+const CACHE_MAX: usize = 20_000;
+
+impl TermCache {
+    fn get(&self, analyzer: &Analyzer, id: Uuid, p: &ChunkPayload) -> Arc<ChunkTerms> {
+        let key = (id, p.content_hash.clone());
+        if let Ok(m) = self.map.lock() {
+            if let Some(t) = m.get(&key) {
+                return t.clone();
+            }
+        }
+        let t = Arc::new(analyse_chunk(analyzer, p));
+        if let Ok(mut m) = self.map.lock() {
+            if m.len() >= CACHE_MAX {
+                m.clear();
+            }
+            m.insert(key, t.clone());
+        }
+        t
+    }
+}
+
+/// A first-stage candidate.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub id: Uuid,
+    pub sparse: Option<f32>,
+    pub dense: Option<f32>,
+    pub payload: ChunkPayload,
+}
+
+/// The features of one candidate. All lie in 0..1 except `prior`
+/// (a log-probability) and `entity`, `lang`, `example`, `lead` (0 or 1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Features {
+    /// First-stage sparse score over the best one among the candidates.
+    pub sparse: f32,
+    /// Dense similarity, min-max normalised over the candidates (0 without
+    /// dense retrieval), so no embedding model's cosine range is assumed.
+    pub dense: f32,
+    /// Share of the question's words (IDF-weighted) in the title.
+    pub title: f32,
+    /// … in the headings above the chunk.
+    pub heading: f32,
+    /// … anywhere in the chunk text.
+    pub body: f32,
+    /// Mean BM25 term-frequency match of the question's words (capped at 1).
+    pub tf: f32,
+    /// Best single sentence's share of the question's words.
+    pub sentence: f32,
+    /// Share of the question's character n-grams found in the chunk.
+    pub gram: f32,
+    /// ln P(document kind | question intent), learned on dev.
+    pub prior: f32,
+    /// The question names the organisation the page is about.
+    pub entity: f32,
+    /// The chunk is in the question's language.
+    pub lang: f32,
+    /// The page is an illustrative example.
+    pub example: f32,
+    /// The chunk opens its document.
+    pub lead: f32,
+}
+
+impl Features {
+    pub const NAMES: [&'static str; 13] = [
+        "sparse", "dense", "title", "heading", "body", "tf", "sentence", "gram", "prior", "entity",
+        "lang", "example", "lead",
+    ];
+
+    pub fn to_array(self) -> [f32; 13] {
+        [
+            self.sparse,
+            self.dense,
+            self.title,
+            self.heading,
+            self.body,
+            self.tf,
+            self.sentence,
+            self.gram,
+            self.prior,
+            self.entity,
+            self.lang,
+            self.example,
+            self.lead,
+        ]
+    }
+}
+
+/// Kind priors per intent: ln P(kind | intent).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KindPriors(pub BTreeMap<Intent, BTreeMap<Kind, f32>>);
+
+impl KindPriors {
+    /// The best prior over the question's intents (a question that is
+    /// both about rules and a support organisation favours both kinds).
+    pub fn get(&self, intents: &[Intent], kind: Kind) -> f32 {
+        intents
+            .iter()
+            .filter_map(|i| self.0.get(i).and_then(|m| m.get(&kind)).copied())
+            .fold(None, |a: Option<f32>, b| Some(a.map_or(b, |a| a.max(b))))
+            .unwrap_or(0.0)
+    }
+}
+
+/// Logistic calibration of the top result: P(answerable | features).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    /// Weights over [`confidence_inputs`], the intercept last.
+    pub weights: Vec<f32>,
+}
+
+impl Calibration {
+    pub fn probability(&self, x: &[f32]) -> f32 {
+        if self.weights.len() != x.len() + 1 {
+            return 0.5;
+        }
+        let z: f32 = self.weights[..x.len()]
+            .iter()
+            .zip(x)
+            .map(|(w, v)| w * v)
+            .sum::<f32>()
+            + self.weights[x.len()];
+        1.0 / (1.0 + (-z).exp())
+    }
+}
+
+/// Everything fitted: one model per retrieval mode ("bm25", "hybrid").
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RankerFile {
+    /// How and on what the models were fitted (for the README and review).
+    pub fitted_on: String,
+    pub models: BTreeMap<String, RankModel>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RankModel {
+    /// Weights in the order of [`Features::NAMES`].
+    pub weights: Vec<f32>,
+    pub priors: KindPriors,
+    pub calibration: Calibration,
+}
+
+/// The shipped models, fitted on the dev split (see module docs).
+pub const SHIPPED: &str = include_str!("../../config/ranker.json");
+
+impl RankerFile {
+    pub fn shipped() -> Self {
+        serde_json::from_str(SHIPPED).unwrap_or_default()
+    }
+
+    /// The model for a retrieval mode; hybrid and dense fall back to the
+    /// BM25 model when none was fitted for them.
+    pub fn model(&self, mode: &str) -> RankModel {
+        self.models
+            .get(mode)
+            .or_else(|| self.models.get("bm25"))
+            .cloned()
+            .unwrap_or_else(RankModel::untrained)
+    }
+}
+
+impl RankModel {
+    /// Hand-set weights for when no fitted model exists: the first stage's
+    /// order, nudged by title and sentence matches.
+    pub fn untrained() -> Self {
+        Self {
+            weights: vec![
+                1.0, 1.0, 0.3, 0.2, 0.2, 0.2, 0.3, 0.2, 0.0, 0.3, 0.1, -0.3, 0.0,
+            ],
+            priors: KindPriors::default(),
+            calibration: Calibration::default(),
+        }
+    }
+
+    pub fn score(&self, f: &Features) -> f32 {
+        f.to_array()
+            .iter()
+            .zip(&self.weights)
+            .map(|(x, w)| x * w)
+            .sum()
+    }
+}
+
+/// A candidate with its features and score.
+#[derive(Debug, Clone)]
+pub struct Scored {
+    pub candidate: Candidate,
+    pub features: Features,
+    pub score: f32,
+}
+
+/// Computes every candidate's features. `priors` may be empty (fitting
+/// computes them itself and fills `prior` later).
+pub fn features(
+    analyzer: &Analyzer,
+    cache: &TermCache,
+    q: &Query,
+    cands: &[Candidate],
+    priors: &KindPriors,
+) -> Vec<Features> {
+    let terms: Vec<Arc<ChunkTerms>> = cands
+        .iter()
+        .map(|c| cache.get(analyzer, c.id, &c.payload))
+        .collect();
+    let n = cands.len() as f32;
+    // Local IDF of each question word: how many candidates contain it.
+    let idf: Vec<f32> = q
+        .words
+        .iter()
+        .map(|w| {
+            let df = cands
+                .iter()
+                .zip(&terms)
+                .filter(|(c, t)| {
+                    w.ids(c.payload.language)
+                        .iter()
+                        .any(|id| t.body.contains_key(id) || t.title.binary_search(id).is_ok())
+                })
+                .count() as f32;
+            (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
+        })
+        .collect();
+    let total: f32 = idf.iter().sum::<f32>().max(1e-6);
+    let max_sparse = cands.iter().filter_map(|c| c.sparse).fold(0.0f32, f32::max);
+    let dense: Vec<f32> = cands.iter().filter_map(|c| c.dense).collect();
+    let (dmin, dmax) = dense
+        .iter()
+        .fold((f32::MAX, f32::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+    cands
+        .iter()
+        .zip(&terms)
+        .map(|(c, t)| {
+            let lang = c.payload.language;
+            let share = |has: &dyn Fn(u32) -> bool| -> f32 {
+                q.words
+                    .iter()
+                    .zip(&idf)
+                    .filter(|(w, _)| w.ids(lang).iter().any(|id| has(*id)))
+                    .map(|(_, i)| *i)
+                    .sum::<f32>()
+                    / total
+            };
+            let title = share(&|id| t.title.binary_search(&id).is_ok());
+            let heading = share(&|id| t.heading.binary_search(&id).is_ok());
+            let body = share(&|id| t.body.contains_key(&id) || t.title.binary_search(&id).is_ok());
+            let tf = if q.words.is_empty() {
+                0.0
+            } else {
+                q.words
+                    .iter()
+                    .map(|w| {
+                        w.ids(lang)
+                            .iter()
+                            .filter_map(|id| t.body.get(id))
+                            .fold(0.0f32, |a, b| a.max(*b))
+                    })
+                    .sum::<f32>()
+                    / q.words.len() as f32
+            };
+            let sentence = t
+                .sentences
+                .iter()
+                .map(|s| share(&|id| s.binary_search(&id).is_ok()))
+                .fold(0.0f32, f32::max);
+            let gram = if q.grams.is_empty() {
+                0.0
+            } else {
+                q.grams.iter().filter(|g| t.grams.contains(g)).count() as f32 / q.grams.len() as f32
+            };
+            let entity = t
+                .name
+                .as_ref()
+                .is_some_and(|name| contains_phrase(&q.lower, name));
+            Features {
+                sparse: match (c.sparse, max_sparse > 0.0) {
+                    (Some(s), true) => s / max_sparse,
+                    _ => 0.0,
+                },
+                dense: match c.dense {
+                    Some(d) if dmax > dmin => (d - dmin) / (dmax - dmin),
+                    Some(_) => 1.0,
+                    None => 0.0,
+                },
+                title,
+                heading,
+                body,
+                tf: tf.min(1.0),
+                sentence,
+                gram,
+                prior: priors.get(&q.intents, c.payload.kind),
+                entity: f32::from(u8::from(entity)),
+                lang: f32::from(u8::from(lang == q.lang)),
+                example: f32::from(u8::from(c.payload.example)),
+                lead: f32::from(u8::from(
+                    c.payload.ordinal == 0 && c.payload.heading_path.len() <= 1,
+                )),
+            }
+        })
+        .collect()
+}
+
+/// Orders scored candidates, keeps the best chunk per document, and
+/// computes the calibrated confidence of the best one.
+pub fn finish(
+    model: &RankModel,
+    q: &Query,
+    mut scored: Vec<Scored>,
+    limit: usize,
+) -> (Vec<crate::search::Found>, f32) {
+    scored.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then_with(|| a.candidate.id.cmp(&b.candidate.id))
+    });
+    let mut seen: HashSet<String> = HashSet::new();
+    scored.retain(|s| seen.insert(s.candidate.payload.doc_path.clone()));
+    let confidence = match scored.first() {
+        Some(top) => {
+            let second = scored.get(1).map_or(top.score - 1.0, |s| s.score);
+            let x = confidence_inputs(&top.features, top.score, top.score - second, q);
+            model.calibration.probability(&x)
+        }
+        None => 0.0,
+    };
+    let results = scored
+        .into_iter()
+        .take(limit)
+        .map(|s| crate::search::Found {
+            id: s.candidate.id,
+            score: s.score,
+            bm25_score: s.candidate.sparse,
+            dense_score: s.candidate.dense,
+            features: Some(s.features),
+            chunk: s.candidate.payload,
+        })
+        .collect();
+    (results, confidence)
+}
+
+/// `needle` occurs in `hay` as whole words.
+fn contains_phrase(hay: &str, needle: &str) -> bool {
+    let mut from = 0;
+    while let Some(pos) = hay[from..].find(needle) {
+        let start = from + pos;
+        let end = start + needle.len();
+        let before = hay[..start].chars().next_back();
+        let after = hay[end..].chars().next();
+        let boundary = |c: Option<char>| c.is_none_or(|c| !c.is_alphanumeric());
+        if boundary(before) && boundary(after) {
+            return true;
+        }
+        from = start + needle.len().max(1);
+        while !hay.is_char_boundary(from) {
+            from += 1;
+        }
+    }
+    false
+}
+
+/// The inputs of the confidence model, from the best result's features
+/// and its lead over the best result of another document.
+pub fn confidence_inputs(top: &Features, top_score: f32, margin: f32, q: &Query) -> Vec<f32> {
+    vec![
+        top_score,
+        margin,
+        top.body,
+        top.sentence,
+        top.tf,
+        top.title.max(top.heading),
+        top.gram,
+        top.dense,
+        if q.len() <= 1 { 1.0 } else { 0.0 },
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intents_follow_the_wording() {
+        assert_eq!(
+            intents("Kan AI hjälpa oss med kvalitetskontroll i produktionen?"),
+            [Intent::UseCase]
+        );
+        assert!(intents("Who pays for the programme?").contains(&Intent::Programme));
+        assert!(intents("What does AI Sweden do?").contains(&Intent::Support));
+        assert!(intents("När är nästa nätverksträff?").contains(&Intent::Event));
+        assert_eq!(intents("Hej hur mår du"), [Intent::General]);
+    }
+
+    #[test]
+    fn phrases_match_whole_words() {
+        assert!(contains_phrase("what does ai sweden do?", "ai sweden"));
+        assert!(!contains_phrase("brainstorm", "rise"));
+        assert!(contains_phrase("kan rise hjälpa", "rise"));
+        assert!(!contains_phrase("enterprises", "rise"));
+    }
+
+    #[test]
+    fn calibration_is_a_logistic_of_its_inputs() {
+        let c = Calibration {
+            weights: vec![2.0, -1.0],
+        };
+        assert!((c.probability(&[0.5]) - 0.5).abs() < 1e-6);
+        assert!(c.probability(&[2.0]) > 0.9);
+        // A model of another shape says "don't know" rather than panic.
+        assert_eq!(Calibration::default().probability(&[1.0, 2.0]), 0.5);
+    }
+}

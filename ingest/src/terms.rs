@@ -1,0 +1,345 @@
+//! Query expansion: a small bilingual term list, so that an English
+//! question finds a Swedish-only page ("maintenance" → "underhåll"), and a
+//! handful of everyday Swedish words find the words the documents use
+//! ("pengar" → "bidrag finansiering").
+//!
+//! The list is domain vocabulary taken from the knowledge base's titles,
+//! headings and tags (the words documents are written in), not from
+//! evaluation questions. Expansion terms are added to the query with a
+//! lower weight than the user's own words, so they help a page that has no
+//! other match without outranking one that matches the question itself.
+
+use crate::doc::Lang;
+
+/// English word (or stem prefix ending in `*`) → Swedish search words.
+const EN_SV: &[(&str, &str)] = &[
+    // The programme and taking part.
+    ("programme", "projektet"),
+    ("program", "projektet"),
+    ("project", "projektet"),
+    ("initiative", "projektet"),
+    ("join", "delta anmälan"),
+    ("participat*", "delta"),
+    ("take part", "delta"),
+    ("sign up", "anmälan delta"),
+    ("register*", "anmälan"),
+    ("apply", "ansöka delta"),
+    ("eligib*", "delta målgrupp"),
+    ("qualif*", "delta målgrupp"),
+    ("who can", "vem kan delta målgrupp"),
+    ("target group", "målgrupp"),
+    ("small", "små"),
+    ("medium-sized", "medelstora"),
+    ("sme*", "smf små medelstora företag"),
+    ("compan*", "företag"),
+    ("business*", "företag"),
+    ("firm*", "företag"),
+    ("county", "län"),
+    ("counties", "län"),
+    ("region*", "region län"),
+    ("cost*", "kostnad kostar avgift"),
+    ("fee*", "avgift kostnad"),
+    ("price*", "pris kostnad"),
+    ("pay*", "finansiering kostnad betala"),
+    ("free", "kostnadsfri gratis"),
+    ("charge*", "avgift kostnad"),
+    ("fund*", "finansiering finansieras"),
+    ("financ*", "finansiering"),
+    ("budget*", "budget"),
+    ("money", "pengar bidrag finansiering"),
+    ("grant*", "bidrag"),
+    ("subsid*", "bidrag stöd"),
+    ("loan*", "lån"),
+    ("how long", "pågår period"),
+    ("duration", "period pågår"),
+    ("end*", "slutdatum slutar"),
+    ("last*", "pågår"),
+    ("activit*", "aktiviteter"),
+    ("offer*", "erbjuder"),
+    ("event*", "evenemang aktiviteter"),
+    ("lecture*", "föreläsning"),
+    ("talk*", "föreläsning"),
+    ("seminar*", "seminarium föreläsning"),
+    ("network*", "nätverk nätverksträff"),
+    ("meetup*", "nätverksträff"),
+    ("study visit*", "studiebesök"),
+    ("visit*", "studiebesök"),
+    ("webinar*", "webbinarium"),
+    ("workshop*", "workshop"),
+    ("matchmaking", "match-making matchning"),
+    ("match-making", "match-making matchning"),
+    ("match*", "match-making matchning"),
+    ("needs analys*", "behovsanalys"),
+    ("needs assessment*", "behovsanalys behovskartläggning"),
+    ("assessment*", "behovsanalys"),
+    ("follow-up", "uppföljning"),
+    ("follow*", "uppföljning"),
+    ("report*", "rapport lägesrapport slutrapport"),
+    ("evaluat*", "utvärdering"),
+    ("sustainab*", "hållbarhet"),
+    ("environment*", "miljö"),
+    ("behind", "organisation står bakom"),
+    ("run*", "driver"),
+    ("partner*", "partner samarbete"),
+    ("universit*", "universitet"),
+    ("researcher*", "forskare forskning"),
+    ("research*", "forskning"),
+    ("student*", "studenter"),
+    ("thesis", "examensarbete exjobb"),
+    ("intern*", "praktik"),
+    ("contact*", "kontakt"),
+    // Getting started.
+    ("start*", "komma igång börja"),
+    ("begin*", "börja komma igång"),
+    ("first step*", "första steg"),
+    ("pilot*", "pilot pilotprojekt"),
+    ("data", "data"),
+    ("quality", "kvalitet datakvalitet"),
+    ("ready", "redo mognad"),
+    ("maturity", "mognad datamognad"),
+    ("benefit*", "nytta"),
+    ("profit*", "lönsamhet nytta"),
+    ("return on investment", "lönsamhet investering"),
+    ("roi", "lönsamhet"),
+    ("invest*", "investering"),
+    ("buy*", "köpa"),
+    ("build*", "bygga"),
+    ("develop*", "utveckla bygga"),
+    ("vendor*", "leverantör"),
+    ("supplier*", "leverantör"),
+    ("consultant*", "konsult leverantör"),
+    ("security", "säkerhet informationssäkerhet"),
+    ("secure", "säker informationssäkerhet"),
+    ("leak*", "dataläckage"),
+    (
+        "confidential*",
+        "konfidentiell sekretess informationssäkerhet",
+    ),
+    ("cloud", "molntjänster"),
+    ("policy", "riktlinjer"),
+    ("guideline*", "riktlinjer"),
+    ("glossary", "ordlista begrepp"),
+    ("machine learning", "maskininlärning"),
+    ("language model*", "språkmodell"),
+    ("agent*", "ai-agent"),
+    ("knowledge", "kunskap förkunskaper"),
+    ("experience", "erfarenhet förkunskaper"),
+    ("beginner*", "nybörjare"),
+    ("skill*", "kompetens"),
+    // Rules.
+    ("personal data", "personuppgifter"),
+    ("privacy", "dataskydd personuppgifter integritet"),
+    ("data protection", "dataskydd"),
+    ("law*", "lag juridik"),
+    ("legal*", "juridik lag"),
+    ("rule*", "regler"),
+    ("regulation*", "förordning regler"),
+    ("ai act", "ai-förordningen"),
+    ("risk*", "risk riskkategorier"),
+    ("transparen*", "transparens"),
+    ("literacy", "ai-kunnighet"),
+    ("supervis*", "tillsyn"),
+    ("authority", "myndighet"),
+    // Support organisations.
+    ("advice", "rådgivning"),
+    ("advisor*", "rådgivare rådgivning"),
+    ("adviser*", "rådgivare rådgivning"),
+    ("mentor*", "mentor"),
+    ("test bed*", "testbädd"),
+    ("testbed*", "testbädd"),
+    ("test before invest", "test before invest"),
+    ("innovation*", "innovation"),
+    ("call*", "utlysning"),
+    ("science park", "science park"),
+    ("cluster*", "kluster"),
+    ("automation", "automation"),
+    ("national", "nationellt"),
+    ("centre", "center"),
+    ("center", "center"),
+    ("agency", "myndighet"),
+    ("regional development", "regional utveckling"),
+    // Use cases.
+    ("maintenan*", "underhåll prediktivt underhåll"),
+    ("breakdown*", "haveri maskinstopp"),
+    ("downtime", "stillestånd maskinstopp"),
+    ("machine*", "maskin maskiner"),
+    ("equipment", "utrustning"),
+    ("sensor*", "sensorer"),
+    ("manufactur*", "tillverkning tillverkande"),
+    ("factory", "fabrik produktion"),
+    ("production", "produktion"),
+    ("inspect*", "inspektion kvalitetskontroll"),
+    ("defect*", "defekter kassation"),
+    ("scrap*", "kassation"),
+    ("camera*", "kamera"),
+    ("vision", "datorseende"),
+    ("forecast*", "prognos efterfrågeprognoser"),
+    ("demand", "efterfrågan"),
+    ("sales", "försäljning"),
+    ("stock", "lager"),
+    ("inventor*", "lager lageroptimering"),
+    ("warehouse*", "lager"),
+    ("purchas*", "inköp"),
+    ("quote*", "offert offerthantering"),
+    ("quotation*", "offert offerthantering"),
+    ("estimat*", "kalkyl offert"),
+    ("tender*", "anbud upphandling"),
+    ("bid*", "anbud"),
+    ("procurement", "upphandling"),
+    ("invoice*", "faktura fakturahantering"),
+    ("bookkeeping", "bokföring"),
+    ("accounting", "bokföring redovisning"),
+    ("customer service", "kundtjänst"),
+    ("customer*", "kund kundtjänst"),
+    ("chatbot*", "chattbot kundtjänst"),
+    ("chat bot*", "chattbot"),
+    ("support", "stöd"),
+    ("energy", "energi energioptimering"),
+    ("electricity", "el elpris energi"),
+    ("power", "el energi"),
+    ("heating", "värme energi"),
+    ("route*", "ruttplanering"),
+    ("routing", "ruttplanering"),
+    ("transport*", "transport ruttplanering"),
+    ("logistic*", "logistik"),
+    ("truck*", "transport ruttplanering"),
+    ("haulage", "transport åkeri"),
+    ("deliver*", "leveranser"),
+    ("drawing*", "ritningar"),
+    ("specification*", "specifikationer"),
+    ("manual*", "manualer teknisk dokumentation"),
+    ("documentation", "dokumentation"),
+    ("document*", "dokument"),
+    ("crop*", "grödor"),
+    ("farm*", "lantbruk jordbruk"),
+    ("agricultur*", "lantbruk"),
+    ("forest*", "skog skogsbruk"),
+    ("drone*", "drönare"),
+    ("satellite*", "satellitbilder"),
+    ("product*", "produkt produkter"),
+    ("service*", "tjänster"),
+    ("office", "kontor"),
+    ("email*", "e-post mejl"),
+    ("text*", "text"),
+    ("write", "skriva"),
+    ("writing", "skriva textproduktion"),
+];
+
+/// Everyday Swedish (and common misspellings) → the documents' words.
+const SV_SV: &[(&str, &str)] = &[
+    ("pengar", "bidrag finansiering"),
+    ("gratis", "kostnadsfri"),
+    ("betala*", "kostnad avgift"),
+    ("funkar", "fungerar"),
+    ("exjobb*", "examensarbete"),
+    ("praktikant*", "praktik studenter"),
+    ("chatbot*", "chattbot"),
+    ("chattbot*", "kundtjänst"),
+    ("matchning*", "match-making"),
+    ("matcha*", "match-making"),
+    ("anmäl*", "delta anmälan"),
+    ("vara med", "delta"),
+    ("hänga med", "delta"),
+    ("småföretag*", "små företag smf"),
+    ("smf", "små medelstora företag"),
+    ("ai act", "ai-förordningen"),
+    ("ai-act*", "ai-förordningen"),
+    ("lagar", "lag regler"),
+    ("regler*", "regler förordning"),
+    ("stöd", "stöd"),
+    ("kostar", "kostnad avgift"),
+    ("hålla på", "pågår"),
+    ("håller på", "pågår"),
+    ("slutar", "slutdatum"),
+    ("räkna hem", "lönsamhet nytta"),
+    ("lönar", "lönsamhet"),
+    ("underhåll*", "prediktivt underhåll"),
+    ("offert*", "offerthantering"),
+    ("faktur*", "fakturahantering"),
+    ("prognos*", "efterfrågeprognoser"),
+];
+
+/// The expansion of `question` (empty when nothing applies), written in
+/// Swedish; analyse it with the Swedish model.
+pub fn expand(question: &str, lang: Lang) -> String {
+    expand_with(question, lang, |_| true)
+}
+
+/// The expansion from one-word entries only (for a single word).
+pub fn expand_word(word: &str, lang: Lang) -> String {
+    expand_with(word, lang, |key| !key.contains(' '))
+}
+
+/// The expansion from phrase entries only ("take part", "customer service").
+pub fn expand_phrases(text: &str, lang: Lang) -> String {
+    expand_with(text, lang, |key| key.contains(' '))
+}
+
+fn table(lang: Lang) -> &'static [(&'static str, &'static str)] {
+    match lang {
+        Lang::En => EN_SV,
+        Lang::Sv => SV_SV,
+    }
+}
+
+fn expand_with(text: &str, lang: Lang, keep: impl Fn(&str) -> bool) -> String {
+    let lower = text.to_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| !(c.is_alphanumeric() || c == '-'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let joined = format!(" {} ", words.join(" "));
+    let mut out: Vec<&str> = Vec::new();
+    for (key, terms) in table(lang) {
+        if !keep(key) {
+            continue;
+        }
+        let (key, prefix) = match key.strip_suffix('*') {
+            Some(k) => (k, true),
+            None => (*key, false),
+        };
+        let hit = if key.contains(' ') {
+            if prefix {
+                joined.contains(&format!(" {key}"))
+            } else {
+                joined.contains(&format!(" {key} "))
+            }
+        } else if prefix {
+            words.iter().any(|w| w.starts_with(key))
+        } else {
+            words.contains(&key)
+        };
+        if hit && !out.contains(terms) {
+            out.push(terms);
+        }
+    }
+    out.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn english_words_bring_swedish_search_words() {
+        let e = expand(
+            "Can AI help a small manufacturer with maintenance of its machines?",
+            Lang::En,
+        );
+        for w in ["underhåll", "maskin", "tillverkning", "små"] {
+            assert!(e.contains(w), "{w} in {e}");
+        }
+        assert!(expand("Who pays for the programme?", Lang::En).contains("finansiering"));
+        // Phrases match whole words only: "costumer" is not "cost".
+        assert_eq!(expand("nothing here at all", Lang::En), "");
+        assert!(!expand("take a partial view", Lang::En).contains("delta"));
+        assert!(expand("how do we take part?", Lang::En).contains("delta"));
+    }
+
+    #[test]
+    fn everyday_swedish_finds_document_words() {
+        assert!(expand("kan vi få pengar?", Lang::Sv).contains("bidrag"));
+        assert!(expand("Är det gratis?", Lang::Sv).contains("kostnadsfri"));
+        assert_eq!(expand("Vad är en behovsanalys?", Lang::Sv), "");
+    }
+}
