@@ -13,6 +13,10 @@ pub struct Unit {
     pub list_item: bool,
     /// Index of the block (paragraph or list) the unit belongs to.
     pub block: usize,
+    /// For a list item that opens with bold text ("**Bilder** på
+    /// produkterna …"), that text: the item in a word, for a list too long
+    /// to quote whole.
+    pub head: Option<String>,
 }
 
 /// Plain text of a Markdown passage, split into units. Headings are
@@ -24,9 +28,20 @@ pub fn units(markdown: &str) -> Vec<Unit> {
     let mut in_heading = false;
     let mut item_depth = 0usize;
     let mut block = 0usize;
-    let flush = |buf: &mut String, out: &mut Vec<Unit>, list: bool, block: usize| {
+    // The bold opening of the current list item, while it is read.
+    let mut head: Option<String> = None;
+    let mut in_head = false;
+    let flush = |buf: &mut String,
+                 out: &mut Vec<Unit>,
+                 list: bool,
+                 block: usize,
+                 head: &mut Option<String>| {
         let t = buf.split_whitespace().collect::<Vec<_>>().join(" ");
         buf.clear();
+        let h = head
+            .take()
+            .map(|h| h.split_whitespace().collect::<Vec<_>>().join(" "))
+            .filter(|h| !h.is_empty());
         if t.is_empty() {
             return;
         }
@@ -35,6 +50,7 @@ pub fn units(markdown: &str) -> Vec<Unit> {
                 text: t,
                 list_item: true,
                 block,
+                head: h,
             });
         } else {
             for s in sentences(&t) {
@@ -42,6 +58,7 @@ pub fn units(markdown: &str) -> Vec<Unit> {
                     text: s,
                     list_item: false,
                     block,
+                    head: None,
                 });
             }
         }
@@ -55,35 +72,48 @@ pub fn units(markdown: &str) -> Vec<Unit> {
             }
             Event::Start(Tag::Item) => {
                 if item_depth == 0 {
-                    flush(&mut buf, &mut out, false, block);
+                    flush(&mut buf, &mut out, false, block, &mut None);
+                    head = None;
                 }
                 item_depth += 1;
             }
             Event::End(TagEnd::Item) => {
                 item_depth = item_depth.saturating_sub(1);
                 if item_depth == 0 {
-                    flush(&mut buf, &mut out, true, block);
+                    flush(&mut buf, &mut out, true, block, &mut head);
                 } else {
                     buf.push(' ');
                 }
             }
+            Event::Start(Tag::Strong) if item_depth == 1 && buf.trim().is_empty() => {
+                in_head = true;
+                head = Some(String::new());
+            }
+            Event::End(TagEnd::Strong) if in_head => in_head = false,
             Event::Start(Tag::List(_)) if item_depth == 0 => block += 1,
             Event::End(TagEnd::List(_)) if item_depth == 0 => block += 1,
             Event::End(TagEnd::Paragraph) if item_depth == 0 => {
-                flush(&mut buf, &mut out, false, block);
+                flush(&mut buf, &mut out, false, block, &mut None);
                 block += 1;
             }
             Event::End(TagEnd::Paragraph) => buf.push(' '),
-            Event::Text(t) | Event::Code(t) if !in_heading => buf.push_str(&t),
+            Event::Text(t) | Event::Code(t) if !in_heading => {
+                if in_head {
+                    if let Some(h) = head.as_mut() {
+                        h.push_str(&t);
+                    }
+                }
+                buf.push_str(&t)
+            }
             Event::SoftBreak | Event::HardBreak => buf.push(' '),
             Event::End(TagEnd::TableCell) => buf.push_str(" | "),
             Event::End(TagEnd::TableRow) | Event::End(TagEnd::TableHead) => {
-                flush(&mut buf, &mut out, true, block)
+                flush(&mut buf, &mut out, true, block, &mut None)
             }
             _ => {}
         }
     }
-    flush(&mut buf, &mut out, item_depth > 0, block);
+    flush(&mut buf, &mut out, item_depth > 0, block, &mut head);
     out
 }
 

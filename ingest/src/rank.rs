@@ -36,6 +36,8 @@ use crate::text::Analyzer;
 pub enum Intent {
     /// About the programme itself: what it is, joining, cost, activities.
     Programme,
+    /// "Can we take part?", often after a description of the company.
+    Eligibility,
     /// "Can AI help us with …", a business problem.
     UseCase,
     /// Who else can help: an organisation in the support system.
@@ -49,8 +51,9 @@ pub enum Intent {
 }
 
 impl Intent {
-    pub const ALL: [Intent; 6] = [
+    pub const ALL: [Intent; 7] = [
         Intent::Programme,
+        Intent::Eligibility,
         Intent::UseCase,
         Intent::Support,
         Intent::Rules,
@@ -62,6 +65,43 @@ impl Intent {
 /// Cue phrases per intent (lower case; a trailing `*` matches a word
 /// prefix). Written from the domain, in both languages.
 const CUES: &[(Intent, &[&str])] = &[
+    (
+        Intent::Eligibility,
+        &[
+            "vara med",
+            "kan vi delta",
+            "får vi delta",
+            "kan vi vara",
+            "får vi vara",
+            "passar vi",
+            "passar det",
+            "kvalificer*",
+            "räknas vi",
+            "är vi välkomna",
+            "gäller det oss",
+            "bara för",
+            "endast för",
+            "vem kan delta",
+            "vilka företag",
+            "vilka kan",
+            "can we join",
+            "can we take",
+            "can we participate",
+            "could we join",
+            "are we eligible",
+            "eligib*",
+            "qualif*",
+            "do we count",
+            "is it for us",
+            "only for",
+            "who can",
+            "which companies",
+            "open to",
+            "is this for",
+            "are we too",
+            "är vi för",
+        ],
+    ),
     (
         Intent::Event,
         &[
@@ -587,6 +627,12 @@ pub struct Features {
     pub example: f32,
     /// The chunk opens its document.
     pub lead: f32,
+    /// Share of the question's words (IDF-weighted) that any candidate
+    /// contains: the same for every candidate of a question. Low when the
+    /// question is about things the knowledge base never mentions. Used
+    /// by the confidence model, not for ranking.
+    #[serde(default)]
+    pub known: f32,
 }
 
 impl Features {
@@ -749,6 +795,26 @@ pub fn features(
         })
         .collect();
     let total: f32 = idf.iter().sum::<f32>().max(1e-6);
+    // A word no candidate contains has df 0; its share of the weight is
+    // what the knowledge base does not know about.
+    let unknown: f32 = q
+        .words
+        .iter()
+        .zip(&idf)
+        .filter(|(w, _)| {
+            !cands.iter().zip(&terms).any(|(c, t)| {
+                w.ids(c.payload.language)
+                    .iter()
+                    .any(|id| t.body.contains_key(id) || t.title.binary_search(id).is_ok())
+            })
+        })
+        .map(|(_, i)| *i)
+        .sum();
+    let known = if q.words.is_empty() {
+        0.0
+    } else {
+        1.0 - unknown / total
+    };
     let max_sparse = cands.iter().filter_map(|c| c.sparse).fold(0.0f32, f32::max);
     let dense: Vec<f32> = cands.iter().filter_map(|c| c.dense).collect();
     let (dmin, dmax) = dense
@@ -822,6 +888,7 @@ pub fn features(
                 lead: f32::from(u8::from(
                     c.payload.ordinal == 0 && c.payload.heading_path.len() <= 1,
                 )),
+                known,
             }
         })
         .collect()
@@ -885,6 +952,90 @@ fn contains_phrase(hay: &str, needle: &str) -> bool {
     false
 }
 
+/// Questions that ask for what a knowledge base of general programme
+/// information cannot hold: a person, a number to call, a count of
+/// participants so far, a booking, a promise, an exact date, our own
+/// contract or case judged. These must go to a person, however well
+/// their words match a page.
+const SPECIFIC: &[&str] = &[
+    "telefonnummer",
+    "telefon",
+    "ringa",
+    "ring",
+    "phone",
+    "call you",
+    "mejladress",
+    "e-postadress",
+    "epostadress",
+    "email address",
+    "e-mail address",
+    "mail address",
+    "kontaktperson",
+    "contact person",
+    "vem ska jag",
+    "who should i",
+    "vad heter",
+    "what is the name",
+    "hur många företag",
+    "how many companies",
+    "how many firms",
+    "hur många har",
+    "how many have",
+    "hittills",
+    "so far",
+    "procent av",
+    "percentage of",
+    "boka",
+    "book a",
+    "booking",
+    "möte på",
+    "meeting on",
+    "imorgon",
+    "i morgon",
+    "tomorrow",
+    "i helgen",
+    "this weekend",
+    "ikväll",
+    "tonight",
+    "öppettider",
+    "opening hours",
+    "exakt datum",
+    "exact date",
+    "vilket datum",
+    "which date",
+    "what date",
+    "exakt var",
+    "exactly where",
+    "lova",
+    "promise",
+    "garanti*",
+    "guarantee*",
+    "vårt avtal",
+    "our contract",
+    "klausul*",
+    "clause",
+    "i vårt fall",
+    "in our case",
+    "lagligt",
+    "legal for us",
+    "hur mycket pengar",
+    "how much money",
+    "how many kronor",
+    "hur många kronor",
+    "kön",
+    "queue",
+    "waiting list",
+    "platser kvar",
+    "places left",
+    "seats left",
+];
+
+/// 1 when the question asks for something specific in [`SPECIFIC`].
+pub fn asks_specific(lower: &str) -> f32 {
+    let words = words_of(lower);
+    f32::from(u8::from(SPECIFIC.iter().any(|c| cue_hits(&words, c))))
+}
+
 /// The inputs of the confidence model, from the best result's features
 /// and its lead over the best result of another document.
 pub fn confidence_inputs(top: &Features, top_score: f32, margin: f32, q: &Query) -> Vec<f32> {
@@ -898,6 +1049,8 @@ pub fn confidence_inputs(top: &Features, top_score: f32, margin: f32, q: &Query)
         top.gram,
         top.dense,
         if q.len() <= 1 { 1.0 } else { 0.0 },
+        top.known,
+        asks_specific(&q.lower),
     ]
 }
 

@@ -854,7 +854,7 @@ impl Assistant {
                 }
             }
         }
-        let Some((body, sources)) = self.extractive(&query, &results) else {
+        let Some((body, sources)) = self.extractive(&query, &results).await else {
             return Ok(a);
         };
         a.kind = AnswerKind::Answered;
@@ -946,7 +946,33 @@ impl Assistant {
             .filter(|x| x.chunk.language == lang)
     }
 
-    fn extractive(&self, query: &str, results: &[Found]) -> Option<(String, Vec<SourceRef>)> {
+    /// The units an answer is chosen from: the best chunk, and when it is
+    /// only a short opening ("Ett mönster för …" above a use case's
+    /// sections), the section after it too, which says what AI does.
+    async fn answer_window(&self, top: &ChunkPayload) -> Vec<extract::Unit> {
+        let mut units = extract::units(&top.text);
+        if extract::plain(&top.text).chars().count() >= 300 {
+            return units;
+        }
+        let filter = SearchFilter {
+            doc_path: Some(top.doc_path.clone()),
+            ..Default::default()
+        };
+        let Ok(mut hits) = self.knowledge.backend().list(&filter, 64).await else {
+            return units;
+        };
+        hits.sort_by_key(|h| h.payload.line);
+        if let Some(next) = hits.iter().find(|h| h.payload.line > top.line) {
+            let offset = units.iter().map(|u| u.block + 1).max().unwrap_or(0);
+            units.extend(extract::units(&next.payload.text).into_iter().map(|mut u| {
+                u.block += offset;
+                u
+            }));
+        }
+        units
+    }
+
+    async fn extractive(&self, query: &str, results: &[Found]) -> Option<(String, Vec<SourceRef>)> {
         let analyzer = self.retriever.analyzer();
         if self.knowledge.settings().search.pipeline == Pipeline::Baseline {
             for f in results.iter().take(2) {
@@ -968,7 +994,7 @@ impl Assistant {
         let q = Query::new(analyzer, query, analyzer.detect(query));
         let max = self.settings.assistant.answer_max_chars;
         let top = results.first()?;
-        let units = extract::units(&top.chunk.text);
+        let units = self.answer_window(&top.chunk).await;
         let heading_answers = top.features.is_some_and(|f| f.heading >= 0.6);
         let sel = extract::select_answer(
             analyzer,

@@ -32,16 +32,44 @@ pub fn unit_score(analyzer: &Analyzer, q: &Query, u: &Unit, lang: Lang) -> f32 {
     words + 0.3 * q.gram_share(&u.text)
 }
 
+/// A list item in a word: its bold opening, or the part before a dash or
+/// colon when short, else the item shortened.
+fn compact(u: &Unit) -> String {
+    if let Some(h) = &u.head {
+        return h.trim_end_matches([':', '.', ',']).to_string();
+    }
+    for sep in [" – ", " — ", ": ", " - "] {
+        if let Some(pos) = u.text.find(sep) {
+            let before = &u.text[..pos];
+            if before.chars().count() <= 60 {
+                return before.to_string();
+            }
+        }
+    }
+    shorten(&u.text, 70)
+}
+
+/// The contiguous list items from `i` on (same list).
+fn list_from(units: &[Unit], i: usize) -> std::ops::Range<usize> {
+    let block = units[i].block;
+    let mut end = i;
+    while end < units.len() && units[end].list_item && units[end].block == block {
+        end += 1;
+    }
+    i..end
+}
+
 /// Picks the units of a passage that answer the question, in source order,
 /// within `max_chars`:
 /// - when the section's heading already asks the question
 ///   (`heading_answers`), the section's opening is the answer;
 /// - otherwise the unit that best answers it, then the rest of its
-///   paragraph or list and any further units that also match;
+///   paragraph, and further paragraphs and lists that also match;
 /// - a list item brings the sentence that introduces its list, and such a
-///   lead-in brings its list (as many items as fit), so an answer never
-///   stops at "Det kan vara:";
-/// - leftover room goes to the next best-matching units.
+///   lead-in brings its list, so an answer never stops at "Det kan vara:";
+///   a list too long to quote whole is given item by item in a word
+///   ("Bilder, märkta exempel, …");
+/// - leftover room goes to the best-matching sentences before it.
 pub fn select_answer(
     analyzer: &Analyzer,
     q: &Query,
@@ -53,8 +81,8 @@ pub fn select_answer(
     if units.is_empty() {
         return Vec::new();
     }
-    let len = |i: usize| units[i].text.chars().count() + 1;
-    let total: usize = (0..units.len()).map(len).sum();
+    let len = |t: &str| t.chars().count() + 1;
+    let total: usize = units.iter().map(|u| len(&u.text)).sum();
     if total <= max_chars {
         return units.to_vec();
     }
@@ -75,92 +103,114 @@ pub fn select_answer(
         }
         b
     };
-    let mut chosen: Vec<usize> = Vec::new();
+    // Chosen units by index, with the text to show.
+    let mut out: std::collections::BTreeMap<usize, String> = Default::default();
     let mut used = 0usize;
-    let take = |i: usize, chosen: &mut Vec<usize>, used: &mut usize| -> bool {
-        if chosen.contains(&i) {
+    // Adds a list (full, or compact when it does not fit); false if not
+    // even one compact item fits.
+    let add_list = |r: std::ops::Range<usize>,
+                    out: &mut std::collections::BTreeMap<usize, String>,
+                    used: &mut usize|
+     -> bool {
+        let full: usize = r.clone().map(|i| len(&units[i].text)).sum();
+        if *used + full <= max_chars {
+            for i in r {
+                out.insert(i, units[i].text.clone());
+            }
+            *used += full;
             return true;
         }
-        if *used + len(i) > max_chars {
-            return false;
-        }
-        *used += len(i);
-        chosen.push(i);
-        true
-    };
-    // A list item is read with the sentence that introduces its list.
-    if units[start].list_item {
-        if let Some(lead) = (0..start).rev().find(|&i| !units[i].list_item) {
-            if is_lead_in(&units[lead]) {
-                take(lead, &mut chosen, &mut used);
+        let mut any = false;
+        for i in r {
+            let c = compact(&units[i]);
+            if *used + len(&c) > max_chars {
+                break;
             }
+            *used += len(&c);
+            out.insert(i, c);
+            any = true;
+        }
+        any
+    };
+    let add_unit =
+        |i: usize, out: &mut std::collections::BTreeMap<usize, String>, used: &mut usize| -> bool {
+            if out.contains_key(&i) {
+                return true;
+            }
+            if *used + len(&units[i].text) > max_chars {
+                return false;
+            }
+            *used += len(&units[i].text);
+            out.insert(i, units[i].text.clone());
+            true
+        };
+    // The anchor's paragraph (from the anchor on) or list (with its lead-in).
+    let mut i = start;
+    if units[start].list_item {
+        let first = (0..start)
+            .rev()
+            .take_while(|&k| units[k].list_item && units[k].block == units[start].block)
+            .last()
+            .unwrap_or(start);
+        if first > 0 && is_lead_in(&units[first - 1]) {
+            add_unit(first - 1, &mut out, &mut used);
+        }
+        let r = list_from(units, first);
+        i = r.end;
+        if !add_list(r, &mut out, &mut used) {
+            add_unit(start, &mut out, &mut used);
+        }
+    } else {
+        let block = units[start].block;
+        while i < units.len() && !units[i].list_item && units[i].block == block {
+            if !add_unit(i, &mut out, &mut used) {
+                break;
+            }
+            i += 1;
         }
     }
-    take(start, &mut chosen, &mut used);
-    // Grow forward: the rest of the paragraph, the list a lead-in opens,
-    // the rest of a list, or any unit that also answers.
-    let mut i = start + 1;
-    while i < units.len() {
-        let prev = &units[i - 1];
-        let u = &units[i];
-        let same_block = u.block == units[start].block && u.list_item == units[start].list_item;
-        let opened_list = u.list_item && (is_lead_in(prev) || prev.list_item);
-        if !(same_block || opened_list || scores[i] > 0.0) {
-            break;
+    // Onwards: a lead-in's list, then paragraphs and lists that also match.
+    while i < units.len() && used < max_chars {
+        if units[i].list_item {
+            let r = list_from(units, i);
+            let led = i > 0 && out.contains_key(&(i - 1)) && is_lead_in(&units[i - 1]);
+            let matches = r.clone().any(|k| scores[k] > 0.0);
+            if led || matches {
+                add_list(r.clone(), &mut out, &mut used);
+            }
+            i = r.end;
+            continue;
         }
-        if !take(i, &mut chosen, &mut used) {
-            break;
+        if scores[i] > 0.0 || (is_lead_in(&units[i]) && scores[i] > 0.0) {
+            add_unit(i, &mut out, &mut used);
         }
         i += 1;
     }
-    // Leftover room: the next best-matching units elsewhere in the passage.
+    // Leftover room: the best-matching sentences elsewhere.
     let mut rest: Vec<usize> = (0..units.len())
-        .filter(|i| !chosen.contains(i) && scores[*i] > 0.0)
+        .filter(|k| !out.contains_key(k) && scores[*k] > 0.0)
+        .filter(|k| !units[*k].list_item && !is_lead_in(&units[*k]))
         .collect();
     rest.sort_by(|a, b| scores[*b].total_cmp(&scores[*a]).then(a.cmp(b)));
     for r in rest {
-        if units[r].list_item || is_lead_in(&units[r]) {
-            continue;
-        }
-        take(r, &mut chosen, &mut used);
+        add_unit(r, &mut out, &mut used);
     }
-    chosen.sort_unstable();
-    // A lead-in never ends the answer (nor a run of units): it brings its
-    // list, items shortened to the room left, or it goes.
-    let mut out: Vec<Unit> = Vec::new();
-    let mut room = max_chars.saturating_sub(used);
-    for (k, &i) in chosen.iter().enumerate() {
-        out.push(units[i].clone());
-        let followed = chosen
-            .get(k + 1)
-            .is_some_and(|&n| n == i + 1 && units[n].list_item);
-        if !is_lead_in(&units[i]) || followed {
-            continue;
-        }
-        let mut added = 0;
-        for item in units[i + 1..].iter().take_while(|u| u.list_item) {
-            if room < 30 {
-                break;
-            }
-            let t = shorten(&item.text, room - 1);
-            room = room.saturating_sub(t.chars().count() + 1);
-            out.push(Unit {
-                text: t,
-                ..item.clone()
-            });
-            added += 1;
-        }
-        if added == 0 {
-            out.pop();
+    // A lead-in without its list goes.
+    let keys: Vec<usize> = out.keys().copied().collect();
+    for k in keys {
+        if is_lead_in(&units[k]) && !out.contains_key(&(k + 1)) {
+            out.remove(&k);
         }
     }
     if out.is_empty() {
-        out.push(Unit {
-            text: shorten(&units[start].text, max_chars),
-            ..units[start].clone()
-        });
+        out.insert(start, shorten(&units[start].text, max_chars));
     }
-    out
+    out.into_iter()
+        .map(|(i, text)| Unit {
+            text,
+            ..units[i].clone()
+        })
+        .collect()
 }
 
 /// `text` cut to at most `max` characters at a word boundary, with "…".
