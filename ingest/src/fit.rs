@@ -217,7 +217,7 @@ pub fn fit_calibration(w: &[f32], examples: &[Example], max_false: f32) -> Calib
     let xs: Vec<Vec<f32>> = data.iter().map(|d| z(&d.0)).collect();
     let mut beta = vec![0.0f32; dim + 1];
     let lr = 0.1;
-    let l2 = 0.01;
+    let l2 = 0.002;
     for _ in 0..3000 {
         let mut g = vec![0.0f32; dim + 1];
         for (x, (_, y)) in xs.iter().zip(&data) {
@@ -305,9 +305,8 @@ mod tests {
             .collect();
         let init = RankModel::untrained();
         let mut flat = init.clone();
-        flat.weights = vec![
-            1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
-        ];
+        flat.weights = vec![0.0; Features::NAMES.len()];
+        flat.weights[0] = 1.0;
         assert!(objective(&flat.weights, &ex) < 0.1, "sparse alone is wrong");
         let m = fit(&mut ex, &flat, 0.05);
         assert!(objective(&m.weights, &ex) > 1.2, "{:?}", m.weights);

@@ -377,11 +377,13 @@ impl Query {
         let lower = question.to_lowercase();
         let mut words = Vec::new();
         let mut seen: HashSet<Vec<u32>> = HashSet::new();
+        let mut content: Vec<&str> = Vec::new();
         for w in words_of(&lower) {
             let own: Vec<u32> = sorted(analyzer.query_terms(w, lang));
             if own.is_empty() || !seen.insert(own.clone()) {
                 continue;
             }
+            content.push(w);
             let exp = crate::terms::expand_word(w, lang);
             let exp_sv: Vec<u32> = if exp.is_empty() {
                 Vec::new()
@@ -411,8 +413,11 @@ impl Query {
                 words.push(QueryWord { sv, en: Vec::new() });
             }
         }
+        // N-grams of the content words only: "how", "should" and "för"
+        // share n-grams with every page and would make any question look
+        // half answered.
         let mut grams = Vec::new();
-        crate::text::char_grams(question, |g| grams.push(crate::text::gram_id(g)));
+        crate::text::char_grams(&content.join(" "), |g| grams.push(crate::text::gram_id(g)));
         grams.sort_unstable();
         grams.dedup();
         Self {
@@ -633,15 +638,26 @@ pub struct Features {
     /// by the confidence model, not for ranking.
     #[serde(default)]
     pub known: f32,
+    /// Share of the question's words (IDF-weighted) that the chunk's
+    /// document contains in any of its candidate chunks.
+    #[serde(default)]
+    pub doc: f32,
+    /// The same, every word counting alike.
+    #[serde(default)]
+    pub doc_plain: f32,
+    /// Share of the question's words (IDF-weighted) found in the title or
+    /// headings of any candidate: the same for every candidate.
+    #[serde(default)]
+    pub topical: f32,
 }
 
 impl Features {
-    pub const NAMES: [&'static str; 13] = [
+    pub const NAMES: [&'static str; 14] = [
         "sparse", "dense", "title", "heading", "body", "tf", "sentence", "gram", "prior", "entity",
-        "lang", "example", "lead",
+        "lang", "example", "lead", "doc",
     ];
 
-    pub fn to_array(self) -> [f32; 13] {
+    pub fn to_array(self) -> [f32; 14] {
         [
             self.sparse,
             self.dense,
@@ -656,6 +672,7 @@ impl Features {
             self.lang,
             self.example,
             self.lead,
+            self.doc,
         ]
     }
 }
@@ -738,9 +755,17 @@ impl RankModel {
     /// order, nudged by title and sentence matches.
     pub fn untrained() -> Self {
         Self {
-            weights: vec![
-                1.0, 1.0, 0.3, 0.2, 0.2, 0.2, 0.3, 0.2, 0.0, 0.3, 0.1, -0.3, 0.0,
-            ],
+            weights: Features::NAMES
+                .iter()
+                .map(|n| match *n {
+                    "sparse" | "dense" => 1.0,
+                    "title" | "sentence" | "entity" => 0.3,
+                    "example" => -0.3,
+                    "lang" => 0.1,
+                    "prior" | "lead" => 0.0,
+                    _ => 0.2,
+                })
+                .collect(),
             priors: KindPriors::default(),
             calibration: Calibration::default(),
         }
@@ -820,11 +845,73 @@ pub fn features(
     let (dmin, dmax) = dense
         .iter()
         .fold((f32::MAX, f32::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+    // Which question words each candidate contains, and the union over
+    // the candidates of one document: a page can answer one part of the
+    // question in one section and another part in the next.
+    let hits: Vec<Vec<bool>> = cands
+        .iter()
+        .zip(&terms)
+        .map(|(c, t)| {
+            q.words
+                .iter()
+                .map(|w| {
+                    w.ids(c.payload.language)
+                        .iter()
+                        .any(|id| t.body.contains_key(id) || t.title.binary_search(id).is_ok())
+                })
+                .collect()
+        })
+        .collect();
+    // The question's words that some candidate's title or headings
+    // carry: the knowledge base is *about* them, not just mentions them
+    // ("väder" occurs in a forecasting page; no page is about weather).
+    let topical = {
+        let about: Vec<bool> = q
+            .words
+            .iter()
+            .map(|w| {
+                cands.iter().zip(&terms).any(|(c, t)| {
+                    w.ids(c.payload.language).iter().any(|id| {
+                        t.title.binary_search(id).is_ok() || t.heading.binary_search(id).is_ok()
+                    })
+                })
+            })
+            .collect();
+        about
+            .iter()
+            .zip(&idf)
+            .filter(|(a, _)| **a)
+            .map(|(_, i)| *i)
+            .sum::<f32>()
+            / total
+    };
+    let mut by_doc: HashMap<&str, Vec<bool>> = HashMap::new();
+    for (c, h) in cands.iter().zip(&hits) {
+        let e = by_doc
+            .entry(c.payload.doc_path.as_str())
+            .or_insert_with(|| vec![false; h.len()]);
+        for (a, b) in e.iter_mut().zip(h) {
+            *a |= *b;
+        }
+    }
     cands
         .iter()
         .zip(&terms)
         .map(|(c, t)| {
             let lang = c.payload.language;
+            let doc_hits = &by_doc[c.payload.doc_path.as_str()];
+            let doc = doc_hits
+                .iter()
+                .zip(&idf)
+                .filter(|(h, _)| **h)
+                .map(|(_, i)| *i)
+                .sum::<f32>()
+                / total;
+            let doc_plain = if doc_hits.is_empty() {
+                0.0
+            } else {
+                doc_hits.iter().filter(|h| **h).count() as f32 / doc_hits.len() as f32
+            };
             let share = |has: &dyn Fn(u32) -> bool| -> f32 {
                 q.words
                     .iter()
@@ -889,6 +976,9 @@ pub fn features(
                     c.payload.ordinal == 0 && c.payload.heading_path.len() <= 1,
                 )),
                 known,
+                doc,
+                doc_plain,
+                topical,
             }
         })
         .collect()
@@ -1028,6 +1118,44 @@ const SPECIFIC: &[&str] = &[
     "platser kvar",
     "places left",
     "seats left",
+    "email",
+    "e-mail",
+    "mejl",
+    "e-post",
+    "namn på",
+    "name of",
+    "their name",
+    "vem är ansvarig",
+    "who is responsible",
+    "register me",
+    "register us",
+    "anmäla mig",
+    "anmäl mig",
+    "anmäl oss",
+    "sign me up",
+    "sign us up",
+    "right now",
+    "just nu",
+    "nda",
+    "sekretessavtal",
+    "charge",
+    "ta betalt",
+    "timpris",
+    "per timme",
+    "per hour",
+    "accept us",
+    "antar oss",
+    "kommer vi att få",
+    "will we get",
+    "will they",
+    "recommend a",
+    "rekommendera en",
+    "just tell me",
+    "säg bara",
+    "next call",
+    "nästa utlysning",
+    "vilka företag i",
+    "which companies in",
 ];
 
 /// 1 when the question asks for something specific in [`SPECIFIC`].
@@ -1051,6 +1179,9 @@ pub fn confidence_inputs(top: &Features, top_score: f32, margin: f32, q: &Query)
         if q.len() <= 1 { 1.0 } else { 0.0 },
         top.known,
         asks_specific(&q.lower),
+        top.doc,
+        top.doc_plain,
+        top.topical,
     ]
 }
 

@@ -946,30 +946,53 @@ impl Assistant {
             .filter(|x| x.chunk.language == lang)
     }
 
-    /// The units an answer is chosen from: the best chunk, and when it is
-    /// only a short opening ("Ett mönster för …" above a use case's
-    /// sections), the section after it too, which says what AI does.
-    async fn answer_window(&self, top: &ChunkPayload) -> Vec<extract::Unit> {
-        let mut units = extract::units(&top.text);
-        if extract::plain(&top.text).chars().count() >= 300 {
-            return units;
-        }
+    /// The section an answer is quoted from, and its units: of the top
+    /// document's chunks, the one that answers the question best
+    /// ([`extract::best_section`]: the question's rarer words weigh more,
+    /// so "högrisk" picks the risk categories over a page-wide
+    /// "AI-förordningen"), with the section after it when it is only a
+    /// short opening ("Ett mönster för …" above a use case's sections).
+    /// Also the document's opening sentence, for "what is …" questions.
+    async fn answer_window(
+        &self,
+        q: &Query,
+        top: &Found,
+    ) -> (ChunkPayload, Vec<extract::Unit>, Option<extract::Unit>) {
         let filter = SearchFilter {
-            doc_path: Some(top.doc_path.clone()),
+            doc_path: Some(top.chunk.doc_path.clone()),
             ..Default::default()
         };
-        let Ok(mut hits) = self.knowledge.backend().list(&filter, 64).await else {
-            return units;
+        let mut chunks: Vec<ChunkPayload> = match self.knowledge.backend().list(&filter, 64).await {
+            Ok(h) if !h.is_empty() => h.into_iter().map(|h| h.payload).collect(),
+            _ => vec![top.chunk.clone()],
         };
-        hits.sort_by_key(|h| h.payload.line);
-        if let Some(next) = hits.iter().find(|h| h.payload.line > top.line) {
-            let offset = units.iter().map(|u| u.block + 1).max().unwrap_or(0);
-            units.extend(extract::units(&next.payload.text).into_iter().map(|mut u| {
-                u.block += offset;
-                u
-            }));
+        chunks.sort_by_key(|c| c.line);
+        let analyzer = self.retriever.analyzer();
+        let ranked = chunks.iter().position(|c| c.line == top.chunk.line);
+        let stay: f32 = std::env::var("XSTAY")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.4);
+        let at = extract::best_section(analyzer, q, &chunks, ranked, stay)
+            .or(ranked)
+            .unwrap_or(0);
+        let chosen = chunks[at].clone();
+        let mut units = extract::units(&chosen.text);
+        if extract::plain(&chosen.text).chars().count() < 300 {
+            if let Some(next) = chunks.get(at + 1) {
+                let offset = units.iter().map(|u| u.block + 1).max().unwrap_or(0);
+                units.extend(extract::units(&next.text).into_iter().map(|mut u| {
+                    u.block += offset;
+                    u
+                }));
+            }
         }
-        units
+        let opening = (at > 0)
+            .then(|| chunks.first())
+            .flatten()
+            .and_then(|c| extract::units(&c.text).into_iter().next())
+            .filter(|u| !u.list_item && !extract::is_lead_in(u));
+        (chosen, units, opening)
     }
 
     async fn extractive(&self, query: &str, results: &[Found]) -> Option<(String, Vec<SourceRef>)> {
@@ -994,20 +1017,37 @@ impl Assistant {
         let q = Query::new(analyzer, query, analyzer.detect(query));
         let max = self.settings.assistant.answer_max_chars;
         let top = results.first()?;
-        let units = self.answer_window(&top.chunk).await;
-        let heading_answers = top.features.is_some_and(|f| f.heading >= 0.6);
-        let sel = extract::select_answer(
+        let (section, units, opening) = self.answer_window(&q, top).await;
+        let heading_answers = {
+            let h = q.word_hits(analyzer, &section.heading_path.join(" "), section.language);
+            let n = h.iter().filter(|x| **x).count();
+            !h.is_empty() && n * 5 >= h.len() * 3
+        };
+        // "Vad är …?", "What does … do?": the page's opening sentence says
+        // what the thing is, whichever section answers the rest.
+        let opening = opening.filter(|_| extract::asks_what(&q.lower));
+        let budget = max.saturating_sub(opening.as_ref().map_or(0, |u| u.text.chars().count() + 1));
+        let mut sel = extract::select_answer(
             analyzer,
             &q,
-            top.chunk.language,
+            section.language,
             &units,
-            max,
+            budget,
             heading_answers,
         );
+        if let Some(o) = opening {
+            if !sel.iter().any(|u| u.text == o.text) {
+                sel.insert(0, o);
+            }
+        }
         let mut text = extract::render(&sel);
         if text.trim().is_empty() {
             return None;
         }
+        let top = &Found {
+            chunk: section,
+            ..top.clone()
+        };
         let mut sources = vec![source_of(&top.chunk)];
         // When the passage leaves some of the question's words unanswered,
         // the next document's best sentence for them is added, with its

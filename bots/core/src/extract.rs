@@ -32,6 +32,103 @@ pub fn unit_score(analyzer: &Analyzer, q: &Query, u: &Unit, lang: Lang) -> f32 {
     words + 0.3 * q.gram_share(&u.text)
 }
 
+/// Questions that ask what something is or does.
+pub fn asks_what(lower: &str) -> bool {
+    [
+        "vad är",
+        "vad gör",
+        "vad betyder",
+        "vad innebär",
+        "vad menas",
+        "vem är",
+        "vilka är",
+        "berätta om",
+        "what is",
+        "what are",
+        "what's",
+        "what does",
+        "what do",
+        "who is",
+        "who are",
+        "tell me about",
+        "explain",
+    ]
+    .iter()
+    .any(|p| lower.contains(p))
+}
+
+/// Of a document's chunks (in order), the one that answers the question
+/// best: each unit is scored by the question's words it (or its section's
+/// heading) contains, each word weighted by how few of the document's
+/// sections contain it, so a word the whole page is about counts little
+/// and the word that singles out a section counts much. The ranker's
+/// chunk (`ranked`) gets `stay` on top. None when no chunk contains any
+/// question word.
+pub fn best_section(
+    analyzer: &Analyzer,
+    q: &Query,
+    chunks: &[kraft_ingest::index::ChunkPayload],
+    ranked: Option<usize>,
+    stay: f32,
+) -> Option<usize> {
+    if q.is_empty() || chunks.is_empty() {
+        return None;
+    }
+    let per_chunk: Vec<(Vec<bool>, Vec<Vec<bool>>)> = chunks
+        .iter()
+        .map(|c| {
+            let heads: Vec<&String> = c.heading_path.iter().filter(|h| **h != c.title).collect();
+            let h = q.word_hits(
+                analyzer,
+                &heads
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                c.language,
+            );
+            let us = units(&c.text)
+                .iter()
+                .map(|u| q.word_hits(analyzer, &u.text, c.language))
+                .collect();
+            (h, us)
+        })
+        .collect();
+    let n = chunks.len() as f32;
+    let words = q.len();
+    let idf: Vec<f32> = (0..words)
+        .map(|w| {
+            let df = per_chunk
+                .iter()
+                .filter(|(h, us)| h[w] || us.iter().any(|u| u[w]))
+                .count() as f32;
+            (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
+        })
+        .collect();
+    let total: f32 = idf.iter().sum::<f32>().max(1e-6);
+    let mut best: Option<(f32, usize)> = None;
+    for (i, (h, us)) in per_chunk.iter().enumerate() {
+        let head: f32 = (0..words).filter(|&w| h[w]).map(|w| idf[w]).sum::<f32>() / total;
+        let unit = us
+            .iter()
+            .map(|u| {
+                (0..words)
+                    .filter(|&w| u[w] || h[w])
+                    .map(|w| idf[w])
+                    .sum::<f32>()
+                    / total
+            })
+            .fold(0.0f32, f32::max);
+        // The ranker's own choice keeps a lead: the section moves only
+        // when another answers clearly better.
+        let score = unit + 0.3 * head + if ranked == Some(i) { stay } else { 0.0 };
+        if score > 0.0 && best.is_none_or(|(b, _)| score > b + 1e-6) {
+            best = Some((score, i));
+        }
+    }
+    best.map(|(_, i)| i)
+}
+
 /// A list item in a word: its bold opening, or the part before a dash or
 /// colon when short, else the item shortened.
 fn compact(u: &Unit) -> String {

@@ -213,6 +213,7 @@ pub async fn fit(
     swefaq: &Path,
     out: &Path,
     max_false: f32,
+    dump: Option<&Path>,
 ) -> Result<ExitCode> {
     let qs: Vec<KbQuestion> = kraft_ingest::eval::load_questions(questions)?
         .into_iter()
@@ -287,6 +288,20 @@ pub async fn fit(
             ex.extend(more);
         }
         let model = fit::fit(&mut ex, &RankModel::untrained(), max_false);
+        if let Some(path) = dump {
+            // The confidence inputs of every dev question, for analysis.
+            let rows: Vec<serde_json::Value> = ex
+                .iter()
+                .filter_map(|e| {
+                    let x = fit::top_inputs(&model.weights, e)?;
+                    Some(
+                        serde_json::json!({"q": e.query.lower, "answerable": e.answerable, "x": x}),
+                    )
+                })
+                .collect();
+            let path = path.with_extension(format!("{}.json", mode.as_str()));
+            std::fs::write(&path, serde_json::to_string(&rows)?)?;
+        }
         println!(
             "{}: objective {:.3} (hand-set {:.3}) on {n_kb} knowledge-base + {n_sf} SweFAQ dev questions",
             mode.as_str(),

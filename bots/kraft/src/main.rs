@@ -206,6 +206,9 @@ enum EvalCommand {
         /// Largest share of answerable dev questions the confidence threshold may abstain on.
         #[arg(long, default_value_t = 0.03)]
         max_false_abstentions: f32,
+        /// Also write each dev question's confidence inputs here (for analysis).
+        #[arg(long)]
+        dump: Option<PathBuf>,
     },
 }
 
@@ -498,6 +501,7 @@ async fn run(cmd: Command, settings: Settings) -> Result<ExitCode> {
                 swefaq,
                 out,
                 max_false_abstentions,
+                dump,
             } => {
                 let qpath = questions.unwrap_or_else(|| {
                     settings
@@ -507,7 +511,16 @@ async fn run(cmd: Command, settings: Settings) -> Result<ExitCode> {
                 });
                 let k = open(&settings).await?;
                 ensure_fresh(&k, &settings.knowledge.knowledge_dir).await?;
-                evals::fit(&settings, &k, &qpath, &swefaq, &out, max_false_abstentions).await
+                evals::fit(
+                    &settings,
+                    &k,
+                    &qpath,
+                    &swefaq,
+                    &out,
+                    max_false_abstentions,
+                    dump.as_deref(),
+                )
+                .await
             }
         },
         Command::Bench {
