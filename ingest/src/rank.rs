@@ -347,6 +347,10 @@ pub fn intents(question: &str) -> Vec<Intent> {
 struct QueryWord {
     sv: Vec<u32>,
     en: Vec<u32>,
+    /// 1 for a word of the question itself; less for a word of the
+    /// situation told before it ("Vi är ett åkeri i Köping. Kan vi vara
+    /// med?": "åkeri" and "Köping" are context, "vara med" is the ask).
+    weight: f32,
 }
 
 impl QueryWord {
@@ -375,34 +379,45 @@ impl Query {
     /// its expansions ([`crate::terms`]) and of the word itself (names).
     pub fn new(analyzer: &Analyzer, question: &str, lang: Lang) -> Self {
         let lower = question.to_lowercase();
+        let core_from = core_start(&lower);
         let mut words = Vec::new();
         let mut seen: HashSet<Vec<u32>> = HashSet::new();
         let mut content: Vec<&str> = Vec::new();
-        for w in words_of(&lower) {
-            let own: Vec<u32> = sorted(analyzer.query_terms(w, lang));
-            if own.is_empty() || !seen.insert(own.clone()) {
-                continue;
+        // Words of the ask first, so a word told in both parts counts as
+        // part of the ask.
+        let (context, core) = lower.split_at(core_from);
+        for (part, weight) in [(core, 1.0), (context, CONTEXT_WEIGHT)] {
+            for w in words_of(part) {
+                let own: Vec<u32> = sorted(analyzer.query_terms(w, lang));
+                if own.is_empty() || !seen.insert(own.clone()) {
+                    continue;
+                }
+                content.push(w);
+                let exp = crate::terms::expand_word(w, lang);
+                let exp_sv: Vec<u32> = if exp.is_empty() {
+                    Vec::new()
+                } else {
+                    sorted(analyzer.query_terms(&exp, Lang::Sv))
+                };
+                let (sv, en) = match lang {
+                    Lang::Sv => {
+                        let mut sv = own.clone();
+                        sv.extend(exp_sv);
+                        (dedup(sv), sorted(analyzer.query_terms(w, Lang::En)))
+                    }
+                    Lang::En => {
+                        let mut sv = sorted(analyzer.query_terms(w, Lang::Sv));
+                        sv.extend(exp_sv);
+                        let mut en = own;
+                        let syn = crate::terms::synonyms_en(w);
+                        if !syn.is_empty() {
+                            en.extend(analyzer.query_terms(&syn, Lang::En));
+                        }
+                        (dedup(sv), dedup(en))
+                    }
+                };
+                words.push(QueryWord { sv, en, weight });
             }
-            content.push(w);
-            let exp = crate::terms::expand_word(w, lang);
-            let exp_sv: Vec<u32> = if exp.is_empty() {
-                Vec::new()
-            } else {
-                sorted(analyzer.query_terms(&exp, Lang::Sv))
-            };
-            let (sv, en) = match lang {
-                Lang::Sv => {
-                    let mut sv = own.clone();
-                    sv.extend(exp_sv);
-                    (dedup(sv), sorted(analyzer.query_terms(w, Lang::En)))
-                }
-                Lang::En => {
-                    let mut sv = sorted(analyzer.query_terms(w, Lang::Sv));
-                    sv.extend(exp_sv);
-                    (dedup(sv), own)
-                }
-            };
-            words.push(QueryWord { sv, en });
         }
         // Phrases of the term list ("take part", "customer service") are
         // matched on the whole question and count as one more word.
@@ -410,7 +425,11 @@ impl Query {
         if !phrase_exp.is_empty() {
             let sv = sorted(analyzer.query_terms(&phrase_exp, Lang::Sv));
             if !sv.is_empty() {
-                words.push(QueryWord { sv, en: Vec::new() });
+                words.push(QueryWord {
+                    sv,
+                    en: Vec::new(),
+                    weight: 1.0,
+                });
             }
         }
         // N-grams of the content words only: "how", "should" and "för"
@@ -469,10 +488,16 @@ impl Query {
         expansion_weight: f32,
         gram_weight: f32,
     ) -> crate::text::SparseVec {
-        let own: HashSet<u32> = analyzer.query_terms(question, self.lang);
+        // Offsets are taken in the lower-cased text and used only there:
+        // lower-casing can change byte lengths ("İ").
+        let lower = question.to_lowercase();
+        let core = &lower[core_start(&lower)..];
+        let own: HashSet<u32> = analyzer.query_terms(&lower, self.lang);
+        let own_core: HashSet<u32> = analyzer.query_terms(core, self.lang);
         let mut m: BTreeMap<u32, f32> = BTreeMap::new();
         for t in &own {
-            m.insert(*t, 1.0);
+            let w = if own_core.contains(t) { 1.0 } else { CONTEXT_WEIGHT.max(0.5) };
+            m.insert(*t, w);
         }
         for w in &self.words {
             for t in w.sv.iter().chain(&w.en) {
@@ -490,6 +515,24 @@ impl Query {
             values: m.values().copied().collect(),
         }
     }
+}
+
+/// How much a word of the situation before the actual question counts.
+const CONTEXT_WEIGHT: f32 = 0.35;
+
+/// Where the ask starts in a story-style message: the last sentence that
+/// ends with "?" when sentences come before it ("Vi är ett snickeri med 15
+/// anställda. Hur kan vi börja?"), otherwise 0 (all of it is the ask).
+fn core_start(lower: &str) -> usize {
+    let t = lower.trim_end();
+    if !t.ends_with('?') {
+        return 0;
+    }
+    let body = &t[..t.len() - 1];
+    body.rfind(['.', '!', '?', '\n'])
+        .map(|i| i + 1)
+        .filter(|&i| body[i..].split_whitespace().count() >= 2)
+        .unwrap_or(0)
 }
 
 fn sorted(s: HashSet<u32>) -> Vec<u32> {
@@ -816,7 +859,7 @@ pub fn features(
                         .any(|id| t.body.contains_key(id) || t.title.binary_search(id).is_ok())
                 })
                 .count() as f32;
-            (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
+            w.weight * (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
         })
         .collect();
     let total: f32 = idf.iter().sum::<f32>().max(1e-6);

@@ -31,6 +31,8 @@ const EN_SV: &[(&str, &str)] = &[
     ("small", "små"),
     ("medium-sized", "medelstora"),
     ("sme*", "smf små medelstora företag"),
+    ("big", "små medelstora målgrupp"),
+    ("large", "små medelstora målgrupp"),
     ("compan*", "företag"),
     ("business*", "företag"),
     ("firm*", "företag"),
@@ -241,6 +243,9 @@ const SV_SV: &[(&str, &str)] = &[
     ("vara med", "delta"),
     ("hänga med", "delta"),
     ("småföretag*", "små företag smf"),
+    ("stora", "små medelstora smf målgrupp"),
+    ("storföretag*", "små medelstora smf målgrupp"),
+    ("enmansföretag*", "små företag smf"),
     ("smf", "små medelstora företag"),
     ("ai act", "ai-förordningen"),
     ("ai-act*", "ai-förordningen"),
@@ -258,6 +263,59 @@ const SV_SV: &[(&str, &str)] = &[
     ("faktur*", "fakturahantering"),
     ("prognos*", "efterfrågeprognoser"),
 ];
+
+/// English → English: everyday words for the words the English pages use.
+const EN_EN: &[(&str, &str)] = &[
+    ("pay*", "fund funded funding finance financed"),
+    ("paid", "fund funded funding"),
+    ("money", "funding grant loan"),
+    ("cost*", "fee fees charge"),
+    ("price*", "fee cost"),
+    ("free", "fee cost"),
+    ("join*", "take part participate"),
+    ("sign", "take part register"),
+    ("run*", "behind organisation lead"),
+    ("behind", "organisation partners"),
+    ("big", "small medium-sized sme"),
+    ("large", "small medium-sized sme"),
+    ("tiny", "small sme"),
+    ("startup*", "small company"),
+    ("start-up*", "small company"),
+    ("counties", "county västmanland sörmland"),
+    ("area", "county region"),
+    ("eligib*", "target group take part"),
+    ("qualif*", "target group take part"),
+    ("begin*", "start getting started"),
+    ("kick", "start"),
+    ("uni", "university"),
+    ("thesis", "degree project"),
+    ("intern*", "student placement"),
+    ("chatbot*", "customer service assistant"),
+    ("bot", "assistant chatbot"),
+    ("breakdown*", "maintenance stoppage"),
+    ("downtime", "stoppage maintenance"),
+    ("fix", "maintenance repair"),
+    ("law*", "regulation rules legal"),
+    ("legal*", "law regulation"),
+    ("privacy", "personal data gdpr"),
+    ("gdpr", "personal data"),
+];
+
+/// English synonyms of one English word (empty when none).
+pub fn synonyms_en(word: &str) -> String {
+    let lower = word.to_lowercase();
+    let mut out: Vec<&str> = Vec::new();
+    for (key, terms) in EN_EN {
+        let hit = match key.strip_suffix('*') {
+            Some(k) => lower.starts_with(k),
+            None => lower == *key,
+        };
+        if hit && !out.contains(terms) {
+            out.push(terms);
+        }
+    }
+    out.join(" ")
+}
 
 /// The expansion of `question` (empty when nothing applies), written in
 /// Swedish; analyse it with the Swedish model.
