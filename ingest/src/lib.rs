@@ -275,12 +275,16 @@ impl Knowledge {
 
     /// A retriever over the current index.
     pub async fn retriever(&self) -> Result<Retriever, IndexError> {
-        Ok(Retriever::new(
+        let r = Retriever::new(
             self.backend.clone(),
             self.analyzer().await?,
             self.embedder.clone(),
             self.settings.search.clone(),
-        ))
+        );
+        Ok(match &self.settings.search.ranker {
+            Some(path) => r.with_ranker(crate::rank::RankerFile::load(path)?),
+            None => r,
+        })
     }
 
     /// Brings the index in line with the folder `root`.

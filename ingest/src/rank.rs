@@ -496,7 +496,11 @@ impl Query {
         let own_core: HashSet<u32> = analyzer.query_terms(core, self.lang);
         let mut m: BTreeMap<u32, f32> = BTreeMap::new();
         for t in &own {
-            let w = if own_core.contains(t) { 1.0 } else { CONTEXT_WEIGHT.max(0.5) };
+            let w = if own_core.contains(t) {
+                1.0
+            } else {
+                CONTEXT_WEIGHT.max(0.5)
+            };
             m.insert(*t, w);
         }
         for w in &self.words {
@@ -576,7 +580,9 @@ fn doc_name(p: &ChunkPayload) -> Option<String> {
 
 fn analyse_chunk(analyzer: &Analyzer, p: &ChunkPayload) -> ChunkTerms {
     let lang = p.language;
-    let title = sorted(analyzer.query_terms(&p.title, lang));
+    // Tags are curated search words for the whole page ("målgrupp", "vem
+    // kan delta"): they say what the page is about, like its title.
+    let title = sorted(analyzer.query_terms(&format!("{} {}", p.title, p.tags.join(" ")), lang));
     let heads: Vec<&str> = p
         .heading_path
         .iter()
@@ -780,6 +786,17 @@ pub const SHIPPED: &str = include_str!("../../config/ranker.json");
 impl RankerFile {
     pub fn shipped() -> Self {
         serde_json::from_str(SHIPPED).unwrap_or_default()
+    }
+
+    /// Models from a file written by `kraft eval fit`.
+    pub fn load(path: &std::path::Path) -> Result<Self, crate::IndexError> {
+        let text = std::fs::read_to_string(path).map_err(|e| crate::IndexError::Io {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        serde_json::from_str(&text).map_err(|e| {
+            crate::IndexError::Config(format!("{}: not a ranker file ({e})", path.display()))
+        })
     }
 
     /// The model for a retrieval mode; hybrid and dense fall back to the

@@ -61,6 +61,9 @@ pub struct SearchSettings {
     pub expansion_weight: f32,
     /// Candidates the second stage re-ranks.
     pub rerank_candidates: usize,
+    /// Fitted second-stage models to use instead of the shipped ones
+    /// (`kraft eval fit --out FILE` on your own questions).
+    pub ranker: Option<std::path::PathBuf>,
 }
 
 /// See the module documentation.
@@ -86,6 +89,7 @@ impl Default for SearchSettings {
             gram_weight: 0.5,
             expansion_weight: 0.5,
             rerank_candidates: 40,
+            ranker: None,
         }
     }
 }

@@ -969,6 +969,18 @@ impl Assistant {
         chunks.sort_by_key(|c| c.line);
         let analyzer = self.retriever.analyzer();
         let ranked = chunks.iter().position(|c| c.line == top.chunk.line);
+        // "Kan vi vara med?" is answered by who the page says may take
+        // part, which pages about it say first; a later section that
+        // happens to share a word of the company's story ("anställda" in
+        // the SME definition) is not the answer.
+        if q.intents == [kraft_ingest::rank::Intent::Eligibility]
+            || (q.intents.contains(&kraft_ingest::rank::Intent::Eligibility)
+                && matches!(top.chunk.kind, Kind::Faq | Kind::Project))
+        {
+            let first = 0;
+            let units = extract::units(&chunks[first].text);
+            return (chunks[first].clone(), units, None);
+        }
         let stay: f32 = std::env::var("XSTAY")
             .ok()
             .and_then(|v| v.parse().ok())
