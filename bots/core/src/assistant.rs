@@ -839,7 +839,14 @@ impl Assistant {
             llm_fallback: None,
             replaces_draft: false,
         };
-        if resp.results.is_empty() || resp.confidence < self.settings.assistant.off_topic_below {
+        // A question for a person ("vad har ni för telefonnummer?") is in
+        // the programme's domain however low its confidence: it gets "I
+        // don't know, talk to an adviser", never the off-topic boundary.
+        let for_a_person = self.knowledge.settings().search.pipeline == Pipeline::Ranked
+            && kraft_ingest::rank::asks_specific(&question.to_lowercase()) > 0.0;
+        if resp.results.is_empty()
+            || (resp.confidence < self.settings.assistant.off_topic_below && !for_a_person)
+        {
             a.kind = AnswerKind::OffTopic;
             return Ok(a);
         }

@@ -465,4 +465,104 @@ mod tests {
         assert!(text.chars().count() <= 120, "{text}");
         assert!(!text.contains("studiebesök"), "{text}");
     }
+
+    fn analyzer() -> Analyzer {
+        Analyzer::new(kraft_ingest::text::Bm25Params::default()).expect("analyzer")
+    }
+
+    fn query(a: &Analyzer, q: &str) -> Query {
+        Query::new(a, q, Lang::Sv)
+    }
+
+    #[test]
+    fn a_lead_in_never_ends_an_answer_it_brings_its_list() {
+        let a = analyzer();
+        let md = "Lång inledning om projektet och allt det gör för företag i regionen, som inte handlar om frågan alls men tar plats. \
+                  Ännu en mening som fyller ut stycket utan att säga något om saken.\n\n\
+                  Match-making betyder att projektet kopplar ihop företag med andra. Det kan vara:\n\n\
+                  - **Akademin** – forskare och studenter vid universitetet som kan undersöka en idé tillsammans med företaget.\n\
+                  - **Kommersiella aktörer** – leverantörer och konsulter som säljer färdiga lösningar och tjänster.\n\
+                  - **Innovationsstödsystemet** – till exempel Almi, RISE och science parks i regionen.\n";
+        let u = units(md);
+        let q = query(&a, "Vad menas med match-making?");
+        // Room for the lead-in and the list in a word, not the whole list.
+        let s = select_answer(&a, &q, Lang::Sv, &u, 170, false);
+        let text = render(&s);
+        assert!(text.starts_with("Match-making betyder"), "{text}");
+        assert!(!text.trim_end().ends_with(':'), "{text}");
+        for item in [
+            "Akademin",
+            "Kommersiella aktörer",
+            "Innovationsstödsystemet",
+        ] {
+            assert!(text.contains(&format!("• {item}")), "{item} in {text}");
+        }
+        assert!(text.chars().count() <= 170 + 10, "{text}");
+        // With room, the items are quoted whole.
+        let s = select_answer(&a, &q, Lang::Sv, &u, 420, false);
+        assert!(
+            render(&s).contains("forskare och studenter"),
+            "{}",
+            render(&s)
+        );
+        // A lead-in that cannot bring even one item is dropped.
+        let s = select_answer(&a, &q, Lang::Sv, &u, 90, false);
+        assert!(!render(&s).trim_end().ends_with(':'), "{}", render(&s));
+    }
+
+    #[test]
+    fn the_sentence_that_answers_is_chosen_not_the_first() {
+        let a = analyzer();
+        let md = "Projektet erbjuder många saker till företag i regionen och det här är en lång inledning. \
+                  Seminarier hålls varje vår och höst i olika städer runt om i länen. \
+                  Behovsanalysen är kostnadsfri för små och medelstora företag. \
+                  Den tar ungefär två möten.\n\nHelt annat stycke om studiebesök, nätverk och fika.";
+        let u = units(md);
+        let q = query(&a, "Vad kostar behovsanalysen?");
+        let text = render(&select_answer(&a, &q, Lang::Sv, &u, 120, false));
+        assert!(text.starts_with("Behovsanalysen är kostnadsfri"), "{text}");
+        assert!(!text.contains("fika"), "{text}");
+        // When the heading already asks the question, the section's
+        // opening is the answer.
+        let text = render(&select_answer(&a, &q, Lang::Sv, &u, 120, true));
+        assert!(text.starts_with("Projektet erbjuder"), "{text}");
+    }
+
+    fn chunk(heading: &str, text: &str, line: usize) -> kraft_ingest::index::ChunkPayload {
+        let mut c: kraft_ingest::index::ChunkPayload = serde_json::from_value(serde_json::json!({
+            "doc_path": "guides/x.md", "title": "AI-förordningen", "kind": "guide",
+            "language": "sv", "reviewed": "2026-01-01", "heading_path": ["AI-förordningen", heading],
+            "ordinal": 0, "line": line, "text": text, "content_hash": "h", "doc_hash": "d",
+        }))
+        .expect("payload");
+        c.line = line;
+        c
+    }
+
+    #[test]
+    fn the_section_with_the_questions_rarer_word_is_chosen() {
+        let a = analyzer();
+        let chunks = vec![
+            chunk("Tidplan", "AI-förordningen gäller i etapper från 2025 till 2027.", 3),
+            chunk(
+                "Riskkategorier",
+                "AI-förordningen delar in AI i risknivåer. Högrisk är till exempel AI i rekrytering.",
+                9,
+            ),
+            chunk("Vad gäller för oss?", "AI-förordningen ställer krav på AI-kunnighet.", 15),
+        ];
+        let q = query(&a, "Vad räknas som högrisk enligt AI-förordningen?");
+        assert_eq!(best_section(&a, &q, &chunks, Some(0), 0.0), Some(1));
+        // The ranker's own choice keeps a lead that a close call does not overturn.
+        assert_eq!(best_section(&a, &q, &chunks, Some(0), 5.0), Some(0));
+        let none = query(&a, "Hur bokar jag tvättstugan?");
+        assert_eq!(best_section(&a, &none, &chunks, None, 0.0), None);
+    }
+
+    #[test]
+    fn what_is_questions_are_recognised() {
+        assert!(asks_what("vad är en behovsanalys?"));
+        assert!(asks_what("what does ai sweden do?"));
+        assert!(!asks_what("hur anmäler vi oss?"));
+    }
 }
