@@ -29,7 +29,7 @@ const TEXTS: [&str; 6] = [
     "Vi är en mekanisk verkstad",
     "Vi finns i Eskilstuna",
     "Hur länge pågår projektet?",
-    "Vad kostar en F-skattsedel?",
+    "Vad har ni för telefonnummer?",
     "Vad är en behovsanalys?",
     "Färre kassationer",
 ];
@@ -331,7 +331,7 @@ async fn knowledge_gaps_group_similar_questions_with_counts_and_examples() {
     );
     assert_eq!(
         gaps[0].examples,
-        ["Vad kostar en F-skattsedel?"],
+        ["Vad har ni för telefonnummer?"],
         "duplicates shown once"
     );
     assert_eq!((gaps[1].count, gaps[1].downvoted), (1, 1));
@@ -361,7 +361,7 @@ async fn retention_removes_old_text_and_leaves_the_report_unchanged() {
     let before = follow_up(&b);
     let dump = format!("{:?}", b.assistant.store().dump_all().expect("dump"));
     assert!(
-        dump.contains("F-skattsedel") && dump.contains("Eskilstuna"),
+        dump.contains("telefonnummer") && dump.contains("Eskilstuna"),
         "seeded text is there first"
     );
 

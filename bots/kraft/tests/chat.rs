@@ -148,7 +148,10 @@ fn swedish_conversation_with_an_adviser_taking_over_and_handing_back() {
     assert!(a.contains("28 februari 2028"), "{a}");
     chat.expect("hur-lange-pagar-projektet.md");
 
-    chat.say("Vad kostar en F-skattsedel?");
+    // Something only a person can say. (Before the ranked pipeline this was
+    // "Vad kostar en F-skattsedel?", which the cost FAQ now answers: a miss
+    // the answer evaluation counts, question q093.)
+    chat.say("Vad har ni för telefonnummer?");
     // Answers now carry the adviser button too, so wait for the abstention
     // itself, then its button.
     chat.expect("Det vet jag tyvärr inte");
@@ -168,7 +171,7 @@ fn swedish_conversation_with_an_adviser_taking_over_and_handing_back() {
     );
     let o = tickets(&data, &["show", "1"]);
     let show = String::from_utf8_lossy(&o.stdout);
-    assert!(show.contains("Vad kostar en F-skattsedel?"), "{show}");
+    assert!(show.contains("Vad har ni för telefonnummer?"), "{show}");
     assert!(tickets(&data, &["claim", "1", "--as", "Anna"])
         .status
         .success());
@@ -248,7 +251,8 @@ fn english_conversation_buttons_forget_and_a_restart() {
         w.flush().expect("flush");
     }
     chat.expect("Could not read that line");
-    chat.say("How do I renew my passport?");
+    // (A passport question is now off-topic: a boundary, no adviser offer.)
+    chat.say("What is your phone number?");
     let a = chat.expect("Talk to an adviser");
     assert!(a.contains("I'm afraid I don't know"), "{a}");
     assert!(!a.contains("Sources:"), "{a}");
@@ -305,7 +309,7 @@ fn ask_prints_answer_sources_confidence_and_escalation_as_json() {
         "topic:funding application"
     );
 
-    let o = run(kraft(&data).args(["ask", "Vad kostar en F-skattsedel?"]));
+    let o = run(kraft(&data).args(["ask", "Vad har ni för telefonnummer?"]));
     let s = String::from_utf8_lossy(&o.stdout);
     assert!(
         s.contains("Det vet jag tyvärr inte") && s.contains("offers an adviser"),
