@@ -390,7 +390,9 @@ impl Retriever {
         limit: usize,
         mode: Mode,
     ) -> Result<SearchResponse, IndexError> {
-        if self.settings.pipeline == Pipeline::Ranked {
+        // Dense alone is a diagnostic mode (the embedding model by itself):
+        // it keeps the model's own order, without the second stage.
+        if self.settings.pipeline == Pipeline::Ranked && mode != Mode::Dense {
             return self.ranked(query, filter, limit, mode).await;
         }
         let lang = self.analyzer.detect(query);
