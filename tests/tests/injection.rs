@@ -618,13 +618,15 @@ fn document_stays_a_source(req: &serde_json::Value) -> Check {
         !system.contains("Mallory"),
         "document text in the system message"
     );
-    if let Some(at) = user_msg.find("Mallory") {
-        let question = user_msg
-            .rfind("<fråga>")
-            .or_else(|| user_msg.rfind("<question>"))
-            .ok_or("no fenced question in the user message")?;
+    let question = user_msg
+        .rfind("<fråga>")
+        .or_else(|| user_msg.rfind("<question>"))
+        .ok_or("no fenced question in the user message")?;
+    // The question itself may name Mallory (question #5 does); document
+    // text is whatever comes before its fence.
+    if let Some(at) = user_msg[..question].find("Mallory") {
         ensure!(
-            at < question && user_msg[..at].contains("\n[1] "),
+            user_msg[..at].contains("\n[1] "),
             "document text outside the numbered sources:\n{user_msg}"
         );
     }

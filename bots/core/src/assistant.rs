@@ -964,7 +964,12 @@ impl Assistant {
         &self,
         q: &Query,
         top: &Found,
-    ) -> (ChunkPayload, Vec<extract::Unit>, Option<extract::Unit>) {
+    ) -> (
+        ChunkPayload,
+        Vec<extract::Unit>,
+        Option<extract::Unit>,
+        Vec<extract::Unit>,
+    ) {
         let filter = SearchFilter {
             doc_path: Some(top.chunk.doc_path.clone()),
             ..Default::default()
@@ -986,7 +991,7 @@ impl Assistant {
         {
             let first = 0;
             let units = extract::units(&chunks[first].text);
-            return (chunks[first].clone(), units, None);
+            return (chunks[first].clone(), units, None, Vec::new());
         }
         let stay: f32 = std::env::var("XSTAY")
             .ok()
@@ -1011,7 +1016,24 @@ impl Assistant {
             .flatten()
             .and_then(|c| extract::units(&c.text).into_iter().next())
             .filter(|u| !u.list_item && !extract::is_lead_in(u));
-        (chosen, units, opening)
+        // The runner-up section of the same page, for a sentence the
+        // chosen one leaves out ("what do we need – cameras, lighting?" is
+        // half in the problem, half in "what data is needed").
+        let window_end = if units.len() > extract::units(&chosen.text).len() {
+            at + 1
+        } else {
+            at
+        };
+        let rest: Vec<ChunkPayload> = chunks
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i < at || *i > window_end)
+            .map(|(_, c)| c.clone())
+            .collect();
+        let second = extract::best_section(analyzer, q, &rest, None, 0.0)
+            .map(|i| extract::units(&rest[i].text))
+            .unwrap_or_default();
+        (chosen, units, opening, second)
     }
 
     async fn extractive(&self, query: &str, results: &[Found]) -> Option<(String, Vec<SourceRef>)> {
@@ -1036,7 +1058,7 @@ impl Assistant {
         let q = Query::new(analyzer, query, analyzer.detect(query));
         let max = self.settings.assistant.answer_max_chars;
         let top = results.first()?;
-        let (section, units, opening) = self.answer_window(&q, top).await;
+        let (section, units, opening, second) = self.answer_window(&q, top).await;
         let heading_answers = {
             let h = q.word_hits(analyzer, &section.heading_path.join(" "), section.language);
             let n = h.iter().filter(|x| **x).count();
@@ -1062,6 +1084,26 @@ impl Assistant {
         let mut text = extract::render(&sel);
         if text.trim().is_empty() {
             return None;
+        }
+        // Room left: the runner-up section's best sentence, when it brings
+        // a question word the answer does not have yet.
+        let room = max.saturating_sub(text.chars().count());
+        if room >= 120 && !second.is_empty() {
+            let have = q.word_hits(analyzer, &text, section.language);
+            let best = second
+                .iter()
+                .filter(|u| !u.list_item && !extract::is_lead_in(u))
+                .filter(|u| u.text.chars().count() < room)
+                .map(|u| {
+                    let h = q.word_hits(analyzer, &u.text, section.language);
+                    let new = h.iter().zip(&have).filter(|(n, o)| **n && !**o).count();
+                    (new, u)
+                })
+                .filter(|(new, _)| *new > 0)
+                .max_by_key(|(new, _)| *new);
+            if let Some((_, u)) = best {
+                text = format!("{text}\n\n{}", u.text);
+            }
         }
         let top = &Found {
             chunk: section,
