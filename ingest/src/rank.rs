@@ -457,6 +457,15 @@ impl Query {
             .collect()
     }
 
+    /// For each content word: whether the analysed term ids `ids` (of a
+    /// text in `lang`) contain it.
+    pub fn hits_in(&self, ids: &HashSet<u32>, lang: Lang) -> Vec<bool> {
+        self.words
+            .iter()
+            .map(|w| w.ids(lang).iter().any(|id| ids.contains(id)))
+            .collect()
+    }
+
     /// Share of the question's character n-grams that `text` contains.
     pub fn gram_share(&self, text: &str) -> f32 {
         if self.grams.is_empty() {

@@ -114,6 +114,7 @@ pub struct Assistant {
     clock: Arc<dyn Clock>,
     last_purge: Mutex<Option<DateTime<Utc>>>,
     flood: Flood,
+    sections: Mutex<std::collections::HashMap<String, Arc<extract::SectionTerms>>>,
 }
 
 impl std::fmt::Debug for Assistant {
@@ -176,6 +177,7 @@ impl Assistant {
             clock,
             last_purge: Mutex::new(None),
             flood,
+            sections: Mutex::new(Default::default()),
         })
     }
 
@@ -979,7 +981,6 @@ impl Assistant {
             _ => vec![top.chunk.clone()],
         };
         chunks.sort_by_key(|c| c.line);
-        let analyzer = self.retriever.analyzer();
         let ranked = chunks.iter().position(|c| c.line == top.chunk.line);
         // "Kan vi vara med?" is answered by who the page says may take
         // part, which pages about it say first; a later section that
@@ -993,11 +994,11 @@ impl Assistant {
             let units = extract::units(&chunks[first].text);
             return (chunks[first].clone(), units, None, Vec::new());
         }
-        let stay: f32 = std::env::var("XSTAY")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0.4);
-        let at = extract::best_section(analyzer, q, &chunks, ranked, stay)
+        let terms: Vec<Arc<extract::SectionTerms>> =
+            chunks.iter().map(|c| self.section_terms(c)).collect();
+        // The ranker's chunk keeps this lead over the others (chosen on dev).
+        let stay = 0.4;
+        let at = extract::best_section(q, &terms, ranked, stay)
             .or(ranked)
             .unwrap_or(0);
         let chosen = chunks[at].clone();
@@ -1024,16 +1025,34 @@ impl Assistant {
         } else {
             at
         };
-        let rest: Vec<ChunkPayload> = chunks
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| *i < at || *i > window_end)
-            .map(|(_, c)| c.clone())
+        let rest: Vec<usize> = (0..chunks.len())
+            .filter(|i| *i < at || *i > window_end)
             .collect();
-        let second = extract::best_section(analyzer, q, &rest, None, 0.0)
-            .map(|i| extract::units(&rest[i].text))
+        let rest_terms: Vec<Arc<extract::SectionTerms>> =
+            rest.iter().map(|&i| terms[i].clone()).collect();
+        let second = extract::best_section(q, &rest_terms, None, 0.0)
+            .map(|i| extract::units(&chunks[rest[i]].text))
             .unwrap_or_default();
         (chosen, units, opening, second)
+    }
+
+    /// [`extract::SectionTerms`] of a chunk, from the cache when its
+    /// content was seen before (emptied when it grows past its bound).
+    fn section_terms(&self, c: &ChunkPayload) -> Arc<extract::SectionTerms> {
+        let key = format!("{}\u{1f}{}\u{1f}{}", c.doc_path, c.line, c.content_hash);
+        if let Ok(m) = self.sections.lock() {
+            if let Some(t) = m.get(&key) {
+                return t.clone();
+            }
+        }
+        let t = Arc::new(extract::SectionTerms::of(self.retriever.analyzer(), c));
+        if let Ok(mut m) = self.sections.lock() {
+            if m.len() >= 20_000 {
+                m.clear();
+            }
+            m.insert(key, t.clone());
+        }
+        t
     }
 
     async fn extractive(&self, query: &str, results: &[Found]) -> Option<(String, Vec<SourceRef>)> {

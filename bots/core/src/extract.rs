@@ -65,36 +65,24 @@ pub fn asks_what(lower: &str) -> bool {
 /// chunk (`ranked`) gets `stay` on top. None when no chunk contains any
 /// question word.
 pub fn best_section(
-    analyzer: &Analyzer,
     q: &Query,
-    chunks: &[kraft_ingest::index::ChunkPayload],
+    sections: &[std::sync::Arc<SectionTerms>],
     ranked: Option<usize>,
     stay: f32,
 ) -> Option<usize> {
-    if q.is_empty() || chunks.is_empty() {
+    if q.is_empty() || sections.is_empty() {
         return None;
     }
-    let per_chunk: Vec<(Vec<bool>, Vec<Vec<bool>>)> = chunks
+    let per_chunk: Vec<(Vec<bool>, Vec<Vec<bool>>)> = sections
         .iter()
-        .map(|c| {
-            let heads: Vec<&String> = c.heading_path.iter().filter(|h| **h != c.title).collect();
-            let h = q.word_hits(
-                analyzer,
-                &heads
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                c.language,
-            );
-            let us = units(&c.text)
-                .iter()
-                .map(|u| q.word_hits(analyzer, &u.text, c.language))
-                .collect();
-            (h, us)
+        .map(|s| {
+            (
+                q.hits_in(&s.heading, s.lang),
+                s.units.iter().map(|u| q.hits_in(u, s.lang)).collect(),
+            )
         })
         .collect();
-    let n = chunks.len() as f32;
+    let n = sections.len() as f32;
     let words = q.len();
     let idf: Vec<f32> = (0..words)
         .map(|w| {
@@ -127,6 +115,36 @@ pub fn best_section(
         }
     }
     best.map(|(_, i)| i)
+}
+
+/// The analysed terms of one section (chunk): its headings below the
+/// title, and each unit. Analysing is the costly part of choosing a
+/// section, and the same pages come back question after question, so the
+/// assistant keeps these by content.
+#[derive(Debug)]
+pub struct SectionTerms {
+    pub lang: Lang,
+    pub heading: std::collections::HashSet<u32>,
+    pub units: Vec<std::collections::HashSet<u32>>,
+}
+
+impl SectionTerms {
+    pub fn of(analyzer: &Analyzer, c: &kraft_ingest::index::ChunkPayload) -> Self {
+        let heads: Vec<&str> = c
+            .heading_path
+            .iter()
+            .filter(|h| **h != c.title)
+            .map(String::as_str)
+            .collect();
+        SectionTerms {
+            lang: c.language,
+            heading: analyzer.query_terms(&heads.join(" "), c.language),
+            units: units(&c.text)
+                .iter()
+                .map(|u| analyzer.query_terms(&u.text, c.language))
+                .collect(),
+        }
+    }
 }
 
 /// A list item in a word: its bold opening, or the part before a dash or
@@ -551,12 +569,16 @@ mod tests {
             ),
             chunk("Vad gäller för oss?", "AI-förordningen ställer krav på AI-kunnighet.", 15),
         ];
+        let terms: Vec<std::sync::Arc<SectionTerms>> = chunks
+            .iter()
+            .map(|c| std::sync::Arc::new(SectionTerms::of(&a, c)))
+            .collect();
         let q = query(&a, "Vad räknas som högrisk enligt AI-förordningen?");
-        assert_eq!(best_section(&a, &q, &chunks, Some(0), 0.0), Some(1));
+        assert_eq!(best_section(&q, &terms, Some(0), 0.0), Some(1));
         // The ranker's own choice keeps a lead that a close call does not overturn.
-        assert_eq!(best_section(&a, &q, &chunks, Some(0), 5.0), Some(0));
+        assert_eq!(best_section(&q, &terms, Some(0), 5.0), Some(0));
         let none = query(&a, "Hur bokar jag tvättstugan?");
-        assert_eq!(best_section(&a, &none, &chunks, None, 0.0), None);
+        assert_eq!(best_section(&none, &terms, None, 0.0), None);
     }
 
     #[test]
