@@ -4,12 +4,18 @@
 //! leased, sent and confirmed, retried with back-off or kept as dead
 //! letters. Platform I/O stays in the front-end, behind [`Frontend`]:
 //! `process` (one stored event) and `send` (one delivery).
+//!
+//! A bug that panics on one event or one delivery stays with it: the
+//! panic is caught, the event or delivery is dead-lettered (logged by its
+//! key, counted as `panic`), and its chat goes on with the next one.
 
 use std::collections::HashSet;
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{watch, Notify};
+use futures::FutureExt;
+use tokio::sync::{watch, Notify, OwnedSemaphorePermit};
 
 use crate::store::{Delivery, InboxRow, Target};
 use crate::{Action, Assistant, Lang, Observer, Platform};
@@ -52,6 +58,9 @@ pub struct Pump {
     max_delivery_attempts: i64,
     busy: Mutex<HashSet<String>>,
     sending: Mutex<HashSet<i64>>,
+    /// Events whose handling panicked but could not be dead-lettered yet
+    /// (the database was busy): never handled again, only given up on.
+    poisoned: Mutex<HashSet<i64>>,
     /// New events are in the inbox.
     pub wake: Notify,
     /// New deliveries are in the outbox.
@@ -70,6 +79,7 @@ impl Pump {
             max_delivery_attempts,
             busy: Mutex::new(HashSet::new()),
             sending: Mutex::new(HashSet::new()),
+            poisoned: Mutex::new(HashSet::new()),
             wake: Notify::new(),
             outbox_wake: Notify::new(),
         }
@@ -102,6 +112,80 @@ pub trait Frontend: Send + Sync + 'static {
     fn unreachable_note(&self, lang: Lang) -> &'static str;
     /// Puts one chat's stored events in the order to handle them.
     fn order(&self, _rows: &mut [InboxRow]) {}
+}
+
+/// A chat a worker is on: freed (busy flag cleared, permit returned, the
+/// dispatcher woken) when the worker ends, however it ends, so no chat is
+/// left marked busy by a worker that died.
+struct ChatSlot<F: Frontend> {
+    f: Arc<F>,
+    chat: String,
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+impl<F: Frontend> Drop for ChatSlot<F> {
+    fn drop(&mut self) {
+        drop(self.permit.take());
+        let pump = self.f.pump();
+        pump.busy
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.chat);
+        pump.wake.notify_one();
+    }
+}
+
+/// Handles one stored event; a panic is caught and the event given up on.
+/// `false`: stop this chat for now (a failure to retry later).
+async fn process_one<F: Frontend>(f: &F, row: &InboxRow) -> bool {
+    let pump = f.pump();
+    let poisoned = pump
+        .poisoned
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .contains(&row.id);
+    if !poisoned {
+        match AssertUnwindSafe(f.process(row)).catch_unwind().await {
+            Ok(Ok(())) => return true,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, event = row.key.as_str(), "handling an event failed; will retry");
+                f.observer().error(pump.platform, "handle");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                return false;
+            }
+            Err(_) => {
+                // The panic's own message may quote the event's text, so
+                // only the key is logged here (the hook of `kraft serve`
+                // logs where it panicked).
+                tracing::error!(
+                    platform = pump.platform.as_str(),
+                    event = row.key.as_str(),
+                    "handling an event panicked; it is dead-lettered and its chat goes on"
+                );
+                f.observer().error(pump.platform, "panic");
+                pump.poisoned
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(row.id);
+            }
+        }
+    }
+    let a = f.assistant();
+    match blocking(|| a.store().inbox_dead_letter(row.id, "panic", a.now())) {
+        Ok(_) => {
+            pump.poisoned
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&row.id);
+            true
+        }
+        Err(e) => {
+            tracing::error!(error = %e, event = row.key.as_str(), "cannot dead-letter an event; will try again");
+            f.observer().error(pump.platform, "store");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            false
+        }
+    }
 }
 
 /// Hands stored events to per-chat workers until `shutdown`; every
@@ -140,27 +224,22 @@ pub async fn dispatch<F: Frontend>(f: Arc<F>, mut shutdown: watch::Receiver<bool
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
                         .insert(chat.clone());
-                    let me = f.clone();
+                    let slot = ChatSlot {
+                        f: f.clone(),
+                        chat,
+                        permit: Some(permit),
+                    };
                     let stop = shutdown.clone();
                     workers.spawn(async move {
                         for row in rows {
                             if *stop.borrow() {
                                 break;
                             }
-                            if let Err(e) = me.process(&row).await {
-                                tracing::error!(error = %e, event = row.key.as_str(), "handling an event failed; will retry");
-                                me.observer().error(platform, "handle");
-                                tokio::time::sleep(Duration::from_secs(1)).await;
+                            if !process_one(&*slot.f, &row).await {
                                 break;
                             }
                         }
-                        let pump = me.pump();
-                        pump.busy
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .remove(&chat);
-                        drop(permit);
-                        pump.wake.notify_one();
+                        drop(slot);
                     });
                 }
             }
@@ -265,9 +344,18 @@ pub async fn deliver<F: Frontend + ?Sized>(f: &F, d: Delivery, what: &'static st
     {
         return;
     }
+    let _sending = Sending {
+        set: &pump.sending,
+        id: d.id,
+    };
     let res = match &d.target {
         Target::User(c) if c.platform != platform => Err(SendFailure::Permanent("wrong_platform")),
-        _ => f.send(&d).await,
+        // A panic here would end the outbox loop (and with it every later
+        // delivery of the process): it makes this one a dead letter.
+        _ => match AssertUnwindSafe(f.send(&d)).catch_unwind().await {
+            Ok(r) => r,
+            Err(_) => Err(SendFailure::Permanent("panic")),
+        },
     };
     let a = f.assistant();
     let outcome = match res {
@@ -318,10 +406,21 @@ pub async fn deliver<F: Frontend + ?Sized>(f: &F, d: Delivery, what: &'static st
     if let Err(e) = outcome {
         tracing::error!(error = %e, delivery = d.id, "cannot record a delivery outcome");
     }
-    pump.sending
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .remove(&d.id);
+}
+
+/// A delivery being sent; off the list when the send ends, however it ends.
+struct Sending<'a> {
+    set: &'a Mutex<HashSet<i64>>,
+    id: i64,
+}
+
+impl Drop for Sending<'_> {
+    fn drop(&mut self) {
+        self.set
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.id);
+    }
 }
 
 #[cfg(test)]

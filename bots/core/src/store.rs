@@ -38,8 +38,6 @@ pub enum StoreError {
     Busy,
     #[error("state database: {0}")]
     Sql(rusqlite::Error),
-    #[error("state database is unusable after an earlier panic")]
-    Poisoned,
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -199,6 +197,12 @@ const MIGRATIONS: &[&str] = &[
         started_at TEXT NOT NULL,
         updated_at TEXT NOT NULL
     );
+    "#,
+    // 4: dead-lettered platform events. An event whose handling panicked
+    // is marked handled with the reason in `error` (and its payload
+    // dropped), so it is not retried forever and its chat goes on.
+    r#"
+    ALTER TABLE inbox ADD COLUMN error TEXT;
     "#,
 ];
 
@@ -646,8 +650,16 @@ impl Store {
             .pragma_query_value(None, "user_version", |r| r.get(0))?)
     }
 
+    /// The connection. A panic elsewhere while it was held (a closure run
+    /// inside `tx`, say) poisons the mutex, but not the connection: an open
+    /// transaction is rolled back when its guard drops during the unwind.
+    /// So the lock is taken back rather than failing every later call,
+    /// which would stop the whole process over one bad event.
     fn lock(&self) -> Result<MutexGuard<'_, Connection>> {
-        self.conn.lock().map_err(|_| StoreError::Poisoned)
+        Ok(self.conn.lock().unwrap_or_else(|p| {
+            self.conn.clear_poison();
+            p.into_inner()
+        }))
     }
 
     fn tx<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
@@ -1130,6 +1142,41 @@ impl Store {
             [],
             |r| r.get::<_, i64>(0),
         )? as usize)
+    }
+
+    /// When the oldest event still waiting to be handled arrived.
+    pub fn inbox_oldest_unhandled(&self) -> Result<Option<DateTime<Utc>>> {
+        let oldest: Option<String> = self.lock()?.query_row(
+            "SELECT min(received_at) FROM inbox WHERE handled_at IS NULL",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(oldest.as_deref().map(parse_ts))
+    }
+
+    /// Gives up on an event that cannot be handled (its handling
+    /// panicked): marks it handled with `error`, dropping its payload, so
+    /// its chat goes on with the next event and a restart does not try it
+    /// again. `false`: it was already handled.
+    pub fn inbox_dead_letter(&self, id: i64, error: &str, now: DateTime<Utc>) -> Result<bool> {
+        Ok(self.lock()?.execute(
+            "UPDATE inbox SET handled_at = ?2, payload = NULL, error = ?3
+              WHERE id = ?1 AND handled_at IS NULL",
+            params![id, ts(now), error],
+        )? > 0)
+    }
+
+    /// Dead-lettered events (platform, key, error), newest first.
+    pub fn inbox_dead_letters(&self, limit: usize) -> Result<Vec<(String, String, String)>> {
+        let conn = self.lock()?;
+        let mut st = conn.prepare(
+            "SELECT platform, key, error FROM inbox WHERE error IS NOT NULL
+              ORDER BY id DESC LIMIT ?1",
+        )?;
+        let rows = st
+            .query_map([limit as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
     }
 
     pub fn inbox_unhandled(&self) -> Result<usize> {
@@ -1849,6 +1896,100 @@ mod tests {
             inbox.iter().filter(|r| r.contains("Text(\"{}\")")).count(),
             2
         );
+    }
+
+    #[test]
+    fn a_dead_lettered_event_is_handled_once_and_the_oldest_pending_is_known() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let s = Store::open(&dir.path().join("s.sqlite")).expect("open");
+        // Whole seconds: timestamps are stored to the microsecond.
+        let t0 = DateTime::from_timestamp(1_800_000_000, 0).expect("a time");
+        let ev = |k: &'static str| InboxEvent {
+            key: k,
+            chat: "-5",
+            payload: "İ @bot hej",
+        };
+        s.inbox_add(Platform::Telegram, &[ev("1")], None, t0)
+            .expect("add");
+        s.inbox_add(
+            Platform::Telegram,
+            &[ev("2")],
+            None,
+            t0 + chrono::Duration::seconds(5),
+        )
+        .expect("add");
+        assert_eq!(s.inbox_oldest_unhandled().expect("oldest"), Some(t0));
+        let rows = s.inbox_pending(Platform::Telegram, 10).expect("pending");
+        assert!(s
+            .inbox_dead_letter(rows[0].id, "panic", t0)
+            .expect("dead letter"));
+        assert!(
+            !s.inbox_dead_letter(rows[0].id, "panic", t0).expect("again"),
+            "already handled"
+        );
+        // Not pending any more, not retried; the next one is the oldest.
+        let left = s.inbox_pending(Platform::Telegram, 10).expect("pending");
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].key, "2");
+        assert_eq!(
+            s.inbox_oldest_unhandled().expect("oldest"),
+            Some(t0 + chrono::Duration::seconds(5))
+        );
+        assert_eq!(
+            s.inbox_dead_letters(10).expect("dl"),
+            vec![("telegram".into(), "1".into(), "panic".into())]
+        );
+        // The text is gone with it.
+        let dump = s.dump_all().expect("dump");
+        let inbox = &dump.iter().find(|(t, _)| t == "inbox").expect("inbox").1;
+        assert_eq!(inbox.iter().filter(|r| r.contains("hej")).count(), 1);
+        s.inbox_done(left[0].id, &[], t0, Duration::from_secs(1))
+            .expect("done");
+        assert_eq!(s.inbox_oldest_unhandled().expect("oldest"), None);
+    }
+
+    #[test]
+    fn a_panic_inside_a_transaction_rolls_it_back_and_the_store_goes_on() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let s = std::sync::Arc::new(Store::open(&dir.path().join("s.sqlite")).expect("open"));
+        let u = s
+            .touch_user(&UserRef::new(Platform::Telegram, "7", "7"), Utc::now())
+            .expect("user");
+        let s2 = s.clone();
+        let uid = u.id;
+        let panicked = std::thread::spawn(move || {
+            s2.create_ticket(
+                NewTicket {
+                    user_id: uid,
+                    reason: "user_request",
+                    summary: "s",
+                    lang: Lang::Sv,
+                    platform: Platform::Telegram,
+                },
+                |_| panic!("a bug while composing the note"),
+                Utc::now(),
+                Duration::from_secs(60),
+            )
+        })
+        .join();
+        assert!(panicked.is_err(), "the closure panicked");
+        // The half-made ticket was rolled back, and the store still works.
+        assert_eq!(s.open_ticket_of(uid).expect("usable"), None);
+        let made = s
+            .create_ticket(
+                NewTicket {
+                    user_id: uid,
+                    reason: "user_request",
+                    summary: "s",
+                    lang: Lang::Sv,
+                    platform: Platform::Telegram,
+                },
+                |_| Vec::new(),
+                Utc::now(),
+                Duration::from_secs(60),
+            )
+            .expect("usable after the panic");
+        assert!(made.is_some());
     }
 
     #[test]

@@ -1009,3 +1009,103 @@ async fn a_full_runs_log_holds_no_secret_and_no_message_text() {
         }
     }
 }
+
+/// "İ @bot hej" in a group: lower-casing "İ" makes it a byte longer, and
+/// the mention was once cut out at an offset found in the lower-cased
+/// copy: "İ @bot hej" lost a letter, and "İ @bot" (the offset past the
+/// end) panicked, left the group marked busy (no answers for anyone in
+/// it) and panicked again after every restart. Now: both are answered,
+/// the next member's question in the group is answered, a restart
+/// answers nothing twice, and no text reaches the log.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_case_changing_letter_before_a_mention_silences_no_group() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let data = tmp.path().join("data");
+    let tg = TgDouble::start(TOKEN).await;
+    let s = serve(&data, &tg, &[("KRAFT_SERVE__INBOX_STALE_SECS", "30")]);
+    let grp = -4_000_002;
+    let first = tg.group_says(grp, 21, "Ayşe", "İ @KraftTestBot hej", None, None);
+    let sent = wait_n(&tg, grp, 1).await;
+    assert!(!sent[0].text.trim().is_empty());
+    tg.group_says(grp, 21, "Ayşe", "İ @KraftTestBot", None, None);
+    wait_n(&tg, grp, 2).await;
+    tg.group_says(
+        grp,
+        22,
+        "Bo",
+        "@KraftTestBot vad kostar det att delta?",
+        None,
+        None,
+    );
+    let sent = wait_n(&tg, grp, 3).await;
+    assert!(sent[2].text.contains("Källor:"), "{}", sent[2].text);
+    settle(&tg).await;
+    assert_eq!(tg.count_to(grp), 3, "each answered once");
+    let (code, body) = s.get("/healthz").await;
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"inbox_pending\":0"), "{body}");
+    let log = s.log();
+    assert!(!log.contains("panicked"), "{log}");
+    assert!(!log.contains("İ @"), "message text in the log");
+    assert!(s.stop().success());
+
+    // After a restart (and Telegram sending the first update again):
+    // nothing is answered twice.
+    let s = serve(&data, &tg, &[]);
+    tg.redeliver(first);
+    settle(&tg).await;
+    assert_eq!(tg.count_to(grp), 3, "{:#?}", tg.sent_to(grp));
+    assert_eq!(tg.unconfirmed(), 0);
+    tg.group_says(
+        grp,
+        21,
+        "Ayşe",
+        "@KraftTestBot İSTANBUL ẞ ΣΟΦΊΑ",
+        None,
+        None,
+    );
+    wait_n(&tg, grp, 4).await;
+    assert!(!s.log().contains("panicked"));
+}
+
+/// `/healthz` turns unhealthy while an event waits to be handled for
+/// longer than `serve.inbox_stale_secs`, and healthy again once it is
+/// handled. The stuck event is one for Discord, which this process does
+/// not run: nobody will handle it, as with a wedged chat.
+#[tokio::test(flavor = "multi_thread")]
+async fn healthz_degrades_while_an_event_waits_too_long() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let data = tmp.path().join("data");
+    let tg = TgDouble::start(TOKEN).await;
+    let s = serve(&data, &tg, &[("KRAFT_SERVE__INBOX_STALE_SECS", "3")]);
+    tg.user_says(7401, "Hej");
+    wait_n(&tg, 7401, 1).await;
+    let (code, body) = s.get("/healthz").await;
+    assert_eq!(code, 200, "{body}");
+
+    let db = rusqlite::Connection::open(data.join("kraft.sqlite")).expect("db");
+    db.busy_timeout(Duration::from_secs(10)).expect("timeout");
+    db.execute(
+        "INSERT INTO inbox (platform, key, chat, payload, received_at)
+         VALUES ('discord', 'stuck-1', 'c1', '{}', ?1)",
+        [chrono::Utc::now().to_rfc3339()],
+    )
+    .expect("insert");
+    let (code, body) = s.get("/healthz").await;
+    assert_eq!(code, 200, "not stale yet: {body}");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let (code, body) = s.get("/healthz").await;
+    assert_eq!(code, 503, "{body}");
+    assert!(body.contains("\"inbox_stale\":true"), "{body}");
+    // Answers still flow meanwhile.
+    tg.user_says(7401, "Vad är en behovsanalys?");
+    wait_n(&tg, 7401, 2).await;
+
+    db.execute(
+        "UPDATE inbox SET handled_at = ?1 WHERE key = 'stuck-1'",
+        [chrono::Utc::now().to_rfc3339()],
+    )
+    .expect("update");
+    let (code, body) = s.get("/healthz").await;
+    assert_eq!(code, 200, "{body}");
+}

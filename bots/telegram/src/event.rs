@@ -147,9 +147,10 @@ fn replies_to_bot(m: &Message, ctx: &Context) -> bool {
 /// the bot, or reply to the bot), without the mention; None otherwise.
 fn addressed(m: &Message, text: &str, ctx: &Context) -> Option<String> {
     let at = format!("@{}", ctx.bot_username);
-    let lower = text.to_lowercase();
-    let at_lower = at.to_lowercase();
-    if let Some(pos) = lower.find(&at_lower) {
+    // Found in the original text, not in a lower-cased copy: lower-casing
+    // changes byte lengths ("İ" is 2 bytes, "i̇" 3), so an offset found in
+    // the copy can fall outside, or inside a character of, the original.
+    if let Some(pos) = find_ascii_ci(text, &at).filter(|_| !ctx.bot_username.is_empty()) {
         // Commands like /help@kraftbot keep their slash.
         let mut t = String::with_capacity(text.len());
         t.push_str(&text[..pos]);
@@ -162,6 +163,18 @@ fn addressed(m: &Message, text: &str, ctx: &Context) -> Option<String> {
         return Some(text.to_string());
     }
     None
+}
+
+/// The byte offset of the first ASCII-case-insensitive match of `needle`
+/// in `haystack`. Telegram usernames are ASCII, and an ASCII byte never
+/// occurs inside a multi-byte UTF-8 character, so a match of an ASCII
+/// needle starts and ends on character boundaries of `haystack`.
+fn find_ascii_ci(haystack: &str, needle: &str) -> Option<usize> {
+    let (h, n) = (haystack.as_bytes(), needle.as_bytes());
+    if n.is_empty() || !needle.is_ascii() || h.len() < n.len() {
+        return None;
+    }
+    (0..=h.len() - n.len()).find(|&i| h[i..i + n.len()].eq_ignore_ascii_case(n))
 }
 
 fn strip_command_suffix(text: &str, bot: &str) -> String {
@@ -315,6 +328,35 @@ mod tests {
     }
 
     #[test]
+    fn a_mention_after_case_changing_characters_is_cut_out_exactly() {
+        // "İ" lower-cases to 3 bytes, "ẞ" to 2, "K" (Kelvin) to 1, "Σ"
+        // stays 2: byte offsets in a lower-cased copy are not offsets in
+        // the original text.
+        for (text, want) in [
+            ("İ @KraftBot hej", "İ hej"),
+            ("İİİİ @kraftbot", "İİİİ"),
+            ("ẞ @KRAFTBOT vad kostar det?", "ẞ vad kostar det?"),
+            ("ΟΔΟΣ e\u{301} @KraftBot", "ΟΔΟΣ e\u{301}"),
+            ("\u{212A}\u{212A} @KraftBot x", "\u{212A}\u{212A} x"),
+            ("/help@KraftBot", "/help"),
+        ] {
+            match classify(&msg(group(-5), serde_json::json!({ "text": text })), &ctx()) {
+                Event::Sme { input, .. } => assert_eq!(input, Input::Text(want.into()), "{text:?}"),
+                e => panic!("{text:?}: {e:?}"),
+            }
+        }
+        // Not a mention of this bot: no match by Unicode case folding.
+        let e = classify(
+            &msg(
+                group(-5),
+                serde_json::json!({"text": "@\u{212A}raftBot hej"}),
+            ),
+            &ctx(),
+        );
+        assert!(matches!(e, Event::Ignore(_)), "{e:?}");
+    }
+
+    #[test]
     fn media_is_unsupported_input() {
         let e = classify(
             &msg(
@@ -370,15 +412,42 @@ mod robustness {
         }
     }
 
+    /// Characters whose case mapping changes their length or is special:
+    /// "İ" (2 bytes, lower case 3), "ẞ" (3 → "ß" 2), final and medial
+    /// sigma, the Kelvin sign (3 → "k" 1), "ŉ" (upper case two chars),
+    /// combining marks, the Turkish dotless i, ligatures.
+    const CASE_TRAPS: &str =
+        "[İıiIẞßΣσςKkŉﬁǅ\u{0301}\u{0308}\u{0307}\u{212A}\u{2126}åÅäÄöÖ@/ a-zA-Z😀]";
+
     fn any_text() -> impl Strategy<Value = String> {
         prop_oneof![
             any::<String>(),
             "[\\x00-\\x1f\\u{202e}\\u{200f}@/a-zA-Z0-9 åäö😀]{0,200}",
+            traps(60),
+            (traps(30), mention(), traps(30)).prop_map(|(a, m, b)| format!("{a}{m}{b}")),
             Just("@KraftBot".to_string()),
+            Just("İ @KraftBot hej".to_string()),
             Just("/help@KraftBot extra".to_string()),
             Just("/".to_string()),
             Just("\u{0}".repeat(10)),
         ]
+    }
+
+    /// Up to `max` characters of `CASE_TRAPS`.
+    fn traps(max: usize) -> impl Strategy<Value = String> {
+        proptest::string::string_regex(&format!("{CASE_TRAPS}{{0,{max}}}")).expect("a valid regex")
+    }
+
+    /// "@KraftBot" in any mix of upper and lower case.
+    fn mention() -> impl Strategy<Value = String> {
+        proptest::collection::vec(any::<bool>(), 8).prop_map(|up| {
+            let name: String = "kraftbot"
+                .chars()
+                .zip(up)
+                .map(|(c, u)| if u { c.to_ascii_uppercase() } else { c })
+                .collect();
+            format!("@{name}")
+        })
     }
 
     proptest! {
@@ -421,6 +490,35 @@ mod robustness {
                 prop_assert!(is_text, "{:?}", e);
             }
             prop_assert_eq!(chat_key(&u), chat.to_string());
+        }
+
+        #[test]
+        fn a_mention_is_cut_out_of_any_text_around_it(
+            before in traps(40),
+            at in mention(),
+            after in traps(40),
+        ) {
+            // The first mention is the one removed; keep it the only one.
+            prop_assume!(find_ascii_ci(&before, "@kraftbot").is_none());
+            let text = format!("{before}{at}{after}");
+            let raw = serde_json::json!({"update_id": 1, "message": {
+                "message_id": 1, "date": 1_700_000_000,
+                "chat": {"id": -5, "type": "supergroup", "title": "G"},
+                "from": {"id": 9, "is_bot": false, "first_name": "x"},
+                "text": text,
+            }}).to_string();
+            let u: Update = serde_json::from_str(&raw).expect("a valid update");
+            let want = format!("{before}{after}")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            match classify(&u, &ctx()) {
+                Event::Sme { input: Input::Text(t), user, .. } => {
+                    prop_assert_eq!(t, want);
+                    prop_assert_eq!(user.user_id, "9@-5");
+                }
+                e => prop_assert!(false, "not read as addressed: {:?}", e),
+            }
         }
 
         #[test]
