@@ -28,9 +28,12 @@ use crate::extract;
 use crate::flood::{Flood, Verdict};
 use crate::intent::{self, Command, Intent};
 use crate::llm::{Llm, Passage};
-use crate::model::{Action, Button, ChatRef, Clock, Incoming, Input, Lang, Platform, SourceRef};
+use crate::model::{
+    Action, Button, ChatRef, Clock, Incoming, Input, Lang, Platform, Privately, SourceRef,
+};
 use crate::store::{
-    Delivery, MessageRow, NewDelivery, NewMessage, Role, Store, Target, TicketStatus, UserRow,
+    Delivery, MessageRow, NewDelivery, NewMessage, Role, Store, Target, TicketRow, TicketStatus,
+    UserRow,
 };
 use crate::texts;
 use crate::{CoreError, CoreSettings};
@@ -283,8 +286,18 @@ impl Assistant {
             }
         }
 
-        let open = self.store.open_ticket_of(user.id)?;
         let kind = intent::classify(&text);
+        // "/start <token>": a group member followed the link to continue
+        // an adviser conversation in this private chat (also while an
+        // adviser owns it: the link is not a message for the adviser).
+        if kind == Intent::Command(Command::Start) && user.privately == Privately::Here {
+            if let Some(token) = text.split_whitespace().nth(1) {
+                self.store.save_dialogue(&user)?;
+                let said = self.desk.move_to_private(token, &user)?;
+                return Ok(vec![reply(&chat, &said, vec![])]);
+            }
+        }
+        let open = self.store.open_ticket_of(user.id)?;
 
         // An adviser owns the conversation: relay, acknowledge, nothing else.
         if let Some(t) = open.as_ref().filter(|t| t.status == TicketStatus::Active) {
@@ -303,9 +316,13 @@ impl Assistant {
                 },
                 now,
             )?;
+            let ack = match &user.privately {
+                Privately::Here => texts::relayed(lang).to_string(),
+                p => texts::relayed_elsewhere(lang, self.desk.private_link(t, p).as_deref()),
+            };
             let mut actions = vec![Action::Ack {
                 chat: chat.clone(),
-                text: texts::relayed(lang).to_string(),
+                text: ack,
             }];
             if let Some(d) = self
                 .desk
@@ -626,9 +643,21 @@ impl Assistant {
                     "user_request" | "introduction" => "",
                     _ => texts::why_topic(lang),
                 };
+                // In a public chat only a pointer: the adviser conversation
+                // goes on privately.
+                let opened = match &user.privately {
+                    Privately::Here => texts::ticket_opened(lang, id, why),
+                    p => {
+                        let link = self
+                            .store
+                            .ticket(id)?
+                            .and_then(|t| self.desk.private_link(&t, p));
+                        texts::ticket_opened_elsewhere(lang, id, why, link.as_deref())
+                    }
+                };
                 actions.push(Action::Reply {
                     chat,
-                    text: format!("{head}{}", texts::ticket_opened(lang, id, why)),
+                    text: format!("{head}{opened}"),
                     buttons: vec![Button::new("ticket:cancel", texts::btn_cancel_ticket(lang))],
                     replaces_draft: false,
                 });
@@ -639,19 +668,27 @@ impl Assistant {
                 actions.extend(deliveries.into_iter().map(delivery_action));
             }
             None => {
-                let id = self
-                    .store
-                    .open_ticket_of(user.id)?
-                    .map(|t| t.id)
-                    .unwrap_or_default();
-                actions.push(reply(
-                    &chat,
-                    &format!("{head}{}", texts::already_waiting(lang, id)),
-                    vec![],
-                ));
+                let waiting = match self.store.open_ticket_of(user.id)? {
+                    Some(t) => self.already_waiting(user, &t),
+                    None => texts::already_waiting(lang, 0),
+                };
+                actions.push(reply(&chat, &format!("{head}{waiting}"), vec![]));
             }
         }
         Ok(actions)
+    }
+
+    /// "Your request is already with the advisers", pointing to the
+    /// private chat when asked from a public one.
+    fn already_waiting(&self, user: &UserRow, t: &TicketRow) -> String {
+        match &user.privately {
+            Privately::Here => texts::already_waiting(user.lang, t.id),
+            p => texts::already_waiting_elsewhere(
+                user.lang,
+                t.id,
+                self.desk.private_link(t, p).as_deref(),
+            ),
+        }
     }
 
     fn ask_forget(&self, user: &mut UserRow) -> Result<Vec<Action>, CoreError> {
@@ -729,11 +766,7 @@ impl Assistant {
         match id {
             "human" | "match:intro" => {
                 if let Some(t) = self.store.open_ticket_of(user.id)? {
-                    return Ok(vec![reply(
-                        &chat,
-                        &texts::already_waiting(lang, t.id),
-                        vec![],
-                    )]);
+                    return Ok(vec![reply(&chat, &self.already_waiting(user, &t), vec![])]);
                 }
                 if id == "match:intro" {
                     // The suggestions the user saw, as the adviser's brief.

@@ -15,10 +15,10 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::intent::sanitize;
-use crate::model::{Button, Clock, Lang};
+use crate::model::{Button, Clock, Lang, Privately};
 use crate::store::{
-    Delivery, MessageRow, NewDelivery, NewMessage, NewTicket, Role, Store, StoreError, Target,
-    TicketRow, TicketStatus, Transition, UserRow,
+    Delivery, MessageRow, Moved, NewDelivery, NewMessage, NewTicket, Role, Store, StoreError,
+    Target, TicketRow, TicketStatus, Transition, UserRow,
 };
 use crate::texts;
 use crate::EscalationSettings;
@@ -266,6 +266,15 @@ impl Desk {
             summary.push('\n');
         }
         let l = self.lang();
+        // The adviser conversation goes to a private chat only: this one if
+        // it is private, the one the front-end can open, or (a Telegram
+        // group) the one the user opens with the ticket's link.
+        let relay = match &user.privately {
+            Privately::Here => Some(user.chat_id.as_str()),
+            Privately::At(c) => Some(c.as_str()),
+            Privately::Link(_) => None,
+        };
+        let elsewhere = matches!(user.privately, Privately::At(_));
         let res = self.store.create_ticket(
             NewTicket {
                 user_id: user.id,
@@ -273,13 +282,25 @@ impl Desk {
                 summary: &summary,
                 lang: user.lang,
                 platform: user.platform,
+                chat_id: &user.chat_id,
+                relay_chat: relay,
             },
-            |id| {
-                vec![(
+            |t| {
+                let id = t.id;
+                let mut out = vec![(
                     Target::Advisers,
                     format!(
-                        "🆘 {} #{id}\n{summary}{}",
+                        "🆘 {} #{id}\n{summary}{}{}",
                         texts::pick(l, "Nytt ärende", "New request"),
+                        if t.relay_chat.is_none() {
+                            texts::pick(
+                                l,
+                                "🔒 Skrivet i en grupp: dina svar når användaren när hen har öppnat den privata chatten med länken hen fick.\n",
+                                "🔒 Written in a group: your replies reach the user once they have opened the private chat with the link they were given.\n",
+                            )
+                        } else {
+                            ""
+                        },
                         texts::pick(
                             l,
                             &format!("Ta ärendet: kraft tickets claim {id} · svara: kraft tickets reply {id} \"…\""),
@@ -294,7 +315,17 @@ impl Desk {
                             texts::pick(l, "Tillbaka till boten", "Back to the bot"),
                         ),
                     ],
-                )]
+                )];
+                if elsewhere {
+                    // Opens the private chat (a Discord DM) at once, so
+                    // the user finds where the adviser will answer.
+                    out.push((
+                        Target::User(t.relay()),
+                        texts::continued_here(user.lang, id),
+                        vec![],
+                    ));
+                }
+                out
             },
             now,
             lease,
@@ -335,7 +366,7 @@ impl Desk {
                 _ => Ok(Transition {
                     status: Some(TicketStatus::Active),
                     adviser: Some(&adviser),
-                    deliveries: vec![NewDelivery::to_user(&user, id, &joined)],
+                    deliveries: vec![NewDelivery::to_user(cur, &joined)],
                     ..Default::default()
                 }),
             })?
@@ -378,11 +409,11 @@ impl Desk {
                 }
                 let mut deliveries = Vec::new();
                 if cur.status == TicketStatus::Waiting {
-                    deliveries.push(NewDelivery::to_user(&user, id, &joined));
+                    deliveries.push(NewDelivery::to_user(cur, &joined));
                 }
                 deliveries.push(NewDelivery {
                     dedupe_key: key.as_deref(),
-                    ..NewDelivery::to_user(&user, id, &said)
+                    ..NewDelivery::to_user(cur, &said)
                 });
                 Ok(Transition {
                     status: (cur.status == TicketStatus::Waiting).then_some(TicketStatus::Active),
@@ -448,7 +479,7 @@ impl Desk {
                 Ok(Transition {
                     status: Some(TicketStatus::Resolved),
                     resolution: Some(note.as_deref().unwrap_or("resolved")),
-                    deliveries: vec![NewDelivery::to_user(&user, id, bye)],
+                    deliveries: vec![NewDelivery::to_user(cur, bye)],
                     ..Default::default()
                 })
             })?
@@ -484,6 +515,41 @@ impl Desk {
             None | Some(Err(DeskError::Closed(_))) => Ok(Vec::new()),
             Some(Err(e)) => Err(e),
             Some(Ok((_, ds))) => Ok(ds),
+        }
+    }
+
+    /// `/start <token>` in a private chat: the adviser conversation of
+    /// the ticket the token belongs to moves here, if it is this person's
+    /// (a group member following the link the group was given). The
+    /// advisers are told in the ticket's thread. Returns what the user
+    /// is told.
+    pub fn move_to_private(&self, token: &str, user: &UserRow) -> Result<String, DeskError> {
+        let l = self.lang();
+        let now = self.clock.now();
+        Ok(match self.store.move_to_private(token, user, now)? {
+            Moved::Moved(id) => {
+                tracing::info!(ticket = id, "adviser conversation moved to a private chat");
+                self.note(Some(id), &texts::moved_private_note(l, id));
+                texts::continued_here(user.lang, id)
+            }
+            Moved::Merged { ticket, into } => {
+                tracing::info!(ticket, into, "adviser conversation merged into an open one");
+                self.note(Some(ticket), &texts::merged_note(l, ticket, into));
+                texts::already_waiting(user.lang, into)
+            }
+            Moved::NotYours | Moved::Unknown => {
+                tracing::info!("a private-chat link was refused (not this user's, or closed)");
+                texts::private_link_invalid(user.lang).to_string()
+            }
+        })
+    }
+
+    /// Where a ticket's adviser conversation goes, for a pointer: the
+    /// link that opens it, when it is not open yet.
+    pub fn private_link(&self, t: &TicketRow, privately: &Privately) -> Option<String> {
+        match (privately, &t.link_token) {
+            (Privately::Link(prefix), Some(token)) => Some(format!("{prefix}{token}")),
+            _ => None,
         }
     }
 

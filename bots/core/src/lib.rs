@@ -24,7 +24,9 @@ use serde::{Deserialize, Serialize};
 pub use assistant::{Answer, AnswerKind, Assistant, Escalation};
 pub use desk::{Desk, DeskError};
 pub use llm::{LlmError, LlmSettings};
-pub use model::{Action, Button, ChatRef, Clock, Incoming, Input, Lang, Platform, UserRef};
+pub use model::{
+    Action, Button, ChatRef, Clock, Incoming, Input, Lang, Platform, Privately, UserRef,
+};
 pub use observe::{Observer, Quiet};
 pub use store::{Store, StoreError};
 

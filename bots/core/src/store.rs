@@ -15,7 +15,7 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use serde::Serialize;
 
-use crate::model::{Button, ChatRef, Lang, Platform, UserRef};
+use crate::model::{person_of, Button, ChatRef, Lang, Platform, Privately, UserRef};
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -204,6 +204,32 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE inbox ADD COLUMN error TEXT;
     "#,
+    // 5: a ticket remembers where it was opened (`chat_id`) and where the
+    // adviser conversation goes (`relay_chat`): a private chat only, never
+    // the user's latest chat, which can be a public group or channel.
+    // NULL = not known yet (a Telegram group member has not opened the
+    // private chat with `link_token` yet); messages for the user wait in
+    // the outbox with no chat until then. Open tickets from before: a
+    // Telegram group member's private chat is their user id, a Discord
+    // user's DM is opened by the front-end (`dm:<id>`), so nothing that
+    // was queued goes to a group or channel; their queued messages follow.
+    r#"
+    ALTER TABLE tickets ADD COLUMN chat_id TEXT;
+    ALTER TABLE tickets ADD COLUMN relay_chat TEXT;
+    ALTER TABLE tickets ADD COLUMN link_token TEXT;
+    CREATE UNIQUE INDEX tickets_by_link_token ON tickets(link_token)
+        WHERE link_token IS NOT NULL;
+    UPDATE tickets SET chat_id = (SELECT u.chat_id FROM users u WHERE u.id = tickets.user_id);
+    UPDATE tickets SET relay_chat = (SELECT CASE
+            WHEN u.platform = 'telegram' AND instr(u.external_id, '@') > 0
+                THEN substr(u.external_id, 1, instr(u.external_id, '@') - 1)
+            WHEN u.platform = 'discord' THEN 'dm:' || u.external_id
+            ELSE u.chat_id END
+        FROM users u WHERE u.id = tickets.user_id);
+    UPDATE outbox SET chat_id = (SELECT t.relay_chat FROM tickets t WHERE t.id = outbox.ticket_id)
+     WHERE target = 'user' AND delivered_at IS NULL AND failed_at IS NULL
+       AND ticket_id IN (SELECT id FROM tickets);
+    "#,
 ];
 
 pub fn ts(t: DateTime<Utc>) -> String {
@@ -238,6 +264,9 @@ pub struct UserRow {
     /// When the user was last seen before this message (set by
     /// `touch_user` only; `None` for a new user).
     pub seen_before: Option<DateTime<Utc>>,
+    /// How the user is reached privately from the chat of this message
+    /// (set by `touch_user` only; not stored).
+    pub privately: Privately,
 }
 
 impl UserRow {
@@ -263,6 +292,7 @@ impl UserRow {
             subject: r.get::<_, Option<String>>("subject")?.unwrap_or_default(),
             region: r.get("region")?,
             seen_before: None,
+            privately: Privately::Here,
         })
     }
 }
@@ -423,9 +453,28 @@ pub struct TicketRow {
     pub resolved_at: Option<DateTime<Utc>>,
     pub reminders: i64,
     pub resolution: Option<String>,
+    /// The chat the ticket was opened from.
+    pub chat_id: Option<String>,
+    /// The private chat the adviser conversation goes to; `None` until
+    /// the user has opened one (see migration 5).
+    pub relay_chat: Option<String>,
+    /// Opens the private chat (Telegram's `/start <token>`) while the
+    /// ticket is open; only for the same person. Not shown anywhere but
+    /// in the link given to the user.
+    #[serde(skip)]
+    pub link_token: Option<String>,
 }
 
 impl TicketRow {
+    /// Where messages for the user about this ticket go: its private
+    /// chat, or (empty chat id) nowhere yet, to wait in the outbox.
+    pub fn relay(&self) -> ChatRef {
+        ChatRef {
+            platform: self.platform,
+            chat_id: self.relay_chat.clone().unwrap_or_default(),
+        }
+    }
+
     fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
         let opt_ts = |c: &str| -> rusqlite::Result<Option<DateTime<Utc>>> {
             Ok(r.get::<_, Option<String>>(c)?.map(|s| parse_ts(&s)))
@@ -446,6 +495,9 @@ impl TicketRow {
             resolved_at: opt_ts("resolved_at")?,
             reminders: r.get("reminders")?,
             resolution: r.get("resolution")?,
+            chat_id: r.get("chat_id")?,
+            relay_chat: r.get("relay_chat")?,
+            link_token: r.get("link_token")?,
         })
     }
 }
@@ -473,12 +525,13 @@ pub struct NewDelivery<'a> {
 }
 
 impl<'a> NewDelivery<'a> {
-    /// A message for the user of a ticket.
-    pub fn to_user(user: &UserRow, ticket_id: i64, text: &'a str) -> Self {
+    /// A message for the user of a ticket, to the ticket's private chat
+    /// (held in the outbox while that is not known yet).
+    pub fn to_user(ticket: &TicketRow, text: &'a str) -> Self {
         Self {
-            user_id: Some(user.id),
-            ticket_id: Some(ticket_id),
-            target: Target::User(user.chat()),
+            user_id: Some(ticket.user_id),
+            ticket_id: Some(ticket.id),
+            target: Target::User(ticket.relay()),
             text,
             buttons: &[],
             dedupe_key: None,
@@ -693,6 +746,7 @@ impl Store {
                 UserRow::from_row,
             )?;
             row.seen_before = before.as_deref().map(parse_ts);
+            row.privately = u.privately.clone();
             Ok(row)
         })
     }
@@ -825,7 +879,7 @@ impl Store {
     pub fn create_ticket(
         &self,
         t: NewTicket<'_>,
-        notify: impl FnOnce(i64) -> Vec<(Target, String, Vec<Button>)>,
+        notify: impl FnOnce(&TicketRow) -> Vec<(Target, String, Vec<Button>)>,
         now: DateTime<Utc>,
         lease: Duration,
     ) -> Result<Option<(i64, Vec<Delivery>)>> {
@@ -841,20 +895,30 @@ impl Store {
                 return Ok(None);
             }
             tx.execute(
-                "INSERT INTO tickets (user_id, status, reason, summary, lang, platform, created_at)
-                 VALUES (?1, 'waiting', ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO tickets (user_id, status, reason, summary, lang, platform, created_at,
+                                      chat_id, relay_chat, link_token)
+                 VALUES (?1, 'waiting', ?2, ?3, ?4, ?5, ?6, ?7, ?8,
+                         CASE WHEN ?9 THEN lower(hex(randomblob(16))) END)",
                 params![
                     t.user_id,
                     t.reason,
                     t.summary,
                     t.lang.as_str(),
                     t.platform.as_str(),
-                    ts(now)
+                    ts(now),
+                    t.chat_id,
+                    t.relay_chat,
+                    t.relay_chat.is_none()
                 ],
             )?;
             let id = tx.last_insert_rowid();
+            let row = tx.query_row(
+                "SELECT * FROM tickets WHERE id = ?1",
+                [id],
+                TicketRow::from_row,
+            )?;
             let mut ds = Vec::new();
-            for (target, text, buttons) in notify(id) {
+            for (target, text, buttons) in notify(&row) {
                 let n = NewDelivery {
                     user_id: Some(t.user_id),
                     ticket_id: Some(id),
@@ -1003,6 +1067,7 @@ impl Store {
                    AND (leased_until IS NULL OR leased_until < ?1)
                    AND CASE target
                        WHEN 'user' THEN platform IN (SELECT value FROM json_each(?3))
+                            AND chat_id IS NOT NULL
                        ELSE json_array_length(?4) > 0
                             AND (platform IS NULL OR platform IN (SELECT value FROM json_each(?4)))
                    END
@@ -1301,6 +1366,90 @@ impl Store {
                 |r| r.get(0),
             )
             .optional()?)
+    }
+
+    /// The open ticket a private-chat link token opens, if any.
+    pub fn ticket_by_link(&self, token: &str) -> Result<Option<TicketRow>> {
+        Ok(self
+            .lock()?
+            .query_row(
+                "SELECT * FROM tickets WHERE link_token = ?1 AND status IN ('waiting', 'active')",
+                [token],
+                TicketRow::from_row,
+            )
+            .optional()?)
+    }
+
+    /// Moves the adviser conversation of the ticket that `token` opens to
+    /// `user`'s private chat, if `user` is the same person on the same
+    /// platform as the ticket's user (a group member's private identity):
+    /// the ticket becomes the private user's (so their messages there
+    /// reach the adviser) and the messages waiting for a chat go there.
+    /// Following the link again changes nothing. If the private user
+    /// already has another open ticket, this one is closed and that one
+    /// goes on. One transaction.
+    pub fn move_to_private(
+        &self,
+        token: &str,
+        user: &UserRow,
+        now: DateTime<Utc>,
+    ) -> Result<Moved> {
+        self.tx(|tx| {
+            let Some(t) = tx
+                .query_row(
+                    "SELECT * FROM tickets WHERE link_token = ?1 AND status IN ('waiting', 'active')",
+                    [token],
+                    TicketRow::from_row,
+                )
+                .optional()?
+            else {
+                return Ok(Moved::Unknown);
+            };
+            let owner: Option<(String, String)> = tx
+                .query_row(
+                    "SELECT platform, external_id FROM users WHERE id = ?1",
+                    [t.user_id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            let same = owner.is_some_and(|(p, ext)| {
+                p == user.platform.as_str() && person_of(&ext) == person_of(&user.external_id)
+            });
+            if !same {
+                return Ok(Moved::NotYours);
+            }
+            tx.execute(
+                "UPDATE outbox SET chat_id = ?2
+                  WHERE ticket_id = ?1 AND target = 'user' AND chat_id IS NULL
+                    AND delivered_at IS NULL AND failed_at IS NULL",
+                params![t.id, user.chat_id],
+            )?;
+            let other: Option<i64> = tx
+                .query_row(
+                    "SELECT id FROM tickets WHERE user_id = ?1 AND id <> ?2
+                        AND status IN ('waiting', 'active')",
+                    params![user.id, t.id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            match other {
+                None => {
+                    tx.execute(
+                        "UPDATE tickets SET user_id = ?2, relay_chat = ?3 WHERE id = ?1",
+                        params![t.id, user.id, user.chat_id],
+                    )?;
+                    Ok(Moved::Moved(t.id))
+                }
+                Some(into) => {
+                    tx.execute(
+                        "UPDATE tickets SET relay_chat = ?2, link_token = NULL, status = 'resolved',
+                            resolved_at = ?3, resolution = ?4 WHERE id = ?1",
+                        params![t.id, user.chat_id, ts(now), format!("continued in #{into}")],
+                    )?;
+                    Ok(Moved::Merged { ticket: t.id, into })
+                }
+            }
+        })
     }
 
     pub fn mark_delivered(&self, id: i64, now: DateTime<Utc>) -> Result<()> {
@@ -1667,6 +1816,23 @@ pub struct NewTicket<'a> {
     pub summary: &'a str,
     pub lang: Lang,
     pub platform: Platform,
+    /// Where it was opened.
+    pub chat_id: &'a str,
+    /// The user's private chat, if known; `None` also makes a link token.
+    pub relay_chat: Option<&'a str>,
+}
+
+/// The outcome of `Store::move_to_private`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Moved {
+    /// The ticket now goes on in the private chat.
+    Moved(i64),
+    /// The user already had `into` open there; `ticket` was closed.
+    Merged { ticket: i64, into: i64 },
+    /// The token belongs to another person's ticket.
+    NotYours,
+    /// No open ticket has this token.
+    Unknown,
 }
 
 /// What a ticket transition changes.
@@ -1718,7 +1884,12 @@ fn insert_delivery(
     leased_until: Option<DateTime<Utc>>,
 ) -> Result<Option<Delivery>> {
     let (target, platform, chat_id) = match &d.target {
-        Target::User(c) => ("user", Some(c.platform.as_str()), Some(c.chat_id.as_str())),
+        // No chat yet: held until the ticket's private chat is known.
+        Target::User(c) => (
+            "user",
+            Some(c.platform.as_str()),
+            Some(c.chat_id.as_str()).filter(|c| !c.is_empty()),
+        ),
         Target::Advisers => ("advisers", None, None),
     };
     let buttons = serde_json::to_string(d.buttons).unwrap_or_else(|_| "[]".into());
@@ -1965,6 +2136,8 @@ mod tests {
                     summary: "s",
                     lang: Lang::Sv,
                     platform: Platform::Telegram,
+                    chat_id: "7",
+                    relay_chat: Some("7"),
                 },
                 |_| panic!("a bug while composing the note"),
                 Utc::now(),
@@ -1983,6 +2156,8 @@ mod tests {
                     summary: "s",
                     lang: Lang::Sv,
                     platform: Platform::Telegram,
+                    chat_id: "7",
+                    relay_chat: Some("7"),
                 },
                 |_| Vec::new(),
                 Utc::now(),
@@ -1990,6 +2165,76 @@ mod tests {
             )
             .expect("usable after the panic");
         assert!(made.is_some());
+    }
+
+    #[test]
+    fn open_tickets_from_before_migration_5_keep_their_conversation_private() {
+        // A database as the previous release left it: open tickets of a
+        // Telegram group member, a Discord user last seen in a server
+        // thread, and a terminal user, each with an adviser reply queued
+        // for the user's latest chat.
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = dir.path().join("s.sqlite");
+        {
+            let conn = Connection::open(&p).expect("open");
+            for (i, sql) in MIGRATIONS[..4].iter().enumerate() {
+                conn.execute_batch(sql).expect("old migration");
+                conn.pragma_update(None, "user_version", (i + 1) as i64)
+                    .expect("version");
+            }
+            let now = ts(Utc::now());
+            for (id, platform, ext, chat) in [
+                (1, "telegram", "7@-5", "-5"),
+                (2, "discord", "42", "900"),
+                (3, "terminal", "anna", "anna"),
+            ] {
+                conn.execute(
+                    "INSERT INTO users (id, platform, external_id, chat_id, created_at, last_seen_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                    params![id, platform, ext, chat, now],
+                )
+                .expect("user");
+                conn.execute(
+                    "INSERT INTO tickets (id, user_id, status, reason, summary, lang, platform, created_at)
+                     VALUES (?1, ?1, 'active', 'user_request', 's', 'sv', ?2, ?3)",
+                    params![id, platform, now],
+                )
+                .expect("ticket");
+                conn.execute(
+                    "INSERT INTO outbox (user_id, ticket_id, target, platform, chat_id, text, created_at)
+                     VALUES (?1, ?1, 'user', ?2, ?3, 'adviser reply', ?4)",
+                    params![id, platform, chat, now],
+                )
+                .expect("outbox");
+            }
+        }
+        let s = Store::open(&p).expect("migrated");
+        let relay: Vec<Option<String>> = (1..=3)
+            .map(|id| s.ticket(id).expect("db").expect("ticket").relay_chat)
+            .collect();
+        assert_eq!(
+            relay,
+            [Some("7".into()), Some("dm:42".into()), Some("anna".into())]
+        );
+        let opened = s.ticket(1).expect("db").expect("ticket").chat_id;
+        assert_eq!(opened.as_deref(), Some("-5"), "where it was opened");
+        let mut queued: Vec<String> = s
+            .lease_for(
+                Utc::now(),
+                Duration::from_secs(60),
+                10,
+                &[Platform::Telegram, Platform::Discord, Platform::Terminal],
+                &[],
+            )
+            .expect("lease")
+            .into_iter()
+            .map(|d| match d.target {
+                Target::User(c) => c.chat_id,
+                Target::Advisers => "advisers".into(),
+            })
+            .collect();
+        queued.sort();
+        assert_eq!(queued, ["7", "anna", "dm:42"], "none to a group or channel");
     }
 
     #[test]

@@ -244,6 +244,101 @@ pub fn ticket_opened(lang: Lang, id: i64, why: &str) -> String {
     }
 }
 
+/// Where a user in a public chat (a group, a server channel) finds the
+/// adviser conversation: a link to follow (Telegram) or their DMs.
+fn private_place(lang: Lang, link: Option<&str>) -> String {
+    match (lang, link) {
+        (Lang::Sv, Some(l)) => format!("Öppna {l} och tryck Starta, så fortsätter vi där."),
+        (Lang::En, Some(l)) => format!("Open {l} and press Start to continue there."),
+        (Lang::Sv, None) => "Titta i dina direktmeddelanden från mig.".to_string(),
+        (Lang::En, None) => "Look for my direct message to you.".to_string(),
+    }
+}
+
+/// A ticket opened from a public chat: the chat gets only this pointer;
+/// the adviser conversation happens privately.
+pub fn ticket_opened_elsewhere(lang: Lang, id: i64, why: &str, link: Option<&str>) -> String {
+    let place = private_place(lang, link);
+    match lang {
+        Lang::Sv => format!(
+            "{why}Jag har skickat din fråga till projektets rådgivare (ärende #{id}). Samtalet med rådgivaren fortsätter i ett privat meddelande, inte här. {place}"
+        ),
+        Lang::En => format!(
+            "{why}I've passed your question to the programme's advisers (request #{id}). Your conversation with the adviser is continued in a private message, not here. {place}"
+        ),
+    }
+}
+
+/// `already_waiting`, asked again from a public chat.
+pub fn already_waiting_elsewhere(lang: Lang, id: i64, link: Option<&str>) -> String {
+    let place = private_place(lang, link);
+    match lang {
+        Lang::Sv => format!(
+            "Ditt ärende #{id} ligger redan hos rådgivarna. Samtalet fortsätter i ett privat meddelande. {place}"
+        ),
+        Lang::En => format!(
+            "Your request #{id} is already with the advisers. It is continued in a private message. {place}"
+        ),
+    }
+}
+
+/// The receipt in a public chat while an adviser owns the conversation:
+/// the adviser answers privately, never here.
+pub fn relayed_elsewhere(lang: Lang, link: Option<&str>) -> String {
+    let place = private_place(lang, link);
+    match lang {
+        Lang::Sv => format!(
+            "{} Rådgivaren svarar i ett privat meddelande. {place}",
+            relayed(lang)
+        ),
+        Lang::En => format!(
+            "{} The adviser replies in a private message. {place}",
+            relayed(lang)
+        ),
+    }
+}
+
+/// The first message in the private place an adviser conversation moved to.
+pub fn continued_here(lang: Lang, id: i64) -> String {
+    match lang {
+        Lang::Sv => format!(
+            "Här fortsätter ditt ärende #{id} med projektets rådgivare. En rådgivare svarar dig här så snart som möjligt; under tiden kan du fortsätta fråga mig."
+        ),
+        Lang::En => format!(
+            "Your request #{id} with the programme's advisers continues here. An adviser will reply to you here as soon as possible; meanwhile you can keep asking me."
+        ),
+    }
+}
+
+/// A `/start` link that is not this user's, or whose request is closed.
+pub fn private_link_invalid(lang: Lang) -> &'static str {
+    pick(
+        lang,
+        "Den här länken gäller inte för dig, eller så är ärendet redan avslutat. Skriv /human om du vill prata med en rådgivare.",
+        "This link is not valid for you, or the request is already closed. Type /human to talk to an adviser.",
+    )
+}
+
+/// For the advisers, in the ticket's thread.
+pub fn moved_private_note(lang: Lang, id: i64) -> String {
+    match lang {
+        Lang::Sv => {
+            format!("🔒 #{id}: användaren fortsätter i en privat chatt; dina svar går dit.")
+        }
+        Lang::En => {
+            format!("🔒 #{id}: the user continues in a private chat; your replies go there.")
+        }
+    }
+}
+
+/// For the advisers: the user already had another open request.
+pub fn merged_note(lang: Lang, id: i64, into: i64) -> String {
+    match lang {
+        Lang::Sv => format!("🔒 #{id} avslutat: användaren fortsätter i ärende #{into}."),
+        Lang::En => format!("🔒 #{id} closed: the user continues in request #{into}."),
+    }
+}
+
 pub fn why_low_confidence(lang: Lang) -> &'static str {
     pick(
         lang,

@@ -29,7 +29,9 @@ use std::time::{Duration, Instant};
 
 use kraft_core::pump::{self, Frontend, Pump, SendFailure};
 use kraft_core::store::{Delivery, InboxEvent, InboxRow, Target};
-use kraft_core::{texts, Assistant, CoreError, Incoming, Lang, Observer, Platform, UserRef};
+use kraft_core::{
+    texts, Assistant, CoreError, Incoming, Lang, Observer, Platform, Privately, UserRef,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use serenity::all::{
@@ -244,6 +246,8 @@ pub struct Discord {
     /// answered in; cached, since it never changes.
     channels: Mutex<HashMap<u64, Option<u64>>>,
     unreadable_noted: Mutex<HashMap<i64, Instant>>,
+    /// User id → their DM channel with the bot (opened once, then stable).
+    dms: Mutex<HashMap<u64, u64>>,
     pump: Pump,
 }
 
@@ -354,6 +358,7 @@ impl Discord {
             seen: Mutex::new(Seen::default()),
             channels: Mutex::new(HashMap::new()),
             unreadable_noted: Mutex::new(HashMap::new()),
+            dms: Mutex::new(HashMap::new()),
             pump,
         }))
     }
@@ -811,10 +816,13 @@ impl Discord {
             let _ = http.broadcast_typing(ChannelId::new(chat)).await;
         }
         let t0 = Instant::now();
-        let inc = Incoming {
-            user: UserRef::new(Platform::Discord, who.id.to_string(), chat.to_string()),
-            input,
-        };
+        // In a server, an adviser conversation goes to the user's DM (the
+        // outbox opens it), never into the channel or its public thread.
+        let mut user = UserRef::new(Platform::Discord, who.id.to_string(), chat.to_string());
+        if guild {
+            user = user.in_public(Privately::At(format!("dm:{}", who.id)));
+        }
+        let inc = Incoming { user, input };
         let actions = self.assistant.handle(&inc).await?;
         self.observer
             .handled(Platform::Discord, &actions, t0.elapsed());
@@ -1080,9 +1088,17 @@ impl Discord {
         let Some(http) = self.http() else {
             return Err(SendFailure::Transient("not_connected", None));
         };
-        let chat: u64 = chat
-            .parse()
-            .map_err(|_| SendFailure::Permanent("bad_chat_id"))?;
+        let chat: u64 = match chat.strip_prefix("dm:") {
+            Some(user) => {
+                let user = user
+                    .parse()
+                    .map_err(|_| SendFailure::Permanent("bad_chat_id"))?;
+                self.dm_channel(http, user).await?
+            }
+            None => chat
+                .parse()
+                .map_err(|_| SendFailure::Permanent("bad_chat_id"))?,
+        };
         let meta: Meta = d
             .meta
             .as_deref()
@@ -1144,6 +1160,35 @@ impl Discord {
             self.part_sent(d, i, n);
         }
         Ok(())
+    }
+
+    /// The DM channel with `user`, opened (`POST /users/@me/channels`)
+    /// the first time; Discord returns the same channel every time.
+    async fn dm_channel(&self, http: &Http, user: u64) -> Result<u64, SendFailure> {
+        if let Some(c) = self
+            .dms
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&user)
+        {
+            return Ok(*c);
+        }
+        let body = json!({"recipient_id": user.to_string()});
+        match http.create_private_channel(&body).await {
+            Ok(c) => {
+                let id = c.id.get();
+                self.dms
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(user, id);
+                Ok(id)
+            }
+            Err(e) => {
+                let (kind, status, code) = kind_of(&e);
+                tracing::warn!(kind, status, code, "cannot open a DM channel");
+                Err(classify(&e))
+            }
+        }
     }
 
     fn part_sent(&self, d: &Delivery, i: usize, n: usize) {

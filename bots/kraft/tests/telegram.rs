@@ -1109,3 +1109,86 @@ async fn healthz_degrades_while_an_event_waits_too_long() {
     let (code, body) = s.get("/healthz").await;
     assert_eq!(code, 200, "{body}");
 }
+
+/// `/human` in a group: the group gets only a pointer with a deep link
+/// (`t.me/<bot>?start=<token>`); the adviser's claim and reply wait until
+/// the member opens the private chat with it, then arrive there, never in
+/// the group. Another member following the same (public) link gets
+/// nothing of it.
+#[tokio::test(flavor = "multi_thread")]
+async fn human_in_a_group_continues_in_the_private_chat_by_a_deep_link() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let tg = TgDouble::start(TOKEN).await;
+    tg.set_forum(GROUP);
+    tg.set_member(GROUP, ADVISER, "member");
+    let g = GROUP.to_string();
+    let _s = serve(
+        &tmp.path().join("data"),
+        &tg,
+        &[("KRAFT_TELEGRAM__ADVISER_GROUP", &g)],
+    );
+    let (grp, sara, olle) = (-4_000_003, 31, 32);
+    tg.group_says(grp, sara, "Sara", "/human@KraftTestBot", None, None);
+    let pointer = wait_n(&tg, grp, 1).await.remove(0);
+    let link = "https://t.me/KraftTestBot?start=";
+    assert!(
+        pointer.text.contains("fortsätter i ett privat meddelande"),
+        "{}",
+        pointer.text
+    );
+    let at = pointer.text.find(link).expect("the deep link") + link.len();
+    let token: String = pointer.text[at..]
+        .chars()
+        .take_while(char::is_ascii_alphanumeric)
+        .collect();
+    assert!(token.len() >= 32, "{}", pointer.text);
+
+    let note = tg
+        .wait_for(WAIT, "the ticket in the adviser group", |s| {
+            s.iter().any(|m| m.chat == GROUP)
+        })
+        .await
+        .into_iter()
+        .find(|m| m.chat == GROUP)
+        .expect("note");
+    assert!(note.text.contains("Skrivet i en grupp"), "{}", note.text);
+    tg.press(ADVISER, "Anna", &note, "claim:1");
+    tg.group_says(
+        GROUP,
+        ADVISER,
+        "Anna",
+        "Hej Sara! Jag ringer dig i eftermiddag.",
+        note.thread,
+        None,
+    );
+    settle(&tg).await;
+    assert_eq!(tg.count_to(grp), 1, "only the pointer in the group");
+    assert_eq!(tg.count_to(sara), 0, "waiting for the private chat");
+
+    // Olle, also in the group, follows the link: refused, nothing moves.
+    tg.user_says(olle, &format!("/start {token}"));
+    let no = wait_n(&tg, olle, 1).await;
+    assert!(no[0].text.contains("gäller inte"), "{}", no[0].text);
+
+    tg.user_says(sara, &format!("/start {token}"));
+    let got = wait_n(&tg, sara, 3).await;
+    let all: Vec<&str> = got.iter().map(|m| m.text.as_str()).collect();
+    assert!(all.iter().any(|t| t.contains("#1")), "{all:#?}");
+    assert!(all.iter().any(|t| t.contains("Anna")), "{all:#?}");
+    assert!(
+        all.iter()
+            .any(|t| t.contains("Jag ringer dig i eftermiddag")),
+        "{all:#?}"
+    );
+    // Sara answers privately: it reaches the ticket's topic.
+    tg.user_says(sara, "Tack, det passar bra.");
+    tg.wait_for(WAIT, "Sara's words in the topic", |s| {
+        s.iter()
+            .any(|m| m.chat == GROUP && m.text.contains("Tack, det passar bra."))
+    })
+    .await;
+    settle(&tg).await;
+    assert_eq!(tg.count_to(grp), 1, "{:#?}", tg.sent_to(grp));
+    assert_eq!(tg.count_to(olle), 1);
+    assert_eq!(tg.count_to(sara), 4, "three, then one receipt");
+}

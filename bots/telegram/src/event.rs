@@ -1,6 +1,6 @@
 //! Reading a Telegram update: who wrote, in which role (SME or adviser),
 //! and what. Pure: no requests, so every case is unit-tested.
-use kraft_core::{Input, Platform, UserRef};
+use kraft_core::{Input, Platform, Privately, UserRef};
 use teloxide::types::{
     CallbackQuery, ChatId, Message, MessageId, MessageKind, Update, UpdateKind, UserId,
 };
@@ -119,7 +119,7 @@ fn message(m: &Message, ctx: &Context) -> Event {
         }
     };
     Event::Sme {
-        user: sme(from.id, m.chat.id, private),
+        user: sme(from.id, m.chat.id, private, ctx),
         input,
         reply_to: (!private).then_some(m.id),
         callback: None,
@@ -127,14 +127,27 @@ fn message(m: &Message, ctx: &Context) -> Event {
 }
 
 /// In a group, each member's conversation with the bot is its own: the
-/// answers (and an adviser's replies) go to the group where it was asked.
-fn sme(user: UserId, chat: ChatId, private: bool) -> UserRef {
-    let id = if private {
-        user.0.to_string()
+/// answers go to the group where it was asked. An adviser conversation
+/// never does: a bot cannot start a private chat on Telegram, so the
+/// member gets a link (`t.me/<bot>?start=<token>`) that opens one.
+fn sme(user: UserId, chat: ChatId, private: bool, ctx: &Context) -> UserRef {
+    if private {
+        return UserRef::new(Platform::Telegram, user.0.to_string(), chat.0.to_string());
+    }
+    let privately = if ctx.bot_username.is_empty() {
+        // No username, no link: the private chat is the user's id, which
+        // works once the user has started the bot (otherwise the send is
+        // refused and the adviser is told).
+        Privately::At(user.0.to_string())
     } else {
-        format!("{}@{}", user.0, chat.0)
+        Privately::Link(format!("https://t.me/{}?start=", ctx.bot_username))
     };
-    UserRef::new(Platform::Telegram, id, chat.0.to_string())
+    UserRef::new(
+        Platform::Telegram,
+        format!("{}@{}", user.0, chat.0),
+        chat.0.to_string(),
+    )
+    .in_public(privately)
 }
 
 fn replies_to_bot(m: &Message, ctx: &Context) -> bool {
@@ -230,7 +243,7 @@ fn callback(q: &CallbackQuery, ctx: &Context) -> Event {
         return Event::Ignore("callback without message");
     };
     Event::Sme {
-        user: sme(q.from.id, chat.id, chat.is_private()),
+        user: sme(q.from.id, chat.id, chat.is_private(), ctx),
         input: Input::Button(data),
         reply_to: None,
         callback: Some(q.id.0.clone()),
@@ -291,6 +304,7 @@ mod tests {
             } => {
                 assert_eq!(user.user_id, "7");
                 assert_eq!(user.chat_id, "7");
+                assert_eq!(user.privately, Privately::Here);
                 assert_eq!(input, Input::Text("/help".into()));
                 assert_eq!(reply_to, None);
             }
@@ -321,6 +335,11 @@ mod tests {
                 assert_eq!(input, Input::Text("vad kostar det?".into()));
                 assert_eq!(user.user_id, "7@-5");
                 assert_eq!(user.chat_id, "-5");
+                // Adviser conversations move to a private chat by a link.
+                assert_eq!(
+                    user.privately,
+                    Privately::Link("https://t.me/KraftBot?start=".into())
+                );
                 assert_eq!(reply_to, Some(MessageId(5)));
             }
             e => panic!("{e:?}"),
