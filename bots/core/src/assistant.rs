@@ -29,11 +29,11 @@ use crate::flood::{Flood, Verdict};
 use crate::intent::{self, Command, Intent};
 use crate::llm::{Llm, Passage};
 use crate::model::{
-    Action, Button, ChatRef, Clock, Incoming, Input, Lang, Platform, Privately, SourceRef,
+    Action, Button, ChatRef, Clock, Incoming, Input, Lang, Platform, Privately, SourceRef, UserRef,
 };
 use crate::store::{
-    Delivery, MessageRow, NewDelivery, NewMessage, Role, Store, Target, TicketRow, TicketStatus,
-    UserRow,
+    Delivery, MessageRow, NewDelivery, NewMessage, Opened, Role, Store, Target, TicketRow,
+    TicketStatus, UserRow,
 };
 use crate::texts;
 use crate::{CoreError, CoreSettings};
@@ -213,35 +213,65 @@ impl Assistant {
 
     /// Like `handle`, but sends `Typing` and streamed `Delta`s to
     /// `progress` while the answer is being made.
-    #[tracing::instrument(level = "debug", skip_all, fields(platform = inc.user.platform.as_str()))]
     pub async fn handle_streaming(
         &self,
         inc: &Incoming,
         progress: Option<UnboundedSender<Action>>,
     ) -> Result<Vec<Action>, CoreError> {
-        let now = self.clock.now();
-        // The flood limit comes first: a flood costs no database writes.
-        let key = format!("{}:{}", inc.user.platform.as_str(), inc.user.user_id);
+        match self.flood_check(&inc.user)? {
+            Some(refused) => Ok(refused),
+            None => self.handle_admitted(inc, progress).await,
+        }
+    }
+
+    /// The per-user flood limit, which `handle` applies first (a flood
+    /// costs no database writes). `None`: go on, with `handle_admitted`.
+    /// `Some(actions)`: the answer instead, a "please slow down" once a
+    /// minute and then nothing. A front-end that does work of its own per
+    /// message (Discord makes a thread) checks this before that work.
+    pub fn flood_check(&self, who: &UserRef) -> Result<Option<Vec<Action>>, CoreError> {
+        let key = format!("{}:{}", who.platform.as_str(), who.user_id);
         match self.flood.check(&key) {
-            Verdict::Allow => {}
+            Verdict::Allow => Ok(None),
             Verdict::Warn => {
                 tracing::info!(
-                    platform = inc.user.platform.as_str(),
+                    platform = who.platform.as_str(),
                     "flood limit reached; user asked to slow down"
                 );
                 let lang = self
                     .store
-                    .find_user(inc.user.platform, &inc.user.user_id)?
+                    .find_user(who.platform, &who.user_id)?
                     .map(|u| u.lang)
                     .unwrap_or_default();
                 let chat = ChatRef {
-                    platform: inc.user.platform,
-                    chat_id: inc.user.chat_id.clone(),
+                    platform: who.platform,
+                    chat_id: who.chat_id.clone(),
                 };
-                return Ok(vec![reply(&chat, texts::slow_down(lang), vec![])]);
+                Ok(Some(vec![reply(&chat, texts::slow_down(lang), vec![])]))
             }
-            Verdict::Drop => return Ok(Vec::new()),
+            Verdict::Drop => Ok(Some(Vec::new())),
         }
+    }
+
+    /// Whether the person behind `who` may open no more tickets today
+    /// (`escalation.max_tickets_per_day`), so a front-end need not make a
+    /// thread for a request that will be refused.
+    pub fn ticket_cap_reached(&self, who: &UserRef) -> Result<bool, CoreError> {
+        Ok(self.store.ticket_cap_reached(
+            who,
+            self.settings.escalation.max_tickets_per_day,
+            self.clock.now(),
+        )?)
+    }
+
+    /// `handle` for a message that passed `flood_check`.
+    #[tracing::instrument(level = "debug", skip_all, fields(platform = inc.user.platform.as_str()))]
+    pub async fn handle_admitted(
+        &self,
+        inc: &Incoming,
+        progress: Option<UnboundedSender<Action>>,
+    ) -> Result<Vec<Action>, CoreError> {
+        let now = self.clock.now();
         let mut user = self.store.touch_user(&inc.user, now)?;
         // A conversation starts after half an hour of silence.
         if user
@@ -634,7 +664,7 @@ impl Assistant {
             format!("{answer_first}\n\n")
         };
         match opened {
-            Some((id, deliveries)) => {
+            Opened::New(id, deliveries) => {
                 self.store
                     .stat(user, self.clock.now(), "escalation", Some(reason), None)?;
                 let why = match reason {
@@ -667,12 +697,20 @@ impl Assistant {
                 });
                 actions.extend(deliveries.into_iter().map(delivery_action));
             }
-            None => {
+            Opened::AlreadyOpen => {
                 let waiting = match self.store.open_ticket_of(user.id)? {
                     Some(t) => self.already_waiting(user, &t),
                     None => texts::already_waiting(lang, 0),
                 };
                 actions.push(reply(&chat, &format!("{head}{waiting}"), vec![]));
+            }
+            Opened::Capped => {
+                let max = self.settings.escalation.max_tickets_per_day;
+                actions.push(reply(
+                    &chat,
+                    &format!("{head}{}", texts::ticket_limit(lang, max)),
+                    vec![],
+                ));
             }
         }
         Ok(actions)

@@ -17,8 +17,8 @@ use serde::Serialize;
 use crate::intent::sanitize;
 use crate::model::{Button, Clock, Lang, Privately};
 use crate::store::{
-    Delivery, MessageRow, Moved, NewDelivery, NewMessage, NewTicket, Role, Store, StoreError,
-    Target, TicketRow, TicketStatus, Transition, UserRow,
+    Delivery, MessageRow, Moved, NewDelivery, NewMessage, NewTicket, Opened, Role, Store,
+    StoreError, Target, TicketRow, TicketStatus, Transition, UserRow,
 };
 use crate::texts;
 use crate::EscalationSettings;
@@ -247,8 +247,9 @@ impl Desk {
         s
     }
 
-    /// Stores the ticket and the advisers' notification together; returns
-    /// None if the user already has an open ticket.
+    /// Stores the ticket and the advisers' notification together; not if
+    /// the user already has an open ticket, or has opened
+    /// `max_tickets_per_day` in the last 24 hours.
     /// `extra` is appended to the summary: the needs-analysis profile, or
     /// the match-making suggestions an introduction request is about.
     pub fn open(
@@ -258,7 +259,7 @@ impl Desk {
         history: &[MessageRow],
         extra: Option<&str>,
         lease: Duration,
-    ) -> Result<Option<(i64, Vec<Delivery>)>, DeskError> {
+    ) -> Result<Opened, DeskError> {
         let now = self.clock.now();
         let mut summary = self.handoff_summary(user, reason, history, now);
         if let Some(x) = extra.filter(|x| !x.trim().is_empty()) {
@@ -284,6 +285,7 @@ impl Desk {
                 platform: user.platform,
                 chat_id: &user.chat_id,
                 relay_chat: relay,
+                max_per_day: self.settings.max_tickets_per_day,
             },
             |t| {
                 let id = t.id;
@@ -330,13 +332,19 @@ impl Desk {
             now,
             lease,
         )?;
-        if let Some((id, _)) = &res {
-            tracing::info!(
+        match &res {
+            Opened::New(id, _) => tracing::info!(
                 ticket = id,
                 reason,
                 platform = user.platform.as_str(),
                 "ticket opened"
-            );
+            ),
+            Opened::Capped => tracing::info!(
+                reason,
+                platform = user.platform.as_str(),
+                "ticket refused: the daily limit per user is reached"
+            ),
+            Opened::AlreadyOpen => {}
         }
         Ok(res)
     }

@@ -99,6 +99,10 @@ pub struct EscalationSettings {
     /// Language of texts for advisers (handoff summary, reminders).
     pub adviser_language: Lang,
     pub topics: Vec<Topic>,
+    /// Tickets one person may open in 24 hours (cancelled ones count);
+    /// beyond it they are told politely and the advisers are not
+    /// disturbed. 0 = no limit.
+    pub max_tickets_per_day: i64,
 }
 
 impl Default for EscalationSettings {
@@ -109,6 +113,7 @@ impl Default for EscalationSettings {
             remind_every_mins: 60,
             adviser_language: Lang::Sv,
             topics: Vec::new(),
+            max_tickets_per_day: 3,
         }
     }
 }

@@ -875,14 +875,16 @@ impl Store {
 
     /// Stores a ticket and its notifications in one transaction; the
     /// notifications are leased to the caller, who delivers them now.
-    /// Returns None if the user already has an open ticket.
+    /// Not when the user already has an open ticket, or the same person
+    /// (a Telegram group identity counts as its account) opened
+    /// `max_per_day` in the last 24 hours.
     pub fn create_ticket(
         &self,
         t: NewTicket<'_>,
         notify: impl FnOnce(&TicketRow) -> Vec<(Target, String, Vec<Button>)>,
         now: DateTime<Utc>,
         lease: Duration,
-    ) -> Result<Option<(i64, Vec<Delivery>)>> {
+    ) -> Result<Opened> {
         self.tx(|tx| {
             let open: Option<i64> = tx
                 .query_row(
@@ -892,7 +894,10 @@ impl Store {
                 )
                 .optional()?;
             if open.is_some() {
-                return Ok(None);
+                return Ok(Opened::AlreadyOpen);
+            }
+            if t.max_per_day > 0 && count_recent_tickets(tx, t.user_id, now)? >= t.max_per_day {
+                return Ok(Opened::Capped);
             }
             tx.execute(
                 "INSERT INTO tickets (user_id, status, reason, summary, lang, platform, created_at,
@@ -932,8 +937,30 @@ impl Store {
                     ds.push(d);
                 }
             }
-            Ok(Some((id, ds)))
+            Ok(Opened::New(id, ds))
         })
+    }
+
+    /// Whether the person behind `u` has opened `max` tickets in the last
+    /// 24 hours (so a front-end need not make a thread for one more).
+    pub fn ticket_cap_reached(&self, u: &UserRef, max: i64, now: DateTime<Utc>) -> Result<bool> {
+        if max <= 0 {
+            return Ok(false);
+        }
+        let conn = self.lock()?;
+        let n: i64 = conn.query_row(
+            "SELECT count(*) FROM tickets t JOIN users u ON u.id = t.user_id
+              WHERE u.platform = ?1
+                AND (u.external_id = ?2 OR substr(u.external_id, 1, length(?2) + 1) = ?2 || '@')
+                AND t.created_at > ?3",
+            params![
+                u.platform.as_str(),
+                person_of(&u.user_id),
+                ts(now - chrono::Duration::hours(24))
+            ],
+            |r| r.get(0),
+        )?;
+        Ok(n >= max)
     }
 
     /// Applies a ticket transition and queues the messages about it, in one
@@ -1820,6 +1847,20 @@ pub struct NewTicket<'a> {
     pub chat_id: &'a str,
     /// The user's private chat, if known; `None` also makes a link token.
     pub relay_chat: Option<&'a str>,
+    /// Tickets the same person may have opened in the last 24 hours
+    /// before this one is refused; 0 = no limit.
+    pub max_per_day: i64,
+}
+
+/// The outcome of `Store::create_ticket`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Opened {
+    /// Stored, with its notifications (leased to the caller).
+    New(i64, Vec<Delivery>),
+    /// The user already has an open ticket.
+    AlreadyOpen,
+    /// The person opened `max_per_day` tickets in the last 24 hours.
+    Capped,
 }
 
 /// The outcome of `Store::move_to_private`.
@@ -1844,6 +1885,26 @@ pub struct Transition<'a> {
     /// An adviser message to keep in the conversation history.
     pub message: Option<NewMessage<'a>>,
     pub deliveries: Vec<NewDelivery<'a>>,
+}
+
+/// Tickets opened in the last 24 hours by the person behind user
+/// `user_id`: that user and the person's other identities on the same
+/// platform (`<user>` and `<user>@<chat>`).
+fn count_recent_tickets(conn: &Connection, user_id: i64, now: DateTime<Utc>) -> Result<i64> {
+    let (platform, ext): (String, String) = conn.query_row(
+        "SELECT platform, external_id FROM users WHERE id = ?1",
+        [user_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let person = person_of(&ext);
+    Ok(conn.query_row(
+        "SELECT count(*) FROM tickets t JOIN users u ON u.id = t.user_id
+          WHERE u.platform = ?1
+            AND (u.external_id = ?2 OR substr(u.external_id, 1, length(?2) + 1) = ?2 || '@')
+            AND t.created_at > ?3",
+        params![platform, person, ts(now - chrono::Duration::hours(24))],
+        |r| r.get(0),
+    )?)
 }
 
 fn insert_message(
@@ -2138,6 +2199,7 @@ mod tests {
                     platform: Platform::Telegram,
                     chat_id: "7",
                     relay_chat: Some("7"),
+                    max_per_day: 0,
                 },
                 |_| panic!("a bug while composing the note"),
                 Utc::now(),
@@ -2158,13 +2220,14 @@ mod tests {
                     platform: Platform::Telegram,
                     chat_id: "7",
                     relay_chat: Some("7"),
+                    max_per_day: 0,
                 },
                 |_| Vec::new(),
                 Utc::now(),
                 Duration::from_secs(60),
             )
             .expect("usable after the panic");
-        assert!(made.is_some());
+        assert!(matches!(made, Opened::New(..)), "{made:?}");
     }
 
     #[test]

@@ -339,6 +339,18 @@ pub fn merged_note(lang: Lang, id: i64, into: i64) -> String {
     }
 }
 
+/// The per-person daily ticket limit is reached.
+pub fn ticket_limit(lang: Lang, max: i64) -> String {
+    match lang {
+        Lang::Sv => format!(
+            "Du har redan skickat så många ärenden till rådgivarna som går på ett dygn ({max} st), så jag kan inte öppna ett till just nu. Försök gärna igen i morgon – under tiden svarar jag på dina frågor så gott jag kan."
+        ),
+        Lang::En => format!(
+            "You have already sent as many requests to the advisers as one day allows ({max}), so I can't open another one right now. Please try again tomorrow – meanwhile I'll answer your questions as best I can."
+        ),
+    }
+}
+
 pub fn why_low_confidence(lang: Lang) -> &'static str {
     pick(
         lang,

@@ -761,16 +761,61 @@ impl Discord {
         let Some(http) = self.http() else {
             return Ok(());
         };
+        // In a server, an adviser conversation goes to the user's DM (the
+        // outbox opens it), never into the channel or its public thread.
+        let user_in = |chat: u64| {
+            let u = UserRef::new(Platform::Discord, who.id.to_string(), chat.to_string());
+            if guild {
+                u.in_public(Privately::At(format!("dm:{}", who.id)))
+            } else {
+                u
+            }
+        };
+        // A mention where the bot does not answer is not ours at all.
+        let place = match &via {
+            Via::Mention { .. } => match self.place(http, channel).await {
+                Place::Refused => {
+                    tracing::debug!("mention outside the configured channels ignored");
+                    self.assistant.commit(row.id, &[], None, self.lease())?;
+                    return Ok(());
+                }
+                Place::Unknown => return Err(DiscordError::Unavailable("channel_lookup")),
+                p => Some(p),
+            },
+            _ => None,
+        };
         let mut chat = channel;
         let mut meta = Meta::default();
+        if let Via::Interaction(t) = &via {
+            meta.i = Some(t.clone());
+        }
+        // The flood limit before anything is made for the message (a
+        // thread per message would otherwise be a flooder's to make): a
+        // refusal is answered where the message was.
+        if let Some(refused) = self.assistant.flood_check(&user_in(channel))? {
+            if let Via::Mention { message } = &via {
+                meta.reply_to = Some(*message);
+            }
+            if guild && meta.i.is_none() {
+                meta.mention = Some(who.id);
+            }
+            let meta = serde_json::to_string(&meta).ok();
+            if let Some(replies) =
+                self.assistant
+                    .commit(row.id, &refused, meta.as_deref(), self.lease())?
+            {
+                pump::deliver_now(self, replies, refused).await;
+            }
+            return Ok(());
+        }
         match &via {
             Via::Interaction(t) => {
-                meta.i = Some(t.clone());
                 // A question (or /human) in a server channel moves to a new
-                // thread, so the channel stays readable and the
-                // conversation, adviser replies included, continues there.
-                let starts = matches!(&input, kraft_core::Input::Text(q)
-                    if !q.starts_with('/') || q.starts_with("/human"));
+                // thread, so the channel stays readable. (A request for an
+                // adviser beyond the daily limit is refused in place.)
+                let human = matches!(&input, kraft_core::Input::Text(q) if q.starts_with("/human"));
+                let starts = matches!(&input, kraft_core::Input::Text(q) if !q.starts_with('/'))
+                    || (human && !self.assistant.ticket_cap_reached(&user_in(channel))?);
                 if guild && starts && matches!(self.place(http, channel).await, Place::Channel) {
                     if let Some(th) = self.thread_for(http, channel, t, &input).await {
                         chat = th;
@@ -779,32 +824,22 @@ impl Discord {
                 }
             }
             Via::Dm { .. } => {}
-            Via::Mention { message } => {
-                match self.place(http, channel).await {
-                    Place::Refused => {
-                        tracing::debug!("mention outside the configured channels ignored");
-                        self.assistant.commit(row.id, &[], None, self.lease())?;
-                        return Ok(());
-                    }
-                    Place::Thread => {
-                        meta.reply_to = Some(*message);
-                        meta.mention = Some(who.id);
-                    }
-                    Place::Channel => {
-                        match self.start_thread(http, channel, *message, &input).await {
-                            Ok(t) => chat = t,
-                            Err(SendFailure::Transient(kind, _)) => {
-                                return Err(DiscordError::Unavailable(kind))
-                            }
-                            Err(_) => {
-                                // No right to start threads here: answer in place.
-                                meta.reply_to = Some(*message);
-                            }
-                        }
-                    }
-                    Place::Unknown => return Err(DiscordError::Unavailable("channel_lookup")),
+            Via::Mention { message } => match place {
+                Some(Place::Thread) => {
+                    meta.reply_to = Some(*message);
+                    meta.mention = Some(who.id);
                 }
-            }
+                _ => match self.start_thread(http, channel, *message, &input).await {
+                    Ok(t) => chat = t,
+                    Err(SendFailure::Transient(kind, _)) => {
+                        return Err(DiscordError::Unavailable(kind))
+                    }
+                    Err(_) => {
+                        // No right to start threads here: answer in place.
+                        meta.reply_to = Some(*message);
+                    }
+                },
+            },
         }
         // In a server, the asker is mentioned: it notifies them and adds
         // them to a new thread.
@@ -816,14 +851,12 @@ impl Discord {
             let _ = http.broadcast_typing(ChannelId::new(chat)).await;
         }
         let t0 = Instant::now();
-        // In a server, an adviser conversation goes to the user's DM (the
-        // outbox opens it), never into the channel or its public thread.
-        let mut user = UserRef::new(Platform::Discord, who.id.to_string(), chat.to_string());
-        if guild {
-            user = user.in_public(Privately::At(format!("dm:{}", who.id)));
-        }
-        let inc = Incoming { user, input };
-        let actions = self.assistant.handle(&inc).await?;
+        let inc = Incoming {
+            user: user_in(chat),
+            input,
+        };
+        // Admitted above: the flood limit is not counted twice.
+        let actions = self.assistant.handle_admitted(&inc, None).await?;
         self.observer
             .handled(Platform::Discord, &actions, t0.elapsed());
         let meta = serde_json::to_string(&meta).ok();

@@ -1206,3 +1206,64 @@ async fn human_in_a_channel_continues_in_a_dm_and_the_thread_gets_only_a_pointer
     w.no_protocol_errors();
     assert!(s.stop().success());
 }
+
+/// The flood limit is checked before a thread is made: a user mentioning
+/// the bot in a help channel over and over gets threads only for the
+/// messages within the limit, one "slow down" in place, then nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flooding_user_gets_no_thread_beyond_the_flood_limit() {
+    let w = world(DcConfig::default()).await;
+    let s = w.serve(&[
+        ("KRAFT_ASSISTANT__FLOOD_BURST", "2"),
+        ("KRAFT_ASSISTANT__FLOOD_PER_MINUTE", "1"),
+    ]);
+    w.ready().await;
+    let mut sent = Vec::new();
+    for i in 0..5 {
+        sent.push(w.say(
+            &ANNA_SERVER,
+            HELP,
+            &format!("Fråga {i}: vad kostar det?"),
+            true,
+        ));
+    }
+    // Serenity hands each event to its own task, so which two are within
+    // the limit depends on the order they are stored in; two of them.
+    assert!(
+        w.dc.wait_for(
+            |d| d
+                .messages_in(HELP)
+                .iter()
+                .any(|p| p.content.contains("Vänta gärna en minut"))
+                && d.threads()
+                    .iter()
+                    .filter(|t| t.parent == HELP && !d.messages_in(t.id).is_empty())
+                    .count()
+                    == 2,
+            WAIT
+        )
+        .await,
+        "{:#?} {:#?}",
+        w.dc.messages_in(HELP),
+        w.dc.threads()
+    );
+    w.settle().await;
+    let threads: Vec<u64> =
+        w.dc.threads()
+            .iter()
+            .filter(|t| t.parent == HELP)
+            .map(|t| t.id)
+            .collect();
+    assert_eq!(
+        threads.len(),
+        2,
+        "threads only within the limit: {threads:?}"
+    );
+    assert!(threads.iter().all(|t| sent.contains(t)), "{threads:?}");
+    let slow: Vec<Posted> = w.dc.messages_in(HELP);
+    assert_eq!(slow.len(), 1, "one slow-down, in the channel");
+    let to = slow[0].reply_to.expect("a reply to the message");
+    assert!(sent.contains(&to) && !threads.contains(&to), "{to}");
+    w.no_protocol_errors();
+    assert!(s.stop().success());
+}
