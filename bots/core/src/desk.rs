@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::intent::sanitize;
-use crate::model::{Button, Clock, Lang, Privately};
+use crate::model::{Button, Clock, Lang, Platform, Privately};
 use crate::store::{
     Delivery, MessageRow, Moved, NewDelivery, NewMessage, NewTicket, Opened, Role, Store,
     StoreError, Target, TicketRow, TicketStatus, Transition, UserRow,
@@ -77,12 +77,89 @@ impl std::fmt::Debug for Desk {
     }
 }
 
+/// Longest adviser name shown; longer platform names are shortened.
+const MAX_ADVISER_NAME: usize = 40;
+
 fn adviser_name(raw: &str) -> Result<String, DeskError> {
     let s = sanitize(raw);
-    if s.is_empty() || s.chars().count() > 40 || s.contains('\n') {
+    if s.is_empty() || s.chars().count() > MAX_ADVISER_NAME || s.contains('\n') {
         return Err(DeskError::BadAdviser);
     }
     Ok(s)
+}
+
+/// An adviser as the desk knows them: who (a stable identity, what claims
+/// are compared by) and a name to show. On a chat platform the identity
+/// is the account, so two advisers with the same display name are two
+/// advisers, and any display name (however long) can act; for `kraft
+/// tickets --as NAME` the name is the identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Adviser {
+    id: String,
+    name: String,
+}
+
+impl Adviser {
+    /// A platform account, e.g. a member of the Telegram adviser group.
+    /// The name is only shown: sanitized, on one line, shortened to 40
+    /// characters; an empty one shows the account id.
+    pub fn on(platform: Platform, user_id: impl std::fmt::Display, name: &str) -> Self {
+        let id = format!("{}:{user_id}", platform.as_str());
+        let mut shown: String = sanitize(name)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        if shown.chars().count() > MAX_ADVISER_NAME {
+            shown = shown.chars().take(MAX_ADVISER_NAME - 1).collect::<String>() + "…";
+        }
+        if shown.is_empty() {
+            shown = user_id.to_string();
+        }
+        Self { id, name: shown }
+    }
+
+    /// `kraft tickets --as NAME`: identified by the name (1–40 printable
+    /// characters, checked when it acts).
+    pub fn named(name: &str) -> Self {
+        Self {
+            id: format!("name:{}", sanitize(name)),
+            name: name.to_string(),
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The adviser as stored: a typed name is checked, a platform name
+    /// was made presentable already.
+    fn checked(self) -> Result<Self, DeskError> {
+        if self.id.starts_with("name:") {
+            let name = adviser_name(&self.name)?;
+            Ok(Self {
+                id: format!("name:{name}"),
+                name,
+            })
+        } else {
+            Ok(self)
+        }
+    }
+}
+
+impl From<&str> for Adviser {
+    fn from(name: &str) -> Self {
+        Adviser::named(name)
+    }
+}
+
+impl From<&String> for Adviser {
+    fn from(name: &String) -> Self {
+        Adviser::named(name)
+    }
 }
 
 impl Desk {
@@ -106,11 +183,13 @@ impl Desk {
     /// `claim`, `resolve` or `handback` by `by`. `Ok` is the note, already
     /// queued for the ticket's thread so every adviser sees it; `Err` is
     /// why not, for the adviser who asked (nothing is queued).
-    pub fn act(&self, op: &str, id: i64, by: &str) -> Result<String, String> {
+    pub fn act(&self, op: &str, id: i64, adviser: impl Into<Adviser>) -> Result<String, String> {
         let l = self.lang();
+        let adviser = adviser.into();
+        let by = adviser.name().to_string();
         let res = match op {
             "claim" => self
-                .claim(id, by, false)
+                .claim(id, adviser, false)
                 .map(|_| format!("✅ #{id} {} {by}", texts::pick(l, "tas av", "taken by"))),
             "resolve" => self.resolve(id, None).map(|_| {
                 format!(
@@ -355,16 +434,22 @@ impl Desk {
 
     /// An adviser takes a ticket. Claiming one's own active ticket again is
     /// a no-op; someone else's needs `force`.
-    pub fn claim(&self, id: i64, adviser: &str, force: bool) -> Result<TicketRow, DeskError> {
-        let adviser = adviser_name(adviser)?;
+    pub fn claim(
+        &self,
+        id: i64,
+        adviser: impl Into<Adviser>,
+        force: bool,
+    ) -> Result<TicketRow, DeskError> {
+        let adviser = adviser.into().checked()?;
         let t = self.store.ticket(id)?.ok_or(DeskError::NotFound(id))?;
         let user = self.user_of(&t)?;
-        let joined = texts::adviser_joined(user.lang, &adviser);
+        let joined = texts::adviser_joined(user.lang, adviser.name());
         let res = self
             .store
             .transition(id, self.clock.now(), None, |cur| match cur.status {
                 TicketStatus::Resolved => Err(DeskError::Closed(id)),
-                TicketStatus::Active if cur.adviser.as_deref() == Some(adviser.as_str()) => {
+                // The same adviser again (whatever they are called now).
+                TicketStatus::Active if cur.adviser_id.as_deref() == Some(adviser.id()) => {
                     Ok(Transition::default())
                 }
                 TicketStatus::Active if !force => Err(DeskError::ClaimedByOther {
@@ -373,7 +458,7 @@ impl Desk {
                 }),
                 _ => Ok(Transition {
                     status: Some(TicketStatus::Active),
-                    adviser: Some(&adviser),
+                    adviser: Some((adviser.id(), adviser.name())),
                     deliveries: vec![NewDelivery::to_user(cur, &joined)],
                     ..Default::default()
                 }),
@@ -389,11 +474,11 @@ impl Desk {
     pub fn reply(
         &self,
         id: i64,
-        adviser: &str,
+        adviser: impl Into<Adviser>,
         text: &str,
         dedupe_key: Option<&str>,
     ) -> Result<Replied, DeskError> {
-        let adviser = adviser_name(adviser)?;
+        let adviser = adviser.into().checked()?;
         let body = sanitize(text);
         if body.is_empty() {
             return Err(DeskError::Empty);
@@ -405,8 +490,8 @@ impl Desk {
         let t = self.store.ticket(id)?.ok_or(DeskError::NotFound(id))?;
         let user = self.user_of(&t)?;
         let first = self.store.adviser_messages(id)? == 0;
-        let joined = texts::adviser_joined(user.lang, &adviser);
-        let said = texts::adviser_says(user.lang, &adviser, &body);
+        let joined = texts::adviser_joined(user.lang, adviser.name());
+        let said = texts::adviser_says(user.lang, adviser.name(), &body);
         let claim = t.status == TicketStatus::Waiting;
         let key = dedupe_key.map(|k| format!("reply:{k}"));
         let res = self
@@ -426,7 +511,7 @@ impl Desk {
                 Ok(Transition {
                     status: (cur.status == TicketStatus::Waiting).then_some(TicketStatus::Active),
                     adviser: (cur.status == TicketStatus::Waiting || cur.adviser.is_none())
-                        .then_some(adviser.as_str()),
+                        .then_some((adviser.id(), adviser.name())),
                     message: Some(NewMessage {
                         text: &body,
                         ticket_id: Some(id),

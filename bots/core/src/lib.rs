@@ -22,7 +22,7 @@ pub mod texts;
 use serde::{Deserialize, Serialize};
 
 pub use assistant::{Answer, AnswerKind, Assistant, Escalation};
-pub use desk::{Desk, DeskError};
+pub use desk::{Adviser, Desk, DeskError};
 pub use llm::{LlmError, LlmSettings};
 pub use model::{
     Action, Button, ChatRef, Clock, Incoming, Input, Lang, Platform, Privately, UserRef,

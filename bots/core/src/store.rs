@@ -230,6 +230,14 @@ const MIGRATIONS: &[&str] = &[
      WHERE target = 'user' AND delivered_at IS NULL AND failed_at IS NULL
        AND ticket_id IN (SELECT id FROM tickets);
     "#,
+    // 6: advisers are identified by `adviser_id` (`telegram:<user id>`,
+    // `discord:<user id>`, or `name:<name>` for `kraft tickets --as`);
+    // `adviser` is only the name shown. Before, two advisers with the same
+    // display name shared a claim. Claims from before were by name.
+    r#"
+    ALTER TABLE tickets ADD COLUMN adviser_id TEXT;
+    UPDATE tickets SET adviser_id = 'name:' || adviser WHERE adviser IS NOT NULL;
+    "#,
 ];
 
 pub fn ts(t: DateTime<Utc>) -> String {
@@ -447,7 +455,10 @@ pub struct TicketRow {
     pub summary: String,
     pub lang: Lang,
     pub platform: Platform,
+    /// The name shown for the adviser who holds the ticket.
     pub adviser: Option<String>,
+    /// Who holds it (see `desk::Adviser`): what claims are compared by.
+    pub adviser_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub claimed_at: Option<DateTime<Utc>>,
     pub resolved_at: Option<DateTime<Utc>>,
@@ -490,6 +501,7 @@ impl TicketRow {
             platform: Platform::parse(&r.get::<_, String>("platform")?)
                 .unwrap_or(Platform::Terminal),
             adviser: r.get("adviser")?,
+            adviser_id: r.get("adviser_id")?,
             created_at: parse_ts(&r.get::<_, String>("created_at")?),
             claimed_at: opt_ts("claimed_at")?,
             resolved_at: opt_ts("resolved_at")?,
@@ -1013,10 +1025,10 @@ impl Store {
                     params![ticket_id, status.as_str(), now_s],
                 )?;
             }
-            if let Some(adviser) = tr.adviser {
+            if let Some((id, name)) = tr.adviser {
                 tx.execute(
-                    "UPDATE tickets SET adviser = ?2 WHERE id = ?1",
-                    params![ticket_id, adviser],
+                    "UPDATE tickets SET adviser_id = ?2, adviser = ?3 WHERE id = ?1",
+                    params![ticket_id, id, name],
                 )?;
             }
             if let Some(res) = tr.resolution {
@@ -1880,7 +1892,8 @@ pub enum Moved {
 #[derive(Debug, Clone, Default)]
 pub struct Transition<'a> {
     pub status: Option<TicketStatus>,
-    pub adviser: Option<&'a str>,
+    /// The adviser who now holds the ticket: (identity, name shown).
+    pub adviser: Option<(&'a str, &'a str)>,
     pub resolution: Option<&'a str>,
     /// An adviser message to keep in the conversation history.
     pub message: Option<NewMessage<'a>>,
@@ -2271,7 +2284,14 @@ mod tests {
                 .expect("outbox");
             }
         }
+        {
+            let conn = Connection::open(&p).expect("open");
+            conn.execute("UPDATE tickets SET adviser = 'Karin' WHERE id = 3", [])
+                .expect("a claim by name");
+        }
         let s = Store::open(&p).expect("migrated");
+        let t3 = s.ticket(3).expect("db").expect("ticket");
+        assert_eq!(t3.adviser_id.as_deref(), Some("name:Karin"), "migration 6");
         let relay: Vec<Option<String>> = (1..=3)
             .map(|id| s.ticket(id).expect("db").expect("ticket").relay_chat)
             .collect();

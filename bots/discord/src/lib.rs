@@ -1012,6 +1012,8 @@ impl Discord {
                 .to_string(),
             );
         }
+        // By account: two advisers with the same name are two.
+        let adviser = kraft_core::Adviser::on(Platform::Discord, who.id, &who.name);
         let ch = self.settings.adviser_channel.to_string();
         let ticket = self
             .assistant
@@ -1023,7 +1025,7 @@ impl Discord {
             AdviserAct::Button(id) => {
                 let (op, n) = id.split_once(':')?;
                 let n: i64 = n.parse().ok()?;
-                Some(desk.act(op, n, &who.name).unwrap_or_else(|e| e))
+                Some(desk.act(op, n, adviser).unwrap_or_else(|e| e))
             }
             AdviserAct::Text(text) => {
                 let Some(ticket) = ticket else {
@@ -1036,7 +1038,7 @@ impl Discord {
                         .to_string(),
                     );
                 };
-                match desk.reply(ticket, &who.name, &text, Some(key)) {
+                match desk.reply(ticket, adviser, &text, Some(key)) {
                     Ok(_) => Some(format!(
                         "✉️ #{ticket} {}",
                         texts::pick(l, "skickat till användaren.", "sent to the user.")

@@ -26,7 +26,9 @@ use std::time::{Duration, Instant};
 
 use kraft_core::pump::{self, backoff, Frontend, Pump, SendFailure};
 use kraft_core::store::{Delivery, InboxEvent, InboxRow, Target};
-use kraft_core::{texts, Assistant, CoreError, DeskError, Incoming, Lang, Observer, Platform};
+use kraft_core::{
+    texts, Adviser, Assistant, CoreError, DeskError, Incoming, Lang, Observer, Platform,
+};
 use serde::{Deserialize, Serialize};
 use teloxide::adaptors::throttle::{Limits, Settings as ThrottleSettings};
 use teloxide::adaptors::Throttle;
@@ -846,13 +848,21 @@ impl Telegram {
             return texts::pick(l, "Okänd knapp.", "Unknown button.").to_string();
         };
         // The presser sees the outcome either way.
-        self.ticket_op(op, id, name).await.unwrap_or_else(|e| e)
+        self.ticket_op(op, id, Self::adviser(from, name))
+            .await
+            .unwrap_or_else(|e| e)
     }
 
     /// Claims, closes or hands back a ticket. `Ok`: the note posted in the
     /// ticket's thread; `Err`: why not, for the adviser.
-    async fn ticket_op(&self, op: &str, id: i64, name: &str) -> Result<String, String> {
-        self.assistant.desk().act(op, id, name)
+    async fn ticket_op(&self, op: &str, id: i64, by: Adviser) -> Result<String, String> {
+        self.assistant.desk().act(op, id, by)
+    }
+
+    /// A member of the adviser group as the desk knows them: by account,
+    /// so two advisers with the same name are two, and any name can act.
+    fn adviser(from: UserId, name: &str) -> Adviser {
+        Adviser::on(Platform::Telegram, from.0, name)
     }
 
     async fn adviser_message(
@@ -906,13 +916,17 @@ impl Telegram {
             _ => None,
         };
         if let Some(op) = op {
-            if let Err(why) = self.ticket_op(op, ticket, name).await {
+            if let Err(why) = self.ticket_op(op, ticket, Self::adviser(from, name)).await {
                 self.note(Some(ticket), &why);
             }
             return Ok(());
         }
         let key = format!("tg:{gs}:{}", message.0);
-        match self.assistant.desk().reply(ticket, name, &text, Some(&key)) {
+        match self
+            .assistant
+            .desk()
+            .reply(ticket, Self::adviser(from, name), &text, Some(&key))
+        {
             Ok(_) => {
                 store.remember_message(Platform::Telegram, &gs, &message.0.to_string(), ticket)?;
             }
