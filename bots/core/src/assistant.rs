@@ -747,14 +747,27 @@ impl Assistant {
         )])
     }
 
+    /// Deletes everything about the person (every identity) and says
+    /// exactly what: the front-end then deletes what was posted on the
+    /// adviser side (`Action::Redact`) and adds that to the reply.
     fn forget(&self, user: &UserRow) -> Result<Vec<Action>, CoreError> {
         let chat = user.chat();
-        let open = self.store.forget(user.id)?;
-        tracing::info!(tickets_closed = open.len(), "user data deleted on request");
-        let mut actions = vec![reply(&chat, texts::forget_done(user.lang), vec![])];
-        for d in self.desk.announce_forgotten(&open, Some(self.lease()))? {
+        let f = self.store.forget(user.id)?;
+        tracing::info!(
+            identities = f.identities,
+            tickets = f.tickets,
+            tickets_open = f.open.len(),
+            adviser_threads = f.redactions.len(),
+            "user data deleted on request"
+        );
+        let mut actions = vec![reply(&chat, &texts::forget_report(user.lang, &f), vec![])];
+        for d in self.desk.announce_forgotten(&f.open, Some(self.lease()))? {
             actions.push(delivery_action(d));
         }
+        actions.extend(f.redactions.into_iter().map(|redaction| Action::Redact {
+            redaction,
+            lang: user.lang,
+        }));
         Ok(actions)
     }
 

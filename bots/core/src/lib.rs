@@ -25,7 +25,7 @@ pub use assistant::{Answer, AnswerKind, Assistant, Escalation};
 pub use desk::{Adviser, Desk, DeskError};
 pub use llm::{LlmError, LlmSettings};
 pub use model::{
-    Action, Button, ChatRef, Clock, Incoming, Input, Lang, Platform, Privately, UserRef,
+    Action, Button, ChatRef, Clock, Incoming, Input, Lang, Platform, Privately, Redaction, UserRef,
 };
 pub use observe::{Observer, Quiet};
 pub use store::{Store, StoreError};

@@ -218,6 +218,26 @@ pub enum Action {
         ticket: Option<i64>,
         text: String,
     },
+    /// `/forget`: delete what Kraft posted about the user on the adviser
+    /// side of a ticket (already gone from the database). The front-end
+    /// hosting those advisers deletes it now and says in the `/forget`
+    /// reply what was deleted and what could not be
+    /// (`kraft_core::pump::redact`), in the user's language `lang`.
+    Redact { redaction: Redaction, lang: Lang },
+}
+
+/// What Kraft posted about a ticket on the adviser side, to delete.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Redaction {
+    pub ticket: i64,
+    /// The front-end whose adviser room it is in.
+    pub on: Platform,
+    /// The adviser group or channel.
+    pub chat: String,
+    /// The ticket's topic or thread (a reply-thread group: its first message).
+    pub thread: Option<String>,
+    /// Every message Kraft posted for the ticket, as far as recorded.
+    pub messages: Vec<String>,
 }
 
 /// Time, injectable so tests can let an hour pass in a microsecond.

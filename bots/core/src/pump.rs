@@ -18,7 +18,7 @@ use futures::FutureExt;
 use tokio::sync::{watch, Notify, OwnedSemaphorePermit};
 
 use crate::store::{Delivery, InboxRow, Target};
-use crate::{Action, Assistant, Lang, Observer, Platform};
+use crate::{texts, Action, Assistant, Lang, Observer, Platform, Redaction};
 
 /// Why a send failed, as far as retrying goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,6 +110,12 @@ pub trait Frontend: Send + Sync + 'static {
     async fn send(&self, d: &Delivery) -> Result<(), SendFailure>;
     /// The note for the advisers when a message can never reach the user.
     fn unreachable_note(&self, lang: Lang) -> &'static str;
+    /// Deletes what Kraft posted about a ticket in this front-end's
+    /// adviser room (`/forget`). `Err`: why it could not, in a few words
+    /// for the user.
+    async fn redact(&self, _r: &Redaction) -> Result<texts::Redacted, texts::CannotRedact> {
+        Err(texts::CannotRedact::NoRight)
+    }
     /// Puts one chat's stored events in the order to handle them.
     fn order(&self, _rows: &mut [InboxRow]) {}
 }
@@ -302,6 +308,57 @@ pub async fn outbox<F: Frontend>(f: Arc<F>, mut shutdown: watch::Receiver<bool>)
             _ = f.pump().outbox_wake.notified() => {}
             _ = tokio::time::sleep(Duration::from_millis(500)) => {}
             _ = shutdown.changed() => {}
+        }
+    }
+}
+
+/// Carries out a `/forget`'s `Action::Redact`s: deletes what Kraft posted
+/// on the adviser side where this front-end hosts it, asks the advisers
+/// to do it by hand where it cannot (or the room is another platform's),
+/// and adds exactly what happened to the `/forget` reply among `actions`.
+/// Call it before committing the event, so the reply is stored with it.
+pub async fn redact<F: Frontend + ?Sized>(f: &F, actions: &mut [Action]) {
+    let platform = f.pump().platform;
+    let mut done: Vec<(i64, texts::Redacted)> = Vec::new();
+    let mut lang = Lang::default();
+    for a in actions.iter() {
+        let Action::Redact {
+            redaction: r,
+            lang: l,
+        } = a
+        else {
+            continue;
+        };
+        lang = *l;
+        let outcome = if r.on != platform {
+            Err(texts::CannotRedact::OtherPlatform)
+        } else {
+            f.redact(r).await
+        };
+        let outcome = outcome.unwrap_or_else(|why| {
+            f.observer().error(platform, "redact");
+            tracing::warn!(
+                ticket = r.ticket,
+                why = why.as_str(),
+                "cannot delete a ticket's adviser posts"
+            );
+            let l = f.assistant().settings().escalation.adviser_language;
+            f.assistant()
+                .desk()
+                .note(None, &texts::redaction_failed_note(l, r.ticket, why));
+            f.pump().outbox_wake.notify_one();
+            texts::Redacted::Failed(why)
+        });
+        done.push((r.ticket, outcome));
+    }
+    if done.is_empty() {
+        return;
+    }
+    for a in actions.iter_mut() {
+        if let Action::Reply { text, .. } = a {
+            text.push_str("\n\n");
+            text.push_str(&texts::redaction_report(lang, &done));
+            break;
         }
     }
 }

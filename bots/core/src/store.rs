@@ -15,7 +15,7 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use serde::Serialize;
 
-use crate::model::{person_of, Button, ChatRef, Lang, Platform, Privately, UserRef};
+use crate::model::{person_of, Button, ChatRef, Lang, Platform, Privately, Redaction, UserRef};
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -237,6 +237,14 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE tickets ADD COLUMN adviser_id TEXT;
     UPDATE tickets SET adviser_id = 'name:' || adviser WHERE adviser IS NOT NULL;
+    "#,
+    // 7: the user's private chat (a private chat or DM they wrote in), so
+    // /forget can delete the handled inbox entries of that chat and no
+    // other: a group's entries belong to all its members.
+    r#"
+    ALTER TABLE users ADD COLUMN private_chat TEXT;
+    UPDATE users SET private_chat = chat_id
+     WHERE (platform = 'telegram' AND chat_id = external_id) OR platform = 'terminal';
     "#,
 ];
 
@@ -745,12 +753,15 @@ impl Store {
                     |r| r.get(0),
                 )
                 .optional()?;
+            let private = (u.privately == Privately::Here).then_some(u.chat_id.as_str());
             tx.execute(
-                "INSERT INTO users (platform, external_id, chat_id, created_at, last_seen_at, subject)
-                 VALUES (?1, ?2, ?3, ?4, ?4, lower(hex(randomblob(16))))
+                "INSERT INTO users (platform, external_id, chat_id, created_at, last_seen_at, subject,
+                                    private_chat)
+                 VALUES (?1, ?2, ?3, ?4, ?4, lower(hex(randomblob(16))), ?5)
                  ON CONFLICT (platform, external_id)
-                 DO UPDATE SET chat_id = excluded.chat_id, last_seen_at = excluded.last_seen_at",
-                params![u.platform.as_str(), u.user_id, u.chat_id, ts(now)],
+                 DO UPDATE SET chat_id = excluded.chat_id, last_seen_at = excluded.last_seen_at,
+                    private_chat = COALESCE(excluded.private_chat, private_chat)",
+                params![u.platform.as_str(), u.user_id, u.chat_id, ts(now), private],
             )?;
             let mut row = tx.query_row(
                 "SELECT * FROM users WHERE platform = ?1 AND external_id = ?2",
@@ -1705,40 +1716,100 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes every row about the user, in every table, and checkpoints the
-    /// WAL so the text does not linger there either. Returns the ids of
-    /// tickets that were open (advisers are told they are gone).
-    pub fn forget(&self, user_id: i64) -> Result<Vec<i64>> {
-        let open = self.tx(|tx| {
-            let mut st = tx.prepare(
-                "SELECT id FROM tickets WHERE user_id = ?1 AND status IN ('waiting', 'active')",
-            )?;
-            let open: Vec<i64> = st
-                .query_map([user_id], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
-            // Explicit deletes rather than trusting ON DELETE CASCADE alone:
-            // outbox rows about the user's tickets may lack a user_id.
-            tx.execute("DELETE FROM feedback WHERE user_id = ?1", [user_id])?;
-            tx.execute("DELETE FROM analyses WHERE user_id = ?1", [user_id])?;
-            // Handled events keep the chat id for a day (dedupe); /forget
-            // takes that too. Unhandled ones are left to be answered.
-            tx.execute(
-                "DELETE FROM inbox WHERE handled_at IS NOT NULL AND (platform, chat) IN
-                    (SELECT platform, chat_id FROM users WHERE id = ?1)",
+    /// Deletes every row about the person behind the user, in every table,
+    /// and checkpoints the WAL so the text does not linger there either.
+    /// The person is all their identities on the platform: `<user>` and
+    /// every group identity `<user>@<chat>`. Nobody else's rows are
+    /// touched: handled inbox entries go only for the person's private
+    /// chats (a group's entries are every member's, hold no text and go
+    /// after a day). Returns what was deleted, the tickets that were open
+    /// (advisers are told they are gone) and what Kraft posted about the
+    /// tickets on the adviser side (to delete there).
+    pub fn forget(&self, user_id: i64) -> Result<Forgotten> {
+        let out = self.tx(|tx| {
+            let (platform, ext): (String, String) = tx.query_row(
+                "SELECT platform, external_id FROM users WHERE id = ?1",
                 [user_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
-            tx.execute(
-                "DELETE FROM outbox WHERE user_id = ?1
-                    OR ticket_id IN (SELECT id FROM tickets WHERE user_id = ?1)",
-                [user_id],
-            )?;
-            tx.execute("DELETE FROM messages WHERE user_id = ?1", [user_id])?;
-            tx.execute("DELETE FROM tickets WHERE user_id = ?1", [user_id])?;
-            tx.execute("DELETE FROM users WHERE id = ?1", [user_id])?;
-            Ok(open)
+            let person = person_of(&ext).to_string();
+            let ids: Vec<i64> = {
+                let mut st = tx.prepare(
+                    "SELECT id FROM users WHERE platform = ?1
+                       AND (external_id = ?2 OR substr(external_id, 1, length(?2) + 1) = ?2 || '@')",
+                )?;
+                let v = st
+                    .query_map(params![platform, person], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()?;
+                v
+            };
+            let mut f = Forgotten {
+                identities: ids.len(),
+                ..Default::default()
+            };
+            for id in &ids {
+                let id = *id;
+                let mut st = tx.prepare(
+                    "SELECT id, status FROM tickets WHERE user_id = ?1 ORDER BY id",
+                )?;
+                let tickets: Vec<(i64, String)> = st
+                    .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<rusqlite::Result<_>>()?;
+                for (t, status) in &tickets {
+                    if status != "resolved" {
+                        f.open.push(*t);
+                    }
+                    let mut st = tx.prepare(
+                        "SELECT platform, chat_id, thread FROM threads WHERE ticket_id = ?1",
+                    )?;
+                    let threads: Vec<(String, String, String)> = st
+                        .query_map([t], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                        .collect::<rusqlite::Result<_>>()?;
+                    for (on, chat, thread) in threads {
+                        let mut st = tx.prepare(
+                            "SELECT message_id FROM thread_messages
+                              WHERE ticket_id = ?1 AND platform = ?2 AND chat_id = ?3
+                              ORDER BY CAST(message_id AS INTEGER)",
+                        )?;
+                        let messages: Vec<String> = st
+                            .query_map(params![t, on, chat], |r| r.get(0))?
+                            .collect::<rusqlite::Result<_>>()?;
+                        f.redactions.push(Redaction {
+                            ticket: *t,
+                            on: Platform::parse(&on).unwrap_or(Platform::Terminal),
+                            chat,
+                            thread: Some(thread),
+                            messages,
+                        });
+                    }
+                }
+                f.tickets += tickets.len();
+                f.feedback += tx.execute("DELETE FROM feedback WHERE user_id = ?1", [id])?;
+                f.analyses += tx.execute("DELETE FROM analyses WHERE user_id = ?1", [id])?;
+                // Handled events keep the chat id for a day (dedupe); the
+                // person's private chat's go now. Unhandled ones are left
+                // to be answered.
+                tx.execute(
+                    "DELETE FROM inbox WHERE handled_at IS NOT NULL AND (platform, chat) IN
+                        (SELECT platform, private_chat FROM users WHERE id = ?1)",
+                    [id],
+                )?;
+                // Explicit deletes rather than trusting ON DELETE CASCADE
+                // alone: outbox rows about the user's tickets may lack a
+                // user_id.
+                tx.execute(
+                    "DELETE FROM outbox WHERE user_id = ?1
+                        OR ticket_id IN (SELECT id FROM tickets WHERE user_id = ?1)",
+                    [id],
+                )?;
+                f.messages += tx.execute("DELETE FROM messages WHERE user_id = ?1", [id])?;
+                tx.execute("DELETE FROM tickets WHERE user_id = ?1", [id])?;
+                tx.execute("DELETE FROM users WHERE id = ?1", [id])?;
+            }
+            Ok(f)
         })?;
         self.checkpoint()?;
-        Ok(open)
+        Ok(out)
     }
 
     /// Moves WAL content into the main file and truncates the WAL.
@@ -1873,6 +1944,21 @@ pub enum Opened {
     AlreadyOpen,
     /// The person opened `max_per_day` tickets in the last 24 hours.
     Capped,
+}
+
+/// What `Store::forget` deleted.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Forgotten {
+    /// The person's identities (a private one, one per group).
+    pub identities: usize,
+    pub messages: usize,
+    pub tickets: usize,
+    pub analyses: usize,
+    pub feedback: usize,
+    /// Tickets that were still open.
+    pub open: Vec<i64>,
+    /// What Kraft posted about the tickets on the adviser side.
+    pub redactions: Vec<Redaction>,
 }
 
 /// The outcome of `Store::move_to_private`.

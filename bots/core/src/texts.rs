@@ -213,12 +213,186 @@ pub fn forget_confirm(lang: Lang) -> &'static str {
     )
 }
 
-pub fn forget_done(lang: Lang) -> &'static str {
-    pick(
+/// The `/forget` reply: exactly what was deleted from Kraft's database.
+/// What was posted on the adviser side follows (`redaction_report`).
+pub fn forget_report(lang: Lang, f: &crate::store::Forgotten) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    let sv = lang == Lang::Sv;
+    let n = |count: usize, one_sv: &str, many_sv: &str, one_en: &str, many_en: &str| -> String {
+        let word = match (sv, count == 1) {
+            (true, true) => one_sv,
+            (true, false) => many_sv,
+            (false, true) => one_en,
+            (false, false) => many_en,
+        };
+        format!("• {count} {word}")
+    };
+    lines.push(n(
+        f.messages,
+        "meddelande (ditt eller mitt)",
+        "meddelanden (dina och mina)",
+        "message (yours or mine)",
+        "messages (yours and mine)",
+    ));
+    if f.tickets > 0 {
+        lines.push(n(
+            f.tickets,
+            "ärende hos rådgivarna",
+            "ärenden hos rådgivarna",
+            "request to the advisers",
+            "requests to the advisers",
+        ));
+    }
+    if f.analyses > 0 {
+        lines.push(pick(lang, "• din behovsanalys", "• your needs analysis").to_string());
+    }
+    if f.feedback > 0 {
+        lines.push(n(
+            f.feedback,
+            "omdöme (👍/👎)",
+            "omdömen (👍/👎)",
+            "rating (👍/👎)",
+            "ratings (👍/👎)",
+        ));
+    }
+    if f.identities > 1 {
+        lines.push(n(
+            f.identities - 1,
+            "samtal med mig i en grupp",
+            "samtal med mig i grupper",
+            "conversation with me in a group",
+            "conversations with me in groups",
+        ));
+    }
+    let head = pick(
         lang,
-        "Klart. Allt som sparats om dig är raderat. Skriver du igen börjar vi från början.",
-        "Done. Everything stored about you has been deleted. If you write again, we start from scratch.",
-    )
+        "Klart. Det här om dig är raderat ur min databas:",
+        "Done. This about you has been deleted from my database:",
+    );
+    let tail = pick(
+        lang,
+        "Kvar finns bara anonym statistik som inte går att koppla till dig. Skriver du igen börjar vi från början.",
+        "All that remains is anonymous statistics that cannot be linked to you. If you write again, we start from scratch.",
+    );
+    format!("{head}\n{}\n{tail}", lines.join("\n"))
+}
+
+/// How deleting what was posted on the adviser side went, per ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Redacted {
+    /// The ticket's topic or thread, with everything in it.
+    Thread,
+    /// Kraft's messages about the ticket (a group without topics).
+    Messages(usize),
+    /// Could not be deleted, and why (the advisers were asked to).
+    Failed(CannotRedact),
+}
+
+/// Why the bot could not delete what it posted about a ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CannotRedact {
+    /// Telegram lets a bot delete its group messages for 48 hours only.
+    TooOld,
+    /// The bot lacks the right (or is no longer in the adviser room).
+    NoRight,
+    /// The platform could not be reached.
+    Unreachable,
+    /// The platform refused for another reason.
+    Refused,
+    /// Nothing of it is recorded to delete.
+    NotRecorded,
+    /// The adviser room is on another platform than the one the request
+    /// came through.
+    OtherPlatform,
+}
+
+impl CannotRedact {
+    /// A short label for logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CannotRedact::TooOld => "too_old",
+            CannotRedact::NoRight => "no_right",
+            CannotRedact::Unreachable => "unreachable",
+            CannotRedact::Refused => "refused",
+            CannotRedact::NotRecorded => "not_recorded",
+            CannotRedact::OtherPlatform => "other_platform",
+        }
+    }
+
+    pub fn text(self, lang: Lang) -> &'static str {
+        match self {
+            CannotRedact::TooOld => pick(
+                lang,
+                "Telegram låter en bot radera sina meddelanden i högst 48 timmar",
+                "Telegram lets a bot delete its messages for 48 hours only",
+            ),
+            CannotRedact::NoRight => pick(
+                lang,
+                "boten får inte radera där",
+                "the bot is not allowed to delete there",
+            ),
+            CannotRedact::Unreachable => pick(
+                lang,
+                "plattformen gick inte att nå",
+                "the platform could not be reached",
+            ),
+            CannotRedact::Refused => pick(lang, "plattformen vägrade", "the platform refused"),
+            CannotRedact::NotRecorded => pick(
+                lang,
+                "boten vet inte vilka meddelanden det gäller",
+                "the bot does not know which messages they are",
+            ),
+            CannotRedact::OtherPlatform => pick(
+                lang,
+                "rådgivarnas tråd finns på en annan plattform",
+                "the advisers' thread is on another platform",
+            ),
+        }
+    }
+}
+
+/// The adviser-side part of the `/forget` reply.
+pub fn redaction_report(lang: Lang, done: &[(i64, Redacted)]) -> String {
+    let mut s = pick(lang, "Hos rådgivarna:", "With the advisers:").to_string();
+    for (t, r) in done {
+        s.push_str("\n• ");
+        s.push_str(&match (lang, r) {
+            (Lang::Sv, Redacted::Thread) => {
+                format!("ärende #{t}: tråden med det jag skrev om dig är raderad.")
+            }
+            (Lang::En, Redacted::Thread) => {
+                format!("request #{t}: the thread with what I posted about you is deleted.")
+            }
+            (Lang::Sv, Redacted::Messages(n)) => {
+                format!("ärende #{t}: mina {n} meddelanden om dig är raderade.")
+            }
+            (Lang::En, Redacted::Messages(n)) => {
+                format!("request #{t}: my {n} messages about you are deleted.")
+            }
+            (Lang::Sv, Redacted::Failed(why)) => format!(
+                "ärende #{t}: det jag skrev om dig kunde inte raderas ({}); rådgivarna har ombetts radera det.",
+                why.text(lang)
+            ),
+            (Lang::En, Redacted::Failed(why)) => format!(
+                "request #{t}: what I posted about you could not be deleted ({}); the advisers have been asked to delete it.",
+                why.text(lang)
+            ),
+        });
+    }
+    s
+}
+
+/// For the advisers when the bot could not delete a ticket's posts.
+pub fn redaction_failed_note(lang: Lang, id: i64, why: CannotRedact) -> String {
+    let why = why.text(lang);
+    match lang {
+        Lang::Sv => format!(
+            "🗑 Ärende #{id} raderades på användarens begäran (/forget), men boten kunde inte radera sina inlägg om det ({why}). Radera ärendets tråd eller meddelanden för hand."
+        ),
+        Lang::En => format!(
+            "🗑 Request #{id} was deleted at the user's request (/forget), but the bot could not delete its posts about it ({why}). Please delete the request's thread or messages by hand."
+        ),
+    }
 }
 
 pub fn forget_kept(lang: Lang) -> &'static str {

@@ -29,8 +29,9 @@ use std::time::{Duration, Instant};
 
 use kraft_core::pump::{self, Frontend, Pump, SendFailure};
 use kraft_core::store::{Delivery, InboxEvent, InboxRow, Target};
+use kraft_core::texts::{CannotRedact, Redacted};
 use kraft_core::{
-    texts, Assistant, CoreError, Incoming, Lang, Observer, Platform, Privately, UserRef,
+    texts, Assistant, CoreError, Incoming, Lang, Observer, Platform, Privately, Redaction, UserRef,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -856,7 +857,9 @@ impl Discord {
             input,
         };
         // Admitted above: the flood limit is not counted twice.
-        let actions = self.assistant.handle_admitted(&inc, None).await?;
+        let mut actions = self.assistant.handle_admitted(&inc, None).await?;
+        // /forget: the ticket threads go too; the reply says how it went.
+        pump::redact(self, &mut actions).await;
         self.observer
             .handled(Platform::Discord, &actions, t0.elapsed());
         let meta = serde_json::to_string(&meta).ok();
@@ -1363,6 +1366,29 @@ impl Frontend for Discord {
             "Meddelandet nådde inte användaren: användaren tar inte emot meddelanden från boten eller har lämnat servern",
             "The message did not reach the user: the user does not accept messages from the bot or has left the server",
         )
+    }
+
+    /// A ticket's private thread is deleted with everything in it.
+    async fn redact(&self, r: &Redaction) -> Result<Redacted, CannotRedact> {
+        let http = self.http().ok_or(CannotRedact::Unreachable)?;
+        let thread: u64 = r
+            .thread
+            .as_deref()
+            .and_then(|t| t.parse().ok())
+            .ok_or(CannotRedact::NotRecorded)?;
+        match http.delete_channel(ChannelId::new(thread), None).await {
+            Ok(_) => Ok(Redacted::Thread),
+            Err(e) => {
+                let (kind, status, code) = kind_of(&e);
+                tracing::warn!(kind, status, code, "cannot delete a ticket thread");
+                Err(match status {
+                    404 => return Ok(Redacted::Thread), // already gone
+                    403 => CannotRedact::NoRight,
+                    0 | 500.. => CannotRedact::Unreachable,
+                    _ => CannotRedact::Refused,
+                })
+            }
+        }
     }
 
     // Serenity hands each event to its own task, so two quick messages can

@@ -1267,3 +1267,57 @@ async fn a_flooding_user_gets_no_thread_beyond_the_flood_limit() {
     w.no_protocol_errors();
     assert!(s.stop().success());
 }
+
+/// `/forget` after a ticket: the ticket's private thread in the adviser
+/// channel (the handoff summary with the user's words) is deleted, and
+/// the reply says exactly what was deleted.
+#[tokio::test(flavor = "multi_thread")]
+async fn forget_deletes_the_tickets_adviser_thread_and_says_so() {
+    let w = world(DcConfig::default()).await;
+    let s = w.serve(&[]);
+    w.ready().await;
+    w.slash(
+        &ANNA,
+        SME_DM,
+        "human",
+        &[("message", "Zyxwvutsson AB vill ha hjälp med offerter")],
+    );
+    w.wait_in(SME_DM, 1).await;
+    assert!(
+        w.dc.wait_for(|d| d.threads().iter().any(|t| t.parent == ADVISERS), WAIT)
+            .await
+    );
+    let th =
+        w.dc.threads()
+            .into_iter()
+            .find(|t| t.parent == ADVISERS)
+            .expect("ticket thread");
+    let intro = w.wait_in(th.id, 1).await;
+    assert!(
+        intro[0].content.contains("Zyxwvutsson"),
+        "{}",
+        intro[0].content
+    );
+
+    w.slash(&ANNA, SME_DM, "forget", &[]);
+    let got = w.wait_in(SME_DM, 2).await;
+    w.press(&ANNA, SME_DM, "forget:yes", got[1].id);
+    let got = w.wait_in(SME_DM, 3).await;
+    let done = &got[2].content;
+    assert!(done.contains("raderat ur min databas"), "{done}");
+    assert!(done.contains("• 1 ärende hos rådgivarna"), "{done}");
+    assert!(
+        done.contains("ärende #1: tråden med det jag skrev om dig är raderad"),
+        "{done}"
+    );
+    assert_eq!(w.dc.deleted_channels(), [th.id]);
+    assert!(
+        w.dc.messages()
+            .iter()
+            .filter(|p| p.content.contains("Zyxwvutsson"))
+            .all(|p| p.deleted),
+        "the summary is gone with its thread"
+    );
+    w.no_protocol_errors();
+    assert!(s.stop().success());
+}

@@ -1192,3 +1192,123 @@ async fn human_in_a_group_continues_in_the_private_chat_by_a_deep_link() {
     assert_eq!(tg.count_to(olle), 1);
     assert_eq!(tg.count_to(sara), 4, "three, then one receipt");
 }
+
+/// `/forget` after a ticket: the ticket's forum topic (the handoff
+/// summary, the user's relayed words) is deleted in the adviser group,
+/// and the reply says exactly what was deleted, there and in Kraft.
+#[tokio::test(flavor = "multi_thread")]
+async fn forget_deletes_the_tickets_adviser_topic_and_says_what_it_deleted() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let tg = TgDouble::start(TOKEN).await;
+    tg.set_forum(GROUP);
+    tg.set_member(GROUP, ADVISER, "member");
+    let g = GROUP.to_string();
+    let _s = serve(
+        &tmp.path().join("data"),
+        &tg,
+        &[("KRAFT_TELEGRAM__ADVISER_GROUP", &g)],
+    );
+    let u = 7501;
+    tg.user_says(u, "Jag vill prata med en människa om Zyxwvutsson AB");
+    wait_n(&tg, u, 1).await;
+    let note = tg
+        .wait_for(WAIT, "the ticket in its topic", |s| {
+            s.iter().any(|m| m.chat == GROUP)
+        })
+        .await
+        .into_iter()
+        .find(|m| m.chat == GROUP)
+        .expect("note");
+    let topic = note.thread.expect("a topic");
+    tg.user_says(u, "Vi har 12 anställda.");
+    wait_n(&tg, u, 2).await;
+    tg.wait_for(WAIT, "the user's words in the topic", |s| {
+        s.iter()
+            .any(|m| m.chat == GROUP && m.text.contains("12 anställda"))
+    })
+    .await;
+
+    tg.user_says(u, "/forget");
+    wait_n(&tg, u, 3).await;
+    tg.user_says(u, "ja");
+    let done = wait_n(&tg, u, 4).await.remove(3);
+    assert!(
+        done.text.contains("raderat ur min databas"),
+        "{}",
+        done.text
+    );
+    assert!(
+        done.text.contains("• 1 ärende hos rådgivarna"),
+        "{}",
+        done.text
+    );
+    assert!(
+        done.text
+            .contains("ärende #1: tråden med det jag skrev om dig är raderad"),
+        "{}",
+        done.text
+    );
+    assert_eq!(tg.deleted_topics(), [(GROUP, topic)]);
+    let left: Vec<Sent> = tg
+        .sent_to(GROUP)
+        .into_iter()
+        .filter(|m| {
+            !m.deleted && (m.text.contains("Zyxwvutsson") || m.text.contains("12 anställda"))
+        })
+        .collect();
+    assert!(left.is_empty(), "still in the adviser group: {left:#?}");
+}
+
+/// In a group without topics, Kraft's messages about the ticket are
+/// deleted one by one; one Telegram refuses (a bot may delete its group
+/// messages for 48 hours only). The reply says so, and the advisers are
+/// asked to delete them by hand.
+#[tokio::test(flavor = "multi_thread")]
+async fn forget_says_what_could_not_be_deleted_and_asks_the_advisers() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let tg = TgDouble::start(TOKEN).await;
+    tg.set_member(GROUP, ADVISER, "member");
+    let g = GROUP.to_string();
+    let _s = serve(
+        &tmp.path().join("data"),
+        &tg,
+        &[("KRAFT_TELEGRAM__ADVISER_GROUP", &g)],
+    );
+    let u = 7502;
+    tg.user_says(u, "/human");
+    wait_n(&tg, u, 1).await;
+    tg.wait_for(WAIT, "the ticket in the group", |s| {
+        s.iter().any(|m| m.chat == GROUP)
+    })
+    .await;
+    tg.fault(
+        "deleteMessage",
+        Fault::Refuse(400, "Bad Request: message can't be deleted"),
+        1,
+    );
+    tg.user_says(u, "/forget");
+    wait_n(&tg, u, 2).await;
+    tg.user_says(u, "ja");
+    let done = wait_n(&tg, u, 3).await.remove(2);
+    assert!(
+        done.text.contains("• 1 ärende hos rådgivarna"),
+        "{}",
+        done.text
+    );
+    assert!(
+        done.text.contains(
+            "kunde inte raderas (Telegram låter en bot radera sina meddelanden i högst 48 timmar)"
+        ),
+        "{}",
+        done.text
+    );
+    tg.wait_for(WAIT, "the advisers asked to delete it", |s| {
+        s.iter().any(|m| {
+            m.chat == GROUP
+                && m.text
+                    .contains("Radera ärendets tråd eller meddelanden för hand")
+        })
+    })
+    .await;
+    assert!(tg.calls("deleteMessage") >= 1);
+}
