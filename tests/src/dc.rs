@@ -309,6 +309,8 @@ struct Inner {
     nonces: HashMap<(u64, String), usize>,
     deduped: usize,
     threads: Vec<Thread>,
+    /// Channels (threads) deleted with `DELETE /channels/{id}`.
+    deleted_channels: Vec<u64>,
     thread_members: Vec<(u64, u64)>,
     typing: HashMap<u64, usize>,
     commands: Vec<Registered>,
@@ -1186,6 +1188,10 @@ fn route(s: &Shared, method: &Method, segs: &[&str], body: &Value) -> Response {
             (Some(ch), Some(msg)) => edit_message(s, ch, msg, body),
             _ => derr(404, 10008, "Unknown Message"),
         },
+        ("DELETE", ["channels", _]) => match num(1) {
+            Some(ch) => delete_channel(s, ch),
+            None => unknown_channel(),
+        },
         ("DELETE", ["channels", _, "messages", _]) => match (num(1), num(3)) {
             (Some(ch), Some(msg)) => delete_message(s, ch, msg),
             _ => derr(404, 10008, "Unknown Message"),
@@ -1578,6 +1584,27 @@ fn edit_message(s: &Shared, ch: u64, msg: u64, body: &Value) -> Response {
         }
         let p = g.upsert_posted(msg, ch, Via::Channel, body);
         ok(g.posted_json(&p, cfg))
+    })
+}
+
+/// `DELETE /channels/{id}`: a thread goes with every message in it (the
+/// bot may delete threads in the adviser channel: Manage Threads); other
+/// channels are refused, as a bot without Manage Channels is.
+fn delete_channel(s: &Shared, ch: u64) -> Response {
+    let cfg = &*s.cfg;
+    s.with(|g| {
+        let Some(json) = g.channel_json(ch, cfg) else {
+            return unknown_channel();
+        };
+        if !matches!(g.channels.get(&ch).map(|c| c.kind), Some(11 | 12)) {
+            return derr(403, 50013, "Missing Permissions");
+        }
+        g.channels.remove(&ch);
+        g.deleted_channels.push(ch);
+        for p in g.messages.iter_mut().filter(|p| p.channel == ch) {
+            p.deleted = true;
+        }
+        ok(json)
     })
 }
 
@@ -2779,6 +2806,11 @@ impl DcDouble {
     /// "METHOD /path" of requests no route knew.
     pub fn unknown_routes(&self) -> Vec<String> {
         self.with(|g| g.unknown.clone())
+    }
+
+    /// Threads deleted with `DELETE /channels/{id}`.
+    pub fn deleted_channels(&self) -> Vec<u64> {
+        self.with(|g| g.deleted_channels.clone())
     }
 
     /// The DM channel the double uses for `user` (from events or

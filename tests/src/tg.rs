@@ -30,6 +30,9 @@ pub enum Fault {
     ServerError,
     /// The connection closes before a response is complete.
     Drop,
+    /// An error Telegram gives for this request, e.g. 400 "Bad Request:
+    /// message can't be deleted" (a bot's group message after 48 hours).
+    Refuse(u16, &'static str),
 }
 
 /// A message the bot sent.
@@ -45,6 +48,8 @@ pub struct Sent {
     pub buttons: Vec<String>,
     pub button_labels: Vec<String>,
     pub at: Instant,
+    /// Deleted since (deleteMessage, or its forum topic deleted).
+    pub deleted: bool,
 }
 
 /// The rate limits the double enforces, as Telegram documents them.
@@ -85,6 +90,8 @@ struct Inner {
     callback_answers: Vec<(String, Option<String>)>,
     commands: Vec<(Option<String>, Vec<String>)>,
     topics: Vec<(i64, i64, String)>,
+    /// Forum topics deleted with deleteForumTopic: (chat, thread).
+    deleted_topics: Vec<(i64, i64)>,
     members: HashMap<(i64, i64), String>,
     forums: HashSet<i64>,
     blocked: HashSet<i64>,
@@ -253,6 +260,7 @@ async fn api(
                 Fault::TooMany(a) => too_many(a),
                 Fault::ServerError => err(502, "Bad Gateway"),
                 Fault::Drop => dropped(),
+                Fault::Refuse(code, description) => err(code, description),
             };
         }
     }
@@ -383,6 +391,44 @@ async fn api(
                 .push((id, text));
             ok(json!(true))
         }
+        "deleteforumtopic" => {
+            let chat = as_i64(&p["chat_id"]).unwrap_or_default();
+            let thread = as_i64(&p["message_thread_id"]).unwrap_or_default();
+            let mut g = s.inner.lock().unwrap_or_else(|p| p.into_inner());
+            if !g.forums.contains(&chat) {
+                return err(400, "Bad Request: the chat is not a forum");
+            }
+            if !g.topics.iter().any(|(c, t, _)| *c == chat && *t == thread)
+                || g.deleted_topics.contains(&(chat, thread))
+            {
+                return err(400, "Bad Request: message thread not found");
+            }
+            g.deleted_topics.push((chat, thread));
+            for m in g
+                .sent
+                .iter_mut()
+                .filter(|m| m.chat == chat && m.thread == Some(thread))
+            {
+                m.deleted = true;
+            }
+            ok(json!(true))
+        }
+        "deletemessage" => {
+            let chat = as_i64(&p["chat_id"]).unwrap_or_default();
+            let id = as_i64(&p["message_id"]).unwrap_or_default();
+            let mut g = s.inner.lock().unwrap_or_else(|p| p.into_inner());
+            match g
+                .sent
+                .iter_mut()
+                .find(|m| m.chat == chat && m.message_id == id && !m.deleted)
+            {
+                Some(m) => {
+                    m.deleted = true;
+                    ok(json!(true))
+                }
+                None => err(400, "Bad Request: message to delete not found"),
+            }
+        }
         "sendmessage" => send_message(&s, &p),
         "getupdates" => get_updates(&s, &p).await,
         _ => err(404, "Not Found: method not found"),
@@ -484,6 +530,7 @@ fn send_message(s: &Shared, p: &Value) -> Response {
         buttons,
         button_labels: labels,
         at: now,
+        deleted: false,
     });
     let mut m = json!({
         "message_id": id, "date": now_unix(), "chat": chat_json(chat, forum),
@@ -762,6 +809,11 @@ impl TgDouble {
 
     pub fn topics(&self) -> Vec<(i64, i64, String)> {
         self.with(|g| g.topics.clone())
+    }
+
+    /// Forum topics deleted with deleteForumTopic: (chat, thread).
+    pub fn deleted_topics(&self) -> Vec<(i64, i64)> {
+        self.with(|g| g.deleted_topics.clone())
     }
 
     /// How many messages the bot has sent to `chat`.

@@ -482,7 +482,8 @@ fn check_one_reply_only(
             Action::Answered { .. } => {}
             Action::TicketOpened { .. }
             | Action::NotifyAdvisers { .. }
-            | Action::RelayToUser { .. } => {
+            | Action::RelayToUser { .. }
+            | Action::Redact { .. } => {
                 return Err(format!("an adviser action: {a:?}"));
             }
         }
@@ -853,6 +854,7 @@ fn check_persistent(
                 "sent to another chat: {a:?}"
             ),
             Action::RelayToUser { .. } => return Err(format!("a relay: {a:?}")),
+            Action::Redact { .. } => return Err(format!("a deletion: {a:?}")),
             Action::TicketOpened { ticket, reason } => {
                 let t = store
                     .ticket(*ticket)

@@ -273,7 +273,7 @@ async fn follow_up_counts_are_exact_split_by_platform_and_region_and_anonymous()
     // Nothing identifies a user: no platform ids, chat ids, subject tokens
     // or message text in either format.
     let md = r.markdown();
-    let csv = r.csv();
+    let csv = r.csv().expect("csv");
     let dump = b.assistant.store().dump_all().expect("dump");
     let subjects: Vec<String> = dump
         .iter()
@@ -337,7 +337,7 @@ async fn knowledge_gaps_group_similar_questions_with_counts_and_examples() {
     assert_eq!((gaps[1].count, gaps[1].downvoted), (1, 1));
     let md = report::gaps_markdown(&gaps, start_time().date_naive());
     assert!(md.contains("3 questions in 2 groups"), "{md}");
-    let csv = report::gaps_csv(&gaps);
+    let csv = report::gaps_csv(&gaps).expect("csv");
     assert!(
         csv.lines()
             .nth(1)
@@ -389,7 +389,7 @@ async fn retention_removes_old_text_and_leaves_the_report_unchanged() {
     }
     let after = follow_up(&b);
     assert_eq!(before.markdown(), after.markdown());
-    assert_eq!(before.csv(), after.csv());
+    assert_eq!(before.csv().expect("csv"), after.csv().expect("csv"));
     // Gaps have no text left to show.
     let qs = b
         .assistant

@@ -29,9 +29,12 @@ use crate::extract;
 use crate::flood::{Flood, Verdict};
 use crate::intent::{self, Command, Intent};
 use crate::llm::{Llm, Passage};
-use crate::model::{Action, Button, ChatRef, Clock, Incoming, Input, Lang, Platform, SourceRef};
+use crate::model::{
+    Action, Button, ChatRef, Clock, Incoming, Input, Lang, Platform, Privately, SourceRef, UserRef,
+};
 use crate::store::{
-    Delivery, MessageRow, NewDelivery, NewMessage, Role, Store, Target, TicketStatus, UserRow,
+    Delivery, MessageRow, NewDelivery, NewMessage, Opened, Role, Store, Target, TicketRow,
+    TicketStatus, UserRow,
 };
 use crate::texts;
 use crate::{CoreError, CoreSettings};
@@ -213,35 +216,65 @@ impl Assistant {
 
     /// Like `handle`, but sends `Typing` and streamed `Delta`s to
     /// `progress` while the answer is being made.
-    #[tracing::instrument(level = "debug", skip_all, fields(platform = inc.user.platform.as_str()))]
     pub async fn handle_streaming(
         &self,
         inc: &Incoming,
         progress: Option<UnboundedSender<Action>>,
     ) -> Result<Vec<Action>, CoreError> {
-        let now = self.clock.now();
-        // The flood limit comes first: a flood costs no database writes.
-        let key = format!("{}:{}", inc.user.platform.as_str(), inc.user.user_id);
+        match self.flood_check(&inc.user)? {
+            Some(refused) => Ok(refused),
+            None => self.handle_admitted(inc, progress).await,
+        }
+    }
+
+    /// The per-user flood limit, which `handle` applies first (a flood
+    /// costs no database writes). `None`: go on, with `handle_admitted`.
+    /// `Some(actions)`: the answer instead, a "please slow down" once a
+    /// minute and then nothing. A front-end that does work of its own per
+    /// message (Discord makes a thread) checks this before that work.
+    pub fn flood_check(&self, who: &UserRef) -> Result<Option<Vec<Action>>, CoreError> {
+        let key = format!("{}:{}", who.platform.as_str(), who.user_id);
         match self.flood.check(&key) {
-            Verdict::Allow => {}
+            Verdict::Allow => Ok(None),
             Verdict::Warn => {
                 tracing::info!(
-                    platform = inc.user.platform.as_str(),
+                    platform = who.platform.as_str(),
                     "flood limit reached; user asked to slow down"
                 );
                 let lang = self
                     .store
-                    .find_user(inc.user.platform, &inc.user.user_id)?
+                    .find_user(who.platform, &who.user_id)?
                     .map(|u| u.lang)
                     .unwrap_or_default();
                 let chat = ChatRef {
-                    platform: inc.user.platform,
-                    chat_id: inc.user.chat_id.clone(),
+                    platform: who.platform,
+                    chat_id: who.chat_id.clone(),
                 };
-                return Ok(vec![reply(&chat, texts::slow_down(lang), vec![])]);
+                Ok(Some(vec![reply(&chat, texts::slow_down(lang), vec![])]))
             }
-            Verdict::Drop => return Ok(Vec::new()),
+            Verdict::Drop => Ok(Some(Vec::new())),
         }
+    }
+
+    /// Whether the person behind `who` may open no more tickets today
+    /// (`escalation.max_tickets_per_day`), so a front-end need not make a
+    /// thread for a request that will be refused.
+    pub fn ticket_cap_reached(&self, who: &UserRef) -> Result<bool, CoreError> {
+        Ok(self.store.ticket_cap_reached(
+            who,
+            self.settings.escalation.max_tickets_per_day,
+            self.clock.now(),
+        )?)
+    }
+
+    /// `handle` for a message that passed `flood_check`.
+    #[tracing::instrument(level = "debug", skip_all, fields(platform = inc.user.platform.as_str()))]
+    pub async fn handle_admitted(
+        &self,
+        inc: &Incoming,
+        progress: Option<UnboundedSender<Action>>,
+    ) -> Result<Vec<Action>, CoreError> {
+        let now = self.clock.now();
         let mut user = self.store.touch_user(&inc.user, now)?;
         // A conversation starts after half an hour of silence.
         if user
@@ -286,8 +319,18 @@ impl Assistant {
             }
         }
 
-        let open = self.store.open_ticket_of(user.id)?;
         let kind = intent::classify(&text);
+        // "/start <token>": a group member followed the link to continue
+        // an adviser conversation in this private chat (also while an
+        // adviser owns it: the link is not a message for the adviser).
+        if kind == Intent::Command(Command::Start) && user.privately == Privately::Here {
+            if let Some(token) = text.split_whitespace().nth(1) {
+                self.store.save_dialogue(&user)?;
+                let said = self.desk.move_to_private(token, &user)?;
+                return Ok(vec![reply(&chat, &said, vec![])]);
+            }
+        }
+        let open = self.store.open_ticket_of(user.id)?;
 
         // An adviser owns the conversation: relay, acknowledge, nothing else.
         if let Some(t) = open.as_ref().filter(|t| t.status == TicketStatus::Active) {
@@ -306,9 +349,13 @@ impl Assistant {
                 },
                 now,
             )?;
+            let ack = match &user.privately {
+                Privately::Here => texts::relayed(lang).to_string(),
+                p => texts::relayed_elsewhere(lang, self.desk.private_link(t, p).as_deref()),
+            };
             let mut actions = vec![Action::Ack {
                 chat: chat.clone(),
-                text: texts::relayed(lang).to_string(),
+                text: ack,
             }];
             if let Some(d) = self
                 .desk
@@ -620,7 +667,7 @@ impl Assistant {
             format!("{answer_first}\n\n")
         };
         match opened {
-            Some((id, deliveries)) => {
+            Opened::New(id, deliveries) => {
                 self.store
                     .stat(user, self.clock.now(), "escalation", Some(reason), None)?;
                 let why = match reason {
@@ -629,9 +676,21 @@ impl Assistant {
                     "user_request" | "introduction" => "",
                     _ => texts::why_topic(lang),
                 };
+                // In a public chat only a pointer: the adviser conversation
+                // goes on privately.
+                let opened = match &user.privately {
+                    Privately::Here => texts::ticket_opened(lang, id, why),
+                    p => {
+                        let link = self
+                            .store
+                            .ticket(id)?
+                            .and_then(|t| self.desk.private_link(&t, p));
+                        texts::ticket_opened_elsewhere(lang, id, why, link.as_deref())
+                    }
+                };
                 actions.push(Action::Reply {
                     chat,
-                    text: format!("{head}{}", texts::ticket_opened(lang, id, why)),
+                    text: format!("{head}{opened}"),
                     buttons: vec![Button::new("ticket:cancel", texts::btn_cancel_ticket(lang))],
                     replaces_draft: false,
                 });
@@ -641,20 +700,36 @@ impl Assistant {
                 });
                 actions.extend(deliveries.into_iter().map(delivery_action));
             }
-            None => {
-                let id = self
-                    .store
-                    .open_ticket_of(user.id)?
-                    .map(|t| t.id)
-                    .unwrap_or_default();
+            Opened::AlreadyOpen => {
+                let waiting = match self.store.open_ticket_of(user.id)? {
+                    Some(t) => self.already_waiting(user, &t),
+                    None => texts::already_waiting(lang, 0),
+                };
+                actions.push(reply(&chat, &format!("{head}{waiting}"), vec![]));
+            }
+            Opened::Capped => {
+                let max = self.settings.escalation.max_tickets_per_day;
                 actions.push(reply(
                     &chat,
-                    &format!("{head}{}", texts::already_waiting(lang, id)),
+                    &format!("{head}{}", texts::ticket_limit(lang, max)),
                     vec![],
                 ));
             }
         }
         Ok(actions)
+    }
+
+    /// "Your request is already with the advisers", pointing to the
+    /// private chat when asked from a public one.
+    fn already_waiting(&self, user: &UserRow, t: &TicketRow) -> String {
+        match &user.privately {
+            Privately::Here => texts::already_waiting(user.lang, t.id),
+            p => texts::already_waiting_elsewhere(
+                user.lang,
+                t.id,
+                self.desk.private_link(t, p).as_deref(),
+            ),
+        }
     }
 
     fn ask_forget(&self, user: &mut UserRow) -> Result<Vec<Action>, CoreError> {
@@ -675,14 +750,27 @@ impl Assistant {
         )])
     }
 
+    /// Deletes everything about the person (every identity) and says
+    /// exactly what: the front-end then deletes what was posted on the
+    /// adviser side (`Action::Redact`) and adds that to the reply.
     fn forget(&self, user: &UserRow) -> Result<Vec<Action>, CoreError> {
         let chat = user.chat();
-        let open = self.store.forget(user.id)?;
-        tracing::info!(tickets_closed = open.len(), "user data deleted on request");
-        let mut actions = vec![reply(&chat, texts::forget_done(user.lang), vec![])];
-        for d in self.desk.announce_forgotten(&open, Some(self.lease()))? {
+        let f = self.store.forget(user.id)?;
+        tracing::info!(
+            identities = f.identities,
+            tickets = f.tickets,
+            tickets_open = f.open.len(),
+            adviser_threads = f.redactions.len(),
+            "user data deleted on request"
+        );
+        let mut actions = vec![reply(&chat, &texts::forget_report(user.lang, &f), vec![])];
+        for d in self.desk.announce_forgotten(&f.open, Some(self.lease()))? {
             actions.push(delivery_action(d));
         }
+        actions.extend(f.redactions.into_iter().map(|redaction| Action::Redact {
+            redaction,
+            lang: user.lang,
+        }));
         Ok(actions)
     }
 
@@ -732,11 +820,7 @@ impl Assistant {
         match id {
             "human" | "match:intro" => {
                 if let Some(t) = self.store.open_ticket_of(user.id)? {
-                    return Ok(vec![reply(
-                        &chat,
-                        &texts::already_waiting(lang, t.id),
-                        vec![],
-                    )]);
+                    return Ok(vec![reply(&chat, &self.already_waiting(user, &t), vec![])]);
                 }
                 if id == "match:intro" {
                     // The suggestions the user saw, as the adviser's brief.

@@ -15,10 +15,10 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::intent::sanitize;
-use crate::model::{Button, Clock, Lang};
+use crate::model::{Button, Clock, Lang, Platform, Privately};
 use crate::store::{
-    Delivery, MessageRow, NewDelivery, NewMessage, NewTicket, Role, Store, StoreError, Target,
-    TicketRow, TicketStatus, Transition, UserRow,
+    Delivery, MessageRow, Moved, NewDelivery, NewMessage, NewTicket, Opened, Role, Store,
+    StoreError, Target, TicketRow, TicketStatus, Transition, UserRow,
 };
 use crate::texts;
 use crate::EscalationSettings;
@@ -77,12 +77,89 @@ impl std::fmt::Debug for Desk {
     }
 }
 
+/// Longest adviser name shown; longer platform names are shortened.
+const MAX_ADVISER_NAME: usize = 40;
+
 fn adviser_name(raw: &str) -> Result<String, DeskError> {
     let s = sanitize(raw);
-    if s.is_empty() || s.chars().count() > 40 || s.contains('\n') {
+    if s.is_empty() || s.chars().count() > MAX_ADVISER_NAME || s.contains('\n') {
         return Err(DeskError::BadAdviser);
     }
     Ok(s)
+}
+
+/// An adviser as the desk knows them: who (a stable identity, what claims
+/// are compared by) and a name to show. On a chat platform the identity
+/// is the account, so two advisers with the same display name are two
+/// advisers, and any display name (however long) can act; for `kraft
+/// tickets --as NAME` the name is the identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Adviser {
+    id: String,
+    name: String,
+}
+
+impl Adviser {
+    /// A platform account, e.g. a member of the Telegram adviser group.
+    /// The name is only shown: sanitized, on one line, shortened to 40
+    /// characters; an empty one shows the account id.
+    pub fn on(platform: Platform, user_id: impl std::fmt::Display, name: &str) -> Self {
+        let id = format!("{}:{user_id}", platform.as_str());
+        let mut shown: String = sanitize(name)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        if shown.chars().count() > MAX_ADVISER_NAME {
+            shown = shown.chars().take(MAX_ADVISER_NAME - 1).collect::<String>() + "…";
+        }
+        if shown.is_empty() {
+            shown = user_id.to_string();
+        }
+        Self { id, name: shown }
+    }
+
+    /// `kraft tickets --as NAME`: identified by the name (1–40 printable
+    /// characters, checked when it acts).
+    pub fn named(name: &str) -> Self {
+        Self {
+            id: format!("name:{}", sanitize(name)),
+            name: name.to_string(),
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The adviser as stored: a typed name is checked, a platform name
+    /// was made presentable already.
+    fn checked(self) -> Result<Self, DeskError> {
+        if self.id.starts_with("name:") {
+            let name = adviser_name(&self.name)?;
+            Ok(Self {
+                id: format!("name:{name}"),
+                name,
+            })
+        } else {
+            Ok(self)
+        }
+    }
+}
+
+impl From<&str> for Adviser {
+    fn from(name: &str) -> Self {
+        Adviser::named(name)
+    }
+}
+
+impl From<&String> for Adviser {
+    fn from(name: &String) -> Self {
+        Adviser::named(name)
+    }
 }
 
 impl Desk {
@@ -106,11 +183,13 @@ impl Desk {
     /// `claim`, `resolve` or `handback` by `by`. `Ok` is the note, already
     /// queued for the ticket's thread so every adviser sees it; `Err` is
     /// why not, for the adviser who asked (nothing is queued).
-    pub fn act(&self, op: &str, id: i64, by: &str) -> Result<String, String> {
+    pub fn act(&self, op: &str, id: i64, adviser: impl Into<Adviser>) -> Result<String, String> {
         let l = self.lang();
+        let adviser = adviser.into();
+        let by = adviser.name().to_string();
         let res = match op {
             "claim" => self
-                .claim(id, by, false)
+                .claim(id, adviser, false)
                 .map(|_| format!("✅ #{id} {} {by}", texts::pick(l, "tas av", "taken by"))),
             "resolve" => self.resolve(id, None).map(|_| {
                 format!(
@@ -247,8 +326,9 @@ impl Desk {
         s
     }
 
-    /// Stores the ticket and the advisers' notification together; returns
-    /// None if the user already has an open ticket.
+    /// Stores the ticket and the advisers' notification together; not if
+    /// the user already has an open ticket, or has opened
+    /// `max_tickets_per_day` in the last 24 hours.
     /// `extra` is appended to the summary: the needs-analysis profile, or
     /// the match-making suggestions an introduction request is about.
     pub fn open(
@@ -258,7 +338,7 @@ impl Desk {
         history: &[MessageRow],
         extra: Option<&str>,
         lease: Duration,
-    ) -> Result<Option<(i64, Vec<Delivery>)>, DeskError> {
+    ) -> Result<Opened, DeskError> {
         let now = self.clock.now();
         let mut summary = self.handoff_summary(user, reason, history, now);
         if let Some(x) = extra.filter(|x| !x.trim().is_empty()) {
@@ -266,6 +346,15 @@ impl Desk {
             summary.push('\n');
         }
         let l = self.lang();
+        // The adviser conversation goes to a private chat only: this one if
+        // it is private, the one the front-end can open, or (a Telegram
+        // group) the one the user opens with the ticket's link.
+        let relay = match &user.privately {
+            Privately::Here => Some(user.chat_id.as_str()),
+            Privately::At(c) => Some(c.as_str()),
+            Privately::Link(_) => None,
+        };
+        let elsewhere = matches!(user.privately, Privately::At(_));
         let res = self.store.create_ticket(
             NewTicket {
                 user_id: user.id,
@@ -273,13 +362,26 @@ impl Desk {
                 summary: &summary,
                 lang: user.lang,
                 platform: user.platform,
+                chat_id: &user.chat_id,
+                relay_chat: relay,
+                max_per_day: self.settings.max_tickets_per_day,
             },
-            |id| {
-                vec![(
+            |t| {
+                let id = t.id;
+                let mut out = vec![(
                     Target::Advisers,
                     format!(
-                        "🆘 {} #{id}\n{summary}{}",
+                        "🆘 {} #{id}\n{summary}{}{}",
                         texts::pick(l, "Nytt ärende", "New request"),
+                        if t.relay_chat.is_none() {
+                            texts::pick(
+                                l,
+                                "🔒 Skrivet i en grupp: dina svar når användaren när hen har öppnat den privata chatten med länken hen fick.\n",
+                                "🔒 Written in a group: your replies reach the user once they have opened the private chat with the link they were given.\n",
+                            )
+                        } else {
+                            ""
+                        },
                         texts::pick(
                             l,
                             &format!("Ta ärendet: kraft tickets claim {id} · svara: kraft tickets reply {id} \"…\""),
@@ -294,18 +396,34 @@ impl Desk {
                             texts::pick(l, "Tillbaka till boten", "Back to the bot"),
                         ),
                     ],
-                )]
+                )];
+                if elsewhere {
+                    // Opens the private chat (a Discord DM) at once, so
+                    // the user finds where the adviser will answer.
+                    out.push((
+                        Target::User(t.relay()),
+                        texts::continued_here(user.lang, id),
+                        vec![],
+                    ));
+                }
+                out
             },
             now,
             lease,
         )?;
-        if let Some((id, _)) = &res {
-            tracing::info!(
+        match &res {
+            Opened::New(id, _) => tracing::info!(
                 ticket = id,
                 reason,
                 platform = user.platform.as_str(),
                 "ticket opened"
-            );
+            ),
+            Opened::Capped => tracing::info!(
+                reason,
+                platform = user.platform.as_str(),
+                "ticket refused: the daily limit per user is reached"
+            ),
+            Opened::AlreadyOpen => {}
         }
         Ok(res)
     }
@@ -316,16 +434,22 @@ impl Desk {
 
     /// An adviser takes a ticket. Claiming one's own active ticket again is
     /// a no-op; someone else's needs `force`.
-    pub fn claim(&self, id: i64, adviser: &str, force: bool) -> Result<TicketRow, DeskError> {
-        let adviser = adviser_name(adviser)?;
+    pub fn claim(
+        &self,
+        id: i64,
+        adviser: impl Into<Adviser>,
+        force: bool,
+    ) -> Result<TicketRow, DeskError> {
+        let adviser = adviser.into().checked()?;
         let t = self.store.ticket(id)?.ok_or(DeskError::NotFound(id))?;
         let user = self.user_of(&t)?;
-        let joined = texts::adviser_joined(user.lang, &adviser);
+        let joined = texts::adviser_joined(user.lang, adviser.name());
         let res = self
             .store
             .transition(id, self.clock.now(), None, |cur| match cur.status {
                 TicketStatus::Resolved => Err(DeskError::Closed(id)),
-                TicketStatus::Active if cur.adviser.as_deref() == Some(adviser.as_str()) => {
+                // The same adviser again (whatever they are called now).
+                TicketStatus::Active if cur.adviser_id.as_deref() == Some(adviser.id()) => {
                     Ok(Transition::default())
                 }
                 TicketStatus::Active if !force => Err(DeskError::ClaimedByOther {
@@ -334,8 +458,8 @@ impl Desk {
                 }),
                 _ => Ok(Transition {
                     status: Some(TicketStatus::Active),
-                    adviser: Some(&adviser),
-                    deliveries: vec![NewDelivery::to_user(&user, id, &joined)],
+                    adviser: Some((adviser.id(), adviser.name())),
+                    deliveries: vec![NewDelivery::to_user(cur, &joined)],
                     ..Default::default()
                 }),
             })?
@@ -350,11 +474,11 @@ impl Desk {
     pub fn reply(
         &self,
         id: i64,
-        adviser: &str,
+        adviser: impl Into<Adviser>,
         text: &str,
         dedupe_key: Option<&str>,
     ) -> Result<Replied, DeskError> {
-        let adviser = adviser_name(adviser)?;
+        let adviser = adviser.into().checked()?;
         let body = sanitize(text);
         if body.is_empty() {
             return Err(DeskError::Empty);
@@ -366,8 +490,8 @@ impl Desk {
         let t = self.store.ticket(id)?.ok_or(DeskError::NotFound(id))?;
         let user = self.user_of(&t)?;
         let first = self.store.adviser_messages(id)? == 0;
-        let joined = texts::adviser_joined(user.lang, &adviser);
-        let said = texts::adviser_says(user.lang, &adviser, &body);
+        let joined = texts::adviser_joined(user.lang, adviser.name());
+        let said = texts::adviser_says(user.lang, adviser.name(), &body);
         let claim = t.status == TicketStatus::Waiting;
         let key = dedupe_key.map(|k| format!("reply:{k}"));
         let res = self
@@ -378,16 +502,16 @@ impl Desk {
                 }
                 let mut deliveries = Vec::new();
                 if cur.status == TicketStatus::Waiting {
-                    deliveries.push(NewDelivery::to_user(&user, id, &joined));
+                    deliveries.push(NewDelivery::to_user(cur, &joined));
                 }
                 deliveries.push(NewDelivery {
                     dedupe_key: key.as_deref(),
-                    ..NewDelivery::to_user(&user, id, &said)
+                    ..NewDelivery::to_user(cur, &said)
                 });
                 Ok(Transition {
                     status: (cur.status == TicketStatus::Waiting).then_some(TicketStatus::Active),
                     adviser: (cur.status == TicketStatus::Waiting || cur.adviser.is_none())
-                        .then_some(adviser.as_str()),
+                        .then_some((adviser.id(), adviser.name())),
                     message: Some(NewMessage {
                         text: &body,
                         ticket_id: Some(id),
@@ -448,7 +572,7 @@ impl Desk {
                 Ok(Transition {
                     status: Some(TicketStatus::Resolved),
                     resolution: Some(note.as_deref().unwrap_or("resolved")),
-                    deliveries: vec![NewDelivery::to_user(&user, id, bye)],
+                    deliveries: vec![NewDelivery::to_user(cur, bye)],
                     ..Default::default()
                 })
             })?
@@ -484,6 +608,41 @@ impl Desk {
             None | Some(Err(DeskError::Closed(_))) => Ok(Vec::new()),
             Some(Err(e)) => Err(e),
             Some(Ok((_, ds))) => Ok(ds),
+        }
+    }
+
+    /// `/start <token>` in a private chat: the adviser conversation of
+    /// the ticket the token belongs to moves here, if it is this person's
+    /// (a group member following the link the group was given). The
+    /// advisers are told in the ticket's thread. Returns what the user
+    /// is told.
+    pub fn move_to_private(&self, token: &str, user: &UserRow) -> Result<String, DeskError> {
+        let l = self.lang();
+        let now = self.clock.now();
+        Ok(match self.store.move_to_private(token, user, now)? {
+            Moved::Moved(id) => {
+                tracing::info!(ticket = id, "adviser conversation moved to a private chat");
+                self.note(Some(id), &texts::moved_private_note(l, id));
+                texts::continued_here(user.lang, id)
+            }
+            Moved::Merged { ticket, into } => {
+                tracing::info!(ticket, into, "adviser conversation merged into an open one");
+                self.note(Some(ticket), &texts::merged_note(l, ticket, into));
+                texts::already_waiting(user.lang, into)
+            }
+            Moved::NotYours | Moved::Unknown => {
+                tracing::info!("a private-chat link was refused (not this user's, or closed)");
+                texts::private_link_invalid(user.lang).to_string()
+            }
+        })
+    }
+
+    /// Where a ticket's adviser conversation goes, for a pointer: the
+    /// link that opens it, when it is not open yet.
+    pub fn private_link(&self, t: &TicketRow, privately: &Privately) -> Option<String> {
+        match (privately, &t.link_token) {
+            (Privately::Link(prefix), Some(token)) => Some(format!("{prefix}{token}")),
+            _ => None,
         }
     }
 

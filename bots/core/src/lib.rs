@@ -23,9 +23,11 @@ pub mod texts;
 use serde::{Deserialize, Serialize};
 
 pub use assistant::{Answer, AnswerKind, Assistant, Escalation};
-pub use desk::{Desk, DeskError};
+pub use desk::{Adviser, Desk, DeskError};
 pub use llm::{LlmError, LlmSettings};
-pub use model::{Action, Button, ChatRef, Clock, Incoming, Input, Lang, Platform, UserRef};
+pub use model::{
+    Action, Button, ChatRef, Clock, Incoming, Input, Lang, Platform, Privately, Redaction, UserRef,
+};
 pub use observe::{Observer, Quiet};
 pub use store::{Store, StoreError};
 
@@ -98,6 +100,10 @@ pub struct EscalationSettings {
     /// Language of texts for advisers (handoff summary, reminders).
     pub adviser_language: Lang,
     pub topics: Vec<Topic>,
+    /// Tickets one person may open in 24 hours (cancelled ones count);
+    /// beyond it they are told politely and the advisers are not
+    /// disturbed. 0 = no limit.
+    pub max_tickets_per_day: i64,
 }
 
 impl Default for EscalationSettings {
@@ -108,6 +114,7 @@ impl Default for EscalationSettings {
             remind_every_mins: 60,
             adviser_language: Lang::Sv,
             topics: Vec::new(),
+            max_tickets_per_day: 3,
         }
     }
 }

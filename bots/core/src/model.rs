@@ -51,19 +51,61 @@ impl Platform {
 pub struct UserRef {
     pub platform: Platform,
     /// The platform's stable user id (Telegram user id, Discord user id).
+    /// A member of a Telegram group is `<user>@<chat>`: their conversation
+    /// with the bot in the group is kept apart from their private one, and
+    /// both belong to the same person (see [`person_of`]).
     pub user_id: String,
-    /// The chat/channel to reply in (a private chat or DM channel).
+    /// The chat/channel to reply in (a private chat or DM channel, or the
+    /// group, channel or thread the user wrote in).
     pub chat_id: String,
+    /// How the user is reached privately from this chat: where an adviser
+    /// conversation goes, never into a public chat.
+    #[serde(default)]
+    pub privately: Privately,
 }
 
 impl UserRef {
+    /// A user in a private chat (a DM, the terminal).
     pub fn new(platform: Platform, user_id: impl Into<String>, chat_id: impl Into<String>) -> Self {
         Self {
             platform,
             user_id: user_id.into(),
             chat_id: chat_id.into(),
+            privately: Privately::Here,
         }
     }
+
+    /// The same user writing in a public chat (a group, a server channel
+    /// or thread), reachable privately as `privately` says.
+    pub fn in_public(mut self, privately: Privately) -> Self {
+        self.privately = privately;
+        self
+    }
+}
+
+/// The account behind a user id: `<user>` for both `<user>` and a group
+/// identity `<user>@<chat>`.
+pub fn person_of(user_id: &str) -> &str {
+    user_id.split('@').next().unwrap_or(user_id)
+}
+
+/// Where a user can be written to privately, seen from the chat they
+/// wrote in. Adviser conversations go there and nowhere else; a public
+/// chat only ever gets a pointer to it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Privately {
+    /// The chat itself is private to the user and the bot (a private
+    /// chat, a DM, the terminal).
+    #[default]
+    Here,
+    /// A public chat; the front-end can write to the user privately at
+    /// this chat id itself (Discord: `dm:<user id>`, a DM it opens).
+    At(String),
+    /// A public chat, and the bot cannot start a private chat itself
+    /// (Telegram): the user opens one by following this link with a
+    /// ticket's token appended (`https://t.me/<bot>?start=`).
+    Link(String),
 }
 
 /// Where a message goes.
@@ -176,6 +218,26 @@ pub enum Action {
         ticket: Option<i64>,
         text: String,
     },
+    /// `/forget`: delete what Kraft posted about the user on the adviser
+    /// side of a ticket (already gone from the database). The front-end
+    /// hosting those advisers deletes it now and says in the `/forget`
+    /// reply what was deleted and what could not be
+    /// (`kraft_core::pump::redact`), in the user's language `lang`.
+    Redact { redaction: Redaction, lang: Lang },
+}
+
+/// What Kraft posted about a ticket on the adviser side, to delete.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Redaction {
+    pub ticket: i64,
+    /// The front-end whose adviser room it is in.
+    pub on: Platform,
+    /// The adviser group or channel.
+    pub chat: String,
+    /// The ticket's topic or thread (a reply-thread group: its first message).
+    pub thread: Option<String>,
+    /// Every message Kraft posted for the ticket, as far as recorded.
+    pub messages: Vec<String>,
 }
 
 /// Time, injectable so tests can let an hour pass in a microsecond.

@@ -4,15 +4,21 @@
 //! leased, sent and confirmed, retried with back-off or kept as dead
 //! letters. Platform I/O stays in the front-end, behind [`Frontend`]:
 //! `process` (one stored event) and `send` (one delivery).
+//!
+//! A bug that panics on one event or one delivery stays with it: the
+//! panic is caught, the event or delivery is dead-lettered (logged by its
+//! key, counted as `panic`), and its chat goes on with the next one.
 
 use std::collections::HashSet;
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{watch, Notify};
+use futures::FutureExt;
+use tokio::sync::{watch, Notify, OwnedSemaphorePermit};
 
 use crate::store::{Delivery, InboxRow, Target};
-use crate::{Action, Assistant, Lang, Observer, Platform};
+use crate::{texts, Action, Assistant, Lang, Observer, Platform, Redaction};
 
 /// Why a send failed, as far as retrying goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +58,9 @@ pub struct Pump {
     max_delivery_attempts: i64,
     busy: Mutex<HashSet<String>>,
     sending: Mutex<HashSet<i64>>,
+    /// Events whose handling panicked but could not be dead-lettered yet
+    /// (the database was busy): never handled again, only given up on.
+    poisoned: Mutex<HashSet<i64>>,
     /// New events are in the inbox.
     pub wake: Notify,
     /// New deliveries are in the outbox.
@@ -70,6 +79,7 @@ impl Pump {
             max_delivery_attempts,
             busy: Mutex::new(HashSet::new()),
             sending: Mutex::new(HashSet::new()),
+            poisoned: Mutex::new(HashSet::new()),
             wake: Notify::new(),
             outbox_wake: Notify::new(),
         }
@@ -100,8 +110,88 @@ pub trait Frontend: Send + Sync + 'static {
     async fn send(&self, d: &Delivery) -> Result<(), SendFailure>;
     /// The note for the advisers when a message can never reach the user.
     fn unreachable_note(&self, lang: Lang) -> &'static str;
+    /// Deletes what Kraft posted about a ticket in this front-end's
+    /// adviser room (`/forget`). `Err`: why it could not, in a few words
+    /// for the user.
+    async fn redact(&self, _r: &Redaction) -> Result<texts::Redacted, texts::CannotRedact> {
+        Err(texts::CannotRedact::NoRight)
+    }
     /// Puts one chat's stored events in the order to handle them.
     fn order(&self, _rows: &mut [InboxRow]) {}
+}
+
+/// A chat a worker is on: freed (busy flag cleared, permit returned, the
+/// dispatcher woken) when the worker ends, however it ends, so no chat is
+/// left marked busy by a worker that died.
+struct ChatSlot<F: Frontend> {
+    f: Arc<F>,
+    chat: String,
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+impl<F: Frontend> Drop for ChatSlot<F> {
+    fn drop(&mut self) {
+        drop(self.permit.take());
+        let pump = self.f.pump();
+        pump.busy
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.chat);
+        pump.wake.notify_one();
+    }
+}
+
+/// Handles one stored event; a panic is caught and the event given up on.
+/// `false`: stop this chat for now (a failure to retry later).
+async fn process_one<F: Frontend>(f: &F, row: &InboxRow) -> bool {
+    let pump = f.pump();
+    let poisoned = pump
+        .poisoned
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .contains(&row.id);
+    if !poisoned {
+        match AssertUnwindSafe(f.process(row)).catch_unwind().await {
+            Ok(Ok(())) => return true,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, event = row.key.as_str(), "handling an event failed; will retry");
+                f.observer().error(pump.platform, "handle");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                return false;
+            }
+            Err(_) => {
+                // The panic's own message may quote the event's text, so
+                // only the key is logged here (the hook of `kraft serve`
+                // logs where it panicked).
+                tracing::error!(
+                    platform = pump.platform.as_str(),
+                    event = row.key.as_str(),
+                    "handling an event panicked; it is dead-lettered and its chat goes on"
+                );
+                f.observer().error(pump.platform, "panic");
+                pump.poisoned
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(row.id);
+            }
+        }
+    }
+    let a = f.assistant();
+    match blocking(|| a.store().inbox_dead_letter(row.id, "panic", a.now())) {
+        Ok(_) => {
+            pump.poisoned
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&row.id);
+            true
+        }
+        Err(e) => {
+            tracing::error!(error = %e, event = row.key.as_str(), "cannot dead-letter an event; will try again");
+            f.observer().error(pump.platform, "store");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            false
+        }
+    }
 }
 
 /// Hands stored events to per-chat workers until `shutdown`; every
@@ -140,27 +230,22 @@ pub async fn dispatch<F: Frontend>(f: Arc<F>, mut shutdown: watch::Receiver<bool
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
                         .insert(chat.clone());
-                    let me = f.clone();
+                    let slot = ChatSlot {
+                        f: f.clone(),
+                        chat,
+                        permit: Some(permit),
+                    };
                     let stop = shutdown.clone();
                     workers.spawn(async move {
                         for row in rows {
                             if *stop.borrow() {
                                 break;
                             }
-                            if let Err(e) = me.process(&row).await {
-                                tracing::error!(error = %e, event = row.key.as_str(), "handling an event failed; will retry");
-                                me.observer().error(platform, "handle");
-                                tokio::time::sleep(Duration::from_secs(1)).await;
+                            if !process_one(&*slot.f, &row).await {
                                 break;
                             }
                         }
-                        let pump = me.pump();
-                        pump.busy
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .remove(&chat);
-                        drop(permit);
-                        pump.wake.notify_one();
+                        drop(slot);
                     });
                 }
             }
@@ -227,6 +312,57 @@ pub async fn outbox<F: Frontend>(f: Arc<F>, mut shutdown: watch::Receiver<bool>)
     }
 }
 
+/// Carries out a `/forget`'s `Action::Redact`s: deletes what Kraft posted
+/// on the adviser side where this front-end hosts it, asks the advisers
+/// to do it by hand where it cannot (or the room is another platform's),
+/// and adds exactly what happened to the `/forget` reply among `actions`.
+/// Call it before committing the event, so the reply is stored with it.
+pub async fn redact<F: Frontend + ?Sized>(f: &F, actions: &mut [Action]) {
+    let platform = f.pump().platform;
+    let mut done: Vec<(i64, texts::Redacted)> = Vec::new();
+    let mut lang = Lang::default();
+    for a in actions.iter() {
+        let Action::Redact {
+            redaction: r,
+            lang: l,
+        } = a
+        else {
+            continue;
+        };
+        lang = *l;
+        let outcome = if r.on != platform {
+            Err(texts::CannotRedact::OtherPlatform)
+        } else {
+            f.redact(r).await
+        };
+        let outcome = outcome.unwrap_or_else(|why| {
+            f.observer().error(platform, "redact");
+            tracing::warn!(
+                ticket = r.ticket,
+                why = why.as_str(),
+                "cannot delete a ticket's adviser posts"
+            );
+            let l = f.assistant().settings().escalation.adviser_language;
+            f.assistant()
+                .desk()
+                .note(None, &texts::redaction_failed_note(l, r.ticket, why));
+            f.pump().outbox_wake.notify_one();
+            texts::Redacted::Failed(why)
+        });
+        done.push((r.ticket, outcome));
+    }
+    if done.is_empty() {
+        return;
+    }
+    for a in actions.iter_mut() {
+        if let Action::Reply { text, .. } = a {
+            text.push_str("\n\n");
+            text.push_str(&texts::redaction_report(lang, &done));
+            break;
+        }
+    }
+}
+
 /// Sends the deliveries the core leased to this front-end while it
 /// handled an event: its replies, then the adviser notes and relays among
 /// `actions`. A note for advisers another front-end hosts is let go at
@@ -265,9 +401,18 @@ pub async fn deliver<F: Frontend + ?Sized>(f: &F, d: Delivery, what: &'static st
     {
         return;
     }
+    let _sending = Sending {
+        set: &pump.sending,
+        id: d.id,
+    };
     let res = match &d.target {
         Target::User(c) if c.platform != platform => Err(SendFailure::Permanent("wrong_platform")),
-        _ => f.send(&d).await,
+        // A panic here would end the outbox loop (and with it every later
+        // delivery of the process): it makes this one a dead letter.
+        _ => match AssertUnwindSafe(f.send(&d)).catch_unwind().await {
+            Ok(r) => r,
+            Err(_) => Err(SendFailure::Permanent("panic")),
+        },
     };
     let a = f.assistant();
     let outcome = match res {
@@ -318,10 +463,21 @@ pub async fn deliver<F: Frontend + ?Sized>(f: &F, d: Delivery, what: &'static st
     if let Err(e) = outcome {
         tracing::error!(error = %e, delivery = d.id, "cannot record a delivery outcome");
     }
-    pump.sending
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .remove(&d.id);
+}
+
+/// A delivery being sent; off the list when the send ends, however it ends.
+struct Sending<'a> {
+    set: &'a Mutex<HashSet<i64>>,
+    id: i64,
+}
+
+impl Drop for Sending<'_> {
+    fn drop(&mut self) {
+        self.set
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.id);
+    }
 }
 
 #[cfg(test)]

@@ -21,6 +21,16 @@ use crate::store::{GapQuestion, StatRow};
 pub const REGIONS: [&str; 4] = ["vastmanland", "sormland", "other", "unknown"];
 const PLATFORMS: [&str; 3] = ["telegram", "discord", "terminal"];
 
+/// Writing a report failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReportError {
+    #[error("writing CSV: {0}")]
+    Csv(#[from] csv::Error),
+    #[error("writing CSV: {0}")]
+    Io(#[from] std::io::Error),
+}
+
 /// Follow-up figures: one row per metric, one column per split.
 #[derive(Debug, Clone, Serialize)]
 pub struct FollowUp {
@@ -30,13 +40,28 @@ pub struct FollowUp {
     pub rows: Vec<Metric>,
     /// Most-cited knowledge documents in answers: (path, answers).
     pub topics: Vec<(String, usize)>,
+    /// The same topics' answers per column (parallel to `topics`).
+    pub topic_counts: Vec<Vec<usize>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Metric {
     pub key: &'static str,
     pub label: &'static str,
+    /// As people read them: "–" when there is nothing to compute from,
+    /// "67 %".
     pub values: Vec<String>,
+    /// As spreadsheets read them: plain numbers, empty when missing.
+    pub cells: Vec<String>,
+}
+
+/// A figure for reading (`–` when missing) and for a spreadsheet (empty
+/// when missing).
+fn figure(v: Option<String>, unit: &str) -> (String, String) {
+    match v {
+        Some(x) => (format!("{x}{unit}"), x),
+        None => ("–".into(), String::new()),
+    }
 }
 
 fn median(v: &mut [f64]) -> Option<f64> {
@@ -52,7 +77,7 @@ fn median(v: &mut [f64]) -> Option<f64> {
     })
 }
 
-fn figures(rows: &[&StatRow]) -> Vec<String> {
+fn figures(rows: &[&StatRow]) -> Vec<(String, String)> {
     let count = |kind: &str, detail: Option<&str>| {
         rows.iter()
             .filter(|r| r.kind == kind && detail.is_none_or(|d| r.detail.as_deref() == Some(d)))
@@ -66,24 +91,24 @@ fn figures(rows: &[&StatRow]) -> Vec<String> {
         .collect();
     let up = count("feedback", Some("up"));
     let down = count("feedback", Some("down"));
+    let n = |v: usize| figure(Some(v.to_string()), "");
     vec![
-        companies.len().to_string(),
-        count("conversation", None).to_string(),
-        count("answer", None).to_string(),
-        count("answer", Some("answered")).to_string(),
-        count("answer", Some("abstained")).to_string(),
-        count("analysis", Some("started")).to_string(),
-        count("analysis", Some("completed")).to_string(),
-        count("match", None).to_string(),
-        count("escalation", None).to_string(),
-        median(&mut waits).map_or("–".into(), |s| format!("{:.1}", s / 60.0)),
-        up.to_string(),
-        down.to_string(),
-        if up + down == 0 {
-            "–".into()
-        } else {
-            format!("{:.0} %", 100.0 * up as f64 / (up + down) as f64)
-        },
+        n(companies.len()),
+        n(count("conversation", None)),
+        n(count("answer", None)),
+        n(count("answer", Some("answered"))),
+        n(count("answer", Some("abstained"))),
+        n(count("analysis", Some("started"))),
+        n(count("analysis", Some("completed"))),
+        n(count("match", None)),
+        n(count("escalation", None)),
+        figure(median(&mut waits).map(|s| format!("{:.1}", s / 60.0)), ""),
+        n(up),
+        n(down),
+        figure(
+            (up + down > 0).then(|| format!("{:.0}", 100.0 * up as f64 / (up + down) as f64)),
+            " %",
+        ),
     ]
 }
 
@@ -103,7 +128,7 @@ const METRICS: [(&str, &str); 13] = [
     ),
     ("feedback_up", "Feedback 👍"),
     ("feedback_down", "Feedback 👎"),
-    ("feedback_ratio", "Share of feedback that is 👍"),
+    ("feedback_ratio", "Share of feedback that is 👍 (%)"),
 ];
 
 /// Builds the follow-up report for `from..=to` from statistics rows.
@@ -143,14 +168,15 @@ pub fn follow_up(stats: &[StatRow], from: NaiveDate, to: NaiveDate) -> FollowUp 
                 .collect(),
         );
     }
-    let per_split: Vec<Vec<String>> = splits.iter().map(|s| figures(s)).collect();
+    let per_split: Vec<Vec<(String, String)>> = splits.iter().map(|s| figures(s)).collect();
     let rows = METRICS
         .iter()
         .enumerate()
         .map(|(i, (key, label))| Metric {
             key,
             label,
-            values: per_split.iter().map(|f| f[i].clone()).collect(),
+            values: per_split.iter().map(|f| f[i].0.clone()).collect(),
+            cells: per_split.iter().map(|f| f[i].1.clone()).collect(),
         })
         .collect();
     let mut topics: HashMap<&str, usize> = HashMap::new();
@@ -165,12 +191,26 @@ pub fn follow_up(stats: &[StatRow], from: NaiveDate, to: NaiveDate) -> FollowUp 
         .collect();
     topics.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     topics.truncate(10);
+    let topic_counts = topics
+        .iter()
+        .map(|(path, _)| {
+            splits
+                .iter()
+                .map(|rows| {
+                    rows.iter()
+                        .filter(|r| r.kind == "topic" && r.detail.as_deref() == Some(path))
+                        .count()
+                })
+                .collect()
+        })
+        .collect();
     FollowUp {
         from,
         to,
         columns,
         rows,
         topics,
+        topic_counts,
     }
 }
 
@@ -205,21 +245,27 @@ impl FollowUp {
         s
     }
 
-    /// One CSV table: `metric,<columns…>`, then `topic:<path>,<count>` rows.
-    pub fn csv(&self) -> String {
+    /// One CSV table, every row as wide as the header:
+    /// `metric,<columns…>`, a row per metric (plain numbers; an empty cell
+    /// where there is nothing to compute from; the feedback ratio in
+    /// percent), then a row per top topic, `topic:<path>`, with its
+    /// answers per column.
+    pub fn csv(&self) -> Result<String, ReportError> {
         let mut w = csv::Writer::from_writer(Vec::new());
         let mut head = vec!["metric".to_string()];
         head.extend(self.columns.iter().cloned());
-        let _ = w.write_record(&head);
+        w.write_record(&head)?;
         for m in &self.rows {
             let mut rec = vec![m.key.to_string()];
-            rec.extend(m.values.iter().cloned());
-            let _ = w.write_record(&rec);
+            rec.extend(m.cells.iter().cloned());
+            w.write_record(&rec)?;
         }
-        for (t, n) in &self.topics {
-            let _ = w.write_record([format!("topic:{t}"), n.to_string()]);
+        for ((t, _), counts) in self.topics.iter().zip(&self.topic_counts) {
+            let mut rec = vec![format!("topic:{t}")];
+            rec.extend(counts.iter().map(usize::to_string));
+            w.write_record(&rec)?;
         }
-        String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+        into_string(w)
     }
 }
 
@@ -371,9 +417,18 @@ pub fn gaps_markdown(gaps: &[Gap], since: NaiveDate) -> String {
     s
 }
 
-pub fn gaps_csv(gaps: &[Gap]) -> String {
+/// The finished CSV text of a writer (errors surfaced, not dropped).
+fn into_string(w: csv::Writer<Vec<u8>>) -> Result<String, ReportError> {
+    let bytes = w
+        .into_inner()
+        .map_err(|e| ReportError::Io(e.into_error()))?;
+    // Every field written was a Rust string: valid UTF-8.
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+pub fn gaps_csv(gaps: &[Gap]) -> Result<String, ReportError> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    let _ = w.write_record([
+    w.write_record([
         "group",
         "questions",
         "abstained",
@@ -382,10 +437,10 @@ pub fn gaps_csv(gaps: &[Gap]) -> String {
         "first_seen",
         "last_seen",
         "examples",
-    ]);
+    ])?;
     for (i, g) in gaps.iter().enumerate() {
         let langs: Vec<&str> = g.languages.iter().map(|l| l.as_str()).collect();
-        let _ = w.write_record([
+        w.write_record([
             (i + 1).to_string(),
             g.count.to_string(),
             g.abstained.to_string(),
@@ -394,9 +449,9 @@ pub fn gaps_csv(gaps: &[Gap]) -> String {
             g.first.to_string(),
             g.last.to_string(),
             g.examples.join(" | "),
-        ]);
+        ])?;
     }
-    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+    into_string(w)
 }
 
 /// Per-region counts of anything, kept in a stable order (used by tests
@@ -557,11 +612,111 @@ mod tests {
         assert_eq!(val("median_first_reply_min", "all"), "15.0");
         assert_eq!(val("median_first_reply_min", "sormland"), "–");
         assert_eq!(val("feedback_ratio", "all"), "67 %");
-        let csv = r.csv();
+        let csv = r.csv().expect("csv");
         assert!(csv.starts_with(
             "metric,all,telegram,discord,terminal,vastmanland,sormland,other,unknown\n"
         ));
         assert!(csv.contains("companies,3,2,1,0,1,1,0,1\n"), "{csv}");
+    }
+
+    #[test]
+    fn the_csv_is_one_well_formed_table_with_empty_cells_for_missing_values() {
+        let mut rows = Vec::new();
+        for (i, (platform, region, path)) in [
+            ("telegram", "sormland", "faq/kostnad.md"),
+            ("telegram", "sormland", "faq/kostnad.md"),
+            ("discord", "vastmanland", "guides/behovsanalys, steg.md"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let subject = format!("s{i}");
+            rows.push(row(
+                "2027-01-01",
+                platform,
+                region,
+                &subject,
+                "answer",
+                Some("answered"),
+                None,
+            ));
+            rows.push(row(
+                "2027-01-01",
+                platform,
+                region,
+                &subject,
+                "topic",
+                Some(path),
+                None,
+            ));
+        }
+        rows.push(row(
+            "2027-01-01",
+            "telegram",
+            "sormland",
+            "s0",
+            "feedback",
+            Some("up"),
+            None,
+        ));
+        rows.push(row(
+            "2027-01-01",
+            "telegram",
+            "sormland",
+            "s0",
+            "first_reply",
+            None,
+            Some(90.0),
+        ));
+        let r = follow_up(
+            &rows,
+            "2027-01-01".parse().expect("d"),
+            "2027-01-31".parse().expect("d"),
+        );
+        let text = r.csv().expect("csv");
+        assert!(text.ends_with('\n'), "every record is terminated");
+        // Parsed by a strict reader: every record as wide as the header.
+        let mut rd = csv::ReaderBuilder::new()
+            .flexible(false)
+            .from_reader(text.as_bytes());
+        let head: Vec<String> = rd
+            .headers()
+            .expect("header")
+            .iter()
+            .map(str::to_string)
+            .collect();
+        assert_eq!(head[0], "metric");
+        assert_eq!(&head[1..], r.columns.as_slice());
+        let recs: Vec<csv::StringRecord> = rd
+            .records()
+            .collect::<Result<_, _>>()
+            .expect("every record parses with the header's width");
+        let cell = |key: &str, col: &str| -> String {
+            let c = head.iter().position(|h| h == col).expect("column");
+            recs.iter()
+                .find(|r| &r[0] == key)
+                .unwrap_or_else(|| panic!("no row {key}: {text}"))[c]
+                .to_string()
+        };
+        assert_eq!(recs.len(), METRICS.len() + 2, "{text}");
+        assert_eq!(cell("answered", "all"), "3");
+        // Missing values are empty cells, numbers are plain.
+        assert_eq!(cell("median_first_reply_min", "discord"), "");
+        assert_eq!(cell("median_first_reply_min", "telegram"), "1.5");
+        assert_eq!(cell("feedback_ratio", "telegram"), "100");
+        assert_eq!(cell("feedback_ratio", "discord"), "");
+        assert!(!text.contains('–'), "{text}");
+        // Topics, per column too; a comma in a path is quoted.
+        assert_eq!(cell("topic:faq/kostnad.md", "all"), "2");
+        assert_eq!(cell("topic:faq/kostnad.md", "sormland"), "2");
+        assert_eq!(cell("topic:faq/kostnad.md", "discord"), "0");
+        assert_eq!(
+            cell("topic:guides/behovsanalys, steg.md", "vastmanland"),
+            "1"
+        );
+        // The Markdown still reads "–" and "100 %".
+        let md = r.markdown();
+        assert!(md.contains("100 %") && md.contains('–'), "{md}");
     }
 
     #[test]

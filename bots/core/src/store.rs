@@ -15,7 +15,7 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use serde::Serialize;
 
-use crate::model::{Button, ChatRef, Lang, Platform, UserRef};
+use crate::model::{person_of, Button, ChatRef, Lang, Platform, Privately, Redaction, UserRef};
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -38,8 +38,6 @@ pub enum StoreError {
     Busy,
     #[error("state database: {0}")]
     Sql(rusqlite::Error),
-    #[error("state database is unusable after an earlier panic")]
-    Poisoned,
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -200,6 +198,54 @@ const MIGRATIONS: &[&str] = &[
         updated_at TEXT NOT NULL
     );
     "#,
+    // 4: dead-lettered platform events. An event whose handling panicked
+    // is marked handled with the reason in `error` (and its payload
+    // dropped), so it is not retried forever and its chat goes on.
+    r#"
+    ALTER TABLE inbox ADD COLUMN error TEXT;
+    "#,
+    // 5: a ticket remembers where it was opened (`chat_id`) and where the
+    // adviser conversation goes (`relay_chat`): a private chat only, never
+    // the user's latest chat, which can be a public group or channel.
+    // NULL = not known yet (a Telegram group member has not opened the
+    // private chat with `link_token` yet); messages for the user wait in
+    // the outbox with no chat until then. Open tickets from before: a
+    // Telegram group member's private chat is their user id, a Discord
+    // user's DM is opened by the front-end (`dm:<id>`), so nothing that
+    // was queued goes to a group or channel; their queued messages follow.
+    r#"
+    ALTER TABLE tickets ADD COLUMN chat_id TEXT;
+    ALTER TABLE tickets ADD COLUMN relay_chat TEXT;
+    ALTER TABLE tickets ADD COLUMN link_token TEXT;
+    CREATE UNIQUE INDEX tickets_by_link_token ON tickets(link_token)
+        WHERE link_token IS NOT NULL;
+    UPDATE tickets SET chat_id = (SELECT u.chat_id FROM users u WHERE u.id = tickets.user_id);
+    UPDATE tickets SET relay_chat = (SELECT CASE
+            WHEN u.platform = 'telegram' AND instr(u.external_id, '@') > 0
+                THEN substr(u.external_id, 1, instr(u.external_id, '@') - 1)
+            WHEN u.platform = 'discord' THEN 'dm:' || u.external_id
+            ELSE u.chat_id END
+        FROM users u WHERE u.id = tickets.user_id);
+    UPDATE outbox SET chat_id = (SELECT t.relay_chat FROM tickets t WHERE t.id = outbox.ticket_id)
+     WHERE target = 'user' AND delivered_at IS NULL AND failed_at IS NULL
+       AND ticket_id IN (SELECT id FROM tickets);
+    "#,
+    // 6: advisers are identified by `adviser_id` (`telegram:<user id>`,
+    // `discord:<user id>`, or `name:<name>` for `kraft tickets --as`);
+    // `adviser` is only the name shown. Before, two advisers with the same
+    // display name shared a claim. Claims from before were by name.
+    r#"
+    ALTER TABLE tickets ADD COLUMN adviser_id TEXT;
+    UPDATE tickets SET adviser_id = 'name:' || adviser WHERE adviser IS NOT NULL;
+    "#,
+    // 7: the user's private chat (a private chat or DM they wrote in), so
+    // /forget can delete the handled inbox entries of that chat and no
+    // other: a group's entries belong to all its members.
+    r#"
+    ALTER TABLE users ADD COLUMN private_chat TEXT;
+    UPDATE users SET private_chat = chat_id
+     WHERE (platform = 'telegram' AND chat_id = external_id) OR platform = 'terminal';
+    "#,
 ];
 
 pub fn ts(t: DateTime<Utc>) -> String {
@@ -234,6 +280,9 @@ pub struct UserRow {
     /// When the user was last seen before this message (set by
     /// `touch_user` only; `None` for a new user).
     pub seen_before: Option<DateTime<Utc>>,
+    /// How the user is reached privately from the chat of this message
+    /// (set by `touch_user` only; not stored).
+    pub privately: Privately,
 }
 
 impl UserRow {
@@ -259,6 +308,7 @@ impl UserRow {
             subject: r.get::<_, Option<String>>("subject")?.unwrap_or_default(),
             region: r.get("region")?,
             seen_before: None,
+            privately: Privately::Here,
         })
     }
 }
@@ -413,15 +463,37 @@ pub struct TicketRow {
     pub summary: String,
     pub lang: Lang,
     pub platform: Platform,
+    /// The name shown for the adviser who holds the ticket.
     pub adviser: Option<String>,
+    /// Who holds it (see `desk::Adviser`): what claims are compared by.
+    pub adviser_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub claimed_at: Option<DateTime<Utc>>,
     pub resolved_at: Option<DateTime<Utc>>,
     pub reminders: i64,
     pub resolution: Option<String>,
+    /// The chat the ticket was opened from.
+    pub chat_id: Option<String>,
+    /// The private chat the adviser conversation goes to; `None` until
+    /// the user has opened one (see migration 5).
+    pub relay_chat: Option<String>,
+    /// Opens the private chat (Telegram's `/start <token>`) while the
+    /// ticket is open; only for the same person. Not shown anywhere but
+    /// in the link given to the user.
+    #[serde(skip)]
+    pub link_token: Option<String>,
 }
 
 impl TicketRow {
+    /// Where messages for the user about this ticket go: its private
+    /// chat, or (empty chat id) nowhere yet, to wait in the outbox.
+    pub fn relay(&self) -> ChatRef {
+        ChatRef {
+            platform: self.platform,
+            chat_id: self.relay_chat.clone().unwrap_or_default(),
+        }
+    }
+
     fn from_row(r: &Row<'_>) -> rusqlite::Result<Self> {
         let opt_ts = |c: &str| -> rusqlite::Result<Option<DateTime<Utc>>> {
             Ok(r.get::<_, Option<String>>(c)?.map(|s| parse_ts(&s)))
@@ -437,11 +509,15 @@ impl TicketRow {
             platform: Platform::parse(&r.get::<_, String>("platform")?)
                 .unwrap_or(Platform::Terminal),
             adviser: r.get("adviser")?,
+            adviser_id: r.get("adviser_id")?,
             created_at: parse_ts(&r.get::<_, String>("created_at")?),
             claimed_at: opt_ts("claimed_at")?,
             resolved_at: opt_ts("resolved_at")?,
             reminders: r.get("reminders")?,
             resolution: r.get("resolution")?,
+            chat_id: r.get("chat_id")?,
+            relay_chat: r.get("relay_chat")?,
+            link_token: r.get("link_token")?,
         })
     }
 }
@@ -469,12 +545,13 @@ pub struct NewDelivery<'a> {
 }
 
 impl<'a> NewDelivery<'a> {
-    /// A message for the user of a ticket.
-    pub fn to_user(user: &UserRow, ticket_id: i64, text: &'a str) -> Self {
+    /// A message for the user of a ticket, to the ticket's private chat
+    /// (held in the outbox while that is not known yet).
+    pub fn to_user(ticket: &TicketRow, text: &'a str) -> Self {
         Self {
-            user_id: Some(user.id),
-            ticket_id: Some(ticket_id),
-            target: Target::User(user.chat()),
+            user_id: Some(ticket.user_id),
+            ticket_id: Some(ticket.id),
+            target: Target::User(ticket.relay()),
             text,
             buttons: &[],
             dedupe_key: None,
@@ -646,8 +723,16 @@ impl Store {
             .pragma_query_value(None, "user_version", |r| r.get(0))?)
     }
 
+    /// The connection. A panic elsewhere while it was held (a closure run
+    /// inside `tx`, say) poisons the mutex, but not the connection: an open
+    /// transaction is rolled back when its guard drops during the unwind.
+    /// So the lock is taken back rather than failing every later call,
+    /// which would stop the whole process over one bad event.
     fn lock(&self) -> Result<MutexGuard<'_, Connection>> {
-        self.conn.lock().map_err(|_| StoreError::Poisoned)
+        Ok(self.conn.lock().unwrap_or_else(|p| {
+            self.conn.clear_poison();
+            p.into_inner()
+        }))
     }
 
     fn tx<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
@@ -668,12 +753,15 @@ impl Store {
                     |r| r.get(0),
                 )
                 .optional()?;
+            let private = (u.privately == Privately::Here).then_some(u.chat_id.as_str());
             tx.execute(
-                "INSERT INTO users (platform, external_id, chat_id, created_at, last_seen_at, subject)
-                 VALUES (?1, ?2, ?3, ?4, ?4, lower(hex(randomblob(16))))
+                "INSERT INTO users (platform, external_id, chat_id, created_at, last_seen_at, subject,
+                                    private_chat)
+                 VALUES (?1, ?2, ?3, ?4, ?4, lower(hex(randomblob(16))), ?5)
                  ON CONFLICT (platform, external_id)
-                 DO UPDATE SET chat_id = excluded.chat_id, last_seen_at = excluded.last_seen_at",
-                params![u.platform.as_str(), u.user_id, u.chat_id, ts(now)],
+                 DO UPDATE SET chat_id = excluded.chat_id, last_seen_at = excluded.last_seen_at,
+                    private_chat = COALESCE(excluded.private_chat, private_chat)",
+                params![u.platform.as_str(), u.user_id, u.chat_id, ts(now), private],
             )?;
             let mut row = tx.query_row(
                 "SELECT * FROM users WHERE platform = ?1 AND external_id = ?2",
@@ -681,6 +769,7 @@ impl Store {
                 UserRow::from_row,
             )?;
             row.seen_before = before.as_deref().map(parse_ts);
+            row.privately = u.privately.clone();
             Ok(row)
         })
     }
@@ -809,14 +898,16 @@ impl Store {
 
     /// Stores a ticket and its notifications in one transaction; the
     /// notifications are leased to the caller, who delivers them now.
-    /// Returns None if the user already has an open ticket.
+    /// Not when the user already has an open ticket, or the same person
+    /// (a Telegram group identity counts as its account) opened
+    /// `max_per_day` in the last 24 hours.
     pub fn create_ticket(
         &self,
         t: NewTicket<'_>,
-        notify: impl FnOnce(i64) -> Vec<(Target, String, Vec<Button>)>,
+        notify: impl FnOnce(&TicketRow) -> Vec<(Target, String, Vec<Button>)>,
         now: DateTime<Utc>,
         lease: Duration,
-    ) -> Result<Option<(i64, Vec<Delivery>)>> {
+    ) -> Result<Opened> {
         self.tx(|tx| {
             let open: Option<i64> = tx
                 .query_row(
@@ -826,23 +917,36 @@ impl Store {
                 )
                 .optional()?;
             if open.is_some() {
-                return Ok(None);
+                return Ok(Opened::AlreadyOpen);
+            }
+            if t.max_per_day > 0 && count_recent_tickets(tx, t.user_id, now)? >= t.max_per_day {
+                return Ok(Opened::Capped);
             }
             tx.execute(
-                "INSERT INTO tickets (user_id, status, reason, summary, lang, platform, created_at)
-                 VALUES (?1, 'waiting', ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO tickets (user_id, status, reason, summary, lang, platform, created_at,
+                                      chat_id, relay_chat, link_token)
+                 VALUES (?1, 'waiting', ?2, ?3, ?4, ?5, ?6, ?7, ?8,
+                         CASE WHEN ?9 THEN lower(hex(randomblob(16))) END)",
                 params![
                     t.user_id,
                     t.reason,
                     t.summary,
                     t.lang.as_str(),
                     t.platform.as_str(),
-                    ts(now)
+                    ts(now),
+                    t.chat_id,
+                    t.relay_chat,
+                    t.relay_chat.is_none()
                 ],
             )?;
             let id = tx.last_insert_rowid();
+            let row = tx.query_row(
+                "SELECT * FROM tickets WHERE id = ?1",
+                [id],
+                TicketRow::from_row,
+            )?;
             let mut ds = Vec::new();
-            for (target, text, buttons) in notify(id) {
+            for (target, text, buttons) in notify(&row) {
                 let n = NewDelivery {
                     user_id: Some(t.user_id),
                     ticket_id: Some(id),
@@ -856,8 +960,30 @@ impl Store {
                     ds.push(d);
                 }
             }
-            Ok(Some((id, ds)))
+            Ok(Opened::New(id, ds))
         })
+    }
+
+    /// Whether the person behind `u` has opened `max` tickets in the last
+    /// 24 hours (so a front-end need not make a thread for one more).
+    pub fn ticket_cap_reached(&self, u: &UserRef, max: i64, now: DateTime<Utc>) -> Result<bool> {
+        if max <= 0 {
+            return Ok(false);
+        }
+        let conn = self.lock()?;
+        let n: i64 = conn.query_row(
+            "SELECT count(*) FROM tickets t JOIN users u ON u.id = t.user_id
+              WHERE u.platform = ?1
+                AND (u.external_id = ?2 OR substr(u.external_id, 1, length(?2) + 1) = ?2 || '@')
+                AND t.created_at > ?3",
+            params![
+                u.platform.as_str(),
+                person_of(&u.user_id),
+                ts(now - chrono::Duration::hours(24))
+            ],
+            |r| r.get(0),
+        )?;
+        Ok(n >= max)
     }
 
     /// Applies a ticket transition and queues the messages about it, in one
@@ -910,10 +1036,10 @@ impl Store {
                     params![ticket_id, status.as_str(), now_s],
                 )?;
             }
-            if let Some(adviser) = tr.adviser {
+            if let Some((id, name)) = tr.adviser {
                 tx.execute(
-                    "UPDATE tickets SET adviser = ?2 WHERE id = ?1",
-                    params![ticket_id, adviser],
+                    "UPDATE tickets SET adviser_id = ?2, adviser = ?3 WHERE id = ?1",
+                    params![ticket_id, id, name],
                 )?;
             }
             if let Some(res) = tr.resolution {
@@ -991,6 +1117,7 @@ impl Store {
                    AND (leased_until IS NULL OR leased_until < ?1)
                    AND CASE target
                        WHEN 'user' THEN platform IN (SELECT value FROM json_each(?3))
+                            AND chat_id IS NOT NULL
                        ELSE json_array_length(?4) > 0
                             AND (platform IS NULL OR platform IN (SELECT value FROM json_each(?4)))
                    END
@@ -1132,6 +1259,41 @@ impl Store {
         )? as usize)
     }
 
+    /// When the oldest event still waiting to be handled arrived.
+    pub fn inbox_oldest_unhandled(&self) -> Result<Option<DateTime<Utc>>> {
+        let oldest: Option<String> = self.lock()?.query_row(
+            "SELECT min(received_at) FROM inbox WHERE handled_at IS NULL",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(oldest.as_deref().map(parse_ts))
+    }
+
+    /// Gives up on an event that cannot be handled (its handling
+    /// panicked): marks it handled with `error`, dropping its payload, so
+    /// its chat goes on with the next event and a restart does not try it
+    /// again. `false`: it was already handled.
+    pub fn inbox_dead_letter(&self, id: i64, error: &str, now: DateTime<Utc>) -> Result<bool> {
+        Ok(self.lock()?.execute(
+            "UPDATE inbox SET handled_at = ?2, payload = NULL, error = ?3
+              WHERE id = ?1 AND handled_at IS NULL",
+            params![id, ts(now), error],
+        )? > 0)
+    }
+
+    /// Dead-lettered events (platform, key, error), newest first.
+    pub fn inbox_dead_letters(&self, limit: usize) -> Result<Vec<(String, String, String)>> {
+        let conn = self.lock()?;
+        let mut st = conn.prepare(
+            "SELECT platform, key, error FROM inbox WHERE error IS NOT NULL
+              ORDER BY id DESC LIMIT ?1",
+        )?;
+        let rows = st
+            .query_map([limit as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
     pub fn inbox_unhandled(&self) -> Result<usize> {
         Ok(self.lock()?.query_row(
             "SELECT count(*) FROM inbox WHERE handled_at IS NULL",
@@ -1254,6 +1416,90 @@ impl Store {
                 |r| r.get(0),
             )
             .optional()?)
+    }
+
+    /// The open ticket a private-chat link token opens, if any.
+    pub fn ticket_by_link(&self, token: &str) -> Result<Option<TicketRow>> {
+        Ok(self
+            .lock()?
+            .query_row(
+                "SELECT * FROM tickets WHERE link_token = ?1 AND status IN ('waiting', 'active')",
+                [token],
+                TicketRow::from_row,
+            )
+            .optional()?)
+    }
+
+    /// Moves the adviser conversation of the ticket that `token` opens to
+    /// `user`'s private chat, if `user` is the same person on the same
+    /// platform as the ticket's user (a group member's private identity):
+    /// the ticket becomes the private user's (so their messages there
+    /// reach the adviser) and the messages waiting for a chat go there.
+    /// Following the link again changes nothing. If the private user
+    /// already has another open ticket, this one is closed and that one
+    /// goes on. One transaction.
+    pub fn move_to_private(
+        &self,
+        token: &str,
+        user: &UserRow,
+        now: DateTime<Utc>,
+    ) -> Result<Moved> {
+        self.tx(|tx| {
+            let Some(t) = tx
+                .query_row(
+                    "SELECT * FROM tickets WHERE link_token = ?1 AND status IN ('waiting', 'active')",
+                    [token],
+                    TicketRow::from_row,
+                )
+                .optional()?
+            else {
+                return Ok(Moved::Unknown);
+            };
+            let owner: Option<(String, String)> = tx
+                .query_row(
+                    "SELECT platform, external_id FROM users WHERE id = ?1",
+                    [t.user_id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            let same = owner.is_some_and(|(p, ext)| {
+                p == user.platform.as_str() && person_of(&ext) == person_of(&user.external_id)
+            });
+            if !same {
+                return Ok(Moved::NotYours);
+            }
+            tx.execute(
+                "UPDATE outbox SET chat_id = ?2
+                  WHERE ticket_id = ?1 AND target = 'user' AND chat_id IS NULL
+                    AND delivered_at IS NULL AND failed_at IS NULL",
+                params![t.id, user.chat_id],
+            )?;
+            let other: Option<i64> = tx
+                .query_row(
+                    "SELECT id FROM tickets WHERE user_id = ?1 AND id <> ?2
+                        AND status IN ('waiting', 'active')",
+                    params![user.id, t.id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            match other {
+                None => {
+                    tx.execute(
+                        "UPDATE tickets SET user_id = ?2, relay_chat = ?3 WHERE id = ?1",
+                        params![t.id, user.id, user.chat_id],
+                    )?;
+                    Ok(Moved::Moved(t.id))
+                }
+                Some(into) => {
+                    tx.execute(
+                        "UPDATE tickets SET relay_chat = ?2, link_token = NULL, status = 'resolved',
+                            resolved_at = ?3, resolution = ?4 WHERE id = ?1",
+                        params![t.id, user.chat_id, ts(now), format!("continued in #{into}")],
+                    )?;
+                    Ok(Moved::Merged { ticket: t.id, into })
+                }
+            }
+        })
     }
 
     pub fn mark_delivered(&self, id: i64, now: DateTime<Utc>) -> Result<()> {
@@ -1470,40 +1716,100 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes every row about the user, in every table, and checkpoints the
-    /// WAL so the text does not linger there either. Returns the ids of
-    /// tickets that were open (advisers are told they are gone).
-    pub fn forget(&self, user_id: i64) -> Result<Vec<i64>> {
-        let open = self.tx(|tx| {
-            let mut st = tx.prepare(
-                "SELECT id FROM tickets WHERE user_id = ?1 AND status IN ('waiting', 'active')",
-            )?;
-            let open: Vec<i64> = st
-                .query_map([user_id], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
-            // Explicit deletes rather than trusting ON DELETE CASCADE alone:
-            // outbox rows about the user's tickets may lack a user_id.
-            tx.execute("DELETE FROM feedback WHERE user_id = ?1", [user_id])?;
-            tx.execute("DELETE FROM analyses WHERE user_id = ?1", [user_id])?;
-            // Handled events keep the chat id for a day (dedupe); /forget
-            // takes that too. Unhandled ones are left to be answered.
-            tx.execute(
-                "DELETE FROM inbox WHERE handled_at IS NOT NULL AND (platform, chat) IN
-                    (SELECT platform, chat_id FROM users WHERE id = ?1)",
+    /// Deletes every row about the person behind the user, in every table,
+    /// and checkpoints the WAL so the text does not linger there either.
+    /// The person is all their identities on the platform: `<user>` and
+    /// every group identity `<user>@<chat>`. Nobody else's rows are
+    /// touched: handled inbox entries go only for the person's private
+    /// chats (a group's entries are every member's, hold no text and go
+    /// after a day). Returns what was deleted, the tickets that were open
+    /// (advisers are told they are gone) and what Kraft posted about the
+    /// tickets on the adviser side (to delete there).
+    pub fn forget(&self, user_id: i64) -> Result<Forgotten> {
+        let out = self.tx(|tx| {
+            let (platform, ext): (String, String) = tx.query_row(
+                "SELECT platform, external_id FROM users WHERE id = ?1",
                 [user_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
-            tx.execute(
-                "DELETE FROM outbox WHERE user_id = ?1
-                    OR ticket_id IN (SELECT id FROM tickets WHERE user_id = ?1)",
-                [user_id],
-            )?;
-            tx.execute("DELETE FROM messages WHERE user_id = ?1", [user_id])?;
-            tx.execute("DELETE FROM tickets WHERE user_id = ?1", [user_id])?;
-            tx.execute("DELETE FROM users WHERE id = ?1", [user_id])?;
-            Ok(open)
+            let person = person_of(&ext).to_string();
+            let ids: Vec<i64> = {
+                let mut st = tx.prepare(
+                    "SELECT id FROM users WHERE platform = ?1
+                       AND (external_id = ?2 OR substr(external_id, 1, length(?2) + 1) = ?2 || '@')",
+                )?;
+                let v = st
+                    .query_map(params![platform, person], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()?;
+                v
+            };
+            let mut f = Forgotten {
+                identities: ids.len(),
+                ..Default::default()
+            };
+            for id in &ids {
+                let id = *id;
+                let mut st = tx.prepare(
+                    "SELECT id, status FROM tickets WHERE user_id = ?1 ORDER BY id",
+                )?;
+                let tickets: Vec<(i64, String)> = st
+                    .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<rusqlite::Result<_>>()?;
+                for (t, status) in &tickets {
+                    if status != "resolved" {
+                        f.open.push(*t);
+                    }
+                    let mut st = tx.prepare(
+                        "SELECT platform, chat_id, thread FROM threads WHERE ticket_id = ?1",
+                    )?;
+                    let threads: Vec<(String, String, String)> = st
+                        .query_map([t], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                        .collect::<rusqlite::Result<_>>()?;
+                    for (on, chat, thread) in threads {
+                        let mut st = tx.prepare(
+                            "SELECT message_id FROM thread_messages
+                              WHERE ticket_id = ?1 AND platform = ?2 AND chat_id = ?3
+                              ORDER BY CAST(message_id AS INTEGER)",
+                        )?;
+                        let messages: Vec<String> = st
+                            .query_map(params![t, on, chat], |r| r.get(0))?
+                            .collect::<rusqlite::Result<_>>()?;
+                        f.redactions.push(Redaction {
+                            ticket: *t,
+                            on: Platform::parse(&on).unwrap_or(Platform::Terminal),
+                            chat,
+                            thread: Some(thread),
+                            messages,
+                        });
+                    }
+                }
+                f.tickets += tickets.len();
+                f.feedback += tx.execute("DELETE FROM feedback WHERE user_id = ?1", [id])?;
+                f.analyses += tx.execute("DELETE FROM analyses WHERE user_id = ?1", [id])?;
+                // Handled events keep the chat id for a day (dedupe); the
+                // person's private chat's go now. Unhandled ones are left
+                // to be answered.
+                tx.execute(
+                    "DELETE FROM inbox WHERE handled_at IS NOT NULL AND (platform, chat) IN
+                        (SELECT platform, private_chat FROM users WHERE id = ?1)",
+                    [id],
+                )?;
+                // Explicit deletes rather than trusting ON DELETE CASCADE
+                // alone: outbox rows about the user's tickets may lack a
+                // user_id.
+                tx.execute(
+                    "DELETE FROM outbox WHERE user_id = ?1
+                        OR ticket_id IN (SELECT id FROM tickets WHERE user_id = ?1)",
+                    [id],
+                )?;
+                f.messages += tx.execute("DELETE FROM messages WHERE user_id = ?1", [id])?;
+                tx.execute("DELETE FROM tickets WHERE user_id = ?1", [id])?;
+                tx.execute("DELETE FROM users WHERE id = ?1", [id])?;
+            }
+            Ok(f)
         })?;
         self.checkpoint()?;
-        Ok(open)
+        Ok(out)
     }
 
     /// Moves WAL content into the main file and truncates the WAL.
@@ -1620,17 +1926,84 @@ pub struct NewTicket<'a> {
     pub summary: &'a str,
     pub lang: Lang,
     pub platform: Platform,
+    /// Where it was opened.
+    pub chat_id: &'a str,
+    /// The user's private chat, if known; `None` also makes a link token.
+    pub relay_chat: Option<&'a str>,
+    /// Tickets the same person may have opened in the last 24 hours
+    /// before this one is refused; 0 = no limit.
+    pub max_per_day: i64,
+}
+
+/// The outcome of `Store::create_ticket`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Opened {
+    /// Stored, with its notifications (leased to the caller).
+    New(i64, Vec<Delivery>),
+    /// The user already has an open ticket.
+    AlreadyOpen,
+    /// The person opened `max_per_day` tickets in the last 24 hours.
+    Capped,
+}
+
+/// What `Store::forget` deleted.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Forgotten {
+    /// The person's identities (a private one, one per group).
+    pub identities: usize,
+    pub messages: usize,
+    pub tickets: usize,
+    pub analyses: usize,
+    pub feedback: usize,
+    /// Tickets that were still open.
+    pub open: Vec<i64>,
+    /// What Kraft posted about the tickets on the adviser side.
+    pub redactions: Vec<Redaction>,
+}
+
+/// The outcome of `Store::move_to_private`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Moved {
+    /// The ticket now goes on in the private chat.
+    Moved(i64),
+    /// The user already had `into` open there; `ticket` was closed.
+    Merged { ticket: i64, into: i64 },
+    /// The token belongs to another person's ticket.
+    NotYours,
+    /// No open ticket has this token.
+    Unknown,
 }
 
 /// What a ticket transition changes.
 #[derive(Debug, Clone, Default)]
 pub struct Transition<'a> {
     pub status: Option<TicketStatus>,
-    pub adviser: Option<&'a str>,
+    /// The adviser who now holds the ticket: (identity, name shown).
+    pub adviser: Option<(&'a str, &'a str)>,
     pub resolution: Option<&'a str>,
     /// An adviser message to keep in the conversation history.
     pub message: Option<NewMessage<'a>>,
     pub deliveries: Vec<NewDelivery<'a>>,
+}
+
+/// Tickets opened in the last 24 hours by the person behind user
+/// `user_id`: that user and the person's other identities on the same
+/// platform (`<user>` and `<user>@<chat>`).
+fn count_recent_tickets(conn: &Connection, user_id: i64, now: DateTime<Utc>) -> Result<i64> {
+    let (platform, ext): (String, String) = conn.query_row(
+        "SELECT platform, external_id FROM users WHERE id = ?1",
+        [user_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let person = person_of(&ext);
+    Ok(conn.query_row(
+        "SELECT count(*) FROM tickets t JOIN users u ON u.id = t.user_id
+          WHERE u.platform = ?1
+            AND (u.external_id = ?2 OR substr(u.external_id, 1, length(?2) + 1) = ?2 || '@')
+            AND t.created_at > ?3",
+        params![platform, person, ts(now - chrono::Duration::hours(24))],
+        |r| r.get(0),
+    )?)
 }
 
 fn insert_message(
@@ -1671,7 +2044,12 @@ fn insert_delivery(
     leased_until: Option<DateTime<Utc>>,
 ) -> Result<Option<Delivery>> {
     let (target, platform, chat_id) = match &d.target {
-        Target::User(c) => ("user", Some(c.platform.as_str()), Some(c.chat_id.as_str())),
+        // No chat yet: held until the ticket's private chat is known.
+        Target::User(c) => (
+            "user",
+            Some(c.platform.as_str()),
+            Some(c.chat_id.as_str()).filter(|c| !c.is_empty()),
+        ),
         Target::Advisers => ("advisers", None, None),
     };
     let buttons = serde_json::to_string(d.buttons).unwrap_or_else(|_| "[]".into());
@@ -1849,6 +2227,183 @@ mod tests {
             inbox.iter().filter(|r| r.contains("Text(\"{}\")")).count(),
             2
         );
+    }
+
+    #[test]
+    fn a_dead_lettered_event_is_handled_once_and_the_oldest_pending_is_known() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let s = Store::open(&dir.path().join("s.sqlite")).expect("open");
+        // Whole seconds: timestamps are stored to the microsecond.
+        let t0 = DateTime::from_timestamp(1_800_000_000, 0).expect("a time");
+        let ev = |k: &'static str| InboxEvent {
+            key: k,
+            chat: "-5",
+            payload: "İ @bot hej",
+        };
+        s.inbox_add(Platform::Telegram, &[ev("1")], None, t0)
+            .expect("add");
+        s.inbox_add(
+            Platform::Telegram,
+            &[ev("2")],
+            None,
+            t0 + chrono::Duration::seconds(5),
+        )
+        .expect("add");
+        assert_eq!(s.inbox_oldest_unhandled().expect("oldest"), Some(t0));
+        let rows = s.inbox_pending(Platform::Telegram, 10).expect("pending");
+        assert!(s
+            .inbox_dead_letter(rows[0].id, "panic", t0)
+            .expect("dead letter"));
+        assert!(
+            !s.inbox_dead_letter(rows[0].id, "panic", t0).expect("again"),
+            "already handled"
+        );
+        // Not pending any more, not retried; the next one is the oldest.
+        let left = s.inbox_pending(Platform::Telegram, 10).expect("pending");
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].key, "2");
+        assert_eq!(
+            s.inbox_oldest_unhandled().expect("oldest"),
+            Some(t0 + chrono::Duration::seconds(5))
+        );
+        assert_eq!(
+            s.inbox_dead_letters(10).expect("dl"),
+            vec![("telegram".into(), "1".into(), "panic".into())]
+        );
+        // The text is gone with it.
+        let dump = s.dump_all().expect("dump");
+        let inbox = &dump.iter().find(|(t, _)| t == "inbox").expect("inbox").1;
+        assert_eq!(inbox.iter().filter(|r| r.contains("hej")).count(), 1);
+        s.inbox_done(left[0].id, &[], t0, Duration::from_secs(1))
+            .expect("done");
+        assert_eq!(s.inbox_oldest_unhandled().expect("oldest"), None);
+    }
+
+    #[test]
+    fn a_panic_inside_a_transaction_rolls_it_back_and_the_store_goes_on() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let s = std::sync::Arc::new(Store::open(&dir.path().join("s.sqlite")).expect("open"));
+        let u = s
+            .touch_user(&UserRef::new(Platform::Telegram, "7", "7"), Utc::now())
+            .expect("user");
+        let s2 = s.clone();
+        let uid = u.id;
+        let panicked = std::thread::spawn(move || {
+            s2.create_ticket(
+                NewTicket {
+                    user_id: uid,
+                    reason: "user_request",
+                    summary: "s",
+                    lang: Lang::Sv,
+                    platform: Platform::Telegram,
+                    chat_id: "7",
+                    relay_chat: Some("7"),
+                    max_per_day: 0,
+                },
+                |_| panic!("a bug while composing the note"),
+                Utc::now(),
+                Duration::from_secs(60),
+            )
+        })
+        .join();
+        assert!(panicked.is_err(), "the closure panicked");
+        // The half-made ticket was rolled back, and the store still works.
+        assert_eq!(s.open_ticket_of(uid).expect("usable"), None);
+        let made = s
+            .create_ticket(
+                NewTicket {
+                    user_id: uid,
+                    reason: "user_request",
+                    summary: "s",
+                    lang: Lang::Sv,
+                    platform: Platform::Telegram,
+                    chat_id: "7",
+                    relay_chat: Some("7"),
+                    max_per_day: 0,
+                },
+                |_| Vec::new(),
+                Utc::now(),
+                Duration::from_secs(60),
+            )
+            .expect("usable after the panic");
+        assert!(matches!(made, Opened::New(..)), "{made:?}");
+    }
+
+    #[test]
+    fn open_tickets_from_before_migration_5_keep_their_conversation_private() {
+        // A database as the previous release left it: open tickets of a
+        // Telegram group member, a Discord user last seen in a server
+        // thread, and a terminal user, each with an adviser reply queued
+        // for the user's latest chat.
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = dir.path().join("s.sqlite");
+        {
+            let conn = Connection::open(&p).expect("open");
+            for (i, sql) in MIGRATIONS[..4].iter().enumerate() {
+                conn.execute_batch(sql).expect("old migration");
+                conn.pragma_update(None, "user_version", (i + 1) as i64)
+                    .expect("version");
+            }
+            let now = ts(Utc::now());
+            for (id, platform, ext, chat) in [
+                (1, "telegram", "7@-5", "-5"),
+                (2, "discord", "42", "900"),
+                (3, "terminal", "anna", "anna"),
+            ] {
+                conn.execute(
+                    "INSERT INTO users (id, platform, external_id, chat_id, created_at, last_seen_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                    params![id, platform, ext, chat, now],
+                )
+                .expect("user");
+                conn.execute(
+                    "INSERT INTO tickets (id, user_id, status, reason, summary, lang, platform, created_at)
+                     VALUES (?1, ?1, 'active', 'user_request', 's', 'sv', ?2, ?3)",
+                    params![id, platform, now],
+                )
+                .expect("ticket");
+                conn.execute(
+                    "INSERT INTO outbox (user_id, ticket_id, target, platform, chat_id, text, created_at)
+                     VALUES (?1, ?1, 'user', ?2, ?3, 'adviser reply', ?4)",
+                    params![id, platform, chat, now],
+                )
+                .expect("outbox");
+            }
+        }
+        {
+            let conn = Connection::open(&p).expect("open");
+            conn.execute("UPDATE tickets SET adviser = 'Karin' WHERE id = 3", [])
+                .expect("a claim by name");
+        }
+        let s = Store::open(&p).expect("migrated");
+        let t3 = s.ticket(3).expect("db").expect("ticket");
+        assert_eq!(t3.adviser_id.as_deref(), Some("name:Karin"), "migration 6");
+        let relay: Vec<Option<String>> = (1..=3)
+            .map(|id| s.ticket(id).expect("db").expect("ticket").relay_chat)
+            .collect();
+        assert_eq!(
+            relay,
+            [Some("7".into()), Some("dm:42".into()), Some("anna".into())]
+        );
+        let opened = s.ticket(1).expect("db").expect("ticket").chat_id;
+        assert_eq!(opened.as_deref(), Some("-5"), "where it was opened");
+        let mut queued: Vec<String> = s
+            .lease_for(
+                Utc::now(),
+                Duration::from_secs(60),
+                10,
+                &[Platform::Telegram, Platform::Discord, Platform::Terminal],
+                &[],
+            )
+            .expect("lease")
+            .into_iter()
+            .map(|d| match d.target {
+                Target::User(c) => c.chat_id,
+                Target::Advisers => "advisers".into(),
+            })
+            .collect();
+        queued.sort();
+        assert_eq!(queued, ["7", "anna", "dm:42"], "none to a group or channel");
     }
 
     #[test]

@@ -213,12 +213,186 @@ pub fn forget_confirm(lang: Lang) -> &'static str {
     )
 }
 
-pub fn forget_done(lang: Lang) -> &'static str {
-    pick(
+/// The `/forget` reply: exactly what was deleted from Kraft's database.
+/// What was posted on the adviser side follows (`redaction_report`).
+pub fn forget_report(lang: Lang, f: &crate::store::Forgotten) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    let sv = lang == Lang::Sv;
+    let n = |count: usize, one_sv: &str, many_sv: &str, one_en: &str, many_en: &str| -> String {
+        let word = match (sv, count == 1) {
+            (true, true) => one_sv,
+            (true, false) => many_sv,
+            (false, true) => one_en,
+            (false, false) => many_en,
+        };
+        format!("• {count} {word}")
+    };
+    lines.push(n(
+        f.messages,
+        "meddelande (ditt eller mitt)",
+        "meddelanden (dina och mina)",
+        "message (yours or mine)",
+        "messages (yours and mine)",
+    ));
+    if f.tickets > 0 {
+        lines.push(n(
+            f.tickets,
+            "ärende hos rådgivarna",
+            "ärenden hos rådgivarna",
+            "request to the advisers",
+            "requests to the advisers",
+        ));
+    }
+    if f.analyses > 0 {
+        lines.push(pick(lang, "• din behovsanalys", "• your needs analysis").to_string());
+    }
+    if f.feedback > 0 {
+        lines.push(n(
+            f.feedback,
+            "omdöme (👍/👎)",
+            "omdömen (👍/👎)",
+            "rating (👍/👎)",
+            "ratings (👍/👎)",
+        ));
+    }
+    if f.identities > 1 {
+        lines.push(n(
+            f.identities - 1,
+            "samtal med mig i en grupp",
+            "samtal med mig i grupper",
+            "conversation with me in a group",
+            "conversations with me in groups",
+        ));
+    }
+    let head = pick(
         lang,
-        "Klart. Allt som sparats om dig är raderat. Skriver du igen börjar vi från början.",
-        "Done. Everything stored about you has been deleted. If you write again, we start from scratch.",
-    )
+        "Klart. Det här om dig är raderat ur min databas:",
+        "Done. This about you has been deleted from my database:",
+    );
+    let tail = pick(
+        lang,
+        "Kvar finns bara anonym statistik som inte går att koppla till dig. Skriver du igen börjar vi från början.",
+        "All that remains is anonymous statistics that cannot be linked to you. If you write again, we start from scratch.",
+    );
+    format!("{head}\n{}\n{tail}", lines.join("\n"))
+}
+
+/// How deleting what was posted on the adviser side went, per ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Redacted {
+    /// The ticket's topic or thread, with everything in it.
+    Thread,
+    /// Kraft's messages about the ticket (a group without topics).
+    Messages(usize),
+    /// Could not be deleted, and why (the advisers were asked to).
+    Failed(CannotRedact),
+}
+
+/// Why the bot could not delete what it posted about a ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CannotRedact {
+    /// Telegram lets a bot delete its group messages for 48 hours only.
+    TooOld,
+    /// The bot lacks the right (or is no longer in the adviser room).
+    NoRight,
+    /// The platform could not be reached.
+    Unreachable,
+    /// The platform refused for another reason.
+    Refused,
+    /// Nothing of it is recorded to delete.
+    NotRecorded,
+    /// The adviser room is on another platform than the one the request
+    /// came through.
+    OtherPlatform,
+}
+
+impl CannotRedact {
+    /// A short label for logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CannotRedact::TooOld => "too_old",
+            CannotRedact::NoRight => "no_right",
+            CannotRedact::Unreachable => "unreachable",
+            CannotRedact::Refused => "refused",
+            CannotRedact::NotRecorded => "not_recorded",
+            CannotRedact::OtherPlatform => "other_platform",
+        }
+    }
+
+    pub fn text(self, lang: Lang) -> &'static str {
+        match self {
+            CannotRedact::TooOld => pick(
+                lang,
+                "Telegram låter en bot radera sina meddelanden i högst 48 timmar",
+                "Telegram lets a bot delete its messages for 48 hours only",
+            ),
+            CannotRedact::NoRight => pick(
+                lang,
+                "boten får inte radera där",
+                "the bot is not allowed to delete there",
+            ),
+            CannotRedact::Unreachable => pick(
+                lang,
+                "plattformen gick inte att nå",
+                "the platform could not be reached",
+            ),
+            CannotRedact::Refused => pick(lang, "plattformen vägrade", "the platform refused"),
+            CannotRedact::NotRecorded => pick(
+                lang,
+                "boten vet inte vilka meddelanden det gäller",
+                "the bot does not know which messages they are",
+            ),
+            CannotRedact::OtherPlatform => pick(
+                lang,
+                "rådgivarnas tråd finns på en annan plattform",
+                "the advisers' thread is on another platform",
+            ),
+        }
+    }
+}
+
+/// The adviser-side part of the `/forget` reply.
+pub fn redaction_report(lang: Lang, done: &[(i64, Redacted)]) -> String {
+    let mut s = pick(lang, "Hos rådgivarna:", "With the advisers:").to_string();
+    for (t, r) in done {
+        s.push_str("\n• ");
+        s.push_str(&match (lang, r) {
+            (Lang::Sv, Redacted::Thread) => {
+                format!("ärende #{t}: tråden med det jag skrev om dig är raderad.")
+            }
+            (Lang::En, Redacted::Thread) => {
+                format!("request #{t}: the thread with what I posted about you is deleted.")
+            }
+            (Lang::Sv, Redacted::Messages(n)) => {
+                format!("ärende #{t}: mina {n} meddelanden om dig är raderade.")
+            }
+            (Lang::En, Redacted::Messages(n)) => {
+                format!("request #{t}: my {n} messages about you are deleted.")
+            }
+            (Lang::Sv, Redacted::Failed(why)) => format!(
+                "ärende #{t}: det jag skrev om dig kunde inte raderas ({}); rådgivarna har ombetts radera det.",
+                why.text(lang)
+            ),
+            (Lang::En, Redacted::Failed(why)) => format!(
+                "request #{t}: what I posted about you could not be deleted ({}); the advisers have been asked to delete it.",
+                why.text(lang)
+            ),
+        });
+    }
+    s
+}
+
+/// For the advisers when the bot could not delete a ticket's posts.
+pub fn redaction_failed_note(lang: Lang, id: i64, why: CannotRedact) -> String {
+    let why = why.text(lang);
+    match lang {
+        Lang::Sv => format!(
+            "🗑 Ärende #{id} raderades på användarens begäran (/forget), men boten kunde inte radera sina inlägg om det ({why}). Radera ärendets tråd eller meddelanden för hand."
+        ),
+        Lang::En => format!(
+            "🗑 Request #{id} was deleted at the user's request (/forget), but the bot could not delete its posts about it ({why}). Please delete the request's thread or messages by hand."
+        ),
+    }
 }
 
 pub fn forget_kept(lang: Lang) -> &'static str {
@@ -240,6 +414,113 @@ pub fn ticket_opened(lang: Lang, id: i64, why: &str) -> String {
         ),
         Lang::En => format!(
             "{why}I've passed your question to the programme's advisers (request #{id}). An adviser will reply here in this chat as soon as possible. Meanwhile you can keep asking me."
+        ),
+    }
+}
+
+/// Where a user in a public chat (a group, a server channel) finds the
+/// adviser conversation: a link to follow (Telegram) or their DMs.
+fn private_place(lang: Lang, link: Option<&str>) -> String {
+    match (lang, link) {
+        (Lang::Sv, Some(l)) => format!("Öppna {l} och tryck Starta, så fortsätter vi där."),
+        (Lang::En, Some(l)) => format!("Open {l} and press Start to continue there."),
+        (Lang::Sv, None) => "Titta i dina direktmeddelanden från mig.".to_string(),
+        (Lang::En, None) => "Look for my direct message to you.".to_string(),
+    }
+}
+
+/// A ticket opened from a public chat: the chat gets only this pointer;
+/// the adviser conversation happens privately.
+pub fn ticket_opened_elsewhere(lang: Lang, id: i64, why: &str, link: Option<&str>) -> String {
+    let place = private_place(lang, link);
+    match lang {
+        Lang::Sv => format!(
+            "{why}Jag har skickat din fråga till projektets rådgivare (ärende #{id}). Samtalet med rådgivaren fortsätter i ett privat meddelande, inte här. {place}"
+        ),
+        Lang::En => format!(
+            "{why}I've passed your question to the programme's advisers (request #{id}). Your conversation with the adviser is continued in a private message, not here. {place}"
+        ),
+    }
+}
+
+/// `already_waiting`, asked again from a public chat.
+pub fn already_waiting_elsewhere(lang: Lang, id: i64, link: Option<&str>) -> String {
+    let place = private_place(lang, link);
+    match lang {
+        Lang::Sv => format!(
+            "Ditt ärende #{id} ligger redan hos rådgivarna. Samtalet fortsätter i ett privat meddelande. {place}"
+        ),
+        Lang::En => format!(
+            "Your request #{id} is already with the advisers. It is continued in a private message. {place}"
+        ),
+    }
+}
+
+/// The receipt in a public chat while an adviser owns the conversation:
+/// the adviser answers privately, never here.
+pub fn relayed_elsewhere(lang: Lang, link: Option<&str>) -> String {
+    let place = private_place(lang, link);
+    match lang {
+        Lang::Sv => format!(
+            "{} Rådgivaren svarar i ett privat meddelande. {place}",
+            relayed(lang)
+        ),
+        Lang::En => format!(
+            "{} The adviser replies in a private message. {place}",
+            relayed(lang)
+        ),
+    }
+}
+
+/// The first message in the private place an adviser conversation moved to.
+pub fn continued_here(lang: Lang, id: i64) -> String {
+    match lang {
+        Lang::Sv => format!(
+            "Här fortsätter ditt ärende #{id} med projektets rådgivare. En rådgivare svarar dig här så snart som möjligt; under tiden kan du fortsätta fråga mig."
+        ),
+        Lang::En => format!(
+            "Your request #{id} with the programme's advisers continues here. An adviser will reply to you here as soon as possible; meanwhile you can keep asking me."
+        ),
+    }
+}
+
+/// A `/start` link that is not this user's, or whose request is closed.
+pub fn private_link_invalid(lang: Lang) -> &'static str {
+    pick(
+        lang,
+        "Den här länken gäller inte för dig, eller så är ärendet redan avslutat. Skriv /human om du vill prata med en rådgivare.",
+        "This link is not valid for you, or the request is already closed. Type /human to talk to an adviser.",
+    )
+}
+
+/// For the advisers, in the ticket's thread.
+pub fn moved_private_note(lang: Lang, id: i64) -> String {
+    match lang {
+        Lang::Sv => {
+            format!("🔒 #{id}: användaren fortsätter i en privat chatt; dina svar går dit.")
+        }
+        Lang::En => {
+            format!("🔒 #{id}: the user continues in a private chat; your replies go there.")
+        }
+    }
+}
+
+/// For the advisers: the user already had another open request.
+pub fn merged_note(lang: Lang, id: i64, into: i64) -> String {
+    match lang {
+        Lang::Sv => format!("🔒 #{id} avslutat: användaren fortsätter i ärende #{into}."),
+        Lang::En => format!("🔒 #{id} closed: the user continues in request #{into}."),
+    }
+}
+
+/// The per-person daily ticket limit is reached.
+pub fn ticket_limit(lang: Lang, max: i64) -> String {
+    match lang {
+        Lang::Sv => format!(
+            "Du har redan skickat så många ärenden till rådgivarna som går på ett dygn ({max} st), så jag kan inte öppna ett till just nu. Försök gärna igen i morgon – under tiden svarar jag på dina frågor så gott jag kan."
+        ),
+        Lang::En => format!(
+            "You have already sent as many requests to the advisers as one day allows ({max}), so I can't open another one right now. Please try again tomorrow – meanwhile I'll answer your questions as best I can."
         ),
     }
 }

@@ -29,7 +29,10 @@ use std::time::{Duration, Instant};
 
 use kraft_core::pump::{self, Frontend, Pump, SendFailure};
 use kraft_core::store::{Delivery, InboxEvent, InboxRow, Target};
-use kraft_core::{texts, Assistant, CoreError, Incoming, Lang, Observer, Platform, UserRef};
+use kraft_core::texts::{CannotRedact, Redacted};
+use kraft_core::{
+    texts, Assistant, CoreError, Incoming, Lang, Observer, Platform, Privately, Redaction, UserRef,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use serenity::all::{
@@ -244,6 +247,8 @@ pub struct Discord {
     /// answered in; cached, since it never changes.
     channels: Mutex<HashMap<u64, Option<u64>>>,
     unreadable_noted: Mutex<HashMap<i64, Instant>>,
+    /// User id → their DM channel with the bot (opened once, then stable).
+    dms: Mutex<HashMap<u64, u64>>,
     pump: Pump,
 }
 
@@ -354,6 +359,7 @@ impl Discord {
             seen: Mutex::new(Seen::default()),
             channels: Mutex::new(HashMap::new()),
             unreadable_noted: Mutex::new(HashMap::new()),
+            dms: Mutex::new(HashMap::new()),
             pump,
         }))
     }
@@ -756,16 +762,61 @@ impl Discord {
         let Some(http) = self.http() else {
             return Ok(());
         };
+        // In a server, an adviser conversation goes to the user's DM (the
+        // outbox opens it), never into the channel or its public thread.
+        let user_in = |chat: u64| {
+            let u = UserRef::new(Platform::Discord, who.id.to_string(), chat.to_string());
+            if guild {
+                u.in_public(Privately::At(format!("dm:{}", who.id)))
+            } else {
+                u
+            }
+        };
+        // A mention where the bot does not answer is not ours at all.
+        let place = match &via {
+            Via::Mention { .. } => match self.place(http, channel).await {
+                Place::Refused => {
+                    tracing::debug!("mention outside the configured channels ignored");
+                    self.assistant.commit(row.id, &[], None, self.lease())?;
+                    return Ok(());
+                }
+                Place::Unknown => return Err(DiscordError::Unavailable("channel_lookup")),
+                p => Some(p),
+            },
+            _ => None,
+        };
         let mut chat = channel;
         let mut meta = Meta::default();
+        if let Via::Interaction(t) = &via {
+            meta.i = Some(t.clone());
+        }
+        // The flood limit before anything is made for the message (a
+        // thread per message would otherwise be a flooder's to make): a
+        // refusal is answered where the message was.
+        if let Some(refused) = self.assistant.flood_check(&user_in(channel))? {
+            if let Via::Mention { message } = &via {
+                meta.reply_to = Some(*message);
+            }
+            if guild && meta.i.is_none() {
+                meta.mention = Some(who.id);
+            }
+            let meta = serde_json::to_string(&meta).ok();
+            if let Some(replies) =
+                self.assistant
+                    .commit(row.id, &refused, meta.as_deref(), self.lease())?
+            {
+                pump::deliver_now(self, replies, refused).await;
+            }
+            return Ok(());
+        }
         match &via {
             Via::Interaction(t) => {
-                meta.i = Some(t.clone());
                 // A question (or /human) in a server channel moves to a new
-                // thread, so the channel stays readable and the
-                // conversation, adviser replies included, continues there.
-                let starts = matches!(&input, kraft_core::Input::Text(q)
-                    if !q.starts_with('/') || q.starts_with("/human"));
+                // thread, so the channel stays readable. (A request for an
+                // adviser beyond the daily limit is refused in place.)
+                let human = matches!(&input, kraft_core::Input::Text(q) if q.starts_with("/human"));
+                let starts = matches!(&input, kraft_core::Input::Text(q) if !q.starts_with('/'))
+                    || (human && !self.assistant.ticket_cap_reached(&user_in(channel))?);
                 if guild && starts && matches!(self.place(http, channel).await, Place::Channel) {
                     if let Some(th) = self.thread_for(http, channel, t, &input).await {
                         chat = th;
@@ -774,32 +825,22 @@ impl Discord {
                 }
             }
             Via::Dm { .. } => {}
-            Via::Mention { message } => {
-                match self.place(http, channel).await {
-                    Place::Refused => {
-                        tracing::debug!("mention outside the configured channels ignored");
-                        self.assistant.commit(row.id, &[], None, self.lease())?;
-                        return Ok(());
-                    }
-                    Place::Thread => {
-                        meta.reply_to = Some(*message);
-                        meta.mention = Some(who.id);
-                    }
-                    Place::Channel => {
-                        match self.start_thread(http, channel, *message, &input).await {
-                            Ok(t) => chat = t,
-                            Err(SendFailure::Transient(kind, _)) => {
-                                return Err(DiscordError::Unavailable(kind))
-                            }
-                            Err(_) => {
-                                // No right to start threads here: answer in place.
-                                meta.reply_to = Some(*message);
-                            }
-                        }
-                    }
-                    Place::Unknown => return Err(DiscordError::Unavailable("channel_lookup")),
+            Via::Mention { message } => match place {
+                Some(Place::Thread) => {
+                    meta.reply_to = Some(*message);
+                    meta.mention = Some(who.id);
                 }
-            }
+                _ => match self.start_thread(http, channel, *message, &input).await {
+                    Ok(t) => chat = t,
+                    Err(SendFailure::Transient(kind, _)) => {
+                        return Err(DiscordError::Unavailable(kind))
+                    }
+                    Err(_) => {
+                        // No right to start threads here: answer in place.
+                        meta.reply_to = Some(*message);
+                    }
+                },
+            },
         }
         // In a server, the asker is mentioned: it notifies them and adds
         // them to a new thread.
@@ -812,10 +853,13 @@ impl Discord {
         }
         let t0 = Instant::now();
         let inc = Incoming {
-            user: UserRef::new(Platform::Discord, who.id.to_string(), chat.to_string()),
+            user: user_in(chat),
             input,
         };
-        let actions = self.assistant.handle(&inc).await?;
+        // Admitted above: the flood limit is not counted twice.
+        let mut actions = self.assistant.handle_admitted(&inc, None).await?;
+        // /forget: the ticket threads go too; the reply says how it went.
+        pump::redact(self, &mut actions).await;
         self.observer
             .handled(Platform::Discord, &actions, t0.elapsed());
         let meta = serde_json::to_string(&meta).ok();
@@ -971,6 +1015,8 @@ impl Discord {
                 .to_string(),
             );
         }
+        // By account: two advisers with the same name are two.
+        let adviser = kraft_core::Adviser::on(Platform::Discord, who.id, &who.name);
         let ch = self.settings.adviser_channel.to_string();
         let ticket = self
             .assistant
@@ -982,7 +1028,7 @@ impl Discord {
             AdviserAct::Button(id) => {
                 let (op, n) = id.split_once(':')?;
                 let n: i64 = n.parse().ok()?;
-                Some(desk.act(op, n, &who.name).unwrap_or_else(|e| e))
+                Some(desk.act(op, n, adviser).unwrap_or_else(|e| e))
             }
             AdviserAct::Text(text) => {
                 let Some(ticket) = ticket else {
@@ -995,7 +1041,7 @@ impl Discord {
                         .to_string(),
                     );
                 };
-                match desk.reply(ticket, &who.name, &text, Some(key)) {
+                match desk.reply(ticket, adviser, &text, Some(key)) {
                     Ok(_) => Some(format!(
                         "✉️ #{ticket} {}",
                         texts::pick(l, "skickat till användaren.", "sent to the user.")
@@ -1080,9 +1126,17 @@ impl Discord {
         let Some(http) = self.http() else {
             return Err(SendFailure::Transient("not_connected", None));
         };
-        let chat: u64 = chat
-            .parse()
-            .map_err(|_| SendFailure::Permanent("bad_chat_id"))?;
+        let chat: u64 = match chat.strip_prefix("dm:") {
+            Some(user) => {
+                let user = user
+                    .parse()
+                    .map_err(|_| SendFailure::Permanent("bad_chat_id"))?;
+                self.dm_channel(http, user).await?
+            }
+            None => chat
+                .parse()
+                .map_err(|_| SendFailure::Permanent("bad_chat_id"))?,
+        };
         let meta: Meta = d
             .meta
             .as_deref()
@@ -1144,6 +1198,35 @@ impl Discord {
             self.part_sent(d, i, n);
         }
         Ok(())
+    }
+
+    /// The DM channel with `user`, opened (`POST /users/@me/channels`)
+    /// the first time; Discord returns the same channel every time.
+    async fn dm_channel(&self, http: &Http, user: u64) -> Result<u64, SendFailure> {
+        if let Some(c) = self
+            .dms
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&user)
+        {
+            return Ok(*c);
+        }
+        let body = json!({"recipient_id": user.to_string()});
+        match http.create_private_channel(&body).await {
+            Ok(c) => {
+                let id = c.id.get();
+                self.dms
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(user, id);
+                Ok(id)
+            }
+            Err(e) => {
+                let (kind, status, code) = kind_of(&e);
+                tracing::warn!(kind, status, code, "cannot open a DM channel");
+                Err(classify(&e))
+            }
+        }
     }
 
     fn part_sent(&self, d: &Delivery, i: usize, n: usize) {
@@ -1283,6 +1366,29 @@ impl Frontend for Discord {
             "Meddelandet nådde inte användaren: användaren tar inte emot meddelanden från boten eller har lämnat servern",
             "The message did not reach the user: the user does not accept messages from the bot or has left the server",
         )
+    }
+
+    /// A ticket's private thread is deleted with everything in it.
+    async fn redact(&self, r: &Redaction) -> Result<Redacted, CannotRedact> {
+        let http = self.http().ok_or(CannotRedact::Unreachable)?;
+        let thread: u64 = r
+            .thread
+            .as_deref()
+            .and_then(|t| t.parse().ok())
+            .ok_or(CannotRedact::NotRecorded)?;
+        match http.delete_channel(ChannelId::new(thread), None).await {
+            Ok(_) => Ok(Redacted::Thread),
+            Err(e) => {
+                let (kind, status, code) = kind_of(&e);
+                tracing::warn!(kind, status, code, "cannot delete a ticket thread");
+                Err(match status {
+                    404 => return Ok(Redacted::Thread), // already gone
+                    403 => CannotRedact::NoRight,
+                    0 | 500.. => CannotRedact::Unreachable,
+                    _ => CannotRedact::Refused,
+                })
+            }
+        }
     }
 
     // Serenity hands each event to its own task, so two quick messages can

@@ -79,7 +79,11 @@ fn show(action: &Action, draft: &str, out: &mut impl Write) -> Option<Vec<Button
             tracing::info!(ticket, reason, "ticket opened");
             None
         }
-        Action::Typing { .. } | Action::Delta { .. } | Action::Answered { .. } => None,
+        // The terminal hosts no adviser room: nothing was posted there.
+        Action::Typing { .. }
+        | Action::Delta { .. }
+        | Action::Answered { .. }
+        | Action::Redact { .. } => None,
     }
 }
 

@@ -44,6 +44,9 @@ pub struct ServeSettings {
     pub shutdown_grace_secs: u64,
     /// Re-sync the knowledge folder at least this often (and on changes).
     pub sync_secs: u64,
+    /// `/healthz` is unhealthy while a platform event has waited longer
+    /// than this to be handled (a wedged chat, a stalled front-end).
+    pub inbox_stale_secs: u64,
 }
 
 impl Default for ServeSettings {
@@ -53,6 +56,7 @@ impl Default for ServeSettings {
             tick_secs: 30,
             shutdown_grace_secs: 30,
             sync_secs: 60,
+            inbox_stale_secs: 300,
         }
     }
 }

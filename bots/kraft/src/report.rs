@@ -95,7 +95,7 @@ pub fn run(settings: &Settings, cmd: ReportCommand) -> Result<ExitCode> {
             emit(
                 &match format {
                     Format::Md => r.markdown(),
-                    Format::Csv => r.csv(),
+                    Format::Csv => r.csv()?,
                 },
                 out,
             )?;
@@ -120,7 +120,7 @@ pub fn run(settings: &Settings, cmd: ReportCommand) -> Result<ExitCode> {
             emit(
                 &match format {
                     Format::Md => report::gaps_markdown(&gaps, since),
-                    Format::Csv => report::gaps_csv(&gaps),
+                    Format::Csv => report::gaps_csv(&gaps)?,
                 },
                 out,
             )?;

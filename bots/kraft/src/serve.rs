@@ -28,6 +28,7 @@ struct App {
     metrics: Arc<Metrics>,
     telegram: Option<Arc<Telegram>>,
     discord: Option<Arc<Discord>>,
+    inbox_stale_secs: u64,
 }
 
 async fn healthz(State(app): State<App>) -> impl IntoResponse {
@@ -40,7 +41,15 @@ async fn healthz(State(app): State<App>) -> impl IntoResponse {
     let tg_ok = tg.as_ref().is_none_or(|h| h.ok);
     let dc = app.discord.as_ref().map(|d| d.health());
     let dc_ok = dc.as_ref().is_none_or(|h| h.ok);
-    let ok = db_ok && tg_ok && dc_ok;
+    // Connected is not enough: events that stay unhandled mean a chat (or
+    // a whole front-end) has stopped answering.
+    let oldest = store
+        .inbox_oldest_unhandled()
+        .ok()
+        .flatten()
+        .map(|t| (app.assistant.now() - t).num_seconds().max(0) as u64);
+    let inbox_ok = oldest.is_none_or(|s| s <= app.inbox_stale_secs);
+    let ok = db_ok && tg_ok && dc_ok && inbox_ok;
     let body = serde_json::json!({
         "status": if ok { "ok" } else { "unhealthy" },
         "state_db": db_ok,
@@ -48,6 +57,8 @@ async fn healthz(State(app): State<App>) -> impl IntoResponse {
         "discord": dc,
         "outbox_pending": outbox.unwrap_or(0),
         "inbox_pending": store.inbox_unhandled().unwrap_or(0),
+        "inbox_oldest_secs": oldest,
+        "inbox_stale": !inbox_ok,
     });
     let code = if ok {
         StatusCode::OK
@@ -122,7 +133,30 @@ async fn signal(tx: watch::Sender<bool>) {
     let _ = tx.send(true);
 }
 
+/// Panics are logged through `tracing` with where they happened, not with
+/// their message: a panic message can quote the text being worked on (a
+/// slice out of bounds prints the string), and message text never goes to
+/// the log above debug level. The message itself is logged at debug.
+fn quiet_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let at = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let thread = std::thread::current().name().unwrap_or("?").to_string();
+        tracing::error!(at = %at, thread = %thread, "panicked (the message is logged at debug level)");
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        tracing::debug!(at = %at, message = %msg, "panic message");
+    }));
+}
+
 pub async fn run(settings: &Settings, assistant: Assistant) -> Result<()> {
+    quiet_panics();
     let assistant = Arc::new(assistant);
     let metrics = Arc::new(Metrics::new());
     let (stop_tx, stop) = watch::channel(false);
@@ -181,6 +215,7 @@ pub async fn run(settings: &Settings, assistant: Assistant) -> Result<()> {
             metrics: metrics.clone(),
             telegram: telegram.clone(),
             discord: discord.clone(),
+            inbox_stale_secs: settings.serve.inbox_stale_secs,
         });
     // Printed on stdout so scripts (and tests) can find a port chosen by
     // the system (serve.listen = "127.0.0.1:0").

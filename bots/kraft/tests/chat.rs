@@ -275,7 +275,8 @@ fn english_conversation_buttons_forget_and_a_restart() {
     chat.say("/forget");
     chat.expect("[1] Yes, delete everything");
     chat.say("1");
-    chat.expect("Everything stored about you has been deleted");
+    chat.expect("This about you has been deleted from my database:");
+    chat.expect("• 1 request to the advisers");
     let _ = chat.finish();
     let o = tickets(&data, &["list", "--all", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");

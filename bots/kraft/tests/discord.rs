@@ -1035,3 +1035,289 @@ async fn a_locked_database_delays_but_loses_no_message_and_no_interaction() {
     assert_eq!(w.dc.double_acks(), 0);
     assert!(s.stop().success());
 }
+
+/// A ticket opened in a DM stays in the DM: the same user then mentions
+/// the bot in a help channel (answered in a public thread), and the
+/// adviser's claim and reply still arrive in the DM only. (A user row
+/// keeps only the latest chat; relays once followed it into the thread.)
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dm_ticket_then_a_channel_mention_keeps_the_adviser_in_the_dm() {
+    let w = world(DcConfig::default()).await;
+    let s = w.serve(&[]);
+    w.ready().await;
+    w.slash(
+        &ANNA,
+        SME_DM,
+        "human",
+        &[("message", "Vi vill ha hjälp med offerter")],
+    );
+    w.wait_in(SME_DM, 1).await;
+    assert!(
+        w.dc.wait_for(|d| d.threads().iter().any(|t| t.parent == ADVISERS), WAIT)
+            .await
+    );
+    let th =
+        w.dc.threads()
+            .into_iter()
+            .find(|t| t.parent == ADVISERS)
+            .expect("ticket thread");
+    let intro = w.wait_in(th.id, 1).await;
+
+    // In the server: a mention starts a public thread with the answer.
+    let m = w.say(&ANNA_SERVER, HELP, QUESTION, true);
+    let public = w.wait_in(m, 1).await;
+    assert!(
+        public[0].content.contains("Källor"),
+        "{}",
+        public[0].content
+    );
+
+    w.press(&KARIN, th.id, "claim:1", intro[0].id);
+    w.slash(
+        &KARIN,
+        th.id,
+        "reply",
+        &[("text", "Hej Anna, jag ringer er i morgon.")],
+    );
+    let dm = w.wait_in(SME_DM, 3).await;
+    assert!(dm[1].content.contains("Karin"), "{}", dm[1].content);
+    assert!(
+        dm[2].content.contains("ringer er i morgon"),
+        "{}",
+        dm[2].content
+    );
+    w.settle().await;
+    for ch in [HELP, m] {
+        let posted = w.dc.messages_in(ch);
+        assert!(
+            !posted
+                .iter()
+                .any(|p| p.content.contains("Karin") || p.content.contains("ringer")),
+            "adviser text in public channel {ch}: {:#?}",
+            posted.iter().map(|p| &p.content).collect::<Vec<_>>()
+        );
+    }
+    assert_eq!(
+        w.dc.messages_in(m).len(),
+        1,
+        "only the answer in the thread"
+    );
+    assert_eq!(w.dc.messages_in(SME_DM).len(), 3);
+    w.no_protocol_errors();
+    assert!(s.stop().success());
+}
+
+/// `/human` in a help channel: the channel's thread gets only a pointer
+/// ("fortsätter i ett privat meddelande"); the bot opens a DM with the
+/// user, and the whole adviser conversation runs there.
+#[tokio::test(flavor = "multi_thread")]
+async fn human_in_a_channel_continues_in_a_dm_and_the_thread_gets_only_a_pointer() {
+    let w = world(DcConfig::default()).await;
+    let s = w.serve(&[]);
+    w.ready().await;
+    w.slash(
+        &ANNA_SERVER,
+        HELP,
+        "human",
+        &[("message", "Vi vill ha hjälp med offerter")],
+    );
+    assert!(
+        w.dc.wait_for(|d| d.threads().iter().any(|t| t.parent == HELP), WAIT)
+            .await
+    );
+    let public =
+        w.dc.threads()
+            .into_iter()
+            .find(|t| t.parent == HELP)
+            .expect("the public thread");
+    let pointer = w.wait_in(public.id, 1).await;
+    assert!(
+        pointer[0]
+            .content
+            .contains("fortsätter i ett privat meddelande"),
+        "{}",
+        pointer[0].content
+    );
+    assert!(
+        w.dc.wait_for(|d| d.dm_channel_of(SME).is_some(), WAIT)
+            .await,
+        "no DM was opened"
+    );
+    let dm = w.dc.dm_channel_of(SME).expect("dm");
+    let first = w.wait_in(dm, 1).await;
+    assert!(first[0].content.contains("#1"), "{}", first[0].content);
+
+    assert!(
+        w.dc.wait_for(|d| d.threads().iter().any(|t| t.parent == ADVISERS), WAIT)
+            .await
+    );
+    let th =
+        w.dc.threads()
+            .into_iter()
+            .find(|t| t.parent == ADVISERS)
+            .expect("ticket thread");
+    let intro = w.wait_in(th.id, 1).await;
+    w.press(&KARIN, th.id, "claim:1", intro[0].id);
+    w.slash(
+        &KARIN,
+        th.id,
+        "reply",
+        &[("text", "Hej Anna, jag ringer er i morgon.")],
+    );
+    let got = w.wait_in(dm, 3).await;
+    assert!(got[1].content.contains("Karin"), "{}", got[1].content);
+    assert!(
+        got[2].content.contains("ringer er i morgon"),
+        "{}",
+        got[2].content
+    );
+    // Anna answers in the DM: it reaches the adviser's thread.
+    w.dc.message_create(w.dc.dm(SME, "anna", dm, "Tack, det passar bra."));
+    assert!(
+        w.dc.wait_for(
+            |d| d
+                .messages_in(th.id)
+                .iter()
+                .any(|p| p.content.contains("Tack, det passar bra.")),
+            WAIT
+        )
+        .await
+    );
+    w.press(&KARIN, th.id, "resolve:1", intro[0].id);
+    let got = w.wait_in(dm, 5).await;
+    assert!(
+        got[4].content.contains("avslutat ärendet"),
+        "{}",
+        got[4].content
+    );
+    w.settle().await;
+    assert_eq!(
+        w.dc.messages_in(public.id).len(),
+        1,
+        "the public thread has only the pointer: {:#?}",
+        w.dc.messages_in(public.id)
+            .iter()
+            .map(|p| &p.content)
+            .collect::<Vec<_>>()
+    );
+    for p in w.dc.messages_in(HELP) {
+        assert!(!p.content.contains("Karin"), "{}", p.content);
+    }
+    w.no_protocol_errors();
+    assert!(s.stop().success());
+}
+
+/// The flood limit is checked before a thread is made: a user mentioning
+/// the bot in a help channel over and over gets threads only for the
+/// messages within the limit, one "slow down" in place, then nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flooding_user_gets_no_thread_beyond_the_flood_limit() {
+    let w = world(DcConfig::default()).await;
+    let s = w.serve(&[
+        ("KRAFT_ASSISTANT__FLOOD_BURST", "2"),
+        ("KRAFT_ASSISTANT__FLOOD_PER_MINUTE", "1"),
+    ]);
+    w.ready().await;
+    let mut sent = Vec::new();
+    for i in 0..5 {
+        sent.push(w.say(
+            &ANNA_SERVER,
+            HELP,
+            &format!("Fråga {i}: vad kostar det?"),
+            true,
+        ));
+    }
+    // Serenity hands each event to its own task, so which two are within
+    // the limit depends on the order they are stored in; two of them.
+    assert!(
+        w.dc.wait_for(
+            |d| d
+                .messages_in(HELP)
+                .iter()
+                .any(|p| p.content.contains("Vänta gärna en minut"))
+                && d.threads()
+                    .iter()
+                    .filter(|t| t.parent == HELP && !d.messages_in(t.id).is_empty())
+                    .count()
+                    == 2,
+            WAIT
+        )
+        .await,
+        "{:#?} {:#?}",
+        w.dc.messages_in(HELP),
+        w.dc.threads()
+    );
+    w.settle().await;
+    let threads: Vec<u64> =
+        w.dc.threads()
+            .iter()
+            .filter(|t| t.parent == HELP)
+            .map(|t| t.id)
+            .collect();
+    assert_eq!(
+        threads.len(),
+        2,
+        "threads only within the limit: {threads:?}"
+    );
+    assert!(threads.iter().all(|t| sent.contains(t)), "{threads:?}");
+    let slow: Vec<Posted> = w.dc.messages_in(HELP);
+    assert_eq!(slow.len(), 1, "one slow-down, in the channel");
+    let to = slow[0].reply_to.expect("a reply to the message");
+    assert!(sent.contains(&to) && !threads.contains(&to), "{to}");
+    w.no_protocol_errors();
+    assert!(s.stop().success());
+}
+
+/// `/forget` after a ticket: the ticket's private thread in the adviser
+/// channel (the handoff summary with the user's words) is deleted, and
+/// the reply says exactly what was deleted.
+#[tokio::test(flavor = "multi_thread")]
+async fn forget_deletes_the_tickets_adviser_thread_and_says_so() {
+    let w = world(DcConfig::default()).await;
+    let s = w.serve(&[]);
+    w.ready().await;
+    w.slash(
+        &ANNA,
+        SME_DM,
+        "human",
+        &[("message", "Zyxwvutsson AB vill ha hjälp med offerter")],
+    );
+    w.wait_in(SME_DM, 1).await;
+    assert!(
+        w.dc.wait_for(|d| d.threads().iter().any(|t| t.parent == ADVISERS), WAIT)
+            .await
+    );
+    let th =
+        w.dc.threads()
+            .into_iter()
+            .find(|t| t.parent == ADVISERS)
+            .expect("ticket thread");
+    let intro = w.wait_in(th.id, 1).await;
+    assert!(
+        intro[0].content.contains("Zyxwvutsson"),
+        "{}",
+        intro[0].content
+    );
+
+    w.slash(&ANNA, SME_DM, "forget", &[]);
+    let got = w.wait_in(SME_DM, 2).await;
+    w.press(&ANNA, SME_DM, "forget:yes", got[1].id);
+    let got = w.wait_in(SME_DM, 3).await;
+    let done = &got[2].content;
+    assert!(done.contains("raderat ur min databas"), "{done}");
+    assert!(done.contains("• 1 ärende hos rådgivarna"), "{done}");
+    assert!(
+        done.contains("ärende #1: tråden med det jag skrev om dig är raderad"),
+        "{done}"
+    );
+    assert_eq!(w.dc.deleted_channels(), [th.id]);
+    assert!(
+        w.dc.messages()
+            .iter()
+            .filter(|p| p.content.contains("Zyxwvutsson"))
+            .all(|p| p.deleted),
+        "the summary is gone with its thread"
+    );
+    w.no_protocol_errors();
+    assert!(s.stop().success());
+}

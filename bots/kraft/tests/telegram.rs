@@ -1009,3 +1009,306 @@ async fn a_full_runs_log_holds_no_secret_and_no_message_text() {
         }
     }
 }
+
+/// "İ @bot hej" in a group: lower-casing "İ" makes it a byte longer, and
+/// the mention was once cut out at an offset found in the lower-cased
+/// copy: "İ @bot hej" lost a letter, and "İ @bot" (the offset past the
+/// end) panicked, left the group marked busy (no answers for anyone in
+/// it) and panicked again after every restart. Now: both are answered,
+/// the next member's question in the group is answered, a restart
+/// answers nothing twice, and no text reaches the log.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_case_changing_letter_before_a_mention_silences_no_group() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let data = tmp.path().join("data");
+    let tg = TgDouble::start(TOKEN).await;
+    let s = serve(&data, &tg, &[("KRAFT_SERVE__INBOX_STALE_SECS", "30")]);
+    let grp = -4_000_002;
+    let first = tg.group_says(grp, 21, "Ayşe", "İ @KraftTestBot hej", None, None);
+    let sent = wait_n(&tg, grp, 1).await;
+    assert!(!sent[0].text.trim().is_empty());
+    tg.group_says(grp, 21, "Ayşe", "İ @KraftTestBot", None, None);
+    wait_n(&tg, grp, 2).await;
+    tg.group_says(
+        grp,
+        22,
+        "Bo",
+        "@KraftTestBot vad kostar det att delta?",
+        None,
+        None,
+    );
+    let sent = wait_n(&tg, grp, 3).await;
+    assert!(sent[2].text.contains("Källor:"), "{}", sent[2].text);
+    settle(&tg).await;
+    assert_eq!(tg.count_to(grp), 3, "each answered once");
+    let (code, body) = s.get("/healthz").await;
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"inbox_pending\":0"), "{body}");
+    let log = s.log();
+    assert!(!log.contains("panicked"), "{log}");
+    assert!(!log.contains("İ @"), "message text in the log");
+    assert!(s.stop().success());
+
+    // After a restart (and Telegram sending the first update again):
+    // nothing is answered twice.
+    let s = serve(&data, &tg, &[]);
+    tg.redeliver(first);
+    settle(&tg).await;
+    assert_eq!(tg.count_to(grp), 3, "{:#?}", tg.sent_to(grp));
+    assert_eq!(tg.unconfirmed(), 0);
+    tg.group_says(
+        grp,
+        21,
+        "Ayşe",
+        "@KraftTestBot İSTANBUL ẞ ΣΟΦΊΑ",
+        None,
+        None,
+    );
+    wait_n(&tg, grp, 4).await;
+    assert!(!s.log().contains("panicked"));
+}
+
+/// `/healthz` turns unhealthy while an event waits to be handled for
+/// longer than `serve.inbox_stale_secs`, and healthy again once it is
+/// handled. The stuck event is one for Discord, which this process does
+/// not run: nobody will handle it, as with a wedged chat.
+#[tokio::test(flavor = "multi_thread")]
+async fn healthz_degrades_while_an_event_waits_too_long() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let data = tmp.path().join("data");
+    let tg = TgDouble::start(TOKEN).await;
+    let s = serve(&data, &tg, &[("KRAFT_SERVE__INBOX_STALE_SECS", "3")]);
+    tg.user_says(7401, "Hej");
+    wait_n(&tg, 7401, 1).await;
+    let (code, body) = s.get("/healthz").await;
+    assert_eq!(code, 200, "{body}");
+
+    let db = rusqlite::Connection::open(data.join("kraft.sqlite")).expect("db");
+    db.busy_timeout(Duration::from_secs(10)).expect("timeout");
+    db.execute(
+        "INSERT INTO inbox (platform, key, chat, payload, received_at)
+         VALUES ('discord', 'stuck-1', 'c1', '{}', ?1)",
+        [chrono::Utc::now().to_rfc3339()],
+    )
+    .expect("insert");
+    let (code, body) = s.get("/healthz").await;
+    assert_eq!(code, 200, "not stale yet: {body}");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let (code, body) = s.get("/healthz").await;
+    assert_eq!(code, 503, "{body}");
+    assert!(body.contains("\"inbox_stale\":true"), "{body}");
+    // Answers still flow meanwhile.
+    tg.user_says(7401, "Vad är en behovsanalys?");
+    wait_n(&tg, 7401, 2).await;
+
+    db.execute(
+        "UPDATE inbox SET handled_at = ?1 WHERE key = 'stuck-1'",
+        [chrono::Utc::now().to_rfc3339()],
+    )
+    .expect("update");
+    let (code, body) = s.get("/healthz").await;
+    assert_eq!(code, 200, "{body}");
+}
+
+/// `/human` in a group: the group gets only a pointer with a deep link
+/// (`t.me/<bot>?start=<token>`); the adviser's claim and reply wait until
+/// the member opens the private chat with it, then arrive there, never in
+/// the group. Another member following the same (public) link gets
+/// nothing of it.
+#[tokio::test(flavor = "multi_thread")]
+async fn human_in_a_group_continues_in_the_private_chat_by_a_deep_link() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let tg = TgDouble::start(TOKEN).await;
+    tg.set_forum(GROUP);
+    tg.set_member(GROUP, ADVISER, "member");
+    let g = GROUP.to_string();
+    let _s = serve(
+        &tmp.path().join("data"),
+        &tg,
+        &[("KRAFT_TELEGRAM__ADVISER_GROUP", &g)],
+    );
+    let (grp, sara, olle) = (-4_000_003, 31, 32);
+    tg.group_says(grp, sara, "Sara", "/human@KraftTestBot", None, None);
+    let pointer = wait_n(&tg, grp, 1).await.remove(0);
+    let link = "https://t.me/KraftTestBot?start=";
+    assert!(
+        pointer.text.contains("fortsätter i ett privat meddelande"),
+        "{}",
+        pointer.text
+    );
+    let at = pointer.text.find(link).expect("the deep link") + link.len();
+    let token: String = pointer.text[at..]
+        .chars()
+        .take_while(char::is_ascii_alphanumeric)
+        .collect();
+    assert!(token.len() >= 32, "{}", pointer.text);
+
+    let note = tg
+        .wait_for(WAIT, "the ticket in the adviser group", |s| {
+            s.iter().any(|m| m.chat == GROUP)
+        })
+        .await
+        .into_iter()
+        .find(|m| m.chat == GROUP)
+        .expect("note");
+    assert!(note.text.contains("Skrivet i en grupp"), "{}", note.text);
+    tg.press(ADVISER, "Anna", &note, "claim:1");
+    tg.group_says(
+        GROUP,
+        ADVISER,
+        "Anna",
+        "Hej Sara! Jag ringer dig i eftermiddag.",
+        note.thread,
+        None,
+    );
+    settle(&tg).await;
+    assert_eq!(tg.count_to(grp), 1, "only the pointer in the group");
+    assert_eq!(tg.count_to(sara), 0, "waiting for the private chat");
+
+    // Olle, also in the group, follows the link: refused, nothing moves.
+    tg.user_says(olle, &format!("/start {token}"));
+    let no = wait_n(&tg, olle, 1).await;
+    assert!(no[0].text.contains("gäller inte"), "{}", no[0].text);
+
+    tg.user_says(sara, &format!("/start {token}"));
+    let got = wait_n(&tg, sara, 3).await;
+    let all: Vec<&str> = got.iter().map(|m| m.text.as_str()).collect();
+    assert!(all.iter().any(|t| t.contains("#1")), "{all:#?}");
+    assert!(all.iter().any(|t| t.contains("Anna")), "{all:#?}");
+    assert!(
+        all.iter()
+            .any(|t| t.contains("Jag ringer dig i eftermiddag")),
+        "{all:#?}"
+    );
+    // Sara answers privately: it reaches the ticket's topic.
+    tg.user_says(sara, "Tack, det passar bra.");
+    tg.wait_for(WAIT, "Sara's words in the topic", |s| {
+        s.iter()
+            .any(|m| m.chat == GROUP && m.text.contains("Tack, det passar bra."))
+    })
+    .await;
+    settle(&tg).await;
+    assert_eq!(tg.count_to(grp), 1, "{:#?}", tg.sent_to(grp));
+    assert_eq!(tg.count_to(olle), 1);
+    assert_eq!(tg.count_to(sara), 4, "three, then one receipt");
+}
+
+/// `/forget` after a ticket: the ticket's forum topic (the handoff
+/// summary, the user's relayed words) is deleted in the adviser group,
+/// and the reply says exactly what was deleted, there and in Kraft.
+#[tokio::test(flavor = "multi_thread")]
+async fn forget_deletes_the_tickets_adviser_topic_and_says_what_it_deleted() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let tg = TgDouble::start(TOKEN).await;
+    tg.set_forum(GROUP);
+    tg.set_member(GROUP, ADVISER, "member");
+    let g = GROUP.to_string();
+    let _s = serve(
+        &tmp.path().join("data"),
+        &tg,
+        &[("KRAFT_TELEGRAM__ADVISER_GROUP", &g)],
+    );
+    let u = 7501;
+    tg.user_says(u, "Jag vill prata med en människa om Zyxwvutsson AB");
+    wait_n(&tg, u, 1).await;
+    let note = tg
+        .wait_for(WAIT, "the ticket in its topic", |s| {
+            s.iter().any(|m| m.chat == GROUP)
+        })
+        .await
+        .into_iter()
+        .find(|m| m.chat == GROUP)
+        .expect("note");
+    let topic = note.thread.expect("a topic");
+    tg.user_says(u, "Vi har 12 anställda.");
+    wait_n(&tg, u, 2).await;
+    tg.wait_for(WAIT, "the user's words in the topic", |s| {
+        s.iter()
+            .any(|m| m.chat == GROUP && m.text.contains("12 anställda"))
+    })
+    .await;
+
+    tg.user_says(u, "/forget");
+    wait_n(&tg, u, 3).await;
+    tg.user_says(u, "ja");
+    let done = wait_n(&tg, u, 4).await.remove(3);
+    assert!(
+        done.text.contains("raderat ur min databas"),
+        "{}",
+        done.text
+    );
+    assert!(
+        done.text.contains("• 1 ärende hos rådgivarna"),
+        "{}",
+        done.text
+    );
+    assert!(
+        done.text
+            .contains("ärende #1: tråden med det jag skrev om dig är raderad"),
+        "{}",
+        done.text
+    );
+    assert_eq!(tg.deleted_topics(), [(GROUP, topic)]);
+    let left: Vec<Sent> = tg
+        .sent_to(GROUP)
+        .into_iter()
+        .filter(|m| {
+            !m.deleted && (m.text.contains("Zyxwvutsson") || m.text.contains("12 anställda"))
+        })
+        .collect();
+    assert!(left.is_empty(), "still in the adviser group: {left:#?}");
+}
+
+/// In a group without topics, Kraft's messages about the ticket are
+/// deleted one by one; one Telegram refuses (a bot may delete its group
+/// messages for 48 hours only). The reply says so, and the advisers are
+/// asked to delete them by hand.
+#[tokio::test(flavor = "multi_thread")]
+async fn forget_says_what_could_not_be_deleted_and_asks_the_advisers() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let tg = TgDouble::start(TOKEN).await;
+    tg.set_member(GROUP, ADVISER, "member");
+    let g = GROUP.to_string();
+    let _s = serve(
+        &tmp.path().join("data"),
+        &tg,
+        &[("KRAFT_TELEGRAM__ADVISER_GROUP", &g)],
+    );
+    let u = 7502;
+    tg.user_says(u, "/human");
+    wait_n(&tg, u, 1).await;
+    tg.wait_for(WAIT, "the ticket in the group", |s| {
+        s.iter().any(|m| m.chat == GROUP)
+    })
+    .await;
+    tg.fault(
+        "deleteMessage",
+        Fault::Refuse(400, "Bad Request: message can't be deleted"),
+        1,
+    );
+    tg.user_says(u, "/forget");
+    wait_n(&tg, u, 2).await;
+    tg.user_says(u, "ja");
+    let done = wait_n(&tg, u, 3).await.remove(2);
+    assert!(
+        done.text.contains("• 1 ärende hos rådgivarna"),
+        "{}",
+        done.text
+    );
+    assert!(
+        done.text.contains(
+            "kunde inte raderas (Telegram låter en bot radera sina meddelanden i högst 48 timmar)"
+        ),
+        "{}",
+        done.text
+    );
+    tg.wait_for(WAIT, "the advisers asked to delete it", |s| {
+        s.iter().any(|m| {
+            m.chat == GROUP
+                && m.text
+                    .contains("Radera ärendets tråd eller meddelanden för hand")
+        })
+    })
+    .await;
+    assert!(tg.calls("deleteMessage") >= 1);
+}

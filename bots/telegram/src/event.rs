@@ -1,6 +1,6 @@
 //! Reading a Telegram update: who wrote, in which role (SME or adviser),
 //! and what. Pure: no requests, so every case is unit-tested.
-use kraft_core::{Input, Platform, UserRef};
+use kraft_core::{Input, Platform, Privately, UserRef};
 use teloxide::types::{
     CallbackQuery, ChatId, Message, MessageId, MessageKind, Update, UpdateKind, UserId,
 };
@@ -119,7 +119,7 @@ fn message(m: &Message, ctx: &Context) -> Event {
         }
     };
     Event::Sme {
-        user: sme(from.id, m.chat.id, private),
+        user: sme(from.id, m.chat.id, private, ctx),
         input,
         reply_to: (!private).then_some(m.id),
         callback: None,
@@ -127,14 +127,27 @@ fn message(m: &Message, ctx: &Context) -> Event {
 }
 
 /// In a group, each member's conversation with the bot is its own: the
-/// answers (and an adviser's replies) go to the group where it was asked.
-fn sme(user: UserId, chat: ChatId, private: bool) -> UserRef {
-    let id = if private {
-        user.0.to_string()
+/// answers go to the group where it was asked. An adviser conversation
+/// never does: a bot cannot start a private chat on Telegram, so the
+/// member gets a link (`t.me/<bot>?start=<token>`) that opens one.
+fn sme(user: UserId, chat: ChatId, private: bool, ctx: &Context) -> UserRef {
+    if private {
+        return UserRef::new(Platform::Telegram, user.0.to_string(), chat.0.to_string());
+    }
+    let privately = if ctx.bot_username.is_empty() {
+        // No username, no link: the private chat is the user's id, which
+        // works once the user has started the bot (otherwise the send is
+        // refused and the adviser is told).
+        Privately::At(user.0.to_string())
     } else {
-        format!("{}@{}", user.0, chat.0)
+        Privately::Link(format!("https://t.me/{}?start=", ctx.bot_username))
     };
-    UserRef::new(Platform::Telegram, id, chat.0.to_string())
+    UserRef::new(
+        Platform::Telegram,
+        format!("{}@{}", user.0, chat.0),
+        chat.0.to_string(),
+    )
+    .in_public(privately)
 }
 
 fn replies_to_bot(m: &Message, ctx: &Context) -> bool {
@@ -147,9 +160,10 @@ fn replies_to_bot(m: &Message, ctx: &Context) -> bool {
 /// the bot, or reply to the bot), without the mention; None otherwise.
 fn addressed(m: &Message, text: &str, ctx: &Context) -> Option<String> {
     let at = format!("@{}", ctx.bot_username);
-    let lower = text.to_lowercase();
-    let at_lower = at.to_lowercase();
-    if let Some(pos) = lower.find(&at_lower) {
+    // Found in the original text, not in a lower-cased copy: lower-casing
+    // changes byte lengths ("İ" is 2 bytes, "i̇" 3), so an offset found in
+    // the copy can fall outside, or inside a character of, the original.
+    if let Some(pos) = find_ascii_ci(text, &at).filter(|_| !ctx.bot_username.is_empty()) {
         // Commands like /help@kraftbot keep their slash.
         let mut t = String::with_capacity(text.len());
         t.push_str(&text[..pos]);
@@ -162,6 +176,18 @@ fn addressed(m: &Message, text: &str, ctx: &Context) -> Option<String> {
         return Some(text.to_string());
     }
     None
+}
+
+/// The byte offset of the first ASCII-case-insensitive match of `needle`
+/// in `haystack`. Telegram usernames are ASCII, and an ASCII byte never
+/// occurs inside a multi-byte UTF-8 character, so a match of an ASCII
+/// needle starts and ends on character boundaries of `haystack`.
+fn find_ascii_ci(haystack: &str, needle: &str) -> Option<usize> {
+    let (h, n) = (haystack.as_bytes(), needle.as_bytes());
+    if n.is_empty() || !needle.is_ascii() || h.len() < n.len() {
+        return None;
+    }
+    (0..=h.len() - n.len()).find(|&i| h[i..i + n.len()].eq_ignore_ascii_case(n))
 }
 
 fn strip_command_suffix(text: &str, bot: &str) -> String {
@@ -217,7 +243,7 @@ fn callback(q: &CallbackQuery, ctx: &Context) -> Event {
         return Event::Ignore("callback without message");
     };
     Event::Sme {
-        user: sme(q.from.id, chat.id, chat.is_private()),
+        user: sme(q.from.id, chat.id, chat.is_private(), ctx),
         input: Input::Button(data),
         reply_to: None,
         callback: Some(q.id.0.clone()),
@@ -278,6 +304,7 @@ mod tests {
             } => {
                 assert_eq!(user.user_id, "7");
                 assert_eq!(user.chat_id, "7");
+                assert_eq!(user.privately, Privately::Here);
                 assert_eq!(input, Input::Text("/help".into()));
                 assert_eq!(reply_to, None);
             }
@@ -308,10 +335,44 @@ mod tests {
                 assert_eq!(input, Input::Text("vad kostar det?".into()));
                 assert_eq!(user.user_id, "7@-5");
                 assert_eq!(user.chat_id, "-5");
+                // Adviser conversations move to a private chat by a link.
+                assert_eq!(
+                    user.privately,
+                    Privately::Link("https://t.me/KraftBot?start=".into())
+                );
                 assert_eq!(reply_to, Some(MessageId(5)));
             }
             e => panic!("{e:?}"),
         }
+    }
+
+    #[test]
+    fn a_mention_after_case_changing_characters_is_cut_out_exactly() {
+        // "İ" lower-cases to 3 bytes, "ẞ" to 2, "K" (Kelvin) to 1, "Σ"
+        // stays 2: byte offsets in a lower-cased copy are not offsets in
+        // the original text.
+        for (text, want) in [
+            ("İ @KraftBot hej", "İ hej"),
+            ("İİİİ @kraftbot", "İİİİ"),
+            ("ẞ @KRAFTBOT vad kostar det?", "ẞ vad kostar det?"),
+            ("ΟΔΟΣ e\u{301} @KraftBot", "ΟΔΟΣ e\u{301}"),
+            ("\u{212A}\u{212A} @KraftBot x", "\u{212A}\u{212A} x"),
+            ("/help@KraftBot", "/help"),
+        ] {
+            match classify(&msg(group(-5), serde_json::json!({ "text": text })), &ctx()) {
+                Event::Sme { input, .. } => assert_eq!(input, Input::Text(want.into()), "{text:?}"),
+                e => panic!("{text:?}: {e:?}"),
+            }
+        }
+        // Not a mention of this bot: no match by Unicode case folding.
+        let e = classify(
+            &msg(
+                group(-5),
+                serde_json::json!({"text": "@\u{212A}raftBot hej"}),
+            ),
+            &ctx(),
+        );
+        assert!(matches!(e, Event::Ignore(_)), "{e:?}");
     }
 
     #[test]
@@ -370,15 +431,42 @@ mod robustness {
         }
     }
 
+    /// Characters whose case mapping changes their length or is special:
+    /// "İ" (2 bytes, lower case 3), "ẞ" (3 → "ß" 2), final and medial
+    /// sigma, the Kelvin sign (3 → "k" 1), "ŉ" (upper case two chars),
+    /// combining marks, the Turkish dotless i, ligatures.
+    const CASE_TRAPS: &str =
+        "[İıiIẞßΣσςKkŉﬁǅ\u{0301}\u{0308}\u{0307}\u{212A}\u{2126}åÅäÄöÖ@/ a-zA-Z😀]";
+
     fn any_text() -> impl Strategy<Value = String> {
         prop_oneof![
             any::<String>(),
             "[\\x00-\\x1f\\u{202e}\\u{200f}@/a-zA-Z0-9 åäö😀]{0,200}",
+            traps(60),
+            (traps(30), mention(), traps(30)).prop_map(|(a, m, b)| format!("{a}{m}{b}")),
             Just("@KraftBot".to_string()),
+            Just("İ @KraftBot hej".to_string()),
             Just("/help@KraftBot extra".to_string()),
             Just("/".to_string()),
             Just("\u{0}".repeat(10)),
         ]
+    }
+
+    /// Up to `max` characters of `CASE_TRAPS`.
+    fn traps(max: usize) -> impl Strategy<Value = String> {
+        proptest::string::string_regex(&format!("{CASE_TRAPS}{{0,{max}}}")).expect("a valid regex")
+    }
+
+    /// "@KraftBot" in any mix of upper and lower case.
+    fn mention() -> impl Strategy<Value = String> {
+        proptest::collection::vec(any::<bool>(), 8).prop_map(|up| {
+            let name: String = "kraftbot"
+                .chars()
+                .zip(up)
+                .map(|(c, u)| if u { c.to_ascii_uppercase() } else { c })
+                .collect();
+            format!("@{name}")
+        })
     }
 
     proptest! {
@@ -421,6 +509,35 @@ mod robustness {
                 prop_assert!(is_text, "{:?}", e);
             }
             prop_assert_eq!(chat_key(&u), chat.to_string());
+        }
+
+        #[test]
+        fn a_mention_is_cut_out_of_any_text_around_it(
+            before in traps(40),
+            at in mention(),
+            after in traps(40),
+        ) {
+            // The first mention is the one removed; keep it the only one.
+            prop_assume!(find_ascii_ci(&before, "@kraftbot").is_none());
+            let text = format!("{before}{at}{after}");
+            let raw = serde_json::json!({"update_id": 1, "message": {
+                "message_id": 1, "date": 1_700_000_000,
+                "chat": {"id": -5, "type": "supergroup", "title": "G"},
+                "from": {"id": 9, "is_bot": false, "first_name": "x"},
+                "text": text,
+            }}).to_string();
+            let u: Update = serde_json::from_str(&raw).expect("a valid update");
+            let want = format!("{before}{after}")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            match classify(&u, &ctx()) {
+                Event::Sme { input: Input::Text(t), user, .. } => {
+                    prop_assert_eq!(t, want);
+                    prop_assert_eq!(user.user_id, "9@-5");
+                }
+                e => prop_assert!(false, "not read as addressed: {:?}", e),
+            }
         }
 
         #[test]

@@ -26,7 +26,10 @@ use std::time::{Duration, Instant};
 
 use kraft_core::pump::{self, backoff, Frontend, Pump, SendFailure};
 use kraft_core::store::{Delivery, InboxEvent, InboxRow, Target};
-use kraft_core::{texts, Assistant, CoreError, DeskError, Incoming, Lang, Observer, Platform};
+use kraft_core::texts::{CannotRedact, Redacted};
+use kraft_core::{
+    texts, Adviser, Assistant, CoreError, DeskError, Incoming, Lang, Observer, Platform, Redaction,
+};
 use serde::{Deserialize, Serialize};
 use teloxide::adaptors::throttle::{Limits, Settings as ThrottleSettings};
 use teloxide::adaptors::Throttle;
@@ -737,7 +740,10 @@ impl Telegram {
                     }
                 };
                 let ((), res) = tokio::join!(first, work);
-                let actions = res?;
+                let mut actions = res?;
+                // /forget: what was posted in the adviser group goes too,
+                // and the reply says how that went.
+                pump::redact(self, &mut actions).await;
                 self.observer
                     .handled(Platform::Telegram, &actions, t0.elapsed());
                 let meta = reply_to.map(|m| {
@@ -846,13 +852,21 @@ impl Telegram {
             return texts::pick(l, "Okänd knapp.", "Unknown button.").to_string();
         };
         // The presser sees the outcome either way.
-        self.ticket_op(op, id, name).await.unwrap_or_else(|e| e)
+        self.ticket_op(op, id, Self::adviser(from, name))
+            .await
+            .unwrap_or_else(|e| e)
     }
 
     /// Claims, closes or hands back a ticket. `Ok`: the note posted in the
     /// ticket's thread; `Err`: why not, for the adviser.
-    async fn ticket_op(&self, op: &str, id: i64, name: &str) -> Result<String, String> {
-        self.assistant.desk().act(op, id, name)
+    async fn ticket_op(&self, op: &str, id: i64, by: Adviser) -> Result<String, String> {
+        self.assistant.desk().act(op, id, by)
+    }
+
+    /// A member of the adviser group as the desk knows them: by account,
+    /// so two advisers with the same name are two, and any name can act.
+    fn adviser(from: UserId, name: &str) -> Adviser {
+        Adviser::on(Platform::Telegram, from.0, name)
     }
 
     async fn adviser_message(
@@ -906,13 +920,17 @@ impl Telegram {
             _ => None,
         };
         if let Some(op) = op {
-            if let Err(why) = self.ticket_op(op, ticket, name).await {
+            if let Err(why) = self.ticket_op(op, ticket, Self::adviser(from, name)).await {
                 self.note(Some(ticket), &why);
             }
             return Ok(());
         }
         let key = format!("tg:{gs}:{}", message.0);
-        match self.assistant.desk().reply(ticket, name, &text, Some(&key)) {
+        match self
+            .assistant
+            .desk()
+            .reply(ticket, Self::adviser(from, name), &text, Some(&key))
+        {
             Ok(_) => {
                 store.remember_message(Platform::Telegram, &gs, &message.0.to_string(), ticket)?;
             }
@@ -1103,6 +1121,53 @@ impl Frontend for Telegram {
         match &d.target {
             Target::User(c) => self.send_to_user(d, &c.chat_id).await,
             Target::Advisers => self.send_to_advisers(d).await,
+        }
+    }
+
+    /// A forum topic is deleted with everything in it; in a group without
+    /// topics each message Kraft posted for the ticket is. Telegram lets
+    /// a bot delete its own group messages for 48 hours only.
+    async fn redact(&self, r: &Redaction) -> Result<Redacted, CannotRedact> {
+        let g = ChatId(r.chat.parse().map_err(|_| CannotRedact::NotRecorded)?);
+        let why = |e: &RequestError| match e {
+            RequestError::Api(ApiError::MessageCantBeDeleted) => CannotRedact::TooOld,
+            RequestError::Api(
+                ApiError::BotKicked | ApiError::BotKickedFromSupergroup | ApiError::ChatNotFound,
+            ) => CannotRedact::NoRight,
+            RequestError::Api(ApiError::Unknown(d)) if d.contains("rights") => {
+                CannotRedact::NoRight
+            }
+            RequestError::Network(_) | RequestError::Io(_) | RequestError::RetryAfter(_) => {
+                CannotRedact::Unreachable
+            }
+            _ => CannotRedact::Refused,
+        };
+        let topic = r.thread.as_deref().and_then(|t| t.parse::<i32>().ok());
+        if let (true, Some(t)) = (self.forum.load(Ordering::Relaxed), topic) {
+            return match self.bot.delete_forum_topic(g, ThreadId(MessageId(t))).await {
+                Ok(_) => Ok(Redacted::Thread),
+                Err(e) => {
+                    tracing::warn!(kind = error_kind(&e), "cannot delete a ticket's topic");
+                    Err(why(&e))
+                }
+            };
+        }
+        let mut deleted = 0;
+        let mut failed = None;
+        for m in r.messages.iter().filter_map(|m| m.parse::<i32>().ok()) {
+            match self.bot.delete_message(g, MessageId(m)).await {
+                // Already gone (an adviser deleted it): as good as deleted.
+                Ok(_) | Err(RequestError::Api(ApiError::MessageToDeleteNotFound)) => deleted += 1,
+                Err(e) => {
+                    tracing::warn!(kind = error_kind(&e), "cannot delete a ticket message");
+                    failed = Some(why(&e));
+                }
+            }
+        }
+        match failed {
+            Some(why) => Err(why),
+            None if deleted == 0 => Err(CannotRedact::NotRecorded),
+            None => Ok(Redacted::Messages(deleted)),
         }
     }
 
