@@ -469,7 +469,7 @@ impl KbQuestion {
         if self.origin.as_deref() == Some("issue") {
             return Split::Dev;
         }
-        if blake3::hash(self.id.as_bytes()).as_bytes()[0] % 2 == 0 {
+        if blake3::hash(self.id.as_bytes()).as_bytes()[0].is_multiple_of(2) {
             Split::Dev
         } else {
             Split::Test

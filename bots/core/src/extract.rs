@@ -296,7 +296,7 @@ pub fn select_answer(
             i = r.end;
             continue;
         }
-        if scores[i] > 0.0 || (is_lead_in(&units[i]) && scores[i] > 0.0) {
+        if scores[i] > 0.0 {
             add_unit(i, &mut out, &mut used);
         }
         i += 1;
@@ -560,7 +560,7 @@ mod tests {
     #[test]
     fn the_section_with_the_questions_rarer_word_is_chosen() {
         let a = analyzer();
-        let chunks = vec![
+        let chunks = [
             chunk("Tidplan", "AI-förordningen gäller i etapper från 2025 till 2027.", 3),
             chunk(
                 "Riskkategorier",
