@@ -466,6 +466,15 @@ impl Query {
             .collect()
     }
 
+    /// How many of the terms `ids` (of a text in `lang`, typically a short
+    /// heading) some question word stands for: a heading the question
+    /// covers almost whole asks the question.
+    pub fn covered_terms(&self, ids: &HashSet<u32>, lang: Lang) -> usize {
+        ids.iter()
+            .filter(|id| self.words.iter().any(|w| w.ids(lang).contains(id)))
+            .count()
+    }
+
     /// Share of the question's character n-grams that `text` contains.
     pub fn gram_share(&self, text: &str) -> f32 {
         if self.grams.is_empty() {

@@ -1046,16 +1046,7 @@ impl Assistant {
     /// "AI-förordningen"), with the section after it when it is only a
     /// short opening ("Ett mönster för …" above a use case's sections).
     /// Also the document's opening sentence, for "what is …" questions.
-    async fn answer_window(
-        &self,
-        q: &Query,
-        top: &Found,
-    ) -> (
-        ChunkPayload,
-        Vec<extract::Unit>,
-        Option<extract::Unit>,
-        Vec<extract::Unit>,
-    ) {
+    async fn answer_window(&self, q: &Query, top: &Found) -> Window {
         let filter = SearchFilter {
             doc_path: Some(top.chunk.doc_path.clone()),
             ..Default::default()
@@ -1066,25 +1057,47 @@ impl Assistant {
         };
         chunks.sort_by_key(|c| c.line);
         let ranked = chunks.iter().position(|c| c.line == top.chunk.line);
+        let terms: Vec<Arc<extract::SectionTerms>> =
+            chunks.iter().map(|c| self.section_terms(c)).collect();
+        // A section whose heading is the question, near enough (F1 of the
+        // shared terms, chosen on dev), is the answer, whatever else the
+        // question's words (or its story) touch.
+        let asked = extract::heading_asks(q, &terms, 0.6);
         // "Kan vi vara med?" is answered by who the page says may take
         // part, which pages about it say first; a later section that
         // happens to share a word of the company's story ("anställda" in
         // the SME definition) is not the answer.
-        if q.intents == [kraft_ingest::rank::Intent::Eligibility]
-            || (q.intents.contains(&kraft_ingest::rank::Intent::Eligibility)
-                && matches!(top.chunk.kind, Kind::Faq | Kind::Project))
+        if asked.is_none()
+            && (q.intents == [kraft_ingest::rank::Intent::Eligibility]
+                || (q.intents.contains(&kraft_ingest::rank::Intent::Eligibility)
+                    && matches!(top.chunk.kind, Kind::Faq | Kind::Project)))
         {
             let first = 0;
             let units = extract::units(&chunks[first].text);
-            return (chunks[first].clone(), units, None, Vec::new());
+            return Window {
+                section: chunks[first].clone(),
+                units,
+                opening: None,
+                second: Vec::new(),
+                next_step: Vec::new(),
+            };
         }
-        let terms: Vec<Arc<extract::SectionTerms>> =
-            chunks.iter().map(|c| self.section_terms(c)).collect();
         // The ranker's chunk keeps this lead over the others (chosen on dev).
         let stay = 0.4;
-        let at = extract::best_section(q, &terms, ranked, stay)
+        let at = asked
+            .or_else(|| extract::best_section(q, &terms, ranked, stay))
             .or(ranked)
             .unwrap_or(0);
+        // A question about a use case as a whole ("can AI help us plan
+        // routes?") lands on its opening or problem section, which say
+        // whom the pattern suits and what AI does there; how to begin (the
+        // first-step section every use case has) completes the answer.
+        let mut next_step = Vec::new();
+        if top.chunk.kind == Kind::Case && at <= 1 && chunks.len() > 2 {
+            if let Some(c) = chunks.iter().find(|c| is_first_step(&c.heading_path)) {
+                next_step = extract::units(&c.text);
+            }
+        }
         let chosen = chunks[at].clone();
         let mut units = extract::units(&chosen.text);
         if extract::plain(&chosen.text).chars().count() < 300 {
@@ -1117,7 +1130,13 @@ impl Assistant {
         let second = extract::best_section(q, &rest_terms, None, 0.0)
             .map(|i| extract::units(&chunks[rest[i]].text))
             .unwrap_or_default();
-        (chosen, units, opening, second)
+        Window {
+            section: chosen,
+            units,
+            opening,
+            second,
+            next_step,
+        }
     }
 
     /// [`extract::SectionTerms`] of a chunk, from the cache when its
@@ -1161,7 +1180,13 @@ impl Assistant {
         let q = Query::new(analyzer, query, analyzer.detect(query));
         let max = self.settings.assistant.answer_max_chars;
         let top = results.first()?;
-        let (section, units, opening, second) = self.answer_window(&q, top).await;
+        let Window {
+            section,
+            units,
+            opening,
+            second,
+            next_step,
+        } = self.answer_window(&q, top).await;
         let heading_answers = {
             let h = q.word_hits(analyzer, &section.heading_path.join(" "), section.language);
             let n = h.iter().filter(|x| **x).count();
@@ -1170,7 +1195,11 @@ impl Assistant {
         // "Vad är …?", "What does … do?": the page's opening sentence says
         // what the thing is, whichever section answers the rest.
         let opening = opening.filter(|_| extract::asks_what(&q.lower));
-        let budget = max.saturating_sub(opening.as_ref().map_or(0, |u| u.text.chars().count() + 1));
+        let mut budget =
+            max.saturating_sub(opening.as_ref().map_or(0, |u| u.text.chars().count() + 1));
+        if !next_step.is_empty() {
+            budget = budget.min(max / 2);
+        }
         let mut sel = extract::select_answer(
             analyzer,
             &q,
@@ -1187,6 +1216,20 @@ impl Assistant {
         let mut text = extract::render(&sel);
         if text.trim().is_empty() {
             return None;
+        }
+        // How to begin: the first-step section's opening sentences.
+        let mut step = String::new();
+        for u in next_step.iter().take_while(|u| !u.list_item) {
+            if text.chars().count() + step.chars().count() + u.text.chars().count() + 2 > max {
+                break;
+            }
+            if !step.is_empty() {
+                step.push(' ');
+            }
+            step.push_str(&u.text);
+        }
+        if !step.is_empty() {
+            text = format!("{text}\n\n{step}");
         }
         // Room left: the runner-up section's best sentence, when it brings
         // a question word the answer does not have yet.
@@ -1272,8 +1315,10 @@ impl Assistant {
                 best = Some((sc, u));
             }
         }
-        let (_, u) = best?;
-        if u.text.chars().count() > max / 2 {
+        let (sc, u) = best?;
+        // The sentence must itself match about half the question: another
+        // page's opening line that shares one word only is noise.
+        if sc < 1.5 || u.text.chars().count() > max / 2 {
             return None;
         }
         Some((u.text.clone(), source_of(&second.chunk)))
@@ -1540,4 +1585,23 @@ fn delivery_action(d: Delivery) -> Action {
             buttons: d.buttons,
         },
     }
+}
+/// What an extractive answer is quoted from: the chosen section and its
+/// units, the page's opening sentence (for "what is …"), the runner-up
+/// section's units, and for a use case its first-step section.
+struct Window {
+    section: ChunkPayload,
+    units: Vec<extract::Unit>,
+    opening: Option<extract::Unit>,
+    second: Vec<extract::Unit>,
+    next_step: Vec<extract::Unit>,
+}
+
+/// The use-case template's "Ett realistiskt första steg" / "A realistic
+/// first step" section (knowledge/README.md).
+fn is_first_step(heading_path: &[String]) -> bool {
+    heading_path.last().is_some_and(|h| {
+        let h = h.to_lowercase();
+        h.contains("första steg") || h.contains("first step")
+    })
 }

@@ -117,6 +117,32 @@ pub fn best_section(
     best.map(|(_, i)| i)
 }
 
+/// The section whose own heading asks the question: the question covers
+/// at least `share` of the heading's terms, and at least two of them.
+/// The best-covered heading wins; ties go to the earlier section.
+pub fn heading_asks(
+    q: &Query,
+    sections: &[std::sync::Arc<SectionTerms>],
+    share: f32,
+) -> Option<usize> {
+    let mut best: Option<(f32, usize)> = None;
+    for (i, s) in sections.iter().enumerate() {
+        let n = s.heading.len();
+        if n == 0 {
+            continue;
+        }
+        let c = q.covered_terms(&s.heading, s.lang);
+        let of_heading = c as f32 / n as f32;
+        let asked = q.hits_in(&s.heading, s.lang).iter().filter(|h| **h).count();
+        let of_question = asked as f32 / q.len().max(1) as f32;
+        let f = 2.0 * of_heading * of_question / (of_heading + of_question).max(1e-6);
+        if c >= 2 && f >= share && best.is_none_or(|(b, _)| f > b + 1e-6) {
+            best = Some((f, i));
+        }
+    }
+    best.map(|(_, i)| i)
+}
+
 /// The analysed terms of one section (chunk): its headings below the
 /// title, and each unit. Analysing is the costly part of choosing a
 /// section, and the same pages come back question after question, so the
@@ -235,7 +261,11 @@ pub fn select_answer(
             *used += full;
             return true;
         }
+        // Every item in a word first; then as many as the room allows in
+        // full, those that match the question before the others, so the
+        // list keeps its detail ("prompt injection") where it can.
         let mut any = false;
+        let mut shown: Vec<usize> = Vec::new();
         for i in r {
             let c = compact(&units[i]);
             if *used + len(&c) > max_chars {
@@ -243,7 +273,18 @@ pub fn select_answer(
             }
             *used += len(&c);
             out.insert(i, c);
+            shown.push(i);
             any = true;
+        }
+        let mut order = shown.clone();
+        order.sort_by(|a, b| scores[*b].total_cmp(&scores[*a]).then(a.cmp(b)));
+        for i in order {
+            let short = len(&out[&i]);
+            let full = len(&units[i].text);
+            if *used - short + full <= max_chars {
+                *used = *used - short + full;
+                out.insert(i, units[i].text.clone());
+            }
         }
         any
     };
@@ -579,6 +620,56 @@ mod tests {
         assert_eq!(best_section(&q, &terms, Some(0), 5.0), Some(0));
         let none = query(&a, "Hur bokar jag tvättstugan?");
         assert_eq!(best_section(&none, &terms, None, 0.0), None);
+    }
+
+    #[test]
+    fn a_heading_that_asks_the_question_is_found() {
+        let a = analyzer();
+        let chunks = [
+            chunk(
+                "Vem är projektet till för?",
+                "Små och medelstora företag i länen.",
+                3,
+            ),
+            chunk(
+                "Räknas vårt företag som ett litet eller medelstort företag?",
+                "Ett SMF har färre än 250 anställda.",
+                9,
+            ),
+            chunk(
+                "Vilka företag prioriteras?",
+                "Företag med egna produkter.",
+                15,
+            ),
+        ];
+        let terms: Vec<std::sync::Arc<SectionTerms>> = chunks
+            .iter()
+            .map(|c| std::sync::Arc::new(SectionTerms::of(&a, c)))
+            .collect();
+        let q = query(&a, "Räknas vi som medelstort företag med 180 anställda?");
+        assert_eq!(heading_asks(&q, &terms, 0.6), Some(1));
+        // One shared word is not the question.
+        let q = query(&a, "Hur många företag har varit med hittills?");
+        assert_eq!(heading_asks(&q, &terms, 0.6), None);
+    }
+
+    #[test]
+    fn a_list_too_long_to_quote_keeps_the_matching_item_whole() {
+        let a = analyzer();
+        let md = "Riskerna är:\n\n\
+                  - **Dataläckage** – det ni skriver in kan sparas hos leverantören och användas för träning.\n\
+                  - **Felaktiga svar** – modellen kan hitta på fakta som låter rimliga men är fel.\n\
+                  - **Manipulation** – prompt injection i dokument kan få verktyget att göra annat än ni tänkt.\n\
+                  - **Beroende** – priser och villkor kan ändras när som helst av leverantören.\n";
+        let u = units(md);
+        let q = query(&a, "Vad är prompt injection?");
+        let text = render(&select_answer(&a, &q, Lang::Sv, &u, 170, false));
+        assert!(text.contains("prompt injection i dokument"), "{text}");
+        for item in ["Dataläckage", "Felaktiga svar", "Beroende"] {
+            assert!(text.contains(item), "{item} in {text}");
+        }
+        assert!(!text.contains("hitta på fakta"), "{text}");
+        assert!(text.chars().count() <= 170 + 10, "{text}");
     }
 
     #[test]
