@@ -54,6 +54,21 @@ fn assert_answers(a: &Answer, sources: &[&str], facts: &[&str]) {
         "ends on a lead-in: {}",
         shown(a)
     );
+    // A page's "Nej." answers the page's own question, none of these.
+    let first = a
+        .text
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_lowercase();
+    assert!(
+        !matches!(
+            first.trim_end_matches(['.', '!']),
+            "ja" | "nej" | "yes" | "no"
+        ),
+        "opens with another question's verdict: {}",
+        shown(a)
+    );
 }
 
 #[tokio::test]

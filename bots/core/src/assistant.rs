@@ -1208,6 +1208,11 @@ impl Assistant {
             budget,
             heading_answers,
         );
+        // A page's "Nej." answers the page's own question; quoted to a
+        // different one ("Hur kan vi börja?") it says something false.
+        if !heading_answers {
+            sel.retain(|u| !extract::is_bare_verdict(u));
+        }
         if let Some(o) = opening {
             if !sel.iter().any(|u| u.text == o.text) {
                 sel.insert(0, o);

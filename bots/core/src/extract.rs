@@ -20,6 +20,20 @@ pub fn is_lead_in(u: &Unit) -> bool {
     !u.list_item && u.text.trim_end().ends_with(':')
 }
 
+/// A sentence that is only a yes or a no ("Nej.", "Yes."): it answers
+/// the question its section's heading asks, and no other.
+pub fn is_bare_verdict(u: &Unit) -> bool {
+    let t = u
+        .text
+        .trim()
+        .trim_end_matches(['.', '!', ','])
+        .to_lowercase();
+    matches!(
+        t.as_str(),
+        "ja" | "nej" | "yes" | "no" | "javisst" | "absolut" | "of course"
+    )
+}
+
 /// How well one unit answers the question: the share of the question's
 /// content words it contains, plus a little for shared character n-grams
 /// (compounds, inflections the stemmer misses).
@@ -670,6 +684,13 @@ mod tests {
         }
         assert!(!text.contains("hitta på fakta"), "{text}");
         assert!(text.chars().count() <= 170 + 10, "{text}");
+    }
+
+    #[test]
+    fn only_a_bare_yes_or_no_is_a_verdict() {
+        let u = units("Nej. Ni behöver inte kunna något. Ja, det går bra. No!");
+        let v: Vec<bool> = u.iter().map(is_bare_verdict).collect();
+        assert_eq!(v, [true, false, false, true]);
     }
 
     #[test]
