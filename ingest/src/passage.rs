@@ -3,7 +3,7 @@
 //! sentence of a passage says more about it than its average) and the
 //! assistant quotes them, so both see the same text.
 
-use pulldown_cmark::{Event, Parser, Tag, TagEnd};
+use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 
 /// One readable piece of a passage: a sentence of a paragraph, or a whole
 /// list item.
@@ -63,7 +63,10 @@ pub fn units(markdown: &str) -> Vec<Unit> {
             }
         }
     };
-    for ev in Parser::new(markdown) {
+    // A table row becomes one list item ("Region Sörmland: 1,5 miljoner
+    // kronor"); its header row says nothing on its own and is dropped.
+    let mut cells: Vec<String> = Vec::new();
+    for ev in Parser::new_ext(markdown, Options::ENABLE_TABLES) {
         match ev {
             Event::Start(Tag::Heading { .. }) => in_heading = true,
             Event::End(TagEnd::Heading(_)) => {
@@ -106,9 +109,26 @@ pub fn units(markdown: &str) -> Vec<Unit> {
                 buf.push_str(&t)
             }
             Event::SoftBreak | Event::HardBreak => buf.push(' '),
-            Event::End(TagEnd::TableCell) => buf.push_str(" | "),
-            Event::End(TagEnd::TableRow) | Event::End(TagEnd::TableHead) => {
-                flush(&mut buf, &mut out, true, block, &mut None)
+            Event::Start(Tag::Table(_)) => {
+                flush(&mut buf, &mut out, false, block, &mut None);
+                block += 1;
+            }
+            Event::End(TagEnd::Table) => block += 1,
+            Event::End(TagEnd::TableCell) => {
+                let c = buf.split_whitespace().collect::<Vec<_>>().join(" ");
+                buf.clear();
+                cells.push(c);
+            }
+            Event::End(TagEnd::TableHead) => {
+                cells.clear();
+                buf.clear();
+            }
+            Event::End(TagEnd::TableRow) => {
+                cells.retain(|c| !c.is_empty());
+                let sep = if cells.len() == 2 { ": " } else { " – " };
+                buf.push_str(&cells.join(sep));
+                cells.clear();
+                flush(&mut buf, &mut out, true, block, &mut None);
             }
             _ => {}
         }
@@ -162,4 +182,28 @@ pub fn plain(markdown: &str) -> String {
         .map(|u| u.text.as_str())
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_table_row_reads_as_one_item_without_pipes() {
+        let md = "Fyra parter finansierar projektet:\n\n| Finansiär | Belopp |\n|---|---|\n| Region Sörmland | 1,5 miljoner kronor |\n| **Totalt** | cirka 7,2 miljoner kronor |\n\nSlut.";
+        let u = units(md);
+        let t: Vec<&str> = u.iter().map(|u| u.text.as_str()).collect();
+        assert_eq!(
+            t,
+            [
+                "Fyra parter finansierar projektet:",
+                "Region Sörmland: 1,5 miljoner kronor",
+                "Totalt: cirka 7,2 miljoner kronor",
+                "Slut."
+            ]
+        );
+        assert!(u[1].list_item && u[2].list_item && !u[3].list_item);
+        assert_eq!(u[1].block, u[2].block);
+        assert_ne!(u[2].block, u[3].block);
+    }
 }
