@@ -219,6 +219,32 @@ async fn questions_the_knowledge_base_cannot_answer_are_not_bluffed() {
     }
 }
 
+#[tokio::test]
+async fn a_pages_yes_or_no_answers_only_its_own_question() {
+    let b = bot().await;
+    // The FAQ "Behöver vi förkunskaper om AI?" opens with "Nej.": right
+    // for that question, false for others that land on the same page.
+    let a = ask(&b, "Behöver vi förkunskaper om AI?").await;
+    assert!(a.text.starts_with("Nej."), "{}", shown(&a));
+    for q in [
+        "Vi är ett snickeri med 15 anställda i Västerås. Hur kan vi börja använda AI?",
+        "behöver vi en ai-policy för de anställda?",
+    ] {
+        let a = ask(&b, q).await;
+        let first = a
+            .text
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_lowercase();
+        assert!(
+            !matches!(first.trim_end_matches(['.', '!']), "ja" | "nej"),
+            "{q}: {}",
+            shown(&a)
+        );
+    }
+}
+
 #[test]
 fn the_evaluation_questions_are_sound() {
     let path = real_kb().join("eval-questions.jsonl");

@@ -1209,8 +1209,14 @@ impl Assistant {
             heading_answers,
         );
         // A page's "Nej." answers the page's own question; quoted to a
-        // different one ("Hur kan vi börja?") it says something false.
-        if !heading_answers {
+        // different one ("Hur kan vi börja?", "Behöver vi en AI-policy?"
+        // under "Behöver vi förkunskaper om AI?") it says something false.
+        // It stays only when the question covers every term of the heading.
+        let own = {
+            let t = self.section_terms(&section);
+            !t.heading.is_empty() && q.covered_terms(&t.heading, t.lang) == t.heading.len()
+        };
+        if !own {
             sel.retain(|u| !extract::is_bare_verdict(u));
         }
         if let Some(o) = opening {
