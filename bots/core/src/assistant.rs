@@ -1211,10 +1211,15 @@ impl Assistant {
         // A page's "Nej." answers the page's own question; quoted to a
         // different one ("Hur kan vi börja?", "Behöver vi en AI-policy?"
         // under "Behöver vi förkunskaper om AI?") it says something false.
-        // It stays only when the question covers every term of the heading.
+        // It stays only when the question covers every term of the
+        // section's heading or of the page's title (an FAQ's question).
         let own = {
             let t = self.section_terms(&section);
-            !t.heading.is_empty() && q.covered_terms(&t.heading, t.lang) == t.heading.len()
+            let title = analyzer.query_terms(&section.title, section.language);
+            let covers = |ids: &std::collections::HashSet<u32>| {
+                !ids.is_empty() && q.covered_terms(ids, section.language) == ids.len()
+            };
+            covers(&t.heading) || covers(&title)
         };
         if !own {
             sel.retain(|u| !extract::is_bare_verdict(u));
