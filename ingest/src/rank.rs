@@ -1232,6 +1232,49 @@ const SPECIFIC: &[&str] = &[
     "nästa utlysning",
     "vilka företag i",
     "which companies in",
+    // The same categories in the other words people use for them,
+    // written from the categories (not from questions).
+    "contact details",
+    "kontaktuppgifter",
+    "reach you",
+    "nå er",
+    "phone number",
+    "mobilnummer",
+    "who do i contact",
+    "vem kontaktar jag",
+    "vem ringer jag",
+    "what's the name",
+    "vad är namnet",
+    "namnet på",
+    "how many smes",
+    "hur många smf",
+    "how many businesses",
+    "how many participants",
+    "hur många deltagare",
+    "how many have taken part",
+    "hur många har deltagit",
+    "when is the next",
+    "när är nästa",
+    "när blir nästa",
+    "next event",
+    "nästa evenemang",
+    "nästa träff",
+    "deadline",
+    "sista ansökningsdag",
+    "how much can we get",
+    "hur mycket kan vi få",
+    "how big a grant",
+    "how large a grant",
+    "hur stort bidrag",
+    "hur stort stöd",
+    "reserve a",
+    "reservera",
+    "book us",
+    "boka in",
+    "sign the",
+    "skriva under",
+    "our agreement",
+    "vårt kontrakt",
 ];
 
 /// 1 when the question asks for something specific in [`SPECIFIC`].
@@ -1270,6 +1313,21 @@ mod tests {
         assert!(intents("What does AI Sweden do?").contains(&Intent::Support));
         assert!(intents("När är nästa nätverksträff?").contains(&Intent::Event));
         assert_eq!(intents("Hej hur mår du"), [Intent::General]);
+    }
+
+    #[test]
+    fn questions_only_a_person_can_answer_are_recognised() {
+        for q in [
+            "What's the name of the project manager?",
+            "när är nästa träff?",
+            "How much can we get from you?",
+            "Vilka kontaktuppgifter har ni?",
+        ] {
+            assert_eq!(asks_specific(&q.to_lowercase()), 1.0, "{q}");
+        }
+        for q in ["What is a needs analysis?", "Hur kommer vi igång med AI?"] {
+            assert_eq!(asks_specific(&q.to_lowercase()), 0.0, "{q}");
+        }
     }
 
     #[test]
