@@ -1367,6 +1367,39 @@ impl Store {
         Ok(())
     }
 
+    /// Forgets a ticket's adviser-side thread (it is gone, or creating it
+    /// was refused), so the next send makes a new one.
+    pub fn clear_thread(&self, ticket: i64, platform: Platform) -> Result<()> {
+        self.lock()?.execute(
+            "DELETE FROM threads WHERE ticket_id = ?1 AND platform = ?2",
+            params![ticket, platform.as_str()],
+        )?;
+        Ok(())
+    }
+
+    /// Follows a platform chat that moved to a new id (a Telegram group
+    /// upgraded to a supergroup): the move is recorded under `cursor` (so
+    /// it survives a restart) and the tickets' threads and remembered
+    /// messages of the old chat point at the new one, in one transaction.
+    pub fn move_chat(&self, platform: Platform, from: &str, to: &str, cursor: &str) -> Result<()> {
+        self.tx(|tx| {
+            tx.execute(
+                "INSERT INTO cursors (name, value) VALUES (?1, ?2)
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                params![cursor, to],
+            )?;
+            tx.execute(
+                "UPDATE threads SET chat_id = ?3 WHERE platform = ?1 AND chat_id = ?2",
+                params![platform.as_str(), from, to],
+            )?;
+            tx.execute(
+                "UPDATE OR IGNORE thread_messages SET chat_id = ?3 WHERE platform = ?1 AND chat_id = ?2",
+                params![platform.as_str(), from, to],
+            )?;
+            Ok(())
+        })
+    }
+
     /// The ticket whose thread `thread` is (reverse of `thread_of`).
     pub fn ticket_of_thread(
         &self,
