@@ -1523,3 +1523,116 @@ impl Frontend for Telegram {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kraft_core::Button;
+
+    fn callback_data(m: &InlineKeyboardMarkup) -> Vec<String> {
+        use teloxide::types::InlineKeyboardButtonKind;
+        m.inline_keyboard
+            .iter()
+            .flatten()
+            .filter_map(|b| match &b.kind {
+                InlineKeyboardButtonKind::CallbackData(d) => Some(d.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Every kind of button the core makes, with the longest id each can
+    /// have: ids are SQLite row ids (i64), whose longest text is i64::MIN.
+    /// A new kind of button belongs in this list.
+    fn every_button_kind_at_its_longest() -> Vec<Button> {
+        let id = i64::MIN;
+        let mut b = vec![
+            Button::new(format!("fb:up:{id}"), "👍"),
+            Button::new(format!("fb:down:{id}"), "👎"),
+            Button::new(format!("claim:{id}"), "Ta ärendet"),
+            Button::new(format!("resolve:{id}"), "Avsluta"),
+            Button::new(format!("handback:{id}"), "Tillbaka till boten"),
+            Button::new("human", "Prata med en rådgivare"),
+            Button::new("ticket:cancel", "Avbryt"),
+            Button::new("forget:yes", "Ja"),
+            Button::new("forget:no", "Nej"),
+            Button::new("match:intro", "Be om en introduktion"),
+            Button::new("an:summary", "Sammanfattning"),
+            Button::new("an:restart", "Börja om"),
+            Button::new("an:resume", "Fortsätt"),
+        ];
+        // The needs analysis's own buttons, as it makes them, every step.
+        for step in 0..32 {
+            for lang in [Lang::Sv, Lang::En] {
+                b.extend(kraft_core::analysis::prompt(step, lang).1);
+            }
+        }
+        b
+    }
+
+    #[test]
+    fn every_buttons_callback_data_fits_telegrams_64_bytes() {
+        let all = every_button_kind_at_its_longest();
+        let data = callback_data(&keyboard(&all));
+        assert_eq!(data.len(), all.len(), "no button may be left out");
+        for d in &data {
+            assert!(d.len() <= MAX_CALLBACK_DATA, "{d:?} is {} bytes", d.len());
+        }
+        // Telegram counts bytes, not characters.
+        assert!(data.iter().any(|d| d.starts_with("handback:-922")));
+    }
+
+    #[test]
+    fn a_button_over_64_bytes_is_never_sent() {
+        let long = "x".repeat(MAX_CALLBACK_DATA + 1);
+        let just = "å".repeat(MAX_CALLBACK_DATA / 2); // 64 bytes, 32 characters
+        let m = keyboard(&[
+            Button::new("fb:up:1", "👍"),
+            Button::new(long, "Too long"),
+            Button::new(just.clone(), "Just fits"),
+        ]);
+        assert_eq!(callback_data(&m), vec!["fb:up:1".to_string(), just]);
+    }
+
+    #[test]
+    fn adviser_group_errors_are_told_apart() {
+        let api = |d: &str| RequestError::Api(ApiError::Unknown(d.into()));
+        assert_eq!(
+            trouble(&api("Bad Request: TOPIC_CLOSED")),
+            Trouble::TopicClosed
+        );
+        assert_eq!(
+            trouble(&api("Bad Request: message thread not found")),
+            Trouble::ThreadGone
+        );
+        assert_eq!(
+            trouble(&api("Bad Request: not enough rights to create a topic")),
+            Trouble::Unusable("no_rights")
+        );
+        assert_eq!(
+            trouble(&RequestError::MigrateToChatId(ChatId(-100_5))),
+            Trouble::Migrated(ChatId(-100_5))
+        );
+        assert_eq!(
+            trouble(&RequestError::Api(ApiError::BotKickedFromSupergroup)),
+            Trouble::Unusable("kicked")
+        );
+        assert_eq!(
+            trouble(&RequestError::Api(ApiError::ChatNotFound)),
+            Trouble::Unusable("chat_not_found")
+        );
+        assert_eq!(trouble(&api("Bad Gateway")), Trouble::Other);
+        assert_eq!(
+            error_kind(&api("Bad Request: TOPIC_CLOSED")),
+            "topic_closed"
+        );
+    }
+
+    #[test]
+    fn stored_threads_are_read_back() {
+        assert_eq!(place("1234"), Some(Place::Id(1234)));
+        assert_eq!(place("r:77"), Some(Place::Root(77)));
+        assert_eq!(place(CREATING), Some(Place::Creating));
+        assert_eq!(place("garbage"), None);
+    }
+}
