@@ -1537,27 +1537,24 @@ async fn a_lost_create_forum_topic_answer_makes_no_second_topic() {
     let u = 7801;
     tg.user_says(u, "/human");
     wait_n(&tg, u, 1).await;
+    let is_note = |m: &Sent| m.chat == GROUP && m.buttons.iter().any(|b| b == "claim:1");
     let sent = tg
-        .wait_for(WAIT, "the ticket in the group", |s| {
-            s.iter().any(|m| m.chat == GROUP && m.text.contains("#1"))
-        })
+        .wait_for(WAIT, "the ticket in the group", |s| s.iter().any(is_note))
         .await;
-    let note = sent
-        .into_iter()
-        .find(|m| m.chat == GROUP && m.text.contains("#1"))
-        .expect("note");
+    let note = sent.iter().find(|m| is_note(m)).expect("note").clone();
     settle(&tg).await;
     assert_eq!(tg.topics().len(), 1, "one topic: {:?}", tg.topics());
     assert_eq!(tg.calls("createForumTopic"), 1);
+    let group = tg.sent_to(GROUP);
+    let notices: Vec<_> = group
+        .iter()
+        .filter(|m| m.text.contains("#1 fortsätter här"))
+        .collect();
+    assert_eq!(notices.len(), 1, "{group:#?}");
+    assert_eq!(notices[0].thread, None, "in General");
     assert_eq!(note.thread, None, "in General");
-    assert!(note.text.contains("fortsätter här"), "{}", note.text);
-    assert_eq!(
-        tg.sent_to(GROUP)
-            .iter()
-            .filter(|m| m.text.contains("#1"))
-            .count(),
-        1
-    );
+    assert_eq!(note.reply_to, Some(notices[0].message_id), "in its chain");
+    assert_eq!(group.iter().filter(|m| is_note(m)).count(), 1, "sent once");
     tg.group_says(GROUP, ADVISER, "Anna", "/claim", None, Some(&note));
     let got = wait_n(&tg, u, 2).await;
     assert!(got[1].text.contains("Anna"), "{}", got[1].text);

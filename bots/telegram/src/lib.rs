@@ -1262,8 +1262,6 @@ impl Telegram {
             let forum = self.forum.load(Ordering::Relaxed);
             let mut thread: Option<i32> = None;
             let mut reply_root: Option<i32> = None;
-            // In a forum whose topic for this ticket may exist unrecorded.
-            let mut in_general = false;
             let mut failure: Option<RequestError> = None;
             if let Some(t) = d.ticket_id {
                 let known = store
@@ -1278,7 +1276,27 @@ impl Telegram {
                             ticket = t,
                             "a topic for this ticket may exist without its id (a crash or a lost answer); it continues in General instead of a second topic"
                         );
-                        in_general = true;
+                        // The advisers are told, in a message that becomes
+                        // the root of the ticket's reply chain.
+                        let l = self.adviser_lang();
+                        let notice = texts::pick(
+                            l,
+                            &format!("#{t} fortsätter här: svara på det här meddelandet eller på dem under det. Ett tomt ämne \"#{t} …\" kan ha skapats; det kan tas bort."),
+                            &format!("#{t} continues here: reply to this message or the ones below it. An empty topic \"#{t} …\" may have been made; it can be deleted."),
+                        )
+                        .to_string();
+                        match self.send_part(g, &notice, None, None, &[]).await {
+                            Ok(id) => {
+                                self.group_usable(None);
+                                let ids = id.0.to_string();
+                                let _ = store.remember_message(Platform::Telegram, &gs, &ids, t);
+                                store
+                                    .set_thread(t, Platform::Telegram, &gs, &format!("r:{ids}"))
+                                    .map_err(store_err)?;
+                                reply_root = Some(id.0);
+                            }
+                            Err(e) => failure = Some(e),
+                        }
                     }
                     (Some(Place::Creating), false) | (None, false) => {}
                     (None, true) => match self.create_topic(g, t, &d.text).await? {
@@ -1292,34 +1310,15 @@ impl Telegram {
                 let n = parts.len();
                 for (i, part) in parts.iter().enumerate().skip(sent) {
                     let buttons: &[kraft_core::Button] = if i + 1 == n { &d.buttons } else { &[] };
-                    let fallback;
-                    let text = match (in_general && reply_root.is_none(), d.ticket_id) {
-                        (true, Some(t)) => {
-                            fallback = format!(
-                                "{}\n\n{part}",
-                                texts::pick(
-                                    self.adviser_lang(),
-                                    &format!("#{t} fortsätter här (svara på det här meddelandet). Ett tomt ämne för ärendet kan ha skapats; det kan tas bort."),
-                                    &format!("#{t} continues here (reply to this message). An empty topic may have been made for it; it can be deleted."),
-                                )
-                            );
-                            fallback.as_str()
-                        }
-                        _ => part.as_str(),
-                    };
-                    match self.send_part(g, text, reply_root, thread, buttons).await {
+                    match self.send_part(g, part, reply_root, thread, buttons).await {
                         Ok(id) => {
                             self.group_usable(None);
                             sent = i + 1;
                             if let Some(t) = d.ticket_id {
                                 let ids = id.0.to_string();
                                 let _ = store.remember_message(Platform::Telegram, &gs, &ids, t);
-                                if reply_root.is_none()
-                                    && thread.is_none()
-                                    && (!forum || in_general)
-                                {
-                                    let root = if in_general { format!("r:{ids}") } else { ids };
-                                    let _ = store.set_thread(t, Platform::Telegram, &gs, &root);
+                                if !forum && reply_root.is_none() {
+                                    let _ = store.set_thread(t, Platform::Telegram, &gs, &ids);
                                     reply_root = Some(id.0);
                                 }
                             }
