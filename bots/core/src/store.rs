@@ -2363,6 +2363,61 @@ mod tests {
     }
 
     #[test]
+    fn a_moved_chat_takes_its_threads_and_messages_and_is_recorded() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let s = Store::open(&dir.path().join("s.sqlite")).expect("open");
+        let u = s
+            .touch_user(&UserRef::new(Platform::Telegram, "7", "7"), Utc::now())
+            .expect("user");
+        let made = s
+            .create_ticket(
+                NewTicket {
+                    user_id: u.id,
+                    reason: "user_request",
+                    summary: "s",
+                    lang: Lang::Sv,
+                    platform: Platform::Telegram,
+                    chat_id: "7",
+                    relay_chat: Some("7"),
+                    max_per_day: 0,
+                },
+                |_| Vec::new(),
+                Utc::now(),
+                Duration::from_secs(60),
+            )
+            .expect("ticket");
+        let Opened::New(t, _) = made else {
+            panic!("{made:?}")
+        };
+        s.set_thread(t, Platform::Telegram, "-5", "11")
+            .expect("thread");
+        s.remember_message(Platform::Telegram, "-5", "12", t)
+            .expect("message");
+        s.move_chat(Platform::Telegram, "-5", "-1005", "tg.moved")
+            .expect("move");
+        assert_eq!(
+            s.cursor("tg.moved").expect("cursor").as_deref(),
+            Some("-1005")
+        );
+        assert_eq!(
+            s.thread_of(t, Platform::Telegram).expect("thread"),
+            Some(("-1005".into(), "11".into()))
+        );
+        assert_eq!(
+            s.ticket_of_message(Platform::Telegram, "-1005", "12")
+                .expect("message"),
+            Some(t)
+        );
+        assert_eq!(
+            s.ticket_of_message(Platform::Telegram, "-5", "12")
+                .expect("message"),
+            None
+        );
+        s.clear_thread(t, Platform::Telegram).expect("clear");
+        assert_eq!(s.thread_of(t, Platform::Telegram).expect("thread"), None);
+    }
+
+    #[test]
     fn open_tickets_from_before_migration_5_keep_their_conversation_private() {
         // A database as the previous release left it: open tickets of a
         // Telegram group member, a Discord user last seen in a server
