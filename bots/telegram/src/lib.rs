@@ -1609,8 +1609,8 @@ mod tests {
             Trouble::Unusable("no_rights")
         );
         assert_eq!(
-            trouble(&RequestError::MigrateToChatId(ChatId(-100_5))),
-            Trouble::Migrated(ChatId(-100_5))
+            trouble(&RequestError::MigrateToChatId(ChatId(-1_005))),
+            Trouble::Migrated(ChatId(-1_005))
         );
         assert_eq!(
             trouble(&RequestError::Api(ApiError::BotKickedFromSupergroup)),
