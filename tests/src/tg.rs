@@ -4,7 +4,13 @@
 //! the methods Kraft uses with the Bot API's JSON shapes, records what was
 //! sent, enforces Telegram's rate limits (answering 429 with `retry_after`
 //! when a bot exceeds them, and counting it), and injects faults: 429s,
-//! 5xx, dropped connections and redelivered updates.
+//! 5xx, dropped connections (before or after the request took effect) and
+//! redelivered updates. It refuses what Telegram refuses, with Telegram's
+//! error JSON: a message to a closed forum topic (400 TOPIC_CLOSED) or a
+//! deleted one (400 "message thread not found"), any request to a group
+//! upgraded to a supergroup (400 with `parameters.migrate_to_chat_id`), a
+//! group the bot was kicked from (403), and callback data over 64 bytes
+//! (400 BUTTON_DATA_INVALID).
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -33,6 +39,9 @@ pub enum Fault {
     /// An error Telegram gives for this request, e.g. 400 "Bad Request:
     /// message can't be deleted" (a bot's group message after 48 hours).
     Refuse(u16, &'static str),
+    /// The request takes effect, then the connection closes before the
+    /// response: the client cannot know it worked (as after a crash).
+    DropAfter,
 }
 
 /// A message the bot sent.
@@ -92,6 +101,14 @@ struct Inner {
     topics: Vec<(i64, i64, String)>,
     /// Forum topics deleted with deleteForumTopic: (chat, thread).
     deleted_topics: Vec<(i64, i64)>,
+    /// Forum topics an adviser deleted by hand: (chat, thread).
+    gone_topics: HashSet<(i64, i64)>,
+    /// Forum topics closed (by an adviser): (chat, thread).
+    closed_topics: HashSet<(i64, i64)>,
+    /// Groups upgraded to a supergroup: old id → new id.
+    migrated: HashMap<i64, i64>,
+    /// Groups the bot was kicked from.
+    kicked: HashSet<i64>,
     members: HashMap<(i64, i64), String>,
     forums: HashSet<i64>,
     blocked: HashSet<i64>,
@@ -134,6 +151,20 @@ fn err(code: u16, description: &str) -> Response {
     (
         status,
         axum::Json(json!({"ok": false, "error_code": code, "description": description})),
+    )
+        .into_response()
+}
+
+/// Telegram's answer to any request naming a group that was upgraded to
+/// a supergroup.
+fn migrated(to: i64) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        axum::Json(json!({
+            "ok": false, "error_code": 400,
+            "description": "Bad Request: group chat was upgraded to a supergroup chat",
+            "parameters": {"migrate_to_chat_id": to}
+        })),
     )
         .into_response()
 }
@@ -243,6 +274,7 @@ async fn api(
         }
     };
     // Injected faults first.
+    let mut drop_after = false;
     {
         let mut g = s.inner.lock().unwrap_or_else(|p| p.into_inner());
         *g.calls.entry(method.clone()).or_default() += 1;
@@ -256,15 +288,33 @@ async fn api(
             if g.faults[i].2 == 0 {
                 g.faults.remove(i);
             }
-            return match f {
-                Fault::TooMany(a) => too_many(a),
-                Fault::ServerError => err(502, "Bad Gateway"),
-                Fault::Drop => dropped(),
-                Fault::Refuse(code, description) => err(code, description),
-            };
+            match f {
+                Fault::TooMany(a) => return too_many(a),
+                Fault::ServerError => return err(502, "Bad Gateway"),
+                Fault::Drop => return dropped(),
+                Fault::Refuse(code, description) => return err(code, description),
+                Fault::DropAfter => drop_after = true,
+            }
+        }
+        // A group's state, for every method that names it.
+        if let Some(chat) = as_i64(&p["chat_id"]) {
+            if let Some(to) = g.migrated.get(&chat) {
+                return migrated(*to);
+            }
+            if g.kicked.contains(&chat) {
+                return err(403, "Forbidden: bot was kicked from the supergroup chat");
+            }
         }
     }
-    match method.as_str() {
+    let response = method_response(&s, &method, &p).await;
+    if drop_after {
+        return dropped();
+    }
+    response
+}
+
+async fn method_response(s: &Shared, method: &str, p: &Value) -> Response {
+    match method {
         "getme" => ok(json!({
             "id": BOT_ID, "is_bot": true, "first_name": "Kraft", "username": BOT_USERNAME,
             "can_join_groups": true, "can_read_all_group_messages": false,
@@ -391,6 +441,21 @@ async fn api(
                 .push((id, text));
             ok(json!(true))
         }
+        "reopenforumtopic" => {
+            let chat = as_i64(&p["chat_id"]).unwrap_or_default();
+            let thread = as_i64(&p["message_thread_id"]).unwrap_or_default();
+            let mut g = s.inner.lock().unwrap_or_else(|p| p.into_inner());
+            if !g.forums.contains(&chat) {
+                return err(400, "Bad Request: the chat is not a forum");
+            }
+            if !topic_exists(&g, chat, thread) {
+                return err(400, "Bad Request: message thread not found");
+            }
+            if !g.closed_topics.remove(&(chat, thread)) {
+                return err(400, "Bad Request: TOPIC_NOT_MODIFIED");
+            }
+            ok(json!(true))
+        }
         "deleteforumtopic" => {
             let chat = as_i64(&p["chat_id"]).unwrap_or_default();
             let thread = as_i64(&p["message_thread_id"]).unwrap_or_default();
@@ -429,10 +494,17 @@ async fn api(
                 None => err(400, "Bad Request: message to delete not found"),
             }
         }
-        "sendmessage" => send_message(&s, &p),
-        "getupdates" => get_updates(&s, &p).await,
+        "sendmessage" => send_message(s, p),
+        "getupdates" => get_updates(s, p).await,
         _ => err(404, "Not Found: method not found"),
     }
+}
+
+/// A forum topic that was made and is not deleted.
+fn topic_exists(g: &Inner, chat: i64, thread: i64) -> bool {
+    g.topics.iter().any(|(c, t, _)| *c == chat && *t == thread)
+        && !g.deleted_topics.contains(&(chat, thread))
+        && !g.gone_topics.contains(&(chat, thread))
 }
 
 fn send_message(s: &Shared, p: &Value) -> Response {
@@ -465,6 +537,27 @@ fn send_message(s: &Shared, p: &Value) -> Response {
     let mut g = s.inner.lock().unwrap_or_else(|p| p.into_inner());
     if g.blocked.contains(&chat) {
         return err(403, "Forbidden: bot was blocked by the user");
+    }
+    // Telegram checks the keyboard and the topic before anything is sent.
+    let too_long = p["reply_markup"]["inline_keyboard"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_array)
+        .flatten()
+        .any(|b| b["callback_data"].as_str().is_some_and(|d| d.len() > 64));
+    if too_long {
+        return err(400, "Bad Request: BUTTON_DATA_INVALID");
+    }
+    if let Some(t) = as_i64(&p["message_thread_id"]) {
+        if g.forums.contains(&chat) {
+            if !topic_exists(&g, chat, t) {
+                return err(400, "Bad Request: message thread not found");
+            }
+            if g.closed_topics.contains(&(chat, t)) {
+                return err(400, "Bad Request: TOPIC_CLOSED");
+            }
+        }
     }
     // Rate limits, as Telegram applies them.
     let now = Instant::now();
@@ -769,6 +862,38 @@ impl TgDouble {
 
     pub fn block(&self, chat: i64) {
         self.with(|g| g.blocked.insert(chat));
+    }
+
+    /// An adviser closes a forum topic.
+    pub fn close_topic(&self, chat: i64, thread: i64) {
+        self.with(|g| g.closed_topics.insert((chat, thread)));
+    }
+
+    pub fn topic_closed(&self, chat: i64, thread: i64) -> bool {
+        self.with(|g| g.closed_topics.contains(&(chat, thread)))
+    }
+
+    /// An adviser deletes a forum topic (not the bot: not in
+    /// `deleted_topics`).
+    pub fn delete_topic_by_hand(&self, chat: i64, thread: i64) {
+        self.with(|g| g.gone_topics.insert((chat, thread)));
+    }
+
+    /// The group `from` is upgraded to the supergroup `to`: every request
+    /// naming `from` is refused with `migrate_to_chat_id`.
+    pub fn migrate(&self, from: i64, to: i64) {
+        self.with(|g| g.migrated.insert(from, to));
+    }
+
+    /// The bot is removed from a group (`false`: added back).
+    pub fn kick(&self, chat: i64, kicked: bool) {
+        self.with(|g| {
+            if kicked {
+                g.kicked.insert(chat);
+            } else {
+                g.kicked.remove(&chat);
+            }
+        });
     }
 
     /// The next `n` calls of `method` ("*" = any) fail with `fault`.

@@ -1367,6 +1367,39 @@ impl Store {
         Ok(())
     }
 
+    /// Forgets a ticket's adviser-side thread (it is gone, or creating it
+    /// was refused), so the next send makes a new one.
+    pub fn clear_thread(&self, ticket: i64, platform: Platform) -> Result<()> {
+        self.lock()?.execute(
+            "DELETE FROM threads WHERE ticket_id = ?1 AND platform = ?2",
+            params![ticket, platform.as_str()],
+        )?;
+        Ok(())
+    }
+
+    /// Follows a platform chat that moved to a new id (a Telegram group
+    /// upgraded to a supergroup): the move is recorded under `cursor` (so
+    /// it survives a restart) and the tickets' threads and remembered
+    /// messages of the old chat point at the new one, in one transaction.
+    pub fn move_chat(&self, platform: Platform, from: &str, to: &str, cursor: &str) -> Result<()> {
+        self.tx(|tx| {
+            tx.execute(
+                "INSERT INTO cursors (name, value) VALUES (?1, ?2)
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                params![cursor, to],
+            )?;
+            tx.execute(
+                "UPDATE threads SET chat_id = ?3 WHERE platform = ?1 AND chat_id = ?2",
+                params![platform.as_str(), from, to],
+            )?;
+            tx.execute(
+                "UPDATE OR IGNORE thread_messages SET chat_id = ?3 WHERE platform = ?1 AND chat_id = ?2",
+                params![platform.as_str(), from, to],
+            )?;
+            Ok(())
+        })
+    }
+
     /// The ticket whose thread `thread` is (reverse of `thread_of`).
     pub fn ticket_of_thread(
         &self,
@@ -2327,6 +2360,61 @@ mod tests {
             )
             .expect("usable after the panic");
         assert!(matches!(made, Opened::New(..)), "{made:?}");
+    }
+
+    #[test]
+    fn a_moved_chat_takes_its_threads_and_messages_and_is_recorded() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let s = Store::open(&dir.path().join("s.sqlite")).expect("open");
+        let u = s
+            .touch_user(&UserRef::new(Platform::Telegram, "7", "7"), Utc::now())
+            .expect("user");
+        let made = s
+            .create_ticket(
+                NewTicket {
+                    user_id: u.id,
+                    reason: "user_request",
+                    summary: "s",
+                    lang: Lang::Sv,
+                    platform: Platform::Telegram,
+                    chat_id: "7",
+                    relay_chat: Some("7"),
+                    max_per_day: 0,
+                },
+                |_| Vec::new(),
+                Utc::now(),
+                Duration::from_secs(60),
+            )
+            .expect("ticket");
+        let Opened::New(t, _) = made else {
+            panic!("{made:?}")
+        };
+        s.set_thread(t, Platform::Telegram, "-5", "11")
+            .expect("thread");
+        s.remember_message(Platform::Telegram, "-5", "12", t)
+            .expect("message");
+        s.move_chat(Platform::Telegram, "-5", "-1005", "tg.moved")
+            .expect("move");
+        assert_eq!(
+            s.cursor("tg.moved").expect("cursor").as_deref(),
+            Some("-1005")
+        );
+        assert_eq!(
+            s.thread_of(t, Platform::Telegram).expect("thread"),
+            Some(("-1005".into(), "11".into()))
+        );
+        assert_eq!(
+            s.ticket_of_message(Platform::Telegram, "-1005", "12")
+                .expect("message"),
+            Some(t)
+        );
+        assert_eq!(
+            s.ticket_of_message(Platform::Telegram, "-5", "12")
+                .expect("message"),
+            None
+        );
+        s.clear_thread(t, Platform::Telegram).expect("clear");
+        assert_eq!(s.thread_of(t, Platform::Telegram).expect("thread"), None);
     }
 
     #[test]

@@ -15,7 +15,10 @@
 //!
 //! Advisers work from one group: a forum topic per ticket where the group
 //! has topics, a reply thread otherwise. Only current members of that
-//! group can claim, close or answer.
+//! group can claim, close or answer. The group can change under the bot:
+//! a closed topic is reopened, a deleted one replaced, a group upgraded to
+//! a supergroup followed to its new id (recorded in the state database),
+//! and while the bot cannot post there at all `/healthz` says so.
 pub mod event;
 pub mod format;
 
@@ -48,6 +51,93 @@ use tokio::sync::watch;
 pub use event::{classify, Context, Event};
 
 const OFFSET_CURSOR: &str = "telegram.offset";
+
+/// Telegram's limit on an inline button's callback data.
+pub const MAX_CALLBACK_DATA: usize = 64;
+
+/// Where the new id of a migrated adviser group is recorded: keyed by the
+/// configured id, so changing `telegram.adviser_group` to another group
+/// starts clean, and setting it to the new id makes the record moot.
+fn migration_cursor(configured: i64) -> String {
+    format!("telegram.adviser_group.{configured}.migrated_to")
+}
+
+/// What a ticket's `threads` row holds on Telegram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// A forum topic (in a forum), or the first message of the ticket's
+    /// reply chain (in a group without topics).
+    Id(i32),
+    /// In a forum: the ticket continues as a reply chain in General,
+    /// rooted at this message, because a topic may exist whose id was
+    /// never stored (see `Telegram::create_topic`).
+    Root(i32),
+    /// createForumTopic was called and its outcome is not known.
+    Creating,
+}
+
+const CREATING: &str = "creating";
+
+fn place(s: &str) -> Option<Place> {
+    if s == CREATING {
+        Some(Place::Creating)
+    } else if let Some(r) = s.strip_prefix("r:") {
+        r.parse().ok().map(Place::Root)
+    } else {
+        s.parse().ok().map(Place::Id)
+    }
+}
+
+/// What a failed request to the adviser group says about the group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Trouble {
+    /// The group became a supergroup with this id.
+    Migrated(ChatId),
+    /// 400 TOPIC_CLOSED: the topic exists, an adviser closed it.
+    TopicClosed,
+    /// 400 "message thread not found": the topic was deleted.
+    ThreadGone,
+    /// The bot cannot post in the group at all (kicked, the group gone,
+    /// no right to write or to make topics): nothing works until a person
+    /// fixes it, so `/healthz` degrades.
+    Unusable(&'static str),
+    Other,
+}
+
+fn trouble(e: &RequestError) -> Trouble {
+    match e {
+        RequestError::MigrateToChatId(to) => Trouble::Migrated(*to),
+        RequestError::Api(
+            ApiError::BotKicked
+            | ApiError::BotKickedFromSupergroup
+            | ApiError::BotKickedFromChannel,
+        ) => Trouble::Unusable("kicked"),
+        RequestError::Api(ApiError::ChatNotFound) => Trouble::Unusable("chat_not_found"),
+        RequestError::Api(ApiError::NotEnoughRightsToPostMessages) => {
+            Trouble::Unusable("no_rights")
+        }
+        // teloxide has no variants for these; the descriptions are
+        // Telegram's ("Bad Request: TOPIC_CLOSED", "Bad Request: message
+        // thread not found", "Bad Request: not enough rights to …").
+        RequestError::Api(ApiError::Unknown(d)) => {
+            let d = d.to_ascii_lowercase();
+            if d.contains("topic_closed") {
+                Trouble::TopicClosed
+            } else if d.contains("message thread not found") || d.contains("topic_deleted") {
+                Trouble::ThreadGone
+            } else if d.contains("not enough rights")
+                || d.contains("need administrator rights")
+                || d.contains("chat_write_forbidden")
+                || d.contains("not a member")
+            {
+                Trouble::Unusable("no_rights")
+            } else {
+                Trouble::Other
+            }
+        }
+        _ => Trouble::Other,
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -161,6 +251,13 @@ pub struct Health {
     /// Seconds since the Bot API last answered a request.
     pub last_contact_secs: Option<u64>,
     pub failing: bool,
+    /// False while the bot cannot post in the adviser group (kicked, the
+    /// group gone, no rights): tickets then reach nobody. True again after
+    /// the next successful post there.
+    pub adviser_group_ok: bool,
+    /// Why not (`kicked`, `chat_not_found`, `no_rights`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adviser_group_error: Option<&'static str>,
 }
 
 pub struct Telegram {
@@ -177,6 +274,11 @@ pub struct Telegram {
     /// Milliseconds after `started_at` of the last Bot API answer (-1: none).
     last_contact_ms: AtomicI64,
     failing: AtomicBool,
+    /// The adviser group's id now: `settings.adviser_group`, or the
+    /// supergroup it was upgraded to (followed and recorded); 0 = none.
+    group_id: AtomicI64,
+    /// Why the adviser group is unusable, while it is.
+    group_trouble: Mutex<Option<&'static str>>,
 }
 
 impl std::fmt::Debug for Telegram {
@@ -201,6 +303,13 @@ fn error_kind(e: &RequestError) -> &'static str {
         ) => "kicked",
         RequestError::Api(ApiError::InvalidToken) => "unauthorized",
         RequestError::Api(ApiError::CantParseEntities(_)) => "bad_formatting",
+        RequestError::Api(ApiError::ButtonDataInvalid) => "button_data_invalid",
+        RequestError::Api(ApiError::Unknown(_)) => match trouble(e) {
+            Trouble::TopicClosed => "topic_closed",
+            Trouble::ThreadGone => "thread_not_found",
+            Trouble::Unusable(kind) => kind,
+            _ => "api",
+        },
         RequestError::Api(_) => "api",
         RequestError::RetryAfter(_) => "rate_limited",
         RequestError::MigrateToChatId(_) => "migrated",
@@ -232,6 +341,18 @@ fn keyboard(buttons: &[kraft_core::Button]) -> InlineKeyboardMarkup {
     let mut rows: Vec<Vec<InlineKeyboardButton>> = Vec::new();
     let mut short = Vec::new();
     for b in buttons {
+        // Telegram refuses the whole message (400 BUTTON_DATA_INVALID) for
+        // one button over 64 bytes, which would make the answer a dead
+        // letter; cutting the id would make it another button. Every id
+        // the core makes fits (tested below with the longest ids), so this
+        // only guards against a future one that does not.
+        if b.id.len() > MAX_CALLBACK_DATA {
+            tracing::error!(
+                bytes = b.id.len(),
+                "a button's callback data is over Telegram's 64 bytes; the button is left out"
+            );
+            continue;
+        }
         let btn = InlineKeyboardButton::callback(b.label.clone(), b.id.clone());
         if b.label.chars().count() <= 3 {
             short.push(btn);
@@ -311,6 +432,31 @@ impl Telegram {
             settings.max_concurrent_chats,
             settings.max_delivery_attempts,
         );
+        // A group upgraded to a supergroup while the configuration still
+        // names the old id: the new id was recorded when the bot followed
+        // it, and is used until the configuration names the new id.
+        let mut group_id = settings.adviser_group;
+        if group_id != 0 {
+            match assistant
+                .store()
+                .cursor(&migration_cursor(settings.adviser_group))
+            {
+                Ok(Some(v)) => {
+                    if let Ok(to) = v.parse::<i64>() {
+                        tracing::warn!(
+                            configured = settings.adviser_group,
+                            to,
+                            "the adviser group was upgraded to a supergroup earlier; using its new id (set telegram.adviser_group to it)"
+                        );
+                        group_id = to;
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read the adviser group's recorded id; using the configured one")
+                }
+            }
+        }
         Ok(Arc::new(Self {
             bot,
             assistant,
@@ -324,6 +470,8 @@ impl Telegram {
             started_at: Instant::now(),
             last_contact_ms: AtomicI64::new(-1),
             failing: AtomicBool::new(false),
+            group_id: AtomicI64::new(group_id),
+            group_trouble: Mutex::new(None),
         }))
     }
 
@@ -341,7 +489,9 @@ impl Telegram {
         });
         let started = self.ctx.get().is_some();
         let failing = self.failing.load(Ordering::Relaxed);
+        let group_error = *self.group_trouble.lock().unwrap_or_else(|p| p.into_inner());
         let ok = started
+            && group_error.is_none()
             && match self.settings.mode {
                 Mode::Polling => last.is_some_and(|s| s < 120),
                 // Webhook: silence is normal; only failing requests count.
@@ -352,7 +502,50 @@ impl Telegram {
             started,
             last_contact_secs: last,
             failing,
+            adviser_group_ok: group_error.is_none(),
+            adviser_group_error: group_error,
         }
+    }
+
+    /// Records whether the adviser group can be posted in (`None`: yes).
+    fn group_usable(&self, trouble: Option<&'static str>) {
+        let mut g = self.group_trouble.lock().unwrap_or_else(|p| p.into_inner());
+        if *g != trouble {
+            match trouble {
+                Some(kind) => tracing::error!(
+                    kind,
+                    "the bot cannot post in the adviser group; tickets wait until it can (/healthz degraded)"
+                ),
+                None => tracing::info!("the adviser group can be posted in again"),
+            }
+            *g = trouble;
+        }
+    }
+
+    /// Follows the adviser group to the supergroup it was upgraded to, and
+    /// records the new id (it survives a restart; the configuration still
+    /// names the old one, see `migration_cursor`). Tickets' threads and
+    /// remembered messages move with it.
+    fn follow_migration(&self, from: ChatId, to: ChatId) -> Result<(), SendFailure> {
+        self.assistant
+            .store()
+            .move_chat(
+                Platform::Telegram,
+                &from.0.to_string(),
+                &to.0.to_string(),
+                &migration_cursor(self.settings.adviser_group),
+            )
+            .map_err(|e| {
+                tracing::error!(error = %e, "cannot record the adviser group's new id");
+                SendFailure::Transient("store", None)
+            })?;
+        self.group_id.store(to.0, Ordering::Relaxed);
+        tracing::warn!(
+            from = from.0,
+            to = to.0,
+            "the adviser group was upgraded to a supergroup; following it to its new id (recorded; set telegram.adviser_group to it)"
+        );
+        Ok(())
     }
 
     fn contact(&self, ok: bool) {
@@ -370,7 +563,8 @@ impl Telegram {
     }
 
     fn group(&self) -> Option<ChatId> {
-        (self.settings.adviser_group != 0).then_some(ChatId(self.settings.adviser_group))
+        let g = self.group_id.load(Ordering::Relaxed);
+        (g != 0).then_some(ChatId(g))
     }
 
     fn advisers_for(&self) -> &[Platform] {
@@ -601,7 +795,15 @@ impl Telegram {
             );
             return;
         };
-        match self.bot.get_chat(g).await {
+        let mut res = self.bot.get_chat(g).await;
+        // Upgraded to a supergroup while Kraft was stopped: follow it now.
+        if let Err(RequestError::MigrateToChatId(to)) = &res {
+            let to = *to;
+            if self.follow_migration(g, to).is_ok() {
+                res = self.bot.get_chat(to).await;
+            }
+        }
+        match res {
             Ok(c) => {
                 use teloxide::types::{ChatFullInfoKind, ChatFullInfoPublicKind};
                 let forum = matches!(&c.kind, ChatFullInfoKind::Public(p)
@@ -614,6 +816,9 @@ impl Telegram {
                     kind = error_kind(&e),
                     "cannot read the adviser group; using reply threads"
                 );
+                if let Trouble::Unusable(kind) = trouble(&e) {
+                    self.group_usable(Some(kind));
+                }
             }
         }
     }
@@ -687,6 +892,12 @@ impl Telegram {
     async fn handle_row(&self, row: &InboxRow) -> Result<(), CoreError> {
         let Some(ctx) = self.ctx() else {
             return Ok(());
+        };
+        // The adviser group as it is now (it may have been followed to a
+        // new id since connecting).
+        let ctx = &Context {
+            adviser_group: self.group(),
+            ..ctx.clone()
         };
         let update: Update = match serde_json::from_str(&row.payload) {
             Ok(u) => u,
@@ -1031,61 +1242,193 @@ impl Telegram {
         Ok(())
     }
 
+    /// Posts a delivery in the adviser group: in the ticket's topic (made
+    /// on first use) or reply chain. What the group does meanwhile is
+    /// handled here, each at most once per attempt: a group upgraded to a
+    /// supergroup is followed, a closed topic reopened, a deleted topic
+    /// replaced (the ticket gets the new thread id). These are permanent
+    /// for the thread, so retrying the same request would never succeed.
     async fn send_to_advisers(&self, d: &Delivery) -> Result<(), SendFailure> {
-        let Some(g) = self.group() else {
-            return Err(SendFailure::Permanent("no_adviser_group"));
-        };
-        let gs = g.0.to_string();
         let store = self.assistant.store();
-        let forum = self.forum.load(Ordering::Relaxed);
-        let mut thread: Option<i32> = None;
-        let mut reply_root: Option<i32> = None;
-        if let Some(t) = d.ticket_id {
-            let known = store
-                .thread_of(t, Platform::Telegram)
-                .map_err(|_| SendFailure::Transient("store", None))?
-                .and_then(|(_, th)| th.parse::<i32>().ok());
-            match (known, forum) {
-                (Some(th), true) => thread = Some(th),
-                (Some(root), false) => reply_root = Some(root),
-                (None, true) => {
-                    let first = d.text.lines().next().unwrap_or("").trim();
-                    let name: String = format!("#{t} {first}").chars().take(120).collect();
-                    let topic = self
-                        .bot
-                        .create_forum_topic(g, name)
-                        .await
-                        .map_err(|e| classify_failure(&e))?;
-                    let th = topic.thread_id.0 .0;
-                    store
-                        .set_thread(t, Platform::Telegram, &gs, &th.to_string())
-                        .map_err(|_| SendFailure::Transient("store", None))?;
-                    thread = Some(th);
-                }
-                (None, false) => {}
-            }
-        }
-        let parts = format::split(&d.text, format::MAX_MESSAGE);
-        let n = parts.len();
-        for (i, part) in parts.iter().enumerate().skip(d.parts_sent.max(0) as usize) {
-            let buttons: &[kraft_core::Button] = if i + 1 == n { &d.buttons } else { &[] };
-            let id = self
-                .send_part(g, part, reply_root, thread, buttons)
-                .await
-                .map_err(|e| classify_failure(&e))?;
+        let store_err = |_| SendFailure::Transient("store", None);
+        let mut sent = d.parts_sent.max(0) as usize;
+        let mut followed = false;
+        let mut repaired = false;
+        loop {
+            let Some(g) = self.group() else {
+                return Err(SendFailure::Permanent("no_adviser_group"));
+            };
+            let gs = g.0.to_string();
+            let forum = self.forum.load(Ordering::Relaxed);
+            let mut thread: Option<i32> = None;
+            let mut reply_root: Option<i32> = None;
+            let mut failure: Option<RequestError> = None;
             if let Some(t) = d.ticket_id {
-                let ids = id.0.to_string();
-                let _ = store.remember_message(Platform::Telegram, &gs, &ids, t);
-                if !forum && reply_root.is_none() {
-                    let _ = store.set_thread(t, Platform::Telegram, &gs, &ids);
-                    reply_root = Some(id.0);
+                let known = store
+                    .thread_of(t, Platform::Telegram)
+                    .map_err(store_err)?
+                    .and_then(|(_, th)| place(&th));
+                match (known, forum) {
+                    (Some(Place::Id(th)), true) => thread = Some(th),
+                    (Some(Place::Id(root) | Place::Root(root)), _) => reply_root = Some(root),
+                    (Some(Place::Creating), true) => {
+                        tracing::warn!(
+                            ticket = t,
+                            "a topic for this ticket may exist without its id (a crash or a lost answer); it continues in General instead of a second topic"
+                        );
+                        // The advisers are told, in a message that becomes
+                        // the root of the ticket's reply chain.
+                        let l = self.adviser_lang();
+                        let notice = texts::pick(
+                            l,
+                            &format!("#{t} fortsätter här: svara på det här meddelandet eller på dem under det. Ett tomt ämne \"#{t} …\" kan ha skapats; det kan tas bort."),
+                            &format!("#{t} continues here: reply to this message or the ones below it. An empty topic \"#{t} …\" may have been made; it can be deleted."),
+                        )
+                        .to_string();
+                        match self.send_part(g, &notice, None, None, &[]).await {
+                            Ok(id) => {
+                                self.group_usable(None);
+                                let ids = id.0.to_string();
+                                let _ = store.remember_message(Platform::Telegram, &gs, &ids, t);
+                                store
+                                    .set_thread(t, Platform::Telegram, &gs, &format!("r:{ids}"))
+                                    .map_err(store_err)?;
+                                reply_root = Some(id.0);
+                            }
+                            Err(e) => failure = Some(e),
+                        }
+                    }
+                    (Some(Place::Creating), false) | (None, false) => {}
+                    (None, true) => match self.create_topic(g, t, &d.text).await? {
+                        Ok(th) => thread = Some(th),
+                        Err(e) => failure = Some(e),
+                    },
                 }
             }
-            if n > 1 && i + 1 < n {
-                let _ = store.set_parts_sent(d.id, i as i64 + 1);
+            if failure.is_none() {
+                let parts = format::split(&d.text, format::MAX_MESSAGE);
+                let n = parts.len();
+                for (i, part) in parts.iter().enumerate().skip(sent) {
+                    let buttons: &[kraft_core::Button] = if i + 1 == n { &d.buttons } else { &[] };
+                    match self.send_part(g, part, reply_root, thread, buttons).await {
+                        Ok(id) => {
+                            self.group_usable(None);
+                            sent = i + 1;
+                            if let Some(t) = d.ticket_id {
+                                let ids = id.0.to_string();
+                                let _ = store.remember_message(Platform::Telegram, &gs, &ids, t);
+                                if !forum && reply_root.is_none() {
+                                    let _ = store.set_thread(t, Platform::Telegram, &gs, &ids);
+                                    reply_root = Some(id.0);
+                                }
+                            }
+                            if n > 1 && i + 1 < n {
+                                let _ = store.set_parts_sent(d.id, i as i64 + 1);
+                            }
+                        }
+                        Err(e) => {
+                            failure = Some(e);
+                            break;
+                        }
+                    }
+                }
+            }
+            let Some(e) = failure else {
+                return Ok(());
+            };
+            match (trouble(&e), d.ticket_id) {
+                (Trouble::Migrated(to), _) if !followed => {
+                    followed = true;
+                    self.follow_migration(g, to)?;
+                }
+                (Trouble::TopicClosed, Some(t)) if !repaired && thread.is_some() => {
+                    repaired = true;
+                    let th = ThreadId(MessageId(thread.unwrap_or_default()));
+                    match self.bot.reopen_forum_topic(g, th).await {
+                        Ok(_) => {
+                            tracing::warn!(ticket = t, "the ticket's topic was closed; reopened it")
+                        }
+                        Err(e) => {
+                            // Cannot reopen (no right to manage topics):
+                            // a new topic the bot can post in.
+                            tracing::warn!(ticket = t, kind = error_kind(&e), "the ticket's topic is closed and cannot be reopened; making a new one");
+                            store
+                                .clear_thread(t, Platform::Telegram)
+                                .map_err(store_err)?;
+                        }
+                    }
+                }
+                (Trouble::ThreadGone, Some(t)) if !repaired && thread.is_some() => {
+                    repaired = true;
+                    tracing::warn!(
+                        ticket = t,
+                        "the ticket's topic was deleted; making a new one"
+                    );
+                    store
+                        .clear_thread(t, Platform::Telegram)
+                        .map_err(store_err)?;
+                }
+                (Trouble::Unusable(kind), _) => {
+                    self.group_usable(Some(kind));
+                    // Not a dead letter: the notes wait (with back-off, up
+                    // to `max_delivery_attempts`) for a person to fix it.
+                    return Err(SendFailure::Transient(kind, None));
+                }
+                _ => return Err(classify_failure(&e)),
             }
         }
-        Ok(())
+    }
+
+    /// Creates a ticket's forum topic and records its id. `Err`: a store
+    /// failure; `Ok(Err)`: Telegram's answer.
+    ///
+    /// Telegram has no idempotency key for createForumTopic, so the
+    /// guarantee is built around the call: the intent (`creating`) is
+    /// committed before the request, and only a definite answer from
+    /// Telegram replaces it, with the topic's id on success, or removed on
+    /// a refusal (which created nothing). A crash, or a lost response,
+    /// leaves the intent, and a send that finds it never calls
+    /// createForumTopic for that ticket again: the ticket continues as a
+    /// reply chain in General. So a ticket never gets a second topic; at
+    /// worst one empty topic is left, and the advisers are told.
+    async fn create_topic(
+        &self,
+        g: ChatId,
+        ticket: i64,
+        text: &str,
+    ) -> Result<Result<i32, RequestError>, SendFailure> {
+        let store = self.assistant.store();
+        let store_err = |_| SendFailure::Transient("store", None);
+        let gs = g.0.to_string();
+        store
+            .set_thread(ticket, Platform::Telegram, &gs, CREATING)
+            .map_err(store_err)?;
+        let first = text.lines().next().unwrap_or("").trim();
+        let name: String = format!("#{ticket} {first}").chars().take(120).collect();
+        match self.bot.create_forum_topic(g, name).await {
+            Ok(topic) => {
+                self.group_usable(None);
+                let th = topic.thread_id.0 .0;
+                store
+                    .set_thread(ticket, Platform::Telegram, &gs, &th.to_string())
+                    .map_err(store_err)?;
+                Ok(Ok(th))
+            }
+            Err(e) => {
+                let refused = matches!(
+                    e,
+                    RequestError::Api(_)
+                        | RequestError::RetryAfter(_)
+                        | RequestError::MigrateToChatId(_)
+                );
+                if refused {
+                    store
+                        .clear_thread(ticket, Platform::Telegram)
+                        .map_err(store_err)?;
+                }
+                Ok(Err(e))
+            }
+        }
     }
 }
 
@@ -1177,5 +1520,118 @@ impl Frontend for Telegram {
             "Meddelandet nådde inte användaren: användaren har blockerat boten eller lämnat chatten",
             "The message did not reach the user: the user has blocked the bot or left the chat",
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kraft_core::Button;
+
+    fn callback_data(m: &InlineKeyboardMarkup) -> Vec<String> {
+        use teloxide::types::InlineKeyboardButtonKind;
+        m.inline_keyboard
+            .iter()
+            .flatten()
+            .filter_map(|b| match &b.kind {
+                InlineKeyboardButtonKind::CallbackData(d) => Some(d.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Every kind of button the core makes, with the longest id each can
+    /// have: ids are SQLite row ids (i64), whose longest text is i64::MIN.
+    /// A new kind of button belongs in this list.
+    fn every_button_kind_at_its_longest() -> Vec<Button> {
+        let id = i64::MIN;
+        let mut b = vec![
+            Button::new(format!("fb:up:{id}"), "👍"),
+            Button::new(format!("fb:down:{id}"), "👎"),
+            Button::new(format!("claim:{id}"), "Ta ärendet"),
+            Button::new(format!("resolve:{id}"), "Avsluta"),
+            Button::new(format!("handback:{id}"), "Tillbaka till boten"),
+            Button::new("human", "Prata med en rådgivare"),
+            Button::new("ticket:cancel", "Avbryt"),
+            Button::new("forget:yes", "Ja"),
+            Button::new("forget:no", "Nej"),
+            Button::new("match:intro", "Be om en introduktion"),
+            Button::new("an:summary", "Sammanfattning"),
+            Button::new("an:restart", "Börja om"),
+            Button::new("an:resume", "Fortsätt"),
+        ];
+        // The needs analysis's own buttons, as it makes them, every step.
+        for step in 0..32 {
+            for lang in [Lang::Sv, Lang::En] {
+                b.extend(kraft_core::analysis::prompt(step, lang).1);
+            }
+        }
+        b
+    }
+
+    #[test]
+    fn every_buttons_callback_data_fits_telegrams_64_bytes() {
+        let all = every_button_kind_at_its_longest();
+        let data = callback_data(&keyboard(&all));
+        assert_eq!(data.len(), all.len(), "no button may be left out");
+        for d in &data {
+            assert!(d.len() <= MAX_CALLBACK_DATA, "{d:?} is {} bytes", d.len());
+        }
+        // Telegram counts bytes, not characters.
+        assert!(data.iter().any(|d| d.starts_with("handback:-922")));
+    }
+
+    #[test]
+    fn a_button_over_64_bytes_is_never_sent() {
+        let long = "x".repeat(MAX_CALLBACK_DATA + 1);
+        let just = "å".repeat(MAX_CALLBACK_DATA / 2); // 64 bytes, 32 characters
+        let m = keyboard(&[
+            Button::new("fb:up:1", "👍"),
+            Button::new(long, "Too long"),
+            Button::new(just.clone(), "Just fits"),
+        ]);
+        assert_eq!(callback_data(&m), vec!["fb:up:1".to_string(), just]);
+    }
+
+    #[test]
+    fn adviser_group_errors_are_told_apart() {
+        let api = |d: &str| RequestError::Api(ApiError::Unknown(d.into()));
+        assert_eq!(
+            trouble(&api("Bad Request: TOPIC_CLOSED")),
+            Trouble::TopicClosed
+        );
+        assert_eq!(
+            trouble(&api("Bad Request: message thread not found")),
+            Trouble::ThreadGone
+        );
+        assert_eq!(
+            trouble(&api("Bad Request: not enough rights to create a topic")),
+            Trouble::Unusable("no_rights")
+        );
+        assert_eq!(
+            trouble(&RequestError::MigrateToChatId(ChatId(-1_005))),
+            Trouble::Migrated(ChatId(-1_005))
+        );
+        assert_eq!(
+            trouble(&RequestError::Api(ApiError::BotKickedFromSupergroup)),
+            Trouble::Unusable("kicked")
+        );
+        assert_eq!(
+            trouble(&RequestError::Api(ApiError::ChatNotFound)),
+            Trouble::Unusable("chat_not_found")
+        );
+        assert_eq!(trouble(&api("Bad Gateway")), Trouble::Other);
+        assert_eq!(
+            error_kind(&api("Bad Request: TOPIC_CLOSED")),
+            "topic_closed"
+        );
+    }
+
+    #[test]
+    fn stored_threads_are_read_back() {
+        assert_eq!(place("1234"), Some(Place::Id(1234)));
+        assert_eq!(place("r:77"), Some(Place::Root(77)));
+        assert_eq!(place(CREATING), Some(Place::Creating));
+        assert_eq!(place("garbage"), None);
     }
 }
