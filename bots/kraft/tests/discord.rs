@@ -1024,8 +1024,14 @@ async fn a_locked_database_delays_but_loses_no_message_and_no_interaction() {
         3,
         "each answered exactly once"
     );
+    // The lock must have been met: by the event store ("holding it"), or,
+    // when a starved runtime dispatched the events only after it ended,
+    // by the delivery that was recorded while it lasted.
     let log = s.log();
-    assert!(log.contains("holding it"), "the lock was noticed:\n{log}");
+    assert!(
+        log.contains("holding it") || log.contains("state database is busy"),
+        "the lock was noticed:\n{log}"
+    );
     assert!(!log.contains("panicked"), "{log}");
     assert!(
         w.dc.unknown_routes().is_empty(),
