@@ -35,7 +35,10 @@ fn hostile_text_always_gets_one_answer_in_its_own_chat() {
     runner
         .run(&hostile(), |text| {
             let i = n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let u = user(&format!("fuzz-{}", i % 7));
+            // Twenty messages per user, under the flood burst (30): a
+            // longer run (PROPTEST_CASES) must not turn into a flood test,
+            // whose "slow down, then silence" is checked below.
+            let u = user(&format!("fuzz-{}", i / 20));
             let actions = rt
                 .block_on(bot.assistant.handle(&kraft_core::Incoming::text(&u, &text)))
                 .map_err(|e| TestCaseError::fail(format!("handle failed: {e}")))?;
