@@ -38,6 +38,17 @@ fn first_source(a: &Answer) -> &str {
 
 /// Answered, from one of `sources` first, with every one of `facts`
 /// (lower case) in the text, and not ending on a lead-in.
+/// The answer's first word, lower-cased, without its "." or "!".
+fn first_word(a: &Answer) -> String {
+    let w = a
+        .text
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_lowercase();
+    w.trim_end_matches(['.', '!']).to_string()
+}
+
 fn assert_answers(a: &Answer, sources: &[&str], facts: &[&str]) {
     assert_eq!(a.kind, AnswerKind::Answered, "{}", shown(a));
     assert!(
@@ -55,17 +66,8 @@ fn assert_answers(a: &Answer, sources: &[&str], facts: &[&str]) {
         shown(a)
     );
     // A page's "Nej." answers the page's own question, none of these.
-    let first = a
-        .text
-        .split_whitespace()
-        .next()
-        .unwrap_or("")
-        .to_lowercase();
     assert!(
-        !matches!(
-            first.trim_end_matches(['.', '!']),
-            "ja" | "nej" | "yes" | "no"
-        ),
+        !matches!(first_word(a).as_str(), "ja" | "nej" | "yes" | "no"),
         "opens with another question's verdict: {}",
         shown(a)
     );
@@ -236,14 +238,8 @@ async fn a_pages_yes_or_no_answers_only_its_own_question() {
         "behöver vi en ai-policy för de anställda?",
     ] {
         let a = ask(&b, q).await;
-        let first = a
-            .text
-            .split_whitespace()
-            .next()
-            .unwrap_or("")
-            .to_lowercase();
         assert!(
-            !matches!(first.trim_end_matches(['.', '!']), "ja" | "nej"),
+            !matches!(first_word(&a).as_str(), "ja" | "nej"),
             "{q}: {}",
             shown(&a)
         );

@@ -290,7 +290,7 @@ pub fn select_answer(
             shown.push(i);
             any = true;
         }
-        let mut order = shown.clone();
+        let mut order = shown;
         order.sort_by(|a, b| scores[*b].total_cmp(&scores[*a]).then(a.cmp(b)));
         for i in order {
             let short = len(&out[&i]);
