@@ -13,13 +13,19 @@
 //!   ([`DcDouble::serenity_http`] builds one);
 //! * the gateway websocket (plain `ws://`, text JSON frames): HELLO,
 //!   heartbeat ACKs, IDENTIFY → READY, RESUME with replay of what the
-//!   client missed, RECONNECT, INVALID SESSION and close codes.
+//!   client missed, RECONNECT, INVALID SESSION and close codes. As on
+//!   Discord, an event made while no session exists, or kept for a RESUME
+//!   that never comes (the client identifies afresh), is lost to the
+//!   gateway; the message stays readable with `GET /channels/{id}/messages`.
 //!
 //! It records every call, answers with JSON shapes serenity 0.12.5
 //! deserialises, enforces the Discord rules a bot can trip over (one
-//! interaction callback, 3 s to acknowledge, one thread per message,
-//! nonce de-duplication, empty/too-long messages, command name and locale
-//! rules, unknown channels) and injects faults (429, 5xx, 403) on demand.
+//! interaction callback, 3 s to acknowledge, interaction tokens that
+//! expire after 15 minutes, one thread per message, nonce de-duplication
+//! within a window of minutes, the global limit of 50 requests a second,
+//! empty/too-long messages, command name and locale rules, unknown
+//! channels) and injects faults (429, 5xx, 403, a response lost after the
+//! request took effect) on demand.
 //! It also builds gateway events (DMs, guild messages, slash commands,
 //! button presses) in Discord's shapes. Nothing here talks to the internet.
 use std::collections::{HashMap, HashSet};
@@ -118,6 +124,19 @@ pub struct DcConfig {
     /// an IDENTIFY asking for any other privileged intent is closed with
     /// 4014, as Discord does.
     pub privileged_intents: u64,
+    /// How long `enforce_nonce` de-duplicates: Discord checks a nonce for
+    /// uniqueness "in the past few minutes", not forever. After this the
+    /// same nonce makes a second message. 0 = forever.
+    pub nonce_window_ms: u64,
+    /// Discord's global limit: requests per second per bot token, across
+    /// all routes except interaction callbacks and interaction webhooks;
+    /// one more in the same second gets 429 with `"global": true`.
+    /// 0 = no limit.
+    pub global_per_sec: usize,
+    /// An interaction token is valid for 15 minutes; after that its
+    /// webhook routes (edit/delete the response, follow-ups) answer
+    /// 404 10015 "Unknown Webhook".
+    pub token_ttl_ms: u64,
 }
 
 /// The privileged gateway intents.
@@ -137,6 +156,9 @@ impl Default for DcConfig {
             close_after_identify: None,
             ack_deadline_ms: 3000,
             privileged_intents: PRIVILEGED_INTENTS,
+            nonce_window_ms: 180_000,
+            global_per_sec: 50,
+            token_ttl_ms: 15 * 60 * 1000,
         }
     }
 }
@@ -162,6 +184,9 @@ pub enum Fault {
         code: u64,
         message: String,
     },
+    /// The request takes effect, then the connection breaks before the
+    /// response: the client cannot know it worked (as after a crash).
+    DropAfter,
 }
 
 /// One HTTP request as it arrived. `path` is relative to `/api/v10`.
@@ -276,8 +301,6 @@ struct Session {
 #[derive(Default)]
 struct Gw {
     session: Option<Session>,
-    /// Dispatches made before any session existed.
-    pending: Vec<(String, Value)>,
     /// The identified or resumed connection that dispatches go to.
     live: Option<(u64, UnboundedSender<Out>)>,
     /// The newest connection, identified or not.
@@ -306,8 +329,21 @@ struct Inner {
     messages: Vec<Posted>,
     /// (channel, message) pairs that exist: users' and the bot's.
     known_messages: HashSet<(u64, u64)>,
-    nonces: HashMap<(u64, String), usize>,
+    /// (channel, nonce) → (index in `messages`, when it was made).
+    nonces: HashMap<(u64, String), (usize, Instant)>,
     deduped: usize,
+    /// Messages users wrote (from MESSAGE_CREATE), as `GET
+    /// /channels/{id}/messages` returns them: (channel, id, message).
+    history: Vec<(u64, u64, Value)>,
+    /// Guild member roles seen in events, for `GET /guilds/{g}/members/{u}`.
+    roles: HashMap<u64, Vec<u64>>,
+    /// When the last requests that count towards the global limit came.
+    recent: std::collections::VecDeque<Instant>,
+    global_limited: usize,
+    /// Dispatches lost because no session could take them (Discord does
+    /// not keep events for a bot that is not connected, and a new session
+    /// starts empty).
+    dropped_events: usize,
     threads: Vec<Thread>,
     /// Channels (threads) deleted with `DELETE /channels/{id}`.
     deleted_channels: Vec<u64>,
@@ -739,6 +775,14 @@ impl Inner {
         }
     }
 
+    fn learn_roles(&mut self, user: &Value, member: &Value) {
+        let (Some(id), Some(roles)) = (id_of(&user["id"]), member["roles"].as_array()) else {
+            return;
+        };
+        self.roles
+            .insert(id, roles.iter().filter_map(id_of).collect());
+    }
+
     /// A channel seen in an event: a DM when there is no guild.
     fn learn_channel(&mut self, channel: u64, guild: Option<u64>, user: Option<u64>) {
         if self.channels.contains_key(&channel) {
@@ -783,7 +827,16 @@ impl Inner {
                     return;
                 };
                 self.learn_channel(ch, id_of(&d["guild_id"]), id_of(&d["author"]["id"]));
+                self.learn_roles(&d["author"], &d["member"]);
                 self.known_messages.insert((ch, id));
+                // REST messages carry neither guild_id nor member: those
+                // come with gateway events only.
+                let mut rest = d.clone();
+                if let Some(o) = rest.as_object_mut() {
+                    o.remove("guild_id");
+                    o.remove("member");
+                }
+                self.history.push((ch, id, rest));
             }
             "INTERACTION_CREATE" => {
                 let user = if d["member"].is_object() {
@@ -792,6 +845,7 @@ impl Inner {
                     &d["user"]
                 };
                 self.learn_user(user);
+                self.learn_roles(user, &d["member"]);
                 let (Some(id), Some(token), Some(ch)) = (
                     id_of(&d["id"]),
                     d["token"].as_str(),
@@ -852,12 +906,15 @@ impl Inner {
         Some(d)
     }
 
-    /// Sends a dispatch to the live connection, or keeps it for the next
-    /// RESUME (logged with a seq) or IDENTIFY (pending).
+    /// Sends a dispatch to the live connection, or keeps it in the
+    /// session for a RESUME to replay. With no session it is lost, as on
+    /// Discord: a bot that is not connected misses events, and a new
+    /// session (IDENTIFY) starts from its READY. The message itself stays
+    /// readable over REST.
     fn push(&mut self, bot: u64, t: &str, d: Value) -> u64 {
         self.learn(t, &d);
         if self.gw.session.is_none() {
-            self.gw.pending.push((t.to_string(), d));
+            self.dropped_events += 1;
             return 0;
         }
         let Some(d) = self.visible(bot, t, d) else {
@@ -1068,10 +1125,17 @@ async fn rest(
             // GET /gateway is the one route Discord serves without a token.
             if segs != ["gateway"] && auth != format!("Bot {}", s.cfg.token) {
                 derr(401, 0, "401: Unauthorized")
-            } else if let Some(f) = take_fault(&s, method.as_str(), &segs) {
-                f
+            } else if let Some(r) = over_global_limit(&s, &segs) {
+                r
             } else {
-                route(&s, &method, &segs, &b)
+                match take_fault(&s, method.as_str(), &segs) {
+                    Some(Ok(f)) => f,
+                    Some(Err(DropAfter)) => {
+                        let _ = route(&s, &method, &segs, query.as_deref(), &b);
+                        dropped()
+                    }
+                    None => route(&s, &method, &segs, query.as_deref(), &b),
+                }
             }
         }
     };
@@ -1088,7 +1152,49 @@ async fn rest(
     resp
 }
 
-fn take_fault(s: &Shared, method: &str, segs: &[&str]) -> Option<Response> {
+/// Discord's global limit (`DcConfig::global_per_sec`): interaction
+/// callbacks and interaction webhooks do not count.
+fn over_global_limit(s: &Shared, segs: &[&str]) -> Option<Response> {
+    let limit = s.cfg.global_per_sec;
+    if limit == 0 || matches!(segs.first(), Some(&("interactions" | "webhooks"))) {
+        return None;
+    }
+    s.with(|g| {
+        let second = Duration::from_secs(1);
+        while g.recent.front().is_some_and(|t| t.elapsed() >= second) {
+            g.recent.pop_front();
+        }
+        if g.recent.len() >= limit {
+            g.global_limited += 1;
+            let wait = g
+                .recent
+                .front()
+                .map_or(second, |t| second.saturating_sub(t.elapsed()));
+            let ms = u64::try_from(wait.as_millis()).unwrap_or(1000).max(1);
+            return Some(rate_limited(ms, true));
+        }
+        g.recent.push_back(Instant::now());
+        None
+    })
+}
+
+/// A response whose body breaks after the headers: the client sees the
+/// connection fail mid-response.
+fn dropped() -> Response {
+    let stream = futures::stream::once(async {
+        Err::<Bytes, std::io::Error>(std::io::Error::other("dropped"))
+    });
+    Response::builder()
+        .status(200)
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from_stream(stream))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// `Fault::DropAfter`: answer, then break the connection.
+struct DropAfter;
+
+fn take_fault(s: &Shared, method: &str, segs: &[&str]) -> Option<Result<Response, DropAfter>> {
     s.with(|g| {
         let i = g
             .faults
@@ -1100,7 +1206,7 @@ fn take_fault(s: &Shared, method: &str, segs: &[&str]) -> Option<Response> {
             g.faults.remove(i);
         }
         g.faults_served += 1;
-        Some(match f {
+        Some(Ok(match f {
             Fault::RateLimited { retry_after_ms } => {
                 g.rate_limited += 1;
                 rate_limited(retry_after_ms, false)
@@ -1125,11 +1231,18 @@ fn take_fault(s: &Shared, method: &str, segs: &[&str]) -> Option<Response> {
                 code,
                 message,
             } => derr(status, code, &message),
-        })
+            Fault::DropAfter => return Some(Err(DropAfter)),
+        }))
     })
 }
 
-fn route(s: &Shared, method: &Method, segs: &[&str], body: &Value) -> Response {
+fn route(
+    s: &Shared,
+    method: &Method,
+    segs: &[&str],
+    query: Option<&str>,
+    body: &Value,
+) -> Response {
     let cfg = &*s.cfg;
     let m = method.as_str();
     let num = |i: usize| segs.get(i).and_then(|x| x.parse::<u64>().ok());
@@ -1204,6 +1317,23 @@ fn route(s: &Shared, method: &Method, segs: &[&str], body: &Value) -> Response {
             Some(ch) => thread_without_message(s, ch, body),
             None => unknown_channel(),
         },
+        ("GET", ["channels", _, "messages"]) => match num(1) {
+            Some(ch) => list_messages(s, ch, query),
+            None => unknown_channel(),
+        },
+        ("GET", ["guilds", guild, "members", user]) => {
+            if guild.parse::<u64>().ok() != Some(cfg.guild_id) {
+                return derr(404, 10004, "Unknown Guild");
+            }
+            let found = user.parse::<u64>().ok().and_then(|u| {
+                s.with(|g| {
+                    let name = g.users.get(&u)?.clone();
+                    let roles = g.roles.get(&u).cloned().unwrap_or_default();
+                    Some(member_json(Some(user_json(u, &name, false)), &roles))
+                })
+            });
+            found.map_or_else(|| derr(404, 10007, "Unknown Member"), ok)
+        }
         ("GET", ["channels", _]) => {
             let json = num(1).and_then(|ch| s.with(|g| g.channel_json(ch, cfg)));
             json.map(ok).unwrap_or_else(unknown_channel)
@@ -1237,6 +1367,75 @@ fn route(s: &Shared, method: &Method, segs: &[&str], body: &Value) -> Response {
             derr(404, 0, "404: Not Found")
         }
     }
+}
+
+/// `GET /channels/{id}/messages`: users' messages and the bot's, newest
+/// first; `after` gives the `limit` messages right after that id, `before`
+/// those right before it. Like Discord, no nonce in what it lists.
+fn list_messages(s: &Shared, ch: u64, query: Option<&str>) -> Response {
+    let cfg = &*s.cfg;
+    let mut limit = 50usize;
+    let (mut after, mut before) = (None, None);
+    for (k, v) in query
+        .unwrap_or("")
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+    {
+        match k {
+            "limit" => match v.parse::<usize>() {
+                Ok(n @ 1..=100) => limit = n,
+                _ => return form_error("limit", "NUMBER_TYPE_MAX", "Must be between 1 and 100."),
+            },
+            "after" => after = v.parse::<u64>().ok(),
+            "before" => before = v.parse::<u64>().ok(),
+            _ => {}
+        }
+    }
+    s.with(|g| {
+        if !g.channels.contains_key(&ch) {
+            return unknown_channel();
+        }
+        let mut all: Vec<(u64, Value)> = g
+            .history
+            .iter()
+            .filter(|(c, _, _)| *c == ch)
+            .map(|(_, id, m)| (*id, m.clone()))
+            .collect();
+        for p in g.messages.iter().filter(|p| p.channel == ch && !p.deleted) {
+            // An interaction's response lives in the channel too; a
+            // deferred one that was never edited has nothing to show.
+            if p.content.is_empty() && p.embeds.is_empty() {
+                continue;
+            }
+            let mut j = g.posted_json(p, cfg);
+            if let Some(o) = j.as_object_mut() {
+                o.remove("nonce");
+            }
+            all.push((p.id, j));
+        }
+        all.sort_by_key(|(id, _)| *id);
+        all.dedup_by_key(|(id, _)| *id);
+        let picked: Vec<Value> = match (after, before) {
+            (Some(a), _) => {
+                let mut v: Vec<Value> = all
+                    .into_iter()
+                    .filter(|(id, _)| *id > a)
+                    .take(limit)
+                    .map(|(_, m)| m)
+                    .collect();
+                v.reverse();
+                v
+            }
+            (None, b) => all
+                .into_iter()
+                .rev()
+                .filter(|(id, _)| b.is_none_or(|b| *id < b))
+                .take(limit)
+                .map(|(_, m)| m)
+                .collect(),
+        };
+        ok(json!(picked))
+    })
 }
 
 fn put_commands(s: &Shared, app: &str, guild: Option<u64>, body: &Value) -> Response {
@@ -1393,7 +1592,8 @@ fn callback(s: &Shared, id: &str, token: &str, body: &Value) -> Response {
     })
 }
 
-/// The interaction a webhook URL belongs to, or Discord's 404.
+/// The interaction a webhook URL belongs to, or Discord's 404 (also once
+/// the token's 15 minutes are over).
 fn webhook_itx(g: &Inner, cfg: &DcConfig, app: &str, token: &str) -> Result<Itx, Box<Response>> {
     if app.parse::<u64>().ok() != Some(cfg.app_id) {
         return Err(Box::new(derr(404, 10015, "Unknown Webhook")));
@@ -1401,6 +1601,7 @@ fn webhook_itx(g: &Inner, cfg: &DcConfig, app: &str, token: &str) -> Result<Itx,
     g.by_token
         .get(token)
         .and_then(|i| g.interactions.get(i))
+        .filter(|i| i.at.elapsed() <= Duration::from_millis(cfg.token_ttl_ms))
         .cloned()
         .ok_or_else(|| Box::new(derr(404, 10015, "Unknown Webhook")))
 }
@@ -1532,13 +1733,16 @@ fn create_message(s: &Shared, ch: u64, body: &Value) -> Response {
                 );
             }
         }
-        // enforce_nonce: the same nonce in the same channel gives back
-        // the first message instead of a second one.
+        // enforce_nonce: the same nonce in the same channel within the
+        // window gives back the first message instead of a second one.
         if let (Some(n), true) = (&nonce, body["enforce_nonce"].as_bool() == Some(true)) {
-            if let Some(&i) = g.nonces.get(&(ch, n.clone())) {
-                g.deduped += 1;
-                let p = g.messages[i].clone();
-                return ok(g.posted_json(&p, cfg));
+            let window = Duration::from_millis(cfg.nonce_window_ms);
+            if let Some(&(i, at)) = g.nonces.get(&(ch, n.clone())) {
+                if cfg.nonce_window_ms == 0 || at.elapsed() <= window {
+                    g.deduped += 1;
+                    let p = g.messages[i].clone();
+                    return ok(g.posted_json(&p, cfg));
+                }
             }
         }
         if let Some(r) = id_of(&body["message_reference"]["message_id"]) {
@@ -1555,7 +1759,7 @@ fn create_message(s: &Shared, ch: u64, body: &Value) -> Response {
         let p = g.upsert_posted(snowflake(), ch, Via::Channel, body);
         if let Some(n) = nonce {
             let i = g.messages.len() - 1;
-            g.nonces.insert((ch, n), i);
+            g.nonces.insert((ch, n), (i, Instant::now()));
         }
         ok(g.posted_json(&p, cfg))
     })
@@ -1835,19 +2039,12 @@ fn on_frame(s: &Shared, conn: u64, tx: &UnboundedSender<Out>, authed: &mut bool,
                 return;
             }
             *authed = true;
-            // Dispatches no socket ever saw move to the new session, like
-            // events that happen after it starts; those a dead socket was
-            // given are lost, as on Discord.
-            let mut carried: Vec<(String, Value)> = Vec::new();
+            // A new session starts empty: what the old one kept for a
+            // RESUME that never came is lost, as on Discord.
             if let Some(old) = g.gw.session.take() {
-                carried.extend(
-                    old.log
-                        .into_iter()
-                        .filter(|(seq, _, _)| *seq > old.written)
-                        .map(|(_, t, d)| (t, d)),
-                );
+                let unsent = old.log.iter().filter(|(seq, _, _)| *seq > old.written);
+                g.dropped_events += unsent.count();
             }
-            carried.append(&mut g.gw.pending);
             let sid = uuid::Uuid::new_v4().simple().to_string();
             g.gw.session = Some(Session {
                 id: sid.clone(),
@@ -1880,9 +2077,6 @@ fn on_frame(s: &Shared, conn: u64, tx: &UnboundedSender<Out>, authed: &mut bool,
                 "user_settings": {}, "_trace": ["kraft-dc-double"]
             });
             g.push(cfg.bot_id, "READY", ready);
-            for (t, d) in carried {
-                g.push(cfg.bot_id, &t, d);
-            }
         }
         Some(6) => {
             g.gw.resumes += 1;
@@ -2622,8 +2816,8 @@ impl DcDouble {
 
     // --- gateway controls
 
-    /// Dispatches MESSAGE_CREATE; returns its seq (0 if queued before any
-    /// session existed).
+    /// Dispatches MESSAGE_CREATE; returns its seq (0 if no session
+    /// existed: lost to the gateway, readable over REST).
     pub fn message_create(&self, message: Value) -> u64 {
         self.dispatch("MESSAGE_CREATE", message)
     }
@@ -2633,8 +2827,9 @@ impl DcDouble {
         self.dispatch("INTERACTION_CREATE", interaction)
     }
 
-    /// Any dispatch. With no client connected it waits for the next
-    /// RESUME (replay) or IDENTIFY (after READY).
+    /// Any dispatch. With a session whose client is away it waits for a
+    /// RESUME (replay); a new session (IDENTIFY) never gets it, and with
+    /// no session it is lost at once.
     pub fn dispatch(&self, t: &str, d: Value) -> u64 {
         let bot = self.cfg.bot_id;
         self.with(|g| g.push(bot, t, d))
@@ -2791,6 +2986,17 @@ impl DcDouble {
     /// Creates answered with an earlier message because of enforce_nonce.
     pub fn deduped(&self) -> usize {
         self.with(|g| g.deduped)
+    }
+
+    /// Requests refused with a global 429 for going over
+    /// `DcConfig::global_per_sec`.
+    pub fn global_limited(&self) -> usize {
+        self.with(|g| g.global_limited)
+    }
+
+    /// Dispatches lost because no session could take them.
+    pub fn dropped_events(&self) -> usize {
+        self.with(|g| g.dropped_events)
     }
 
     /// 429s served (injected).

@@ -571,13 +571,236 @@ async fn reconnect_makes_serenity_resume_and_a_missed_event_arrives_once() {
 }
 
 #[tokio::test]
-async fn events_sent_before_the_client_connects_arrive_after_ready() {
+async fn events_made_while_no_session_exists_are_lost_to_the_gateway_but_listed_over_rest() {
     let d = DcDouble::start(DcConfig::default()).await;
     d.message_create(d.dm(USER, "Anna", DM_CHANNEL, "tidig"));
+    assert_eq!(d.dropped_events(), 1);
     let mut c = start_client(d.serenity_http()).await;
     wait_ready(&mut c.events).await;
-    assert_eq!(next_message(&mut c.events).await.content, "tidig");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(800), next_message(&mut c.events))
+            .await
+            .is_err(),
+        "a new session got an event made before it existed"
+    );
+    // The message is there for a bot that reads the channel.
+    let got = c
+        .http
+        .get_messages(ChannelId::new(DM_CHANNEL), None, Some(10))
+        .await
+        .expect("serenity reads the history");
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].content, "tidig");
+    assert_eq!(got[0].author.id.get(), USER);
+    assert!(got[0].guild_id.is_none() && got[0].member.is_none());
+
+    // A session the client does not resume: what it kept is lost too.
+    d.message_create(d.dm(USER, "Anna", DM_CHANNEL, "före"));
+    assert_eq!(next_message(&mut c.events).await.content, "före");
+    assert!(d.invalidate_session(false));
+    d.message_create(d.dm(USER, "Anna", DM_CHANNEL, "mellan"));
+    // Serenity's shard queue waits 5 s between IDENTIFYs.
+    let again = tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            match c.events.recv().await {
+                Some(Ev::Ready(_)) => return true,
+                Some(Ev::Message(m)) => panic!("{:?} reached the new session", m.content),
+                Some(_) => {}
+                None => return false,
+            }
+        }
+    })
+    .await;
+    assert_eq!(again, Ok(true), "serenity did not identify again");
+    d.message_create(d.dm(USER, "Anna", DM_CHANNEL, "efter"));
+    assert_eq!(next_message(&mut c.events).await.content, "efter");
+    assert_eq!(d.identifies(), 2);
+    assert_eq!(d.dropped_events(), 2, "'mellan' was lost with the session");
     c.task.abort();
+}
+
+#[tokio::test]
+async fn message_history_pages_as_discord_does_and_members_have_roles() {
+    let d = DcDouble::start(DcConfig::default()).await;
+    let http = d.serenity_http();
+    let ch = ChannelId::new(TEXT_CHANNEL);
+    let mut ids = Vec::new();
+    for k in 0..5 {
+        let m = d.guild_message(USER, "Anna", TEXT_CHANNEL, &format!("m{k}"), &[], &[42]);
+        ids.push(
+            m["id"]
+                .as_str()
+                .and_then(|s| s.parse::<u64>().ok())
+                .expect("id"),
+        );
+        d.message_create(m);
+    }
+    let mine = ch.say(&http, "svar").await.expect("post");
+    // `after`: the messages right after that id, newest first.
+    let after = http
+        .get_messages(
+            ch,
+            Some(serenity::all::MessagePagination::After(ids[1].into())),
+            Some(2),
+        )
+        .await
+        .expect("after");
+    let got: Vec<&str> = after.iter().map(|m| m.content.as_str()).collect();
+    assert_eq!(got, ["m3", "m2"]);
+    // No pagination: the newest, the bot's own included, without a nonce.
+    let newest = http.get_messages(ch, None, Some(2)).await.expect("newest");
+    assert_eq!(newest[0].id, mine.id);
+    assert!(newest[0].author.bot && newest[0].nonce.is_none());
+    assert_eq!(newest[1].content, "m4");
+    let before = http
+        .get_messages(
+            ch,
+            Some(serenity::all::MessagePagination::Before(ids[1].into())),
+            None,
+        )
+        .await
+        .expect("before");
+    assert_eq!(before.len(), 1);
+    let e = http
+        .get_messages(ChannelId::new(9), None, None)
+        .await
+        .expect_err("unknown channel");
+    assert_eq!(discord_code(&e), (404, 10003));
+    // Roles come from what the member did; strangers are unknown.
+    let member = http
+        .get_member(GuildId::new(dc::GUILD_ID), UserId::new(USER))
+        .await
+        .expect("member");
+    assert_eq!(
+        member.roles.iter().map(|r| r.get()).collect::<Vec<_>>(),
+        [42]
+    );
+    let e = http
+        .get_member(GuildId::new(dc::GUILD_ID), UserId::new(77))
+        .await
+        .expect_err("unknown member");
+    assert_eq!(discord_code(&e), (404, 10007));
+}
+
+#[tokio::test]
+async fn a_nonce_de_duplicates_only_inside_its_window() {
+    let d = DcDouble::start(DcConfig {
+        nonce_window_ms: 400,
+        ..DcConfig::default()
+    })
+    .await;
+    d.add_channel(TEXT_CHANNEL, "allmänt");
+    let http = d.serenity_http();
+    let ch = ChannelId::new(TEXT_CHANNEL);
+    let body = json!({"content": "en gång", "nonce": "k1.0", "enforce_nonce": true});
+    let first = http.send_message(ch, vec![], &body).await.expect("first");
+    let again = http.send_message(ch, vec![], &body).await.expect("again");
+    assert_eq!(first.id, again.id, "inside the window: the first message");
+    assert_eq!(d.deduped(), 1);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let late = http.send_message(ch, vec![], &body).await.expect("late");
+    assert_ne!(late.id, first.id, "after the window: a second message");
+    assert_eq!(d.messages_in(TEXT_CHANNEL).len(), 2);
+
+    // A response lost after the message was made: serenity sees an
+    // error, the message exists.
+    d.fault("POST /channels/*/messages", Fault::DropAfter, 1);
+    let e = ch.say(&http, "tappat svar").await;
+    assert!(e.is_err(), "the client cannot know it worked");
+    assert_eq!(d.messages_in(TEXT_CHANNEL).len(), 3);
+}
+
+#[tokio::test]
+async fn the_global_limit_is_enforced_and_serenity_waits_it_out() {
+    let d = DcDouble::start(DcConfig {
+        global_per_sec: 4,
+        ..DcConfig::default()
+    })
+    .await;
+    d.add_channel(TEXT_CHANNEL, "allmänt");
+    let http = std::sync::Arc::new(d.serenity_http());
+    http.set_application_id(dc::APP_ID.into());
+    // Ten requests at once on different routes (no per-route bucket
+    // slows them): over the global limit, Discord answers 429 global;
+    // serenity waits and retries, so all arrive.
+    let t0 = Instant::now();
+    let mut tasks = Vec::new();
+    for k in 0..10u64 {
+        let http = http.clone();
+        tasks.push(tokio::spawn(async move {
+            ChannelId::new(TEXT_CHANNEL + k % 2)
+                .say(&http, format!("m{k}"))
+                .await
+                .map(|_| ())
+                .or_else(|e| match discord_code(&e) {
+                    (404, 10003) => Ok(()),
+                    other => Err(other),
+                })
+        }));
+    }
+    for t in tasks {
+        t.await
+            .expect("task")
+            .expect("every request gets through in the end");
+    }
+    assert!(
+        d.global_limited() > 0,
+        "ten requests in a second went unpunished"
+    );
+    assert!(
+        t0.elapsed() >= Duration::from_millis(900),
+        "waited for the next second"
+    );
+    assert_eq!(d.messages_in(TEXT_CHANNEL).len(), 5);
+    // Interaction callbacks do not count.
+    let before = d.global_limited();
+    for i in 0..6u64 {
+        let id = 8000 + i;
+        d.interaction_create(d.slash(id, USER, "Anna", DM_CHANNEL, None, "en-US", "fraga", &[]));
+        http.create_interaction_response(
+            InteractionId::new(id),
+            &format!("itok-{id}"),
+            &json!({"type": 5, "data": {}}),
+            vec![],
+        )
+        .await
+        .expect("callback");
+    }
+    assert_eq!(d.global_limited(), before);
+}
+
+#[tokio::test]
+async fn an_interaction_token_expires() {
+    let d = DcDouble::start(DcConfig {
+        token_ttl_ms: 600,
+        ..DcConfig::default()
+    })
+    .await;
+    let http = d.serenity_http();
+    http.set_application_id(dc::APP_ID.into());
+    d.interaction_create(d.slash(7101, USER, "Anna", DM_CHANNEL, None, "en-US", "fraga", &[]));
+    http.create_interaction_response(
+        InteractionId::new(7101),
+        "itok-7101",
+        &json!({"type": 5, "data": {}}),
+        vec![],
+    )
+    .await
+    .expect("ack");
+    http.edit_original_interaction_response("itok-7101", &json!({"content": "snart"}), vec![])
+        .await
+        .expect("inside the token's life");
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let e = http
+        .edit_original_interaction_response("itok-7101", &json!({"content": "sent"}), vec![])
+        .await
+        .expect_err("expired");
+    assert_eq!(discord_code(&e), (404, 10015));
+    let e = http
+        .create_followup_message("itok-7101", &json!({"content": "sent"}), vec![])
+        .await
+        .expect_err("expired");
+    assert_eq!(discord_code(&e), (404, 10015));
 }
 
 #[tokio::test]
