@@ -586,6 +586,8 @@ pub struct Delivery {
     pub meta: Option<String>,
     /// Parts of a split message already sent (a retry resumes after them).
     pub parts_sent: i64,
+    /// When it was queued: no attempt to send it can be older.
+    pub created_at: DateTime<Utc>,
 }
 
 impl Delivery {
@@ -628,6 +630,8 @@ impl Delivery {
             user_id: None,
             meta: None,
             parts_sent: 0,
+            // Leased at its making: this is its first attempt.
+            created_at: Utc::now(),
         })
     }
 }
@@ -658,6 +662,7 @@ impl Delivery {
             user_id: r.get("user_id")?,
             meta: r.get("meta")?,
             parts_sent: r.get("parts_sent")?,
+            created_at: parse_ts(&r.get::<_, String>("created_at")?),
         })
     }
 }
@@ -1329,6 +1334,50 @@ impl Store {
             }
             Ok(Some(out))
         })
+    }
+
+    pub fn set_cursor(&self, name: &str, value: &str) -> Result<()> {
+        self.lock()?.execute(
+            "INSERT INTO cursors (name, value) VALUES (?1, ?2)
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            params![name, value],
+        )?;
+        Ok(())
+    }
+
+    /// Users of `platform` who wrote since `since` or have a ticket that
+    /// is not resolved (their external ids): whose chats a front-end that
+    /// missed events reads again.
+    pub fn users_in_conversation(
+        &self,
+        platform: Platform,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<String>> {
+        let conn = self.lock()?;
+        let mut st = conn.prepare(
+            "SELECT external_id FROM users u
+              WHERE platform = ?1
+                AND (last_seen_at >= ?2 OR EXISTS (SELECT 1 FROM tickets t
+                     WHERE t.user_id = u.id AND t.status != 'resolved'))
+              ORDER BY last_seen_at DESC",
+        )?;
+        let rows = st
+            .query_map(params![platform.as_str(), ts(since)], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    /// The adviser-side threads on `platform` of tickets not resolved.
+    pub fn open_threads(&self, platform: Platform) -> Result<Vec<String>> {
+        let conn = self.lock()?;
+        let mut st = conn.prepare(
+            "SELECT th.thread FROM threads th JOIN tickets t ON t.id = th.ticket_id
+              WHERE th.platform = ?1 AND t.status != 'resolved' ORDER BY t.id",
+        )?;
+        let rows = st
+            .query_map([platform.as_str()], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
     }
 
     pub fn cursor(&self, name: &str) -> Result<Option<String>> {
@@ -2119,6 +2168,7 @@ fn insert_delivery(
         user_id: d.user_id,
         meta: d.meta.map(str::to_string),
         parts_sent: 0,
+        created_at: now,
     }))
 }
 

@@ -121,22 +121,44 @@ pub fn strip_mention(text: &str, bot: u64) -> String {
 /// A gateway message. `ticket_thread`: the channel is a ticket's thread in
 /// the adviser channel (the caller looks that up in the store).
 pub fn from_message(m: &Message, ctx: &Ctx, ticket_thread: bool) -> Option<DcEvent> {
+    let member = m.member.as_ref().map(|p| Member {
+        roles: p.roles.iter().map(|r| r.get()).collect(),
+        nick: p.nick.clone(),
+    });
+    from_history(m, ctx, ticket_thread, m.guild_id.is_some(), member.as_ref())
+}
+
+/// What a gateway message says of its author in a server, and what a
+/// message read over REST lacks (the caller looks the member up).
+#[derive(Debug, Clone, Default)]
+pub struct Member {
+    pub roles: Vec<u64>,
+    pub nick: Option<String>,
+}
+
+/// A message read back with `GET /channels/{id}/messages` (catching up
+/// after a new session) goes here directly: REST messages carry neither
+/// `guild_id` nor `member`, so the caller says whether the channel is in a
+/// server and who the author is there.
+pub fn from_history(
+    m: &Message,
+    ctx: &Ctx,
+    ticket_thread: bool,
+    in_guild: bool,
+    member: Option<&Member>,
+) -> Option<DcEvent> {
     if m.author.bot || m.author.id.get() == ctx.bot_id || m.webhook_id.is_some() {
         return None;
     }
     let mentioned = m.mentions.iter().any(|u| u.id.get() == ctx.bot_id);
     let text = strip_mention(&m.content, ctx.bot_id);
     let has_media = !m.attachments.is_empty() || !m.sticker_items.is_empty();
-    let roles: Vec<u64> = m
-        .member
-        .as_ref()
-        .map(|p| p.roles.iter().map(|r| r.get()).collect())
-        .unwrap_or_default();
-    let nick = m.member.as_ref().and_then(|p| p.nick.as_deref());
+    let roles: &[u64] = member.map_or(&[], |p| &p.roles);
+    let nick = member.and_then(|p| p.nick.as_deref());
     let who = Who {
         id: m.author.id.get(),
         name: display_name(&m.author, nick),
-        adviser: m.guild_id.is_some() && ctx.adviser_role != 0 && roles.contains(&ctx.adviser_role),
+        adviser: in_guild && ctx.adviser_role != 0 && roles.contains(&ctx.adviser_role),
     };
     let channel = m.channel_id.get();
     if ticket_thread {
@@ -164,20 +186,20 @@ pub fn from_message(m: &Message, ctx: &Ctx, ticket_thread: bool) -> Option<DcEve
     } else {
         return None;
     };
-    let via = match m.guild_id {
-        None => Via::Dm {
+    let via = match in_guild {
+        false => Via::Dm {
             message: m.id.get(),
         },
-        Some(_) if mentioned => Via::Mention {
+        true if mentioned => Via::Mention {
             message: m.id.get(),
         },
         // Server chatter not addressed to the bot is not ours to read.
-        Some(_) => return None,
+        true => return None,
     };
     Some(DcEvent::Sme {
         who,
         channel,
-        guild: m.guild_id.is_some(),
+        guild: in_guild,
         input,
         via,
     })

@@ -23,7 +23,9 @@ pub mod event;
 pub mod format;
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::future::Future;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -37,8 +39,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use serenity::all::{
     ChannelId, ChannelType, Client, ClientBuilder, Context as SContext, EventHandler,
-    GatewayIntents, Http, HttpBuilder, Interaction, InteractionId, Message, MessageId, Ready,
-    ResumedEvent,
+    GatewayIntents, GuildId, Http, HttpBuilder, Interaction, InteractionId, Message, MessageId,
+    MessagePagination, Ready, ResumedEvent, UserId,
 };
 use serenity::async_trait;
 use serenity::http::HttpError;
@@ -53,6 +55,29 @@ const TOKEN_TTL_SECS: i64 = 14 * 60;
 /// state database is unavailable (an interaction can still be answered
 /// then, its token lives 15 minutes).
 const STORE_PATIENCE: Duration = Duration::from_secs(10 * 60);
+/// The cursor holding the newest message id Kraft knows it received over
+/// the gateway (a snowflake), the lower bound of the next catch-up.
+const SEEN_CURSOR: &str = "discord.seen";
+/// The cursor is written at most this often (ms of snowflake time); an
+/// older value only makes a catch-up read a little more.
+const SEEN_EVERY_MS: u64 = 10_000;
+/// A catch-up reads from this long before the cursor: our clock and
+/// Discord's may differ, and events can come a little out of order.
+const CATCH_UP_MARGIN_MS: u64 = 30_000;
+/// Pages of 100 messages read per chat at most when catching up.
+const CATCH_UP_PAGES: usize = 10;
+/// Discord's epoch (2015-01-01) in Unix milliseconds.
+const DISCORD_EPOCH_MS: u64 = 1_420_070_400_000;
+
+/// The snowflake of the first moment of Unix millisecond `ms`.
+fn snowflake_at(ms: u64) -> u64 {
+    ms.saturating_sub(DISCORD_EPOCH_MS) << 22
+}
+
+/// The Unix millisecond a snowflake was made.
+fn snowflake_ms(id: u64) -> u64 {
+    (id >> 22) + DISCORD_EPOCH_MS
+}
 
 /// Runs `store` until it succeeds, backing off from 250 ms to 5 s, for at
 /// most `STORE_PATIENCE`. Every failure is logged; giving up is an error.
@@ -112,6 +137,20 @@ pub struct DiscordSettings {
     pub delivery_lease_secs: u64,
     /// Transient failures before a message is given up as a dead letter.
     pub max_delivery_attempts: i64,
+    /// Requests a second to Discord's API, interaction answers apart
+    /// (Discord's global limit is 50; a burst of a quarter of this is
+    /// allowed, so no second ever holds more than 1.25 × this).
+    pub requests_per_second: u32,
+    /// How long Discord keeps enforcing a message nonce. A send retried
+    /// later than this first looks in the channel for the message, since
+    /// the nonce no longer stops a second one. Discord says "a few
+    /// minutes"; keep this under that.
+    pub nonce_window_secs: u64,
+    /// After a new gateway session (not a resume), the DMs of users who
+    /// wrote in this many days, or have an open ticket, and the threads of
+    /// open tickets are read for messages sent while Kraft was away.
+    /// 0 = no catch-up.
+    pub catch_up_days: u64,
 }
 
 impl Default for DiscordSettings {
@@ -128,6 +167,9 @@ impl Default for DiscordSettings {
             max_concurrent_chats: 64,
             delivery_lease_secs: 600,
             max_delivery_attempts: 30,
+            requests_per_second: 40,
+            nonce_window_secs: 60,
+            catch_up_days: 14,
         }
     }
 }
@@ -249,6 +291,14 @@ pub struct Discord {
     unreadable_noted: Mutex<HashMap<i64, Instant>>,
     /// User id → their DM channel with the bot (opened once, then stable).
     dms: Mutex<HashMap<u64, u64>>,
+    /// Paces every API request but interaction answers, under Discord's
+    /// global limit.
+    budget: governor::DefaultDirectRateLimiter,
+    /// A catch-up is due or running: the seen cursor must not move past
+    /// what it has not read yet.
+    catching_up: AtomicBool,
+    /// The snowflake time (ms) last written to `SEEN_CURSOR`.
+    seen_written: AtomicU64,
     pump: Pump,
 }
 
@@ -279,6 +329,10 @@ impl EventHandler for Handler {
             guilds = ready.guilds.len(),
             "Discord gateway ready (session started)"
         );
+        // A new session starts empty: what was sent while Kraft was away
+        // (or while an old session could not be resumed) is not replayed.
+        self.0.catching_up.store(true, Ordering::Relaxed);
+        tokio::spawn(self.0.clone().catch_up());
     }
 
     async fn resume(&self, _: SContext, _: ResumedEvent) {
@@ -337,6 +391,14 @@ impl Discord {
                 ))
             })?;
         }
+        let Some(rps) = NonZeroU32::new(settings.requests_per_second) else {
+            return Err(DiscordError::Config(
+                "discord.requests_per_second must be at least 1".into(),
+            ));
+        };
+        let burst = NonZeroU32::new(rps.get() / 4).unwrap_or(NonZeroU32::MIN);
+        let budget =
+            governor::RateLimiter::direct(governor::Quota::per_second(rps).allow_burst(burst));
         if settings.adviser_channel != 0 && settings.adviser_role == 0 {
             return Err(DiscordError::Config(
                 "discord.adviser_channel needs discord.adviser_role (the role whose members may act on tickets)".into(),
@@ -360,6 +422,9 @@ impl Discord {
             channels: Mutex::new(HashMap::new()),
             unreadable_noted: Mutex::new(HashMap::new()),
             dms: Mutex::new(HashMap::new()),
+            budget,
+            catching_up: AtomicBool::new(true),
+            seen_written: AtomicU64::new(0),
             pump,
         }))
     }
@@ -378,6 +443,37 @@ impl Discord {
 
     fn http(&self) -> Option<&Arc<Http>> {
         self.http.get()
+    }
+
+    /// Runs one API request once the budget allows. Interaction answers
+    /// (callbacks, the interaction webhook) do not go through here:
+    /// Discord does not count them, and the 3 s to acknowledge must not
+    /// wait behind a burst of sends.
+    async fn paced<T>(&self, request: impl Future<Output = T>) -> T {
+        self.budget.until_ready().await;
+        request.await
+    }
+
+    /// A message or interaction id received over the gateway: Kraft was
+    /// connected when it was made, so a later catch-up can start there.
+    fn saw(&self, id: u64) {
+        if self.catching_up.load(Ordering::Relaxed) {
+            return;
+        }
+        let ms = snowflake_ms(id);
+        let last = self.seen_written.load(Ordering::Relaxed);
+        if ms < last.saturating_add(SEEN_EVERY_MS) {
+            return;
+        }
+        self.seen_written.store(ms, Ordering::Relaxed);
+        let write = || {
+            self.assistant
+                .store()
+                .set_cursor(SEEN_CURSOR, &id.to_string())
+        };
+        if let Err(e) = pump::blocking(write) {
+            tracing::warn!(error = %e, "cannot record the last Discord event seen");
+        }
     }
 
     fn lease(&self) -> Duration {
@@ -447,7 +543,7 @@ impl Discord {
         // the id mentions are matched against.
         let me = loop {
             let r = tokio::select! {
-                r = http.get_current_user() => r,
+                r = self.paced(http.get_current_user()) => r,
                 _ = shutdown.wait_for(|s| *s) => return Ok(()),
             };
             match r {
@@ -524,6 +620,244 @@ impl Discord {
         result
     }
 
+    /// Reads what was sent while no session was connected: the DMs of
+    /// users in a conversation and the threads of open tickets, from the
+    /// last event seen (less a margin) on. Each message is stored like a
+    /// gateway event, under the same key, so what was received already is
+    /// not answered again. Tried three times; until it succeeds the seen
+    /// cursor stays where it was, so the next start reads again.
+    async fn catch_up(self: Arc<Self>) {
+        let started_ms = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
+        for attempt in 1..=3u32 {
+            match self.catch_up_once().await {
+                Ok((chats, found)) => {
+                    if chats > 0 {
+                        tracing::info!(
+                            chats,
+                            found,
+                            "caught up on messages sent while disconnected"
+                        );
+                    }
+                    let write = || {
+                        self.assistant
+                            .store()
+                            .set_cursor(SEEN_CURSOR, &snowflake_at(started_ms).to_string())
+                    };
+                    if let Err(e) = pump::blocking(write) {
+                        tracing::warn!(error = %e, "cannot record the catch-up");
+                    }
+                    self.seen_written.store(started_ms, Ordering::Relaxed);
+                    self.catching_up.store(false, Ordering::Relaxed);
+                    return;
+                }
+                Err(failed) => {
+                    tracing::warn!(
+                        attempt,
+                        failed,
+                        "catching up after a new Discord session failed for some chats; trying again"
+                    );
+                    tokio::time::sleep(Duration::from_secs(10 * u64::from(attempt))).await;
+                }
+            }
+        }
+        tracing::error!(
+            "catching up after a new Discord session failed; the next start tries again"
+        );
+    }
+
+    /// One pass: (chats read, messages stored), or how many chats failed.
+    async fn catch_up_once(&self) -> Result<(usize, usize), usize> {
+        let (Some(http), Some(ctx)) = (self.http(), self.ctx.get()) else {
+            return Err(1);
+        };
+        let store = self.assistant.store();
+        let from = match pump::blocking(|| store.cursor(SEEN_CURSOR)) {
+            Ok(Some(v)) => v.parse::<u64>().ok(),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the Discord seen cursor");
+                return Err(1);
+            }
+        };
+        // The first start has nothing it could have missed.
+        let (Some(from), days @ 1..) = (from, self.settings.catch_up_days) else {
+            return Ok((0, 0));
+        };
+        let after = snowflake_at(snowflake_ms(from).saturating_sub(CATCH_UP_MARGIN_MS));
+        let days = i64::try_from(days)
+            .unwrap_or(i64::MAX / 86_400_000)
+            .min(36_500);
+        let since = self.assistant.now() - chrono::Duration::days(days);
+        let users = pump::blocking(|| store.users_in_conversation(Platform::Discord, since));
+        let threads = pump::blocking(|| store.open_threads(Platform::Discord));
+        let (Ok(users), Ok(threads)) = (users, threads) else {
+            return Err(1);
+        };
+        let mut failed = 0;
+        let mut chats: Vec<(u64, bool)> = Vec::new();
+        for u in users.iter().filter_map(|u| u.parse::<u64>().ok()) {
+            match self.dm_channel(http, u).await {
+                Ok(ch) => chats.push((ch, false)),
+                Err(SendFailure::Permanent(_)) => {}
+                Err(SendFailure::Transient(..)) => failed += 1,
+            }
+        }
+        let guild = if threads.is_empty() {
+            None
+        } else {
+            self.adviser_guild(http).await
+        };
+        match guild {
+            Some(_) => chats.extend(
+                threads
+                    .iter()
+                    .filter_map(|t| t.parse::<u64>().ok())
+                    .map(|t| (t, true)),
+            ),
+            None if !threads.is_empty() => failed += 1,
+            None => {}
+        }
+        let mut found = 0;
+        let mut members: HashMap<u64, Option<event::Member>> = HashMap::new();
+        for &(ch, thread) in &chats {
+            let g = if thread { guild } else { None };
+            match self
+                .catch_up_chat(http, ctx, ch, g, after, &mut members)
+                .await
+            {
+                Ok(n) => found += n,
+                Err(()) => failed += 1,
+            }
+        }
+        if failed > 0 {
+            return Err(failed);
+        }
+        Ok((chats.len(), found))
+    }
+
+    /// The server the adviser channel is in.
+    async fn adviser_guild(&self, http: &Http) -> Option<u64> {
+        if self.settings.guild != 0 {
+            return Some(self.settings.guild);
+        }
+        let ch = ChannelId::new(self.settings.adviser_channel.max(1));
+        match self.paced(http.get_channel(ch)).await {
+            Ok(c) => c.guild().map(|g| g.guild_id.get()),
+            Err(e) => {
+                let (kind, status, code) = kind_of(&e);
+                tracing::warn!(kind, status, code, "cannot look up the adviser channel");
+                None
+            }
+        }
+    }
+
+    /// Stores the messages of one chat made after `after`. `guild`: the
+    /// chat is a ticket thread in that server. Returns how many were new.
+    async fn catch_up_chat(
+        &self,
+        http: &Http,
+        ctx: &Ctx,
+        channel: u64,
+        guild: Option<u64>,
+        mut after: u64,
+        members: &mut HashMap<u64, Option<event::Member>>,
+    ) -> Result<usize, ()> {
+        let mut stored = 0;
+        for _ in 0..CATCH_UP_PAGES {
+            let page = self
+                .paced(http.get_messages(
+                    ChannelId::new(channel),
+                    Some(MessagePagination::After(MessageId::new(after.max(1)))),
+                    Some(100),
+                ))
+                .await;
+            let mut page = match page {
+                Ok(p) => p,
+                Err(e) => {
+                    let (kind, status, code) = kind_of(&e);
+                    // Gone, or no longer ours to read: nothing to catch up.
+                    if status == 403 || status == 404 {
+                        tracing::debug!(kind, status, code, "a chat cannot be read back");
+                        return Ok(stored);
+                    }
+                    tracing::warn!(kind, status, code, "cannot read back a chat");
+                    return Err(());
+                }
+            };
+            page.sort_by_key(|m| m.id);
+            for m in &page {
+                if m.author.bot {
+                    continue;
+                }
+                let ev = match guild {
+                    None => event::from_history(m, ctx, false, false, None),
+                    Some(g) => {
+                        let who = m.author.id.get();
+                        if let std::collections::hash_map::Entry::Vacant(e) = members.entry(who) {
+                            e.insert(self.member(http, g, who).await?);
+                        }
+                        let member = members.get(&who).and_then(Option::as_ref);
+                        event::from_history(m, ctx, true, true, member)
+                    }
+                };
+                // Without MESSAGE_CONTENT a thread message that does not
+                // mention the bot reads empty: live, the adviser is told
+                // how to answer; read back later, it is chatter.
+                let Some(ev) = ev.filter(|e| {
+                    !matches!(
+                        e,
+                        DcEvent::Adviser {
+                            act: AdviserAct::Unreadable,
+                            ..
+                        }
+                    )
+                }) else {
+                    continue;
+                };
+                let key = format!("m:{}", m.id.get());
+                match pump::blocking(|| self.store_event(&key, &ev)) {
+                    Ok(true) => stored += 1,
+                    Ok(false) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot store a message read back");
+                        return Err(());
+                    }
+                }
+            }
+            if page.len() < 100 {
+                break;
+            }
+            after = page.last().map_or(after, |m| m.id.get());
+        }
+        Ok(stored)
+    }
+
+    /// A server member's roles and nickname (`None`: no longer a member).
+    async fn member(
+        &self,
+        http: &Http,
+        guild: u64,
+        user: u64,
+    ) -> Result<Option<event::Member>, ()> {
+        match self
+            .paced(http.get_member(GuildId::new(guild.max(1)), UserId::new(user.max(1))))
+            .await
+        {
+            Ok(m) => Ok(Some(event::Member {
+                roles: m.roles.iter().map(|r| r.get()).collect(),
+                nick: m.nick.clone(),
+            })),
+            Err(e) => {
+                let (kind, status, code) = kind_of(&e);
+                if status == 404 {
+                    return Ok(None);
+                }
+                tracing::warn!(kind, status, code, "cannot look up a member");
+                Err(())
+            }
+        }
+    }
+
     async fn setup_commands(&self, http: &Http) {
         let l = |sv: &str, en: &str| (sv.to_string(), en.to_string());
         let cmd = |name: &str, (sv, en): (String, String), options: Vec<Value>| {
@@ -580,10 +914,10 @@ impl Discord {
             ),
         ]);
         let r = if self.settings.guild != 0 {
-            http.create_guild_commands(self.settings.guild.into(), &cmds)
+            self.paced(http.create_guild_commands(self.settings.guild.into(), &cmds))
                 .await
         } else {
-            http.create_global_commands(&cmds).await
+            self.paced(http.create_global_commands(&cmds)).await
         };
         if let Err(e) = r {
             let (kind, status, code) = kind_of(&e);
@@ -613,13 +947,14 @@ impl Discord {
                 None => false,
             };
             match event::from_message(m, ctx, thread) {
-                Some(ev) => self.store_event(&key, &ev),
+                Some(ev) => self.store_event(&key, &ev).map(|_| ()),
                 None => Ok(()),
             }
         })
         .await;
-        if stored.is_err() {
-            self.observer.error(Platform::Discord, "lost");
+        match stored {
+            Ok(()) => self.saw(m.id.get()),
+            Err(_) => self.observer.error(Platform::Discord, "lost"),
         }
     }
 
@@ -635,10 +970,12 @@ impl Discord {
             .is_some())
     }
 
-    fn store_event(&self, key: &str, ev: &DcEvent) -> Result<(), CoreError> {
+    /// Stores an event for the pump; false if it was stored before (a
+    /// replay, or a catch-up reading a message already received).
+    fn store_event(&self, key: &str, ev: &DcEvent) -> Result<bool, CoreError> {
         let payload = serde_json::to_string(ev).unwrap_or_default();
         let chat = ev.channel().to_string();
-        self.assistant.store().inbox_add(
+        let new = self.assistant.store().inbox_add(
             Platform::Discord,
             &[InboxEvent {
                 key,
@@ -649,7 +986,7 @@ impl Discord {
             self.assistant.now(),
         )?;
         self.pump.wake.notify_one();
-        Ok(())
+        Ok(new > 0)
     }
 
     /// An interaction: acknowledged at once (Discord allows 3 s), then
@@ -698,10 +1035,10 @@ impl Discord {
             );
         }
         let key = format!("i:{}", tok.id);
-        if patiently("interaction", || self.store_event(&key, &ev))
-            .await
-            .is_err()
-        {
+        let stored = patiently("interaction", || self.store_event(&key, &ev).map(|_| ())).await;
+        if stored.is_ok() {
+            self.saw(tok.id);
+        } else {
             self.observer.error(Platform::Discord, "lost");
             // The user's language is not known yet (nothing was stored):
             // say it in both.
@@ -849,7 +1186,9 @@ impl Discord {
         }
         let typing = meta.i.is_none() && matches!(input, kraft_core::Input::Text(_));
         if typing {
-            let _ = http.broadcast_typing(ChannelId::new(chat)).await;
+            let _ = self
+                .paced(http.broadcast_typing(ChannelId::new(chat)))
+                .await;
         }
         let t0 = Instant::now();
         let inc = Incoming {
@@ -885,7 +1224,7 @@ impl Discord {
             .copied();
         let parent = match cached {
             Some(p) => p,
-            None => match http.get_channel(ChannelId::new(channel)).await {
+            None => match self.paced(http.get_channel(ChannelId::new(channel))).await {
                 Ok(c) => {
                     let parent = c.guild().and_then(|g| {
                         matches!(
@@ -930,8 +1269,8 @@ impl Discord {
         input: &kraft_core::Input,
     ) -> Option<u64> {
         let body = json!({"name": thread_name(input), "type": 11, "auto_archive_duration": 1440});
-        let th = match http
-            .create_thread(ChannelId::new(channel), &body, None)
+        let th = match self
+            .paced(http.create_thread(ChannelId::new(channel), &body, None))
             .await
         {
             Ok(th) => th.id.get(),
@@ -977,13 +1316,13 @@ impl Discord {
         input: &kraft_core::Input,
     ) -> Result<u64, SendFailure> {
         let body = json!({"name": thread_name(input), "auto_archive_duration": 1440});
-        match http
-            .create_thread_from_message(
+        match self
+            .paced(http.create_thread_from_message(
                 ChannelId::new(channel),
                 MessageId::new(message),
                 &body,
                 None,
-            )
+            ))
             .await
         {
             Ok(t) => Ok(t.id.get()),
@@ -1099,18 +1438,28 @@ impl Discord {
 
     /// One message to a channel, with a nonce Discord enforces: the same
     /// nonce again (a resend after a crash) returns the first message
-    /// instead of posting a second.
+    /// instead of posting a second. Discord keeps a nonce for minutes
+    /// only, so a resend of a delivery older than that (`resend_check`)
+    /// first looks for the message in the channel.
     async fn post(
         &self,
         http: &Http,
         channel: u64,
         mut body: Value,
         nonce: String,
+        check_since: Option<chrono::DateTime<chrono::Utc>>,
     ) -> Result<u64, SendFailure> {
+        if let Some(since) = check_since {
+            let content = body["content"].as_str().unwrap_or_default();
+            if let Some(id) = self.already_posted(http, channel, since, content).await {
+                tracing::info!("a message sent before was found in the channel; not sent again");
+                return Ok(id);
+            }
+        }
         body["nonce"] = json!(nonce);
         body["enforce_nonce"] = json!(true);
-        match http
-            .send_message(ChannelId::new(channel), vec![], &body)
+        match self
+            .paced(http.send_message(ChannelId::new(channel), vec![], &body))
             .await
         {
             Ok(m) => Ok(m.id.get()),
@@ -1120,6 +1469,67 @@ impl Discord {
                 Err(classify(&e))
             }
         }
+    }
+
+    /// When a send of `d` can no longer trust its nonce: it was queued
+    /// longer ago than Discord keeps a nonce, so an earlier attempt (one
+    /// the outbox cannot see: a crash, or a response lost after Discord
+    /// posted the message) may have posted it. Then the channel is read
+    /// from its queueing time. A delivery that waited that long without
+    /// any attempt costs one read.
+    fn resend_check(&self, d: &Delivery) -> Option<chrono::DateTime<chrono::Utc>> {
+        let window = i64::try_from(self.settings.nonce_window_secs).unwrap_or(i64::MAX);
+        let age = self.now() - d.created_at.timestamp();
+        (age >= window).then_some(d.created_at)
+    }
+
+    /// The id of a message of the bot's with exactly `content` in
+    /// `channel`, made since `since` (less a minute for clock skew).
+    /// `None` when there is none, or the channel cannot be read (then the
+    /// message is sent: a lost answer is worse than a repeated one).
+    async fn already_posted(
+        &self,
+        http: &Http,
+        channel: u64,
+        since: chrono::DateTime<chrono::Utc>,
+        content: &str,
+    ) -> Option<u64> {
+        let bot = self.ctx.get()?.bot_id;
+        let ms = u64::try_from(since.timestamp_millis()).unwrap_or(0);
+        let mut after = snowflake_at(ms.saturating_sub(60_000));
+        for _ in 0..CATCH_UP_PAGES {
+            let page = match self
+                .paced(http.get_messages(
+                    ChannelId::new(channel),
+                    Some(MessagePagination::After(MessageId::new(after.max(1)))),
+                    Some(100),
+                ))
+                .await
+            {
+                Ok(p) => p,
+                Err(e) => {
+                    let (kind, status, code) = kind_of(&e);
+                    tracing::warn!(
+                        kind,
+                        status,
+                        code,
+                        "cannot read a channel before a resend; sending"
+                    );
+                    return None;
+                }
+            };
+            if let Some(m) = page
+                .iter()
+                .find(|m| m.author.id.get() == bot && m.content == content)
+            {
+                return Some(m.id.get());
+            }
+            if page.len() < 100 {
+                return None;
+            }
+            after = page.iter().map(|m| m.id.get()).max().unwrap_or(after);
+        }
+        None
     }
 
     async fn send_to_user(&self, d: &Delivery, chat: &str) -> Result<(), SendFailure> {
@@ -1193,8 +1603,14 @@ impl Discord {
                         json!({"message_id": m.to_string(), "fail_if_not_exists": false});
                 }
             }
-            self.post(http, chat, body, format!("k{}.{i}", d.id))
-                .await?;
+            self.post(
+                http,
+                chat,
+                body,
+                format!("k{}.{i}", d.id),
+                self.resend_check(d),
+            )
+            .await?;
             self.part_sent(d, i, n);
         }
         Ok(())
@@ -1212,7 +1628,7 @@ impl Discord {
             return Ok(*c);
         }
         let body = json!({"recipient_id": user.to_string()});
-        match http.create_private_channel(&body).await {
+        match self.paced(http.create_private_channel(&body)).await {
             Ok(c) => {
                 let id = c.id.get();
                 self.dms
@@ -1259,8 +1675,8 @@ impl Discord {
                     let first = d.text.lines().next().unwrap_or("").trim();
                     let name: String = format!("#{t} {first}").chars().take(100).collect();
                     let body = json!({"name": name, "type": 12, "invitable": false, "auto_archive_duration": 10080});
-                    let th = http
-                        .create_thread(ChannelId::new(ch), &body, None)
+                    let th = self
+                        .paced(http.create_thread(ChannelId::new(ch), &body, None))
                         .await
                         .map_err(|e| {
                             let (kind, status, code) = kind_of(&e);
@@ -1290,8 +1706,14 @@ impl Discord {
         for (i, part) in parts.iter().enumerate().skip(d.parts_sent.max(0) as usize) {
             let buttons: &[kraft_core::Button] = if i + 1 == n { &d.buttons } else { &[] };
             let body = format::message(part, buttons, &[], &roles);
-            self.post(http, target, body, format!("k{}.{i}", d.id))
-                .await?;
+            self.post(
+                http,
+                target,
+                body,
+                format!("k{}.{i}", d.id),
+                self.resend_check(d),
+            )
+            .await?;
             self.part_sent(d, i, n);
         }
         Ok(())
@@ -1376,7 +1798,10 @@ impl Frontend for Discord {
             .as_deref()
             .and_then(|t| t.parse().ok())
             .ok_or(CannotRedact::NotRecorded)?;
-        match http.delete_channel(ChannelId::new(thread), None).await {
+        match self
+            .paced(http.delete_channel(ChannelId::new(thread), None))
+            .await
+        {
             Ok(_) => Ok(Redacted::Thread),
             Err(e) => {
                 let (kind, status, code) = kind_of(&e);

@@ -891,18 +891,15 @@ async fn a_long_answer_is_split_under_2000_characters_with_buttons_on_the_last_p
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_expired_interaction_token_falls_back_to_the_channel() {
-    let w = world(DcConfig::default()).await;
+    // Tokens that expire at once: every edit of the response is refused
+    // with 10015, as Discord does after 15 minutes.
+    let w = world(DcConfig {
+        token_ttl_ms: 1,
+        ..DcConfig::default()
+    })
+    .await;
     let s = w.serve(&[]);
     w.ready().await;
-    w.dc.fault(
-        "PATCH /webhooks/*",
-        Fault::Status {
-            status: 404,
-            code: 10015,
-            message: "Unknown Webhook".into(),
-        },
-        1,
-    );
     w.slash(&ANNA, SME_DM, "ask", &[("question", QUESTION)]);
     let got = w.wait_in(SME_DM, 1).await;
     assert_eq!(got[0].via, Via::Channel);
@@ -1326,4 +1323,197 @@ async fn forget_deletes_the_tickets_adviser_thread_and_says_so() {
     );
     w.no_protocol_errors();
     assert!(s.stop().success());
+}
+
+/// The ticket thread in the adviser channel, and its first note.
+async fn ticket_thread(w: &World) -> (u64, Posted) {
+    assert!(
+        w.dc.wait_for(|d| d.threads().iter().any(|t| t.parent == ADVISERS), WAIT)
+            .await,
+        "no ticket thread"
+    );
+    let th =
+        w.dc.threads()
+            .into_iter()
+            .find(|t| t.parent == ADVISERS)
+            .expect("ticket thread");
+    let intro = w.wait_in(th.id, 1).await;
+    (th.id, intro[0].clone())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn what_was_sent_while_kraft_was_down_is_caught_up_once_after_a_new_session() {
+    let w = world(DcConfig::default()).await;
+    let s = w.serve(&[]);
+    w.ready().await;
+    w.dc.message_create(w.dc.dm(SME, "anna", SME_DM, QUESTION));
+    w.wait_in(SME_DM, 1).await;
+    w.slash(
+        &ANNA,
+        SME_DM,
+        "human",
+        &[("message", "Vi vill ha hjälp med offerter")],
+    );
+    w.wait_in(SME_DM, 2).await;
+    let (th, intro) = ticket_thread(&w).await;
+    w.press(&KARIN, th, "claim:1", intro.id);
+    w.wait_in(SME_DM, 3).await;
+    assert!(s.stop().success());
+
+    // Kraft is away: the user asks again, the adviser answers in the
+    // thread, and talks there without addressing the bot. Discord keeps
+    // none of it for the next session.
+    let dropped = w.dc.dropped_events();
+    w.dc.message_create(w.dc.dm(SME, "anna", SME_DM, "Vad är en behovsanalys?"));
+    let bot = kraft_tests::dc::BOT_ID;
+    w.dc.message_create(w.dc.guild_message(
+        ADVISER,
+        "Karin",
+        th,
+        &format!("<@{bot}> Jag ringer er i morgon kl 10."),
+        &[bot],
+        &[ROLE],
+    ));
+    w.say(&KARIN, th, "", false);
+
+    let s = w.serve(&[]);
+    assert!(w.dc.wait_for(|d| d.identifies() == 2, WAIT).await);
+    w.ready().await;
+    assert!(
+        w.dc.dropped_events() >= dropped + 3,
+        "the double delivered events to a new session"
+    );
+    w.wait_in(SME_DM, 5).await;
+    w.settle().await;
+    let got = w.dc.messages_in(SME_DM);
+    let texts: Vec<&str> = got.iter().map(|p| p.content.as_str()).collect();
+    assert_eq!(got.len(), 5, "{texts:#?}");
+    // The adviser has the conversation: what the user wrote went to her.
+    assert!(
+        texts[3..]
+            .iter()
+            .any(|t| t.contains("Skickat till rådgivaren")),
+        "the message sent while away was not handled: {texts:#?}"
+    );
+    let notes = w.dc.messages_in(th);
+    assert_eq!(
+        notes
+            .iter()
+            .filter(|p| p.content.contains("Vad är en behovsanalys?"))
+            .count(),
+        1,
+        "{:#?}",
+        notes.iter().map(|p| &p.content).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        texts.iter().filter(|t| t.contains("kl 10")).count(),
+        1,
+        "the adviser's answer reaches the user once: {texts:#?}"
+    );
+    let notes = w.dc.messages_in(th);
+    assert!(
+        !notes.iter().any(|p| p.content.contains("/reply")),
+        "chatter read back is not answered: {:#?}",
+        notes.iter().map(|p| &p.content).collect::<Vec<_>>()
+    );
+    assert!(w
+        .dc
+        .calls()
+        .iter()
+        .any(|c| c.method == "GET" && c.path == format!("/channels/{SME_DM}/messages")));
+    assert!(s.stop().success());
+
+    // Another new session reads the same messages again (the catch-up
+    // starts a margin before the last event seen): nothing twice.
+    let s = w.serve(&[]);
+    assert!(w.dc.wait_for(|d| d.identifies() == 3, WAIT).await);
+    let reads = |d: &DcDouble| {
+        d.calls()
+            .iter()
+            .filter(|c| c.method == "GET" && c.path == format!("/channels/{th}/messages"))
+            .count()
+    };
+    assert!(w.dc.wait_for(|d| reads(d) >= 2, WAIT).await);
+    w.settle().await;
+    assert_eq!(w.dc.messages_in(SME_DM).len(), 5);
+    w.no_protocol_errors();
+    assert!(s.stop().success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resend_after_the_nonce_window_looks_in_the_channel_first() {
+    let w = world(DcConfig {
+        nonce_window_ms: 1000,
+        ..DcConfig::default()
+    })
+    .await;
+    let s = w.serve(&[("KRAFT_DISCORD__NONCE_WINDOW_SECS", "1")]);
+    w.ready().await;
+    // The answer is posted, and the response lost: Kraft cannot know.
+    // Its retry comes after the nonce has expired.
+    w.dc.fault("POST /channels/*/messages", Fault::DropAfter, 1);
+    w.dc.message_create(w.dc.dm(SME, "anna", SME_DM, QUESTION));
+    w.wait_in(SME_DM, 1).await;
+    assert!(
+        w.dc.wait_for(
+            |d| d
+                .calls()
+                .iter()
+                .any(|c| c.method == "GET" && c.path == format!("/channels/{SME_DM}/messages")),
+            WAIT
+        )
+        .await,
+        "the retry did not look in the channel: {}",
+        s.log()
+    );
+    w.settle().await;
+    assert_eq!(w.dc.faults_served(), 1);
+    assert_eq!(
+        w.dc.messages_in(SME_DM).len(),
+        1,
+        "posted twice after the nonce window"
+    );
+    // Inside the window the nonce is trusted: no read.
+    w.dc.message_create(w.dc.dm(SME, "anna", SME_DM, "Vad är en behovsanalys?"));
+    w.wait_in(SME_DM, 2).await;
+    w.no_protocol_errors();
+    assert!(s.stop().success());
+}
+
+/// Twenty users write at once; returns the global 429s Discord served.
+async fn burst(rps: &str) -> usize {
+    let w = world(DcConfig {
+        global_per_sec: 8,
+        ..DcConfig::default()
+    })
+    .await;
+    let s = w.serve(&[("KRAFT_DISCORD__REQUESTS_PER_SECOND", rps)]);
+    w.ready().await;
+    let users: Vec<u64> = (0..20).map(|k| SME + 200 + k).collect();
+    for &u in &users {
+        w.dc.message_create(w.dc.dm(u, "sme", u + 1_000_000, QUESTION));
+    }
+    for &u in &users {
+        w.wait_in(u + 1_000_000, 1).await;
+    }
+    w.settle().await;
+    for &u in &users {
+        assert_eq!(w.dc.messages_in(u + 1_000_000).len(), 1, "user {u}");
+    }
+    assert!(s.stop().success());
+    w.dc.global_limited()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_burst_stays_under_discords_global_limit() {
+    // The same burst without a budget worth the name, then with one, both
+    // against a limit of 8 a second.
+    let unpaced = burst("1000").await;
+    let paced = burst("5").await;
+    eprintln!("global 429s: {unpaced} without a budget, {paced} at 5 requests/s");
+    assert!(
+        unpaced > 0,
+        "the burst never went over the limit, so this test shows nothing"
+    );
+    assert_eq!(paced, 0, "Kraft went over Discord's global limit");
 }
