@@ -290,3 +290,30 @@ fn the_evaluation_questions_are_sound() {
     let b0 = qs.iter().find(|q| q.id == "b001").expect("b001");
     assert_eq!(b0.split(), b0.clone().split());
 }
+
+#[tokio::test]
+async fn a_use_case_answer_says_what_ai_does_what_data_it_takes_and_how_to_begin() {
+    let b = bot().await;
+    let a = ask(
+        &b,
+        "Can AI help forecast demand for our webshop so we don't overstock?",
+    )
+    .await;
+    assert_answers(
+        &a,
+        &["usecases/efterfrageprognoser.en.md"],
+        &[
+            "forecasts can take more factors",
+            "data needed: sales or order history",
+            "choose one product group",
+        ],
+    );
+    let a = ask(
+        &b,
+        "Vi har tre matbutiker och slänger för mycket färskvaror. Kan AI hjälpa oss att beställa rätt mängd?",
+    )
+    .await;
+    let t = shown(&a);
+    assert!(t.contains("Data som behövs:"), "{t}");
+    assert!(t.chars().filter(|c| *c == '\n').count() >= 2, "{t}");
+}

@@ -1080,6 +1080,7 @@ impl Assistant {
                 opening: None,
                 second: Vec::new(),
                 next_step: Vec::new(),
+                data: Vec::new(),
             };
         }
         // The ranker's chunk keeps this lead over the others (chosen on dev).
@@ -1093,9 +1094,14 @@ impl Assistant {
         // whom the pattern suits and what AI does there; how to begin (the
         // first-step section every use case has) completes the answer.
         let mut next_step = Vec::new();
+        let mut data = Vec::new();
         if top.chunk.kind == Kind::Case && at <= 1 && chunks.len() > 2 {
             if let Some(c) = chunks.iter().find(|c| is_first_step(&c.heading_path)) {
                 next_step = extract::units(&c.text);
+            }
+            // And what it takes: the data section's items, in a word each.
+            if let Some(c) = chunks.iter().find(|c| is_data_needed(&c.heading_path)) {
+                data = extract::list_heads(&extract::units(&c.text));
             }
         }
         let chosen = chunks[at].clone();
@@ -1136,6 +1142,7 @@ impl Assistant {
             opening,
             second,
             next_step,
+            data,
         }
     }
 
@@ -1186,6 +1193,7 @@ impl Assistant {
             opening,
             second,
             next_step,
+            data,
         } = self.answer_window(&q, top).await;
         let heading_answers = {
             let h = q.word_hits(analyzer, &section.heading_path.join(" "), section.language);
@@ -1233,16 +1241,34 @@ impl Assistant {
         if text.trim().is_empty() {
             return None;
         }
-        // How to begin: the first-step section's opening sentences.
+        // What data it takes, in a line, when it leaves room to say how to
+        // begin (the first-step section's opening sentences, as many as
+        // fit).
+        let mut data_line = String::new();
+        if !data.is_empty() {
+            let items: Vec<String> = data.iter().map(|h| lower_first(h)).collect();
+            data_line = format!(
+                "{} {}.",
+                texts::data_needed(section.language),
+                items.join(", ")
+            );
+            if text.chars().count() + data_line.chars().count() + 100 > max {
+                data_line.clear();
+            }
+        }
         let mut step = String::new();
+        let used = text.chars().count() + data_line.chars().count() + 4;
         for u in next_step.iter().take_while(|u| !u.list_item) {
-            if text.chars().count() + step.chars().count() + u.text.chars().count() + 2 > max {
+            if used + step.chars().count() + u.text.chars().count() + 1 > max {
                 break;
             }
             if !step.is_empty() {
                 step.push(' ');
             }
             step.push_str(&u.text);
+        }
+        if !data_line.is_empty() {
+            text = format!("{text}\n\n{data_line}");
         }
         if !step.is_empty() {
             text = format!("{text}\n\n{step}");
@@ -1611,6 +1637,29 @@ struct Window {
     opening: Option<extract::Unit>,
     second: Vec<extract::Unit>,
     next_step: Vec<extract::Unit>,
+    /// For a use case: the items of its data section, in a word each.
+    data: Vec<String>,
+}
+
+/// The "Vilka data behövs?" / "What data is needed?" section every use
+/// case in `knowledge/usecases/` has.
+fn is_data_needed(heading_path: &[String]) -> bool {
+    heading_path.last().is_some_and(|h| {
+        let h = h.to_lowercase();
+        h.contains("data behövs") || h.contains("data is needed")
+    })
+}
+
+/// "Sales history" → "sales history", inside a sentence; an acronym or a
+/// name ("ERP", "IoT-sensorer") keeps its case.
+fn lower_first(s: &str) -> String {
+    let mut c = s.chars();
+    match (c.next(), c.next()) {
+        (Some(a), Some(b)) if a.is_uppercase() && b.is_lowercase() => {
+            a.to_lowercase().chain(s.chars().skip(1)).collect()
+        }
+        _ => s.to_string(),
+    }
 }
 
 /// The use-case template's "Ett realistiskt första steg" / "A realistic

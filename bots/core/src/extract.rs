@@ -204,6 +204,15 @@ fn compact(u: &Unit) -> String {
     shorten(&u.text, 70)
 }
 
+/// The first list of a section, each item in a word ("Sales or order
+/// history", "Known events", …): what a use case's data section names.
+pub fn list_heads(units: &[Unit]) -> Vec<String> {
+    let Some(i) = units.iter().position(|u| u.list_item) else {
+        return Vec::new();
+    };
+    units[list_from(units, i)].iter().map(compact).collect()
+}
+
 /// The contiguous list items from `i` on (same list).
 fn list_from(units: &[Unit], i: usize) -> std::ops::Range<usize> {
     let block = units[i].block;

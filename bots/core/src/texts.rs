@@ -137,6 +137,11 @@ pub fn source_in_swedish(lang: Lang) -> &'static str {
     pick(lang, "", "(The source is in Swedish.)")
 }
 
+/// Leads the list of data a use case needs, in an answer about it.
+pub fn data_needed(lang: Lang) -> &'static str {
+    pick(lang, "Data som behövs:", "Data needed:")
+}
+
 pub fn next_step(lang: Lang) -> &'static str {
     pick(
         lang,
