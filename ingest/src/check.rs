@@ -4,8 +4,10 @@
 //!
 //! Errors: schema problems, broken internal links, duplicate titles,
 //! near-duplicate sections, past events outside `events/archive/`, missing
-//! or one-way English counterparts. Warnings: documents whose `reviewed`
-//! date is older than the configured age.
+//! or one-way English counterparts, Swedish pages of the kinds that must
+//! have an English twin without one, factual pages whose only source is a
+//! bare home page. Warnings: documents whose `reviewed` date is older than
+//! the configured age.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
@@ -61,6 +63,29 @@ pub struct CheckOptions {
     pub near_duplicate: f64,
     pub max_file_bytes: u64,
     pub chunk: ChunkConfig,
+    /// Swedish documents of these kinds must have an English twin
+    /// (`translation:`), so English users get English sources.
+    pub twins_required: Vec<Kind>,
+}
+
+/// Kinds whose pages state facts, and so must cite something specific.
+const FACTUAL: [Kind; 5] = [
+    Kind::Project,
+    Kind::Faq,
+    Kind::Support,
+    Kind::Guide,
+    Kind::Case,
+];
+
+/// `https://www.mdu.se/`: a site's front page, which supports nothing in
+/// particular.
+fn is_home_page(url: &str) -> bool {
+    let rest = url
+        .trim()
+        .trim_start_matches("https://")
+        .trim_start_matches("http://");
+    let path = rest.split_once('/').map_or("", |(_, p)| p);
+    path.trim_matches('/').is_empty() && !rest.contains('?')
 }
 
 #[derive(Debug, Serialize)]
@@ -275,6 +300,43 @@ pub fn check(root: &Path, opts: &CheckOptions) -> Result<CheckReport, IndexError
                     m.reviewed, opts.max_review_age_days
                 ),
             });
+        }
+        // A source that says where the facts come from.
+        if FACTUAL.contains(&m.kind) && !m.example && m.source_title.is_none() {
+            let bare = match m.source_url.as_deref() {
+                None => Some("no source: give `source_url` (the page it rests on) or `source_title` (a document that is not on the web)".to_string()),
+                Some(u) if is_home_page(u) => Some(format!(
+                    "`{u}` is a home page, which supports nothing in particular; cite the page the facts come from, or add `source_title`"
+                )),
+                Some(_) => None,
+            };
+            if let Some(message) = bare {
+                findings.push(err(
+                    &d.doc.path,
+                    key_line(root, &d.doc.path, "source_url").max(key_line(
+                        root,
+                        &d.doc.path,
+                        "title",
+                    )),
+                    "bare-source",
+                    message,
+                ));
+            }
+        }
+        // A twin for pages English users need in English.
+        if m.language == Lang::Sv
+            && m.translation.is_none()
+            && opts.twins_required.contains(&m.kind)
+        {
+            findings.push(err(
+                &d.doc.path,
+                key_line(root, &d.doc.path, "title"),
+                "missing-translation",
+                format!(
+                    "a Swedish {} page needs an English twin (`translation:`)",
+                    m.kind.as_str()
+                ),
+            ));
         }
         // Translations.
         match (&m.translation, m.needs_translation) {

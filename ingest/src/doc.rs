@@ -146,6 +146,11 @@ pub struct FrontMatter {
     pub tags: Vec<String>,
     #[serde(default)]
     pub source_url: Option<String>,
+    /// The source the page rests on when it is not (only) a web page: a
+    /// decision document, a report. `kraft kb check` accepts a bare home
+    /// page as `source_url` only beside this.
+    #[serde(default)]
+    pub source_title: Option<String>,
     pub reviewed: NaiveDate,
     #[serde(default)]
     pub example: bool,
@@ -358,6 +363,17 @@ fn validate(meta: &FrontMatter, yaml: &str) -> Result<(), DocError> {
             )?;
         }
         _ => {}
+    }
+    if meta
+        .source_title
+        .as_deref()
+        .is_some_and(|t| t.trim().is_empty())
+    {
+        return Err(DocError::Schema {
+            line: key_line(yaml, "source_title"),
+            message: "source_title is empty; name the document the page rests on, or drop the key"
+                .into(),
+        });
     }
     if let Some(url) = &meta.source_url {
         if !(url.starts_with("https://") || url.starts_with("http://")) {

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use chrono::NaiveDate;
 use kraft_ingest::check::{check, CheckOptions, CheckReport, Severity};
+use kraft_ingest::doc::Kind;
 use kraft_tests::{doc, fixture_kb, workspace_root, write_files};
 
 fn opts() -> CheckOptions {
@@ -14,6 +15,7 @@ fn opts() -> CheckOptions {
         near_duplicate: 0.8,
         max_file_bytes: 1024 * 1024,
         chunk: Default::default(),
+        twins_required: Vec::new(),
     }
 }
 
@@ -210,6 +212,8 @@ fn the_shipped_knowledge_base_passes() {
     let root = workspace_root().join("knowledge");
     let mut o = opts();
     o.today = chrono::Local::now().date_naive();
+    // As `kraft kb check` runs it.
+    o.twins_required = vec![Kind::Faq, Kind::Project, Kind::Support];
     let r = check(&root, &o).expect("check");
     let errors: Vec<String> = r
         .findings
@@ -223,4 +227,145 @@ fn the_shipped_knowledge_base_passes() {
         errors.join("\n")
     );
     assert!(r.documents >= 60, "{}", r.documents);
+}
+
+/// A front matter with its own `source_url` line (the `doc` helper writes
+/// a specific one).
+fn with_source(title: &str, kind: &str, source: &str, extra: &str) -> String {
+    format!(
+        "---\ntitle: \"{title}\"\nkind: {kind}\nlanguage: sv\nreviewed: 2026-11-01\n{source}{extra}---\n# {title}\n\nText om {title}.\n"
+    )
+}
+
+#[test]
+fn a_factual_page_must_cite_more_than_a_home_page() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    clean(tmp.path());
+    write_files(
+        tmp.path(),
+        &[
+            (
+                "faq/hem.md",
+                &with_source("Hem", "faq", "source_url: \"https://www.mdu.se/\"\n", ""),
+            ),
+            ("faq/ingen.md", &with_source("Ingen", "faq", "", "")),
+            (
+                "programme/beslut.md",
+                &with_source(
+                    "Beslut",
+                    "project",
+                    "source_title: \"Region Västmanland: Projektmedel (förslag till beslut)\"\n",
+                    "",
+                ),
+            ),
+            (
+                "programme/hem-och-beslut.md",
+                &with_source(
+                    "Hem och beslut",
+                    "project",
+                    "source_url: \"https://www.mdu.se\"\nsource_title: \"Förslag till beslut\"\n",
+                    "",
+                ),
+            ),
+            (
+                "support/sida.md",
+                &with_source(
+                    "Sida",
+                    "support",
+                    "source_url: \"https://www.almi.se/lan/\"\n",
+                    "",
+                ),
+            ),
+            (
+                "guides/exempel.md",
+                &with_source("Exempel", "guide", "", "example: true\n"),
+            ),
+            (
+                "events/mote-2099.md",
+                &with_source(
+                    "Möte",
+                    "event",
+                    "source_url: \"https://www.mdu.se/\"\n",
+                    "event:\n  date: 2099-01-01\n  place: Västerås\n  type: network\n",
+                ),
+            ),
+        ],
+    );
+    let r = run(tmp.path());
+    let bare: Vec<(String, usize)> = r
+        .findings
+        .iter()
+        .filter(|f| f.code == "bare-source")
+        .map(|f| (f.path.clone(), f.line))
+        .collect();
+    assert_eq!(
+        bare,
+        vec![
+            ("faq/hem.md".to_string(), 6),
+            ("faq/ingen.md".to_string(), 2)
+        ],
+        "{:#?}",
+        r.findings
+    );
+    assert_eq!(r.errors(), 2, "{:#?}", r.findings);
+    // An empty source_title is a schema error, not a way around the rule.
+    write_files(
+        tmp.path(),
+        &[(
+            "faq/tom.md",
+            &with_source("Tom", "faq", "source_title: \" \"\n", ""),
+        )],
+    );
+    let r = run(tmp.path());
+    assert!(
+        r.findings
+            .iter()
+            .any(|f| f.path == "faq/tom.md" && f.code == "schema"),
+        "{:#?}",
+        r.findings
+    );
+}
+
+#[test]
+fn swedish_pages_of_the_required_kinds_need_an_english_twin() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    clean(tmp.path());
+    let mut o = opts();
+    o.twins_required = vec![Kind::Faq, Kind::Project, Kind::Support];
+    let r = check(tmp.path(), &o).expect("check");
+    // The fixture's support/almi.md is Swedish with no twin; its guides
+    // are not of a required kind, and the English overview needs none.
+    let missing: Vec<&str> = r
+        .findings
+        .iter()
+        .filter(|f| f.code == "missing-translation")
+        .map(|f| f.path.as_str())
+        .collect();
+    assert_eq!(missing, ["support/almi.md"], "{:#?}", r.findings);
+    // With a twin that points back, it passes.
+    write_files(
+        tmp.path(),
+        &[(
+            "support/almi.en.md",
+            &kraft_tests::doc(
+                "Almi (English)",
+                "support",
+                "en",
+                "translation: support/almi.md\n",
+                "# Almi\n\nAlmi offers loans and advice to companies that want to grow.\n",
+            ),
+        )],
+    );
+    let almi = std::fs::read_to_string(tmp.path().join("support/almi.md")).expect("read");
+    std::fs::write(
+        tmp.path().join("support/almi.md"),
+        almi.replacen("---\n", "---\ntranslation: support/almi.en.md\n", 1),
+    )
+    .expect("write");
+    let r = check(tmp.path(), &o).expect("check");
+    assert!(
+        !r.findings.iter().any(|f| f.code == "missing-translation"),
+        "{:#?}",
+        r.findings
+    );
 }

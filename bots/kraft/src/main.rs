@@ -441,6 +441,13 @@ async fn run(cmd: Command, settings: Settings) -> Result<ExitCode> {
                 near_duplicate: 0.8,
                 max_file_bytes: settings.knowledge.max_file_bytes,
                 chunk: settings.knowledge.chunk,
+                // What English users ask about most: the programme, its
+                // FAQ and the support actors.
+                twins_required: vec![
+                    kraft_ingest::doc::Kind::Faq,
+                    kraft_ingest::doc::Kind::Project,
+                    kraft_ingest::doc::Kind::Support,
+                ],
             };
             let report = kraft_ingest::check::check(&root, &opts)?;
             if json {
