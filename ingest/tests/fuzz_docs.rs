@@ -189,6 +189,10 @@ fn check_document(bytes: &[u8], d: &Document) -> Result<(), TestCaseError> {
             u
         );
     }
+    prop_assert!(m
+        .source_title
+        .as_deref()
+        .is_none_or(|t| !t.trim().is_empty()));
     Ok(())
 }
 
@@ -538,12 +542,13 @@ fn front_matter() -> impl Strategy<Value = FrontMatter> {
             proptest::option::of("[a-z]{1,8}/[a-z-]{1,12}\\.en\\.md"),
             any::<bool>(),
             event,
+            proptest::option::of("[A-Za-zåäö][A-Za-zåäö ,:()–-]{0,40}"),
         ),
     )
         .prop_map(
             |(
                 (title, kind, en, region, audience, sectors, tags),
-                (source_url, reviewed, example, translation, needs_translation, ev),
+                (source_url, reviewed, example, translation, needs_translation, ev, source_title),
             )| FrontMatter {
                 title,
                 kind,
@@ -553,6 +558,7 @@ fn front_matter() -> impl Strategy<Value = FrontMatter> {
                 sectors,
                 tags,
                 source_url,
+                source_title,
                 reviewed,
                 example,
                 translation,
@@ -609,6 +615,9 @@ fn entries(m: &FrontMatter, style: &[u8; 8]) -> Vec<Entry> {
     }
     if let Some(u) = &m.source_url {
         e.push(entry("source_url", vec![s(u, 1)]));
+    }
+    if let Some(t) = &m.source_title {
+        e.push(entry("source_title", vec![s(t, 1)]));
     }
     if m.example || style[2].is_multiple_of(2) {
         e.push(entry("example", vec![m.example.to_string()]));
@@ -696,7 +705,7 @@ fn mutation() -> impl Strategy<Value = Mutation> {
     ]
 }
 
-const KEYS: [&str; 13] = [
+const KEYS: [&str; 14] = [
     "title",
     "kind",
     "language",
@@ -705,6 +714,7 @@ const KEYS: [&str; 13] = [
     "sectors",
     "tags",
     "source_url",
+    "source_title",
     "reviewed",
     "example",
     "translation",
