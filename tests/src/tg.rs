@@ -9,8 +9,9 @@
 //! error JSON: a message to a closed forum topic (400 TOPIC_CLOSED) or a
 //! deleted one (400 "message thread not found"), any request to a group
 //! upgraded to a supergroup (400 with `parameters.migrate_to_chat_id`), a
-//! group the bot was kicked from (403), and callback data over 64 bytes
-//! (400 BUTTON_DATA_INVALID).
+//! group the bot was kicked from (403), callback data over 64 bytes
+//! (400 BUTTON_DATA_INVALID), and `getUpdates` while a webhook is set (409
+//! "Conflict: can't use getUpdates method while webhook is active").
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -329,6 +330,7 @@ async fn method_response(s: &Shared, method: &str, p: &Value) -> Response {
             let url = p["url"].as_str().unwrap_or_default().to_string();
             let secret = p["secret_token"].as_str().map(str::to_string);
             s.inner.lock().unwrap_or_else(|p| p.into_inner()).webhook = Some((url, secret));
+            s.updates.notify_waiters();
             ok(json!(true))
         }
         "setmycommands" => {
@@ -680,6 +682,14 @@ async fn get_updates(s: &Shared, p: &Value) -> Response {
         let notified = s.updates.notified();
         {
             let mut g = s.inner.lock().unwrap_or_else(|p| p.into_inner());
+            // Telegram refuses to poll a bot that has a webhook (updates go
+            // there), and ends a pending long poll when one is set.
+            if g.webhook.is_some() {
+                return err(
+                    409,
+                    "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first",
+                );
+            }
             // Confirmation: everything below the offset is forgotten.
             while g
                 .queue
@@ -975,6 +985,13 @@ impl TgDouble {
     /// Updates not yet confirmed by a `getUpdates` offset.
     pub fn unconfirmed(&self) -> usize {
         self.with(|g| g.queue.len())
+    }
+
+    /// Sets or removes the bot's webhook as another deployment with the
+    /// same token would (`setWebhook` / `deleteWebhook` from elsewhere).
+    pub fn set_webhook_elsewhere(&self, url: Option<&str>) {
+        self.with(|g| g.webhook = url.map(|u| (u.to_string(), None)));
+        self.shared.updates.notify_waiters();
     }
 
     pub fn webhook(&self) -> Option<(String, Option<String>)> {

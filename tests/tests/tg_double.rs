@@ -159,3 +159,25 @@ async fn a_response_lost_after_the_topic_was_made_leaves_the_topic() {
     );
     assert_eq!(tg.topics().len(), 1, "but the topic was made");
 }
+
+#[tokio::test]
+async fn get_updates_is_refused_while_a_webhook_is_set() {
+    let tg = double().await;
+    let bot = bot(&tg);
+    tg.user_says(42, "hej");
+    bot.set_webhook("https://example.org/hook".parse().expect("url"))
+        .await
+        .expect("setWebhook");
+    match bot.get_updates().await {
+        Err(RequestError::Api(ApiError::Unknown(text))) => {
+            assert!(text.contains("webhook is active"), "{text}")
+        }
+        other => panic!("expected Telegram's 409 conflict, got {other:?}"),
+    }
+    // Removed elsewhere (or by deleteWebhook): polling works, nothing lost.
+    bot.delete_webhook().await.expect("deleteWebhook");
+    let got = bot.get_updates().await.expect("getUpdates");
+    assert_eq!(got.len(), 1);
+    tg.set_webhook_elsewhere(Some("https://other.example/hook"));
+    assert!(bot.get_updates().await.is_err());
+}

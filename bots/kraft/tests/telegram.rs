@@ -1563,3 +1563,49 @@ async fn a_lost_create_forum_topic_answer_makes_no_second_topic() {
     let got = wait_n(&tg, u, 2).await;
     assert!(got[1].text.contains("Anna"), "{}", got[1].text);
 }
+
+/// Someone sets a webhook for the bot while Kraft polls (another
+/// deployment in webhook mode): Telegram ends the long poll and refuses
+/// `getUpdates` with 409. `/healthz` says so at once; nothing is lost:
+/// once the webhook is gone, what was sent meanwhile is answered, once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_webhook_set_elsewhere_degrades_healthz_and_loses_nothing() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let tg = TgDouble::start(TOKEN).await;
+    let s = serve(&tmp.path().join("data"), &tg, &[]);
+    let u = 7801;
+    tg.user_says(u, "Hej");
+    wait_n(&tg, u, 1).await;
+    let (code, body) = s.get("/healthz").await;
+    assert_eq!(code, 200, "{body}");
+
+    tg.set_webhook_elsewhere(Some("https://other.example/hook"));
+    let end = Instant::now() + WAIT;
+    let (mut code, mut body) = s.get("/healthz").await;
+    while code == 200 && Instant::now() < end {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        (code, body) = s.get("/healthz").await;
+    }
+    assert_eq!(code, 503, "{body}");
+    assert!(
+        body.contains("\"updates_conflict\":\"webhook_set\""),
+        "{body}"
+    );
+    tg.user_says(u, "Vad är en behovsanalys?");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(tg.sent_to(u).len(), 1, "answered through a webhook?");
+
+    tg.set_webhook_elsewhere(None);
+    wait_n(&tg, u, 2).await;
+    let end = Instant::now() + WAIT;
+    let (mut code, mut body) = s.get("/healthz").await;
+    while code != 200 && Instant::now() < end {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        (code, body) = s.get("/healthz").await;
+    }
+    assert_eq!(code, 200, "{body}");
+    assert!(!body.contains("updates_conflict"), "{body}");
+    settle(&tg).await;
+    assert_eq!(tg.sent_to(u).len(), 2, "{:#?}", tg.sent_to(u));
+    assert!(s.log().contains("gives this bot's updates to someone else"));
+}

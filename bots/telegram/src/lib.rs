@@ -258,6 +258,12 @@ pub struct Health {
     /// Why not (`kicked`, `chat_not_found`, `no_rights`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub adviser_group_error: Option<&'static str>,
+    /// Polling is refused because someone else takes this bot's updates:
+    /// `webhook_set` (a webhook was set, e.g. by another deployment) or
+    /// `other_poller` (another process polls with the same token). No
+    /// update arrives while it lasts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updates_conflict: Option<&'static str>,
 }
 
 pub struct Telegram {
@@ -279,6 +285,8 @@ pub struct Telegram {
     group_id: AtomicI64,
     /// Why the adviser group is unusable, while it is.
     group_trouble: Mutex<Option<&'static str>>,
+    /// Why `getUpdates` is refused (409), while it is.
+    conflict: Mutex<Option<&'static str>>,
 }
 
 impl std::fmt::Debug for Telegram {
@@ -288,6 +296,28 @@ impl std::fmt::Debug for Telegram {
             .field("mode", &self.settings.mode)
             .field("adviser_group", &self.settings.adviser_group)
             .finish()
+    }
+}
+
+/// A 409 from `getUpdates`: someone else takes the bot's updates.
+/// Telegram's text ("Conflict: can't use getUpdates method while webhook
+/// is active; use deleteWebhook …") is longer than the one teloxide
+/// matches, so it can arrive as `Unknown`.
+fn updates_conflict(e: &RequestError) -> Option<&'static str> {
+    match e {
+        RequestError::Api(ApiError::CantGetUpdates) => Some("webhook_set"),
+        RequestError::Api(ApiError::TerminatedByOtherGetUpdates) => Some("other_poller"),
+        RequestError::Api(ApiError::Unknown(text)) => {
+            let t = text.to_lowercase();
+            if t.contains("webhook is active") {
+                Some("webhook_set")
+            } else if t.contains("terminated by other getupdates") {
+                Some("other_poller")
+            } else {
+                None
+            }
+        }
+        _ => None,
     }
 }
 
@@ -472,6 +502,7 @@ impl Telegram {
             failing: AtomicBool::new(false),
             group_id: AtomicI64::new(group_id),
             group_trouble: Mutex::new(None),
+            conflict: Mutex::new(None),
         }))
     }
 
@@ -490,8 +521,10 @@ impl Telegram {
         let started = self.ctx.get().is_some();
         let failing = self.failing.load(Ordering::Relaxed);
         let group_error = *self.group_trouble.lock().unwrap_or_else(|p| p.into_inner());
+        let conflict = *self.conflict.lock().unwrap_or_else(|p| p.into_inner());
         let ok = started
             && group_error.is_none()
+            && conflict.is_none()
             && match self.settings.mode {
                 Mode::Polling => last.is_some_and(|s| s < 120),
                 // Webhook: silence is normal; only failing requests count.
@@ -504,6 +537,7 @@ impl Telegram {
             failing,
             adviser_group_ok: group_error.is_none(),
             adviser_group_error: group_error,
+            updates_conflict: conflict,
         }
     }
 
@@ -849,6 +883,14 @@ impl Telegram {
                 Ok(updates) => {
                     failures = 0;
                     self.contact(true);
+                    if let Some(was) = self
+                        .conflict
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .take()
+                    {
+                        tracing::info!(was, "getUpdates works again");
+                    }
                     if updates.is_empty() {
                         continue;
                     }
@@ -866,6 +908,24 @@ impl Telegram {
                 Err(e) => {
                     self.contact(false);
                     self.observer.error(Platform::Telegram, error_kind(&e));
+                    if let Some(kind) = updates_conflict(&e) {
+                        let before = self
+                            .conflict
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .replace(kind);
+                        // Once per episode: it is retried until it ends.
+                        if before.is_none() {
+                            tracing::error!(
+                                kind,
+                                "Telegram gives this bot's updates to someone else ({}); no message arrives until that stops",
+                                match kind {
+                                    "webhook_set" => "a webhook is set, e.g. by another deployment in webhook mode: remove it with deleteWebhook, or run this one with telegram.mode = \"webhook\"",
+                                    _ => "another process polls with the same token: stop it",
+                                }
+                            );
+                        }
+                    }
                     let wait = match &e {
                         RequestError::RetryAfter(s) => s.duration(),
                         _ => backoff(failures).min(Duration::from_secs(30)),
@@ -1591,6 +1651,24 @@ mod tests {
             Button::new(just.clone(), "Just fits"),
         ]);
         assert_eq!(callback_data(&m), vec!["fb:up:1".to_string(), just]);
+    }
+
+    #[test]
+    fn a_refused_get_updates_says_who_takes_the_updates() {
+        let api = |d: &str| RequestError::Api(ApiError::Unknown(d.into()));
+        assert_eq!(
+            updates_conflict(&api("Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first")),
+            Some("webhook_set")
+        );
+        assert_eq!(
+            updates_conflict(&RequestError::Api(ApiError::CantGetUpdates)),
+            Some("webhook_set")
+        );
+        assert_eq!(
+            updates_conflict(&RequestError::Api(ApiError::TerminatedByOtherGetUpdates)),
+            Some("other_poller")
+        );
+        assert_eq!(updates_conflict(&api("Bad Request: chat not found")), None);
     }
 
     #[test]
