@@ -402,3 +402,26 @@ pub fn check(root: &Path, opts: &CheckOptions) -> Result<CheckReport, IndexError
         findings,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::is_home_page;
+
+    #[test]
+    fn a_home_page_is_a_site_with_no_path() {
+        for u in [
+            "https://www.mdu.se/",
+            "https://www.mdu.se",
+            "http://almi.se//",
+        ] {
+            assert!(is_home_page(u), "{u}");
+        }
+        for u in [
+            "https://www.mdu.se/en/samverkan",
+            "https://www.almi.se/lan/",
+            "https://www.mdu.se/?page=5",
+        ] {
+            assert!(!is_home_page(u), "{u}");
+        }
+    }
+}

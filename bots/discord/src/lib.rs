@@ -1845,3 +1845,21 @@ fn thread_name(input: &kraft_core::Input) -> String {
         name
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snowflakes_carry_discords_clock() {
+        // 2026-11-29T00:00:00Z
+        let ms = 1_795_910_400_000;
+        let id = snowflake_at(ms);
+        assert_eq!(snowflake_ms(id), ms);
+        // A real id's low bits (worker, sequence) do not move its time.
+        assert_eq!(snowflake_ms(id | 0x3F_FFFF), ms);
+        assert!(snowflake_at(ms + 1) > id | 0x3F_FFFF);
+        // Before Discord's epoch there is nothing to read back.
+        assert_eq!(snowflake_at(0), 0);
+    }
+}
