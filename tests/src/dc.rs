@@ -1132,7 +1132,7 @@ async fn rest(
                     Some(Ok(f)) => f,
                     Some(Err(DropAfter)) => {
                         let _ = route(&s, &method, &segs, query.as_deref(), &b);
-                        dropped()
+                        crate::tg::dropped()
                     }
                     None => route(&s, &method, &segs, query.as_deref(), &b),
                 }
@@ -1176,19 +1176,6 @@ fn over_global_limit(s: &Shared, segs: &[&str]) -> Option<Response> {
         g.recent.push_back(Instant::now());
         None
     })
-}
-
-/// A response whose body breaks after the headers: the client sees the
-/// connection fail mid-response.
-fn dropped() -> Response {
-    let stream = futures::stream::once(async {
-        Err::<Bytes, std::io::Error>(std::io::Error::other("dropped"))
-    });
-    Response::builder()
-        .status(200)
-        .header("content-type", "application/json")
-        .body(axum::body::Body::from_stream(stream))
-        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
 /// `Fault::DropAfter`: answer, then break the connection.

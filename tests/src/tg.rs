@@ -182,9 +182,9 @@ fn too_many(after: u32) -> Response {
         .into_response()
 }
 
-fn dropped() -> Response {
-    // Headers go out, then the body fails: the client sees the connection
-    // break mid-response.
+/// Headers go out, then the body fails: the client sees the connection
+/// break mid-response. The Discord double uses it too.
+pub(crate) fn dropped() -> Response {
     let stream = futures::stream::once(async {
         Err::<axum::body::Bytes, std::io::Error>(std::io::Error::other("dropped"))
     });

@@ -1226,11 +1226,7 @@ impl Store {
                 )?;
             }
             if let Some((name, value)) = cursor {
-                tx.execute(
-                    "INSERT INTO cursors (name, value) VALUES (?1, ?2)
-                     ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-                    params![name, value],
-                )?;
+                put_cursor(tx, name, value)?;
             }
             Ok(new)
         })
@@ -1337,12 +1333,8 @@ impl Store {
     }
 
     pub fn set_cursor(&self, name: &str, value: &str) -> Result<()> {
-        self.lock()?.execute(
-            "INSERT INTO cursors (name, value) VALUES (?1, ?2)
-             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-            params![name, value],
-        )?;
-        Ok(())
+        let conn = self.lock()?;
+        Ok(put_cursor(&conn, name, value)?)
     }
 
     /// Users of `platform` who wrote since `since` or have a ticket that
@@ -1432,11 +1424,7 @@ impl Store {
     /// messages of the old chat point at the new one, in one transaction.
     pub fn move_chat(&self, platform: Platform, from: &str, to: &str, cursor: &str) -> Result<()> {
         self.tx(|tx| {
-            tx.execute(
-                "INSERT INTO cursors (name, value) VALUES (?1, ?2)
-                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-                params![cursor, to],
-            )?;
+            put_cursor(tx, cursor, to)?;
             tx.execute(
                 "UPDATE threads SET chat_id = ?3 WHERE platform = ?1 AND chat_id = ?2",
                 params![platform.as_str(), from, to],
@@ -2170,6 +2158,16 @@ fn insert_delivery(
         parts_sent: 0,
         created_at: now,
     }))
+}
+
+/// Writes a named cursor (a platform's read position, a followed chat).
+fn put_cursor(conn: &Connection, name: &str, value: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO cursors (name, value) VALUES (?1, ?2)
+         ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        params![name, value],
+    )?;
+    Ok(())
 }
 
 /// Platforms as a JSON array, for `json_each` in SQL.

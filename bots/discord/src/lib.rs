@@ -764,14 +764,7 @@ impl Discord {
     ) -> Result<usize, ()> {
         let mut stored = 0;
         for _ in 0..CATCH_UP_PAGES {
-            let page = self
-                .paced(http.get_messages(
-                    ChannelId::new(channel),
-                    Some(MessagePagination::After(MessageId::new(after.max(1)))),
-                    Some(100),
-                ))
-                .await;
-            let mut page = match page {
+            let mut page = match self.history_after(http, channel, after).await {
                 Ok(p) => p,
                 Err(e) => {
                     let (kind, status, code) = kind_of(&e);
@@ -1436,27 +1429,27 @@ impl Discord {
         }
     }
 
-    /// One message to a channel, with a nonce Discord enforces: the same
-    /// nonce again (a resend after a crash) returns the first message
-    /// instead of posting a second. Discord keeps a nonce for minutes
-    /// only, so a resend of a delivery older than that (`resend_check`)
-    /// first looks for the message in the channel.
+    /// Part `part` of delivery `d` to a channel, with a nonce Discord
+    /// enforces: the same nonce again (a resend after a crash) returns the
+    /// first message instead of posting a second. Discord keeps a nonce
+    /// for minutes only, so a resend of a delivery older than that
+    /// (`resend_check`) first looks for the message in the channel.
     async fn post(
         &self,
         http: &Http,
         channel: u64,
         mut body: Value,
-        nonce: String,
-        check_since: Option<chrono::DateTime<chrono::Utc>>,
+        d: &Delivery,
+        part: usize,
     ) -> Result<u64, SendFailure> {
-        if let Some(since) = check_since {
+        if let Some(since) = self.resend_check(d) {
             let content = body["content"].as_str().unwrap_or_default();
             if let Some(id) = self.already_posted(http, channel, since, content).await {
                 tracing::info!("a message sent before was found in the channel; not sent again");
                 return Ok(id);
             }
         }
-        body["nonce"] = json!(nonce);
+        body["nonce"] = json!(format!("k{}.{part}", d.id));
         body["enforce_nonce"] = json!(true);
         match self
             .paced(http.send_message(ChannelId::new(channel), vec![], &body))
@@ -1483,6 +1476,22 @@ impl Discord {
         (age >= window).then_some(d.created_at)
     }
 
+    /// Up to 100 messages of `channel` made after message `after` (a
+    /// snowflake), newest first, as Discord lists them.
+    async fn history_after(
+        &self,
+        http: &Http,
+        channel: u64,
+        after: u64,
+    ) -> serenity::Result<Vec<Message>> {
+        self.paced(http.get_messages(
+            ChannelId::new(channel),
+            Some(MessagePagination::After(MessageId::new(after.max(1)))),
+            Some(100),
+        ))
+        .await
+    }
+
     /// The id of a message of the bot's with exactly `content` in
     /// `channel`, made since `since` (less a minute for clock skew).
     /// `None` when there is none, or the channel cannot be read (then the
@@ -1498,14 +1507,7 @@ impl Discord {
         let ms = u64::try_from(since.timestamp_millis()).unwrap_or(0);
         let mut after = snowflake_at(ms.saturating_sub(60_000));
         for _ in 0..CATCH_UP_PAGES {
-            let page = match self
-                .paced(http.get_messages(
-                    ChannelId::new(channel),
-                    Some(MessagePagination::After(MessageId::new(after.max(1)))),
-                    Some(100),
-                ))
-                .await
-            {
+            let page = match self.history_after(http, channel, after).await {
                 Ok(p) => p,
                 Err(e) => {
                     let (kind, status, code) = kind_of(&e);
@@ -1603,14 +1605,7 @@ impl Discord {
                         json!({"message_id": m.to_string(), "fail_if_not_exists": false});
                 }
             }
-            self.post(
-                http,
-                chat,
-                body,
-                format!("k{}.{i}", d.id),
-                self.resend_check(d),
-            )
-            .await?;
+            self.post(http, chat, body, d, i).await?;
             self.part_sent(d, i, n);
         }
         Ok(())
@@ -1706,14 +1701,7 @@ impl Discord {
         for (i, part) in parts.iter().enumerate().skip(d.parts_sent.max(0) as usize) {
             let buttons: &[kraft_core::Button] = if i + 1 == n { &d.buttons } else { &[] };
             let body = format::message(part, buttons, &[], &roles);
-            self.post(
-                http,
-                target,
-                body,
-                format!("k{}.{i}", d.id),
-                self.resend_check(d),
-            )
-            .await?;
+            self.post(http, target, body, d, i).await?;
             self.part_sent(d, i, n);
         }
         Ok(())

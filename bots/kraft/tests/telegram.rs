@@ -36,6 +36,17 @@ async fn wait_n(double: &TgDouble, chat: i64, n: usize) -> Vec<Sent> {
 
 /// Lets the bot poll a few more times, so anything it would still send
 /// (a duplicate) has had its chance.
+/// `/healthz` once its status satisfies `done`, or as it is after `WAIT`.
+async fn healthz_until(s: &Serve, done: impl Fn(u16) -> bool) -> (u16, String) {
+    let end = Instant::now() + WAIT;
+    let (mut code, mut body) = s.get("/healthz").await;
+    while !done(code) && Instant::now() < end {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        (code, body) = s.get("/healthz").await;
+    }
+    (code, body)
+}
+
 async fn settle(double: &TgDouble) {
     let before = double.calls("getUpdates");
     let end = Instant::now() + Duration::from_secs(20);
@@ -1490,12 +1501,7 @@ async fn healthz_degrades_while_the_adviser_group_is_unusable() {
     tg.kick(GROUP, true);
     tg.user_says(u, "/human");
     wait_n(&tg, u, 2).await;
-    let end = Instant::now() + WAIT;
-    let (mut code, mut body) = s.get("/healthz").await;
-    while code == 200 && Instant::now() < end {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        (code, body) = s.get("/healthz").await;
-    }
+    let (code, body) = healthz_until(&s, |c| c != 200).await;
     assert_eq!(code, 503, "{body}");
     assert!(body.contains("\"adviser_group_ok\":false"), "{body}");
     assert!(
@@ -1580,12 +1586,7 @@ async fn a_webhook_set_elsewhere_degrades_healthz_and_loses_nothing() {
     assert_eq!(code, 200, "{body}");
 
     tg.set_webhook_elsewhere(Some("https://other.example/hook"));
-    let end = Instant::now() + WAIT;
-    let (mut code, mut body) = s.get("/healthz").await;
-    while code == 200 && Instant::now() < end {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        (code, body) = s.get("/healthz").await;
-    }
+    let (code, body) = healthz_until(&s, |c| c != 200).await;
     assert_eq!(code, 503, "{body}");
     assert!(
         body.contains("\"updates_conflict\":\"webhook_set\""),
@@ -1597,12 +1598,7 @@ async fn a_webhook_set_elsewhere_degrades_healthz_and_loses_nothing() {
 
     tg.set_webhook_elsewhere(None);
     wait_n(&tg, u, 2).await;
-    let end = Instant::now() + WAIT;
-    let (mut code, mut body) = s.get("/healthz").await;
-    while code != 200 && Instant::now() < end {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        (code, body) = s.get("/healthz").await;
-    }
+    let (code, body) = healthz_until(&s, |c| c == 200).await;
     assert_eq!(code, 200, "{body}");
     assert!(!body.contains("updates_conflict"), "{body}");
     settle(&tg).await;
