@@ -54,7 +54,9 @@ impl Chunk {
 }
 
 /// See [`Chunk::indexed_text`]. The document's tags are curated search
-/// words (synonyms, English terms for a Swedish page), so they go in too.
+/// words (synonyms, English terms for a Swedish page), so they go in too;
+/// the text of links to other pages stays out
+/// ([`crate::passage::without_internal_links`]).
 pub fn indexed_text(title: &str, heading_path: &[String], tags: &[String], text: &str) -> String {
     let mut s = String::with_capacity(title.len() + text.len() + 64);
     s.push_str(title);
@@ -69,7 +71,7 @@ pub fn indexed_text(title: &str, heading_path: &[String], tags: &[String], text:
         s.push_str(&tags.join(", "));
     }
     s.push_str("\n\n");
-    s.push_str(text);
+    s.push_str(&crate::passage::without_internal_links(text));
     s
 }
 

@@ -253,7 +253,10 @@ pub fn fit_calibration(w: &[f32], examples: &[Example], max_false: f32) -> Calib
 pub fn fit(examples: &mut [Example], init: &RankModel, max_false: f32) -> RankModel {
     let priors = fit_priors(examples, 4.0);
     apply_priors(examples, &priors);
-    let weights = fit_weights(examples, &init.weights, 12);
+    // A feature newer than the shipped weights starts at 0.
+    let mut start = init.weights.clone();
+    start.resize(Features::NAMES.len(), 0.0);
+    let weights = fit_weights(examples, &start, 12);
     let calibration = fit_calibration(&weights, examples, max_false);
     RankModel {
         weights,

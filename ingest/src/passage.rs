@@ -184,6 +184,45 @@ pub fn plain(markdown: &str) -> String {
         .join(" ")
 }
 
+/// The passage without the text of its links to other pages of the
+/// knowledge base ("Se [Ruttplanering och transportoptimering](ruttplanering.md)"):
+/// a page is not about the pages it points to, and a pointer's words made
+/// the haulage page win a route-planning question that it says it leaves
+/// to another page. Links out of the knowledge base (`https://…`) keep
+/// their text: it names the source the page rests on.
+pub fn without_internal_links(markdown: &str) -> String {
+    let mut out = String::with_capacity(markdown.len());
+    let mut rest = markdown;
+    while let Some(open) = rest.find('[') {
+        let after = &rest[open + 1..];
+        let link = after.find("](").and_then(|close| {
+            let text = &after[..close];
+            if text.contains(['[', '\n']) {
+                return None;
+            }
+            let target_from = close + 2;
+            let end = after[target_from..].find(')')? + target_from;
+            let target = &after[target_from..end];
+            let internal = !target.contains("://")
+                && !target.starts_with("mailto:")
+                && !target.contains(char::is_whitespace);
+            internal.then_some(end + 1)
+        });
+        match link {
+            Some(len) => {
+                out.push_str(&rest[..open]);
+                rest = &after[len..];
+            }
+            None => {
+                out.push_str(&rest[..=open]);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,5 +244,16 @@ mod tests {
         assert!(u[1].list_item && u[2].list_item && !u[3].list_item);
         assert_eq!(u[1].block, u[2].block);
         assert_ne!(u[2].block, u[3].block);
+    }
+
+    #[test]
+    fn links_to_other_pages_lose_their_text_and_sources_keep_theirs() {
+        let md = "Rutter beskrivs i [Ruttplanering](ruttplanering.md). Se [GDPR](../guides/gdpr.md#lag) och [IMY](https://www.imy.se/). Inget [hakparentes] här, [a](b c).";
+        assert_eq!(
+            without_internal_links(md),
+            "Rutter beskrivs i . Se  och [IMY](https://www.imy.se/). Inget [hakparentes] här, [a](b c)."
+        );
+        assert_eq!(without_internal_links("[x](y.md"), "[x](y.md");
+        assert_eq!(without_internal_links("ä[ö](å.md)ü"), "äü");
     }
 }

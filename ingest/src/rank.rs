@@ -573,6 +573,11 @@ fn dedup(mut v: Vec<u32>) -> Vec<u32> {
 #[derive(Debug)]
 struct ChunkTerms {
     title: Vec<u32>,
+    /// The title's own terms, without the tags: what the page says it
+    /// answers (a FAQ's title is its question).
+    title_only: HashSet<u32>,
+    /// The tags' terms alone.
+    tags: HashSet<u32>,
     heading: Vec<u32>,
     /// Term id → BM25 term-frequency weight in the chunk text.
     body: HashMap<u32, f32>,
@@ -601,6 +606,8 @@ fn analyse_chunk(analyzer: &Analyzer, p: &ChunkPayload) -> ChunkTerms {
     // Tags are curated search words for the whole page ("målgrupp", "vem
     // kan delta"): they say what the page is about, like its title.
     let title = sorted(analyzer.query_terms(&format!("{} {}", p.title, p.tags.join(" ")), lang));
+    let title_only = analyzer.query_terms(&p.title, lang);
+    let tags = analyzer.query_terms(&p.tags.join(" "), lang);
     let heads: Vec<&str> = p
         .heading_path
         .iter()
@@ -608,20 +615,23 @@ fn analyse_chunk(analyzer: &Analyzer, p: &ChunkPayload) -> ChunkTerms {
         .map(String::as_str)
         .collect();
     let heading = sorted(analyzer.query_terms(&heads.join(" "), lang));
-    let d = analyzer.doc_vector(&p.text, lang);
+    let text = crate::passage::without_internal_links(&p.text);
+    let d = analyzer.doc_vector(&text, lang);
     let body: HashMap<u32, f32> = d.indices.into_iter().zip(d.values).collect();
-    let sentences = crate::passage::units(&p.text)
+    let sentences = crate::passage::units(&text)
         .iter()
         .map(|u| sorted(analyzer.query_terms(&u.text, lang)))
         .filter(|s| !s.is_empty())
         .collect();
     let mut grams = HashSet::new();
-    let full = crate::chunk::indexed_text(&p.title, &p.heading_path, &[], &p.text);
+    let full = crate::chunk::indexed_text(&p.title, &p.heading_path, &[], &text);
     crate::text::char_grams(&full, |g| {
         grams.insert(crate::text::gram_id(g));
     });
     ChunkTerms {
         title,
+        title_only,
+        tags,
         heading,
         body,
         sentences,
@@ -699,6 +709,17 @@ pub struct Features {
     pub example: f32,
     /// The chunk opens its document.
     pub lead: f32,
+    /// How nearly the question is the page's title: F1 of the title's
+    /// terms the question covers and the question's words the title
+    /// contains ("Which companies can join the programme?" against "Which
+    /// companies can take part in …?"). A long page that merely mentions
+    /// every word scores low here.
+    #[serde(default)]
+    pub asks: f32,
+    /// Share of the question's words (IDF-weighted) in the page's tags
+    /// (`title` counts the title and the tags together).
+    #[serde(default)]
+    pub tags: f32,
     /// Share of the question's words that any candidate contains: the
     /// same for every candidate of a question. Low when the
     /// question is about things the knowledge base never mentions. Used
@@ -719,12 +740,12 @@ pub struct Features {
 }
 
 impl Features {
-    pub const NAMES: [&'static str; 14] = [
+    pub const NAMES: [&'static str; 16] = [
         "sparse", "dense", "title", "heading", "body", "tf", "sentence", "gram", "prior", "entity",
-        "lang", "example", "lead", "doc",
+        "lang", "example", "lead", "doc", "asks", "tags",
     ];
 
-    pub fn to_array(self) -> [f32; 14] {
+    pub fn to_array(self) -> [f32; 16] {
         [
             self.sparse,
             self.dense,
@@ -740,6 +761,8 @@ impl Features {
             self.example,
             self.lead,
             self.doc,
+            self.asks,
+            self.tags,
         ]
     }
 }
@@ -1000,6 +1023,7 @@ pub fn features(
             };
             let title = share(&|id| t.title.binary_search(&id).is_ok());
             let heading = share(&|id| t.heading.binary_search(&id).is_ok());
+            let tags = share(&|id| t.tags.contains(&id));
             let body = share(&|id| t.body.contains_key(&id) || t.title.binary_search(&id).is_ok());
             let tf = if q.words.is_empty() {
                 0.0
@@ -1024,6 +1048,22 @@ pub fn features(
                 0.0
             } else {
                 q.grams.iter().filter(|g| t.grams.contains(g)).count() as f32 / q.grams.len() as f32
+            };
+            let asks = {
+                let covered = q.covered_terms(&t.title_only, lang) as f32;
+                let of_title = covered / t.title_only.len().max(1) as f32;
+                let of_question = q
+                    .words
+                    .iter()
+                    .filter(|w| w.ids(lang).iter().any(|id| t.title_only.contains(id)))
+                    .map(|w| w.weight)
+                    .sum::<f32>()
+                    / plain_total;
+                if of_title + of_question > 0.0 {
+                    2.0 * of_title * of_question / (of_title + of_question)
+                } else {
+                    0.0
+                }
             };
             let entity = t
                 .name
@@ -1052,6 +1092,8 @@ pub fn features(
                 lead: f32::from(u8::from(
                     c.payload.ordinal == 0 && c.payload.heading_path.len() <= 1,
                 )),
+                asks,
+                tags,
                 known,
                 doc,
                 doc_plain,

@@ -74,7 +74,8 @@ pub struct IndexMeta {
 
 /// Bump when the indexed text or payload changes, so old indexes rebuild.
 /// 3: the sparse vector also carries character 4-grams.
-pub const SCHEMA_VERSION: u32 = 3;
+/// 4: the text of links to other knowledge-base pages is not indexed.
+pub const SCHEMA_VERSION: u32 = 4;
 
 impl IndexMeta {
     /// True when vectors made under `self` can be mixed with vectors made
