@@ -605,9 +605,9 @@ fn analyse_chunk(analyzer: &Analyzer, p: &ChunkPayload) -> ChunkTerms {
     let lang = p.language;
     // Tags are curated search words for the whole page ("målgrupp", "vem
     // kan delta"): they say what the page is about, like its title.
-    let title = sorted(analyzer.query_terms(&format!("{} {}", p.title, p.tags.join(" ")), lang));
     let title_only = analyzer.query_terms(&p.title, lang);
     let tags = analyzer.query_terms(&p.tags.join(" "), lang);
+    let title = sorted(title_only.union(&tags).copied().collect());
     let heads: Vec<&str> = p
         .heading_path
         .iter()
