@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use crate::doc::Kind;
 use crate::rank::{confidence_inputs, Calibration, Features, Intent, KindPriors, Query, RankModel};
+use crate::section::{SectionModel, N as SECTION_FEATURES};
 
 /// One candidate of one question, as fitting sees it.
 #[derive(Debug, Clone)]
@@ -136,9 +137,15 @@ pub fn objective(w: &[f32], examples: &[Example]) -> f32 {
 /// finds nothing. An L2 pull towards `init` keeps weights that the dev
 /// data cannot tell apart where they were.
 pub fn fit_weights(examples: &[Example], init: &[f32], rounds: usize) -> Vec<f32> {
+    ascend(init, rounds, |w| objective(w, examples))
+}
+
+/// Coordinate ascent of `objective` from `init`, with a small L2 pull
+/// towards `init`.
+fn ascend(init: &[f32], rounds: usize, objective: impl Fn(&[f32]) -> f32) -> Vec<f32> {
     let l2 = 0.002;
     let loss = |w: &[f32]| {
-        objective(w, examples)
+        objective(w)
             - l2 * w
                 .iter()
                 .zip(init)
@@ -263,6 +270,60 @@ pub fn fit(examples: &mut [Example], init: &RankModel, max_false: f32) -> RankMo
         priors,
         calibration,
     }
+}
+
+/// One dev question's sections of the top page, as the section choice
+/// sees them: each section's features, and whether the question's facts
+/// are in it (in what the answer can quote from it).
+#[derive(Debug, Clone)]
+pub struct SectionExample {
+    pub features: Vec<[f32; SECTION_FEATURES]>,
+    pub has_facts: Vec<bool>,
+}
+
+/// How often the chosen section holds the facts, plus a little for the
+/// rank of the first one that does, so near-misses still pull. Examples
+/// where every section or none holds the facts say nothing and are left
+/// out by the caller.
+pub fn section_objective(m: &SectionModel, examples: &[SectionExample]) -> f32 {
+    let mut sum = 0.0;
+    for e in examples {
+        let Some(c) = m.choose(&e.features) else {
+            continue;
+        };
+        if e.has_facts[c] {
+            sum += 1.0;
+            continue;
+        }
+        let mine = e
+            .features
+            .iter()
+            .zip(&e.has_facts)
+            .filter(|(_, h)| **h)
+            .map(|(f, _)| m.score(f))
+            .fold(f32::MIN, f32::max);
+        let above = e.features.iter().filter(|f| m.score(f) > mine).count();
+        sum += 0.2 / (above as f32 + 1.0);
+    }
+    sum / examples.len().max(1) as f32
+}
+
+/// Fits the section choice on dev from `init` (coordinate ascent).
+pub fn fit_sections(examples: &[SectionExample], init: &SectionModel) -> SectionModel {
+    let informative: Vec<SectionExample> = examples
+        .iter()
+        .filter(|e| e.has_facts.iter().any(|h| *h) && !e.has_facts.iter().all(|h| *h))
+        .cloned()
+        .collect();
+    let weights = ascend(&init.weights, 30, |w| {
+        section_objective(
+            &SectionModel {
+                weights: w.to_vec(),
+            },
+            &informative,
+        )
+    });
+    SectionModel { weights }
 }
 
 #[cfg(test)]

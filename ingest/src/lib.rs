@@ -17,6 +17,7 @@ pub mod index;
 pub mod passage;
 pub mod rank;
 pub mod search;
+pub mod section;
 pub mod sync;
 pub mod terms;
 pub mod text;

@@ -487,6 +487,20 @@ impl Query {
         self.grams.iter().filter(|g| found.contains(g)).count() as f32 / self.grams.len() as f32
     }
 
+    /// Share of the question's character n-grams among `grams` (the
+    /// n-gram ids of a text, collected once).
+    pub fn gram_share_in(&self, grams: &HashSet<u32>) -> f32 {
+        if self.grams.is_empty() {
+            return 0.0;
+        }
+        self.grams.iter().filter(|g| grams.contains(g)).count() as f32 / self.grams.len() as f32
+    }
+
+    /// Each content word's weight: 1 for the ask, less for the story.
+    pub fn word_weights(&self) -> Vec<f32> {
+        self.words.iter().map(|w| w.weight).collect()
+    }
+
     /// Number of content words.
     pub fn len(&self) -> usize {
         self.words.len()
@@ -811,6 +825,9 @@ pub struct RankerFile {
     /// How and on what the models were fitted (for the README and review).
     pub fitted_on: String,
     pub models: BTreeMap<String, RankModel>,
+    /// Which section of the top page is quoted (all retrieval modes).
+    #[serde(default)]
+    pub section: crate::section::SectionModel,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -20,6 +20,7 @@ use kraft_ingest::doc::Kind;
 use kraft_ingest::index::{ChunkPayload, SearchFilter};
 use kraft_ingest::rank::Query;
 use kraft_ingest::search::{Found, Pipeline, Retriever};
+use kraft_ingest::section::{self, SectionTerms};
 use kraft_ingest::Knowledge;
 
 mod guide;
@@ -117,7 +118,7 @@ pub struct Assistant {
     clock: Arc<dyn Clock>,
     last_purge: Mutex<Option<DateTime<Utc>>>,
     flood: Flood,
-    sections: Mutex<std::collections::HashMap<String, Arc<extract::SectionTerms>>>,
+    sections: Mutex<std::collections::HashMap<String, Arc<SectionTerms>>>,
 }
 
 impl std::fmt::Debug for Assistant {
@@ -1039,14 +1040,56 @@ impl Assistant {
             .filter(|x| x.chunk.language == lang)
     }
 
-    /// The section an answer is quoted from, and its units: of the top
-    /// document's chunks, the one that answers the question best
-    /// ([`extract::best_section`]: the question's rarer words weigh more,
-    /// so "högrisk" picks the risk categories over a page-wide
-    /// "AI-förordningen"), with the section after it when it is only a
-    /// short opening ("Ett mönster för …" above a use case's sections).
-    /// Also the document's opening sentence, for "what is …" questions.
-    async fn answer_window(&self, q: &Query, top: &Found) -> Window {
+    /// What `kraft eval fit` fits the section choice on: for a question,
+    /// the page the answer would quote (after the switch to the user's
+    /// language), each section's features and the text an answer from
+    /// that section can quote. None when no page is found or the page's
+    /// opening is quoted whatever the sections say (eligibility).
+    pub async fn section_sample(&self, question: &str) -> Option<SectionSample> {
+        let question = intent::sanitize(question);
+        let question = question.as_str();
+        let lang = self.retriever.analyzer().detect(question);
+        let limit = self.knowledge.settings().search.limit.max(3);
+        let resp = self
+            .retriever
+            .search(question, &SearchFilter::default(), limit)
+            .await
+            .ok()?;
+        let mut top = resp.results.first()?.clone();
+        if top.chunk.language != lang {
+            if let Some(t) = self.translated(&top, question, lang).await {
+                top = t;
+            }
+        }
+        let analyzer = self.retriever.analyzer();
+        let q = Query::new(analyzer, question, lang);
+        let (chunks, ranked) = self.page_of(&top).await;
+        let terms: Vec<Arc<SectionTerms>> = chunks.iter().map(|c| self.section_terms(c)).collect();
+        let features = section::features(&q, &terms, ranked);
+        if Self::eligibility_opening(&q, &top.chunk, &features) {
+            return None;
+        }
+        let quotable = (0..chunks.len())
+            .map(|i| {
+                let own = extract::plain(&chunks[i].text);
+                match chunks.get(i + 1) {
+                    Some(next) if brings_next(&chunks[i]) => {
+                        format!("{own} {}", extract::plain(&next.text))
+                    }
+                    _ => own,
+                }
+            })
+            .collect();
+        Some(SectionSample {
+            doc_path: top.chunk.doc_path.clone(),
+            features,
+            quotable,
+        })
+    }
+
+    /// The top document's chunks in page order, and where the ranker's
+    /// chunk is among them.
+    async fn page_of(&self, top: &Found) -> (Vec<ChunkPayload>, Option<usize>) {
         let filter = SearchFilter {
             doc_path: Some(top.chunk.doc_path.clone()),
             ..Default::default()
@@ -1057,21 +1100,30 @@ impl Assistant {
         };
         chunks.sort_by_key(|c| c.line);
         let ranked = chunks.iter().position(|c| c.line == top.chunk.line);
-        let terms: Vec<Arc<extract::SectionTerms>> =
-            chunks.iter().map(|c| self.section_terms(c)).collect();
-        // A section whose heading is the question, near enough (F1 of the
-        // shared terms, chosen on dev), is the answer, whatever else the
-        // question's words (or its story) touch.
-        let asked = extract::heading_asks(q, &terms, 0.6);
-        // "Kan vi vara med?" is answered by who the page says may take
-        // part, which pages about it say first; a later section that
-        // happens to share a word of the company's story ("anställda" in
-        // the SME definition) is not the answer.
-        if asked.is_none()
+        (chunks, ranked)
+    }
+
+    /// "Kan vi vara med?" is answered by who the page says may take part,
+    /// which pages about it say first; a later section that happens to
+    /// share a word of the company's story ("anställda" in the SME
+    /// definition) is not the answer. Unless a heading asks the question.
+    fn eligibility_opening(q: &Query, top: &ChunkPayload, feats: &[[f32; section::N]]) -> bool {
+        !feats.iter().any(section::heading_asks)
             && (q.intents == [kraft_ingest::rank::Intent::Eligibility]
                 || (q.intents.contains(&kraft_ingest::rank::Intent::Eligibility)
-                    && matches!(top.chunk.kind, Kind::Faq | Kind::Project)))
-        {
+                    && matches!(top.kind, Kind::Faq | Kind::Project)))
+    }
+
+    /// The section an answer is quoted from, and its units: of the top
+    /// document's chunks, the one the section model ([`section`], fitted
+    /// on dev) scores best, with the section after it when it is only a
+    /// short opening ("Ett mönster för …" above a use case's sections).
+    /// Also the document's opening sentence, for "what is …" questions.
+    async fn answer_window(&self, q: &Query, top: &Found) -> Window {
+        let (chunks, ranked) = self.page_of(top).await;
+        let terms: Vec<Arc<SectionTerms>> = chunks.iter().map(|c| self.section_terms(c)).collect();
+        let feats = section::features(q, &terms, ranked);
+        if Self::eligibility_opening(q, &top.chunk, &feats) {
             let first = 0;
             let units = extract::units(&chunks[first].text);
             return Window {
@@ -1083,12 +1135,8 @@ impl Assistant {
                 data: Vec::new(),
             };
         }
-        // The ranker's chunk keeps this lead over the others (chosen on dev).
-        let stay = 0.4;
-        let at = asked
-            .or_else(|| extract::best_section(q, &terms, ranked, stay))
-            .or(ranked)
-            .unwrap_or(0);
+        let model = &self.retriever.ranker().section;
+        let at = model.choose(&feats).or(ranked).unwrap_or(0);
         // A question about a use case as a whole ("can AI help us plan
         // routes?") lands on its opening or problem section, which say
         // whom the pattern suits and what AI does there; how to begin (the
@@ -1106,7 +1154,7 @@ impl Assistant {
         }
         let chosen = chunks[at].clone();
         let mut units = extract::units(&chosen.text);
-        if extract::plain(&chosen.text).chars().count() < 300 {
+        if brings_next(&chosen) {
             if let Some(next) = chunks.get(at + 1) {
                 let offset = units.iter().map(|u| u.block + 1).max().unwrap_or(0);
                 units.extend(extract::units(&next.text).into_iter().map(|mut u| {
@@ -1131,9 +1179,9 @@ impl Assistant {
         let rest: Vec<usize> = (0..chunks.len())
             .filter(|i| *i < at || *i > window_end)
             .collect();
-        let rest_terms: Vec<Arc<extract::SectionTerms>> =
-            rest.iter().map(|&i| terms[i].clone()).collect();
-        let second = extract::best_section(q, &rest_terms, None, 0.0)
+        let rest_terms: Vec<Arc<SectionTerms>> = rest.iter().map(|&i| terms[i].clone()).collect();
+        let second = model
+            .choose(&section::features(q, &rest_terms, None))
             .map(|i| extract::units(&chunks[rest[i]].text))
             .unwrap_or_default();
         Window {
@@ -1146,16 +1194,16 @@ impl Assistant {
         }
     }
 
-    /// [`extract::SectionTerms`] of a chunk, from the cache when its
+    /// [`SectionTerms`] of a chunk, from the cache when its
     /// content was seen before (emptied when it grows past its bound).
-    fn section_terms(&self, c: &ChunkPayload) -> Arc<extract::SectionTerms> {
+    fn section_terms(&self, c: &ChunkPayload) -> Arc<SectionTerms> {
         let key = format!("{}\u{1f}{}\u{1f}{}", c.doc_path, c.line, c.content_hash);
         if let Ok(m) = self.sections.lock() {
             if let Some(t) = m.get(&key) {
                 return t.clone();
             }
         }
-        let t = Arc::new(extract::SectionTerms::of(self.retriever.analyzer(), c));
+        let t = Arc::new(SectionTerms::of(self.retriever.analyzer(), c));
         if let Ok(mut m) = self.sections.lock() {
             if m.len() >= 20_000 {
                 m.clear();
@@ -1612,6 +1660,17 @@ fn reply(chat: &ChatRef, text: &str, buttons: Vec<Button>) -> Action {
     }
 }
 
+/// One question's sections of the page its answer quotes, for fitting
+/// the section choice ([`Assistant::section_sample`]).
+#[derive(Debug, Clone)]
+pub struct SectionSample {
+    pub doc_path: String,
+    pub features: Vec<[f32; section::N]>,
+    /// Per section, the plain text an answer from it can quote (a short
+    /// section brings the next one, as answers do).
+    pub quotable: Vec<String>,
+}
+
 fn delivery_action(d: Delivery) -> Action {
     match d.target {
         Target::User(chat) => Action::RelayToUser {
@@ -1628,6 +1687,13 @@ fn delivery_action(d: Delivery) -> Action {
         },
     }
 }
+
+/// A section this short (an opening line, a pointer) is quoted together
+/// with the section after it.
+fn brings_next(c: &ChunkPayload) -> bool {
+    extract::plain(&c.text).chars().count() < 300
+}
+
 /// What an extractive answer is quoted from: the chosen section and its
 /// units, the page's opening sentence (for "what is …"), the runner-up
 /// section's units, and for a use case its first-step section.

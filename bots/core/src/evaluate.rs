@@ -108,7 +108,7 @@ pub struct Report {
 }
 
 /// Fact regexes, compiled once; a bad one is an error naming its question.
-fn compile(qs: &[KbQuestion]) -> Result<BTreeMap<String, Vec<Regex>>, CoreError> {
+pub fn compile(qs: &[KbQuestion]) -> Result<BTreeMap<String, Vec<Regex>>, CoreError> {
     let mut out = BTreeMap::new();
     for q in qs {
         let mut v = Vec::new();
@@ -124,11 +124,10 @@ fn compile(qs: &[KbQuestion]) -> Result<BTreeMap<String, Vec<Regex>>, CoreError>
     Ok(out)
 }
 
-/// The answer's text as the facts are matched against it: whitespace
-/// collapsed, bullets as plain separators.
-fn normalised(a: &Answer) -> String {
-    a.text
-        .replace('•', " ")
+/// Text as facts are matched against it: whitespace collapsed, bullets as
+/// plain separators.
+pub fn normalise(text: &str) -> String {
+    text.replace('•', " ")
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
@@ -140,7 +139,7 @@ pub fn judge(q: &KbQuestion, a: &Answer, facts: &[Regex]) -> Judged {
     let source_right = first_source
         .as_ref()
         .is_some_and(|p| q.expect.iter().any(|e| e == p));
-    let text = normalised(a);
+    let text = normalise(&a.text);
     let missing_facts: Vec<String> = facts
         .iter()
         .filter(|r| !answered || !r.is_match(&text))

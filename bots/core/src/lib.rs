@@ -22,7 +22,7 @@ pub mod texts;
 
 use serde::{Deserialize, Serialize};
 
-pub use assistant::{Answer, AnswerKind, Assistant, Escalation};
+pub use assistant::{Answer, AnswerKind, Assistant, Escalation, SectionSample};
 pub use desk::{Adviser, Desk, DeskError};
 pub use llm::{LlmError, LlmSettings};
 pub use model::{

@@ -274,6 +274,7 @@ pub async fn fit(
     let mut file = RankerFile {
         fitted_on: String::new(),
         models: Default::default(),
+        section: Default::default(),
     };
     let mut described = Vec::new();
     for mode in modes {
@@ -312,12 +313,84 @@ pub async fn fit(
         file.models.insert(mode.as_str().to_string(), model);
     }
     file.fitted_on = format!(
-        "`kraft eval fit` on the dev split only: {}; false abstentions allowed on dev: {:.0} %",
+        "`kraft eval fit` on the dev split only: {}; false abstentions allowed on dev: {:.0} %; \
+         section choice (bm25) on the dev questions with facts whose top page is right",
         described.join(", "),
         max_false * 100.0
     );
-    let text = serde_json::to_string_pretty(&file)? + "\n";
-    std::fs::write(out, text).with_context(|| format!("cannot write {}", out.display()))?;
+    let write = |file: &RankerFile| -> Result<()> {
+        let text = serde_json::to_string_pretty(file)? + "\n";
+        std::fs::write(out, text).with_context(|| format!("cannot write {}", out.display()))
+    };
+    // The section choice is fitted on the answers the new ranker gives,
+    // so the ranker goes to disk first and an assistant reads it back.
+    write(&file)?;
+    file.section = fit_sections(settings, knowledge, &qs, out).await?;
+    write(&file)?;
     println!("wrote {}", out.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// Fits the section choice: for each answerable dev question with facts
+/// whose top page (under the ranker in `ranker`, BM25) is a right one,
+/// which of the page's sections hold every fact.
+async fn fit_sections(
+    settings: &Settings,
+    knowledge: &Knowledge,
+    qs: &[KbQuestion],
+    ranker: &Path,
+) -> Result<kraft_ingest::section::SectionModel> {
+    let mut ks = settings.knowledge.clone();
+    ks.search.ranker = Some(ranker.to_path_buf());
+    // Under the embedded default (BM25), whatever else is configured: the
+    // section model serves every mode, and the default is what most
+    // deployments run and what the README's answer numbers measure.
+    ks.embeddings.base_url = String::new();
+    let bm25 = Knowledge::with_backend(knowledge.backend().clone(), ks, settings.secrets.clone())?;
+    let tmp = tempfile::tempdir().context("temporary directory")?;
+    let store = kraft_core::Store::open(&tmp.path().join("s.sqlite"))
+        .context("cannot open the state database")?;
+    let assistant = kraft_core::Assistant::new(
+        Arc::new(bm25),
+        Arc::new(store),
+        settings.core.clone(),
+        None,
+        Arc::new(kraft_core::model::SystemClock),
+    )
+    .await
+    .context("cannot start the assistant")?;
+    let facts = evaluate::compile(qs)?;
+    let mut ex = Vec::new();
+    for q in qs.iter().filter(|q| q.label() == Label::Answer) {
+        let Some(f) = facts.get(&q.id).filter(|f| !f.is_empty()) else {
+            continue;
+        };
+        let Some(s) = assistant.section_sample(&q.question).await else {
+            continue;
+        };
+        if !q.expect.contains(&s.doc_path) {
+            continue;
+        }
+        let has_facts = s
+            .quotable
+            .iter()
+            .map(|t| {
+                let t = evaluate::normalise(t);
+                f.iter().all(|r| r.is_match(&t))
+            })
+            .collect();
+        ex.push(fit::SectionExample {
+            features: s.features,
+            has_facts,
+        });
+    }
+    let init = kraft_ingest::section::SectionModel::default();
+    let model = fit::fit_sections(&ex, &init);
+    println!(
+        "sections: objective {:.3} (hand-set {:.3}) on {} dev questions",
+        fit::section_objective(&model, &ex),
+        fit::section_objective(&init, &ex),
+        ex.len()
+    );
+    Ok(model)
 }
