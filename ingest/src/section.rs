@@ -67,13 +67,13 @@ impl SectionTerms {
 pub const NAMES: [&str; 10] = [
     // The best unit's share of the question's words (with the heading's),
     // each word weighted by how few of the page's sections contain it.
-    "unit", // The heading's share, weighted the same way.
-    "head", // The whole section's share, weighted the same way.
-    "whole", // The ranker's own chunk.
+    "unit",   // The heading's share, weighted the same way.
+    "head",   // The whole section's share, weighted the same way.
+    "whole",  // The ranker's own chunk.
     "ranked", // F1 of the terms heading and question share (0 below two terms).
-    "asks", // That F1 is at least 0.6: the heading asks the question.
-    "asked", // The page's opening section.
-    "first", // Share of the question's character n-grams in the section.
+    "asks",   // That F1 is at least 0.6: the heading asks the question.
+    "asked",  // The page's opening section.
+    "first",  // Share of the question's character n-grams in the section.
     "grams",
     // The best unit's share of the question's words, the ask's words
     // counting more than the story's.

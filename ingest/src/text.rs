@@ -170,6 +170,9 @@ impl Analyzer {
     /// does not start the text is taken for a name and left out.
     pub fn detect(&self, text: &str) -> Lang {
         let mut rest = String::with_capacity(text.len());
+        // The same without names: "How do we join Kraftsamling AI
+        // Mälardalen?" is English, however Swedish the programme's name.
+        let mut plain = String::with_capacity(text.len());
         for (i, word) in text.split_whitespace().enumerate() {
             let lower = word.to_lowercase();
             let swedish_letters = lower.contains(['å', 'ä', 'ö']);
@@ -180,9 +183,18 @@ impl Analyzer {
             if !swedish_letters {
                 rest.push_str(&lower);
                 rest.push(' ');
+                if !name {
+                    plain.push_str(&lower);
+                    plain.push(' ');
+                }
             }
         }
-        let letters = rest.chars().filter(|c| c.is_alphabetic()).count();
+        let count = |s: &str| s.chars().filter(|c| c.is_alphabetic()).count();
+        // Enough words of its own to tell by: the names go.
+        if count(&plain) >= 10 {
+            rest = plain;
+        }
+        let letters = count(&rest);
         if letters < 3 {
             return Lang::Sv;
         }
@@ -350,6 +362,16 @@ mod tests {
         assert_eq!(a.detect("Är det gratis?"), Lang::Sv);
         assert_eq!(a.detect("Hur fungerar Kraftsamling i Västerås?"), Lang::Sv);
         assert_eq!(a.detect("?"), Lang::Sv);
+        // A Swedish name without å, ä, ö does not outvote the question's
+        // own words...
+        assert_eq!(
+            a.detect("How do we join Kraftsamling AI Mälardalen?"),
+            Lang::En
+        );
+        assert_eq!(a.detect("I'm based in Uppsala, can I join?"), Lang::En);
+        // ...and the names still count when there is little else.
+        assert_eq!(a.detect("Vad gör Almi?"), Lang::Sv);
+        assert_eq!(a.detect("Om Kraftsamling Mälardalen"), Lang::Sv);
     }
 
     #[test]

@@ -154,6 +154,19 @@ async fn eligibility_questions_say_who_may_take_part_and_why() {
 }
 
 #[tokio::test]
+async fn an_english_question_naming_the_programme_is_answered_in_english() {
+    let b = bot().await;
+    // The programme's Swedish name must not make the question Swedish.
+    let a = ask(&b, "How do we join Kraftsamling AI Mälardalen?").await;
+    assert_answers(
+        &a,
+        &["programme/how-to-take-part.en.md"],
+        &["contact the project"],
+    );
+    assert_eq!(a.lang, kraft_core::model::Lang::En, "{}", shown(&a));
+}
+
+#[tokio::test]
 async fn getting_started_and_use_case_questions_land_on_the_page_that_answers() {
     let b = bot().await;
     let a = ask(
