@@ -273,7 +273,27 @@ fn the_evaluation_questions_are_sound() {
     let abstain = qs.iter().filter(|q| q.label() == Label::Abstain).count();
     assert!(abstain >= 40, "{abstain} must-abstain questions");
     let mut ids = HashSet::new();
-    for q in &qs {
+    labelled_soundly(&qs, &mut ids);
+    // The split is by the id's hash, so it cannot drift; both halves are
+    // a real share of the file, and the issue's examples are dev.
+    let dev = qs.iter().filter(|q| q.split() == Split::Dev).count();
+    assert!(dev * 3 > n && dev * 3 < n * 2, "{dev} of {n} in dev");
+    for q in qs.iter().filter(|q| q.origin.as_deref() == Some("issue")) {
+        assert_eq!(q.split(), Split::Dev, "{}", q.id);
+    }
+    let b0 = qs.iter().find(|q| q.id == "b001").expect("b001");
+    assert_eq!(b0.split(), b0.clone().split());
+    // The held-out probe set: the same rules, and ids of its own.
+    let probe = load_questions(&real_kb().join("probe/eval-probe.jsonl")).expect("probe loads");
+    assert!(probe.len() >= 80, "{} probe questions", probe.len());
+    labelled_soundly(&probe, &mut ids);
+}
+
+/// Unique ids (across every file checked with the same `ids`), labels
+/// that agree with their pages and facts, pages that exist, patterns
+/// that compile (the evaluation refuses the file otherwise).
+fn labelled_soundly(qs: &[kraft_ingest::eval::KbQuestion], ids: &mut HashSet<String>) {
+    for q in qs {
         assert!(ids.insert(q.id.clone()), "duplicate id {}", q.id);
         match q.label() {
             Label::Abstain => assert!(q.expect.is_empty() && q.facts.is_empty(), "{}", q.id),
@@ -284,24 +304,12 @@ fn the_evaluation_questions_are_sound() {
                 }
             }
         }
-    }
-    // Every fact pattern compiles (the evaluation refuses the file otherwise).
-    for q in &qs {
         for f in &q.facts {
             if let Err(e) = regex::RegexBuilder::new(f).case_insensitive(true).build() {
                 panic!("{}: {f}: {e}", q.id);
             }
         }
     }
-    // The split is by the id's hash, so it cannot drift; both halves are
-    // a real share of the file, and the issue's examples are dev.
-    let dev = qs.iter().filter(|q| q.split() == Split::Dev).count();
-    assert!(dev * 3 > n && dev * 3 < n * 2, "{dev} of {n} in dev");
-    for q in qs.iter().filter(|q| q.origin.as_deref() == Some("issue")) {
-        assert_eq!(q.split(), Split::Dev, "{}", q.id);
-    }
-    let b0 = qs.iter().find(|q| q.id == "b001").expect("b001");
-    assert_eq!(b0.split(), b0.clone().split());
 }
 
 #[tokio::test]
