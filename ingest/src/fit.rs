@@ -282,9 +282,9 @@ pub struct SectionExample {
 }
 
 /// How often the chosen section holds the facts, plus a little for the
-/// rank of the first one that does, so near-misses still pull. Examples
-/// where every section or none holds the facts say nothing and are left
-/// out by the caller.
+/// rank of the first one that does, so near-misses still pull.
+/// ([`fit_sections`] leaves out examples where every section or none
+/// holds the facts: they say nothing about the choice.)
 pub fn section_objective(m: &SectionModel, examples: &[SectionExample]) -> f32 {
     let mut sum = 0.0;
     for e in examples {

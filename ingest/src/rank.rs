@@ -622,13 +622,7 @@ fn analyse_chunk(analyzer: &Analyzer, p: &ChunkPayload) -> ChunkTerms {
     let title_only = analyzer.query_terms(&p.title, lang);
     let tags = analyzer.query_terms(&p.tags.join(" "), lang);
     let title = sorted(title_only.union(&tags).copied().collect());
-    let heads: Vec<&str> = p
-        .heading_path
-        .iter()
-        .filter(|h| **h != p.title)
-        .map(String::as_str)
-        .collect();
-    let heading = sorted(analyzer.query_terms(&heads.join(" "), lang));
+    let heading = sorted(analyzer.query_terms(&p.section_headings(), lang));
     let text = crate::passage::without_internal_links(&p.text);
     let d = analyzer.doc_vector(&text, lang);
     let body: HashMap<u32, f32> = d.indices.into_iter().zip(d.values).collect();

@@ -36,15 +36,9 @@ pub struct SectionTerms {
 
 impl SectionTerms {
     pub fn of(analyzer: &Analyzer, c: &ChunkPayload) -> Self {
-        let heads: Vec<&str> = c
-            .heading_path
-            .iter()
-            .filter(|h| **h != c.title)
-            .map(String::as_str)
-            .collect();
         let us = units(&c.text);
         let mut grams = HashSet::new();
-        let heading = heads.join(" ");
+        let heading = c.section_headings();
         for t in std::iter::once(heading.as_str()).chain(us.iter().map(|u| u.text.as_str())) {
             crate::text::char_grams(&t.to_lowercase(), |g| {
                 grams.insert(crate::text::gram_id(g));

@@ -942,10 +942,8 @@ impl Assistant {
         }
         let mut results = resp.results;
         if let Some(first) = results.first().cloned() {
-            if first.chunk.language != lang {
-                if let Some(t) = self.translated(&first, &query, lang).await {
-                    results[0] = t;
-                }
+            if let Some(t) = self.translated(&first, &query, lang).await {
+                results[0] = t;
             }
         }
         let Some((body, sources)) = self.extractive(&query, &results).await else {
@@ -1027,7 +1025,11 @@ impl Assistant {
     }
 
     /// The same document in the user's language, if the knowledge base has it.
+    /// None when `f` is already in `lang` or has no twin in it.
     async fn translated(&self, f: &Found, query: &str, lang: Lang) -> Option<Found> {
+        if f.chunk.language == lang {
+            return None;
+        }
         let path = f.chunk.translation.clone()?;
         let filter = SearchFilter {
             doc_path: Some(path),
@@ -1056,10 +1058,8 @@ impl Assistant {
             .await
             .ok()?;
         let mut top = resp.results.first()?.clone();
-        if top.chunk.language != lang {
-            if let Some(t) = self.translated(&top, question, lang).await {
-                top = t;
-            }
+        if let Some(t) = self.translated(&top, question, lang).await {
+            top = t;
         }
         let analyzer = self.retriever.analyzer();
         let q = Query::new(analyzer, question, lang);

@@ -137,6 +137,19 @@ pub struct ChunkPayload {
     pub doc_hash: String,
 }
 
+impl ChunkPayload {
+    /// The headings above the chunk below the page's title, joined: what
+    /// the section itself is about.
+    pub fn section_headings(&self) -> String {
+        self.heading_path
+            .iter()
+            .filter(|h| **h != self.title)
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
 /// A point to write.
 #[derive(Debug, Clone)]
 pub struct ChunkPoint {
