@@ -6,6 +6,7 @@
 
 pub mod analysis;
 pub mod assistant;
+pub mod backup;
 pub mod desk;
 pub mod evaluate;
 pub mod extract;

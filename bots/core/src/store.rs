@@ -248,6 +248,11 @@ const MIGRATIONS: &[&str] = &[
     "#,
 ];
 
+/// How many schema versions this build knows (the newest it can open).
+pub fn schema_versions() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
 pub fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
@@ -1880,6 +1885,14 @@ impl Store {
         })?;
         self.checkpoint()?;
         Ok(out)
+    }
+
+    /// Writes a consistent copy of the database to `dest` (which must not
+    /// exist) with `VACUUM INTO`: one read snapshot, so writers go on.
+    pub fn vacuum_into(&self, dest: &Path) -> Result<()> {
+        self.lock()?
+            .execute("VACUUM INTO ?1", [dest.to_string_lossy()])?;
+        Ok(())
     }
 
     /// Moves WAL content into the main file and truncates the WAL.

@@ -2,6 +2,7 @@
 //! subcommands. Each subcommand is a thin layer over the library crates;
 //! errors become one clear message and a non-zero exit, never a panic.
 
+mod backup;
 mod bench;
 mod chat;
 mod config;
@@ -62,6 +63,27 @@ enum Command {
     Tickets {
         #[command(subcommand)]
         what: tickets::TicketsCommand,
+    },
+    /// A consistent copy of the state database, taken while `kraft serve`
+    /// runs; copies older than privacy.retention_days are removed.
+    Backup {
+        /// Folder for the copies (default: <data_dir>/backups; prefer another disk).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replace the state database with a backup (the current one is saved
+    /// first). Stop `kraft serve` before restoring.
+    Restore {
+        /// A file written by `kraft backup`.
+        file: PathBuf,
+        /// Only check the file (integrity, stamp, schema) and describe it.
+        #[arg(long)]
+        check: bool,
+        /// Where the current database is saved first (default: <data_dir>/backups).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Reports for the project team: follow-up numbers and knowledge gaps.
     Report {
@@ -350,6 +372,8 @@ async fn run(cmd: Command, settings: Settings) -> Result<ExitCode> {
         }
         Command::Tickets { what } => tickets::run(&settings, what),
         Command::Report { what } => report::run(&settings, what),
+        Command::Backup { out, json } => backup::run_backup(&settings, out, json),
+        Command::Restore { file, check, out } => backup::run_restore(&settings, &file, check, out),
         Command::Ingest {
             path,
             dry_run,
