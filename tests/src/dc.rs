@@ -337,6 +337,11 @@ struct Inner {
     history: Vec<(u64, u64, Value)>,
     /// Guild member roles seen in events, for `GET /guilds/{g}/members/{u}`.
     roles: HashMap<u64, Vec<u64>>,
+    /// The @everyone role's permissions (`GET /guilds/{g}`); None = what
+    /// a bot invited with Kraft's recommended rights has.
+    everyone_permissions: Option<u64>,
+    /// Roles the guild has besides those members were seen with.
+    guild_roles: Vec<u64>,
     /// When the last requests that count towards the global limit came.
     recent: std::collections::VecDeque<Instant>,
     global_limited: usize,
@@ -768,7 +773,53 @@ fn check_commands(cmds: &[Value]) -> Result<(), Box<Response>> {
 
 // ------------------------------------------------------------ the state
 
+/// The rights Kraft's README asks for in the adviser channel: view, send,
+/// read history, embed links, manage threads, create private threads,
+/// send in threads.
+pub const RECOMMENDED_PERMISSIONS: u64 =
+    (1 << 10) | (1 << 11) | (1 << 16) | (1 << 14) | (1 << 34) | (1 << 36) | (1 << 38);
+
+fn role_json(id: u64, name: &str, permissions: u64, position: u16) -> Value {
+    json!({"id": id.to_string(), "name": name, "color": 0,
+           "colors": {"primary_color": 0, "secondary_color": null, "tertiary_color": null},
+           "hoist": false, "icon": null, "unicode_emoji": null, "position": position,
+           "permissions": permissions.to_string(), "managed": false, "mentionable": false,
+           "flags": 0})
+}
+
 impl Inner {
+    /// `GET /guilds/{id}`: the guild with @everyone and every role a
+    /// member was seen with (those grant nothing of their own).
+    fn guild_json(&self, cfg: &DcConfig) -> Value {
+        let mut roles = vec![role_json(
+            cfg.guild_id,
+            "@everyone",
+            self.everyone_permissions.unwrap_or(RECOMMENDED_PERMISSIONS),
+            0,
+        )];
+        let mut seen: Vec<u64> = self.roles.values().flatten().copied().collect();
+        seen.extend(&self.guild_roles);
+        seen.sort_unstable();
+        seen.dedup();
+        for r in seen {
+            roles.push(role_json(r, &format!("role{r}"), 0, 1));
+        }
+        json!({"id": cfg.guild_id.to_string(), "name": "Kraftsamling test", "icon": null,
+               "icon_hash": null, "splash": null, "discovery_splash": null,
+               "owner_id": (cfg.bot_id + 1).to_string(), "afk_channel_id": null,
+               "afk_timeout": 300, "widget_enabled": false, "widget_channel_id": null,
+               "verification_level": 1, "default_message_notifications": 1,
+               "explicit_content_filter": 0, "roles": roles, "emojis": [], "features": [],
+               "mfa_level": 0, "application_id": null, "system_channel_id": null,
+               "system_channel_flags": 0, "rules_channel_id": null, "max_presences": null,
+               "max_members": 500000, "vanity_url_code": null, "description": null,
+               "banner": null, "premium_tier": 0, "premium_subscription_count": 0,
+               "preferred_locale": "sv-SE", "public_updates_channel_id": null,
+               "max_video_channel_users": 25, "max_stage_video_channel_users": 50,
+               "nsfw_level": 0, "stickers": [], "premium_progress_bar_enabled": false,
+               "safety_alerts_channel_id": null})
+    }
+
     fn learn_user(&mut self, u: &Value) {
         if let (Some(id), Some(name)) = (id_of(&u["id"]), u["username"].as_str()) {
             self.users.insert(id, name.to_string());
@@ -1308,13 +1359,23 @@ fn route(
             Some(ch) => list_messages(s, ch, query),
             None => unknown_channel(),
         },
+        ("GET", ["guilds", guild]) => {
+            if guild.parse::<u64>().ok() != Some(cfg.guild_id) {
+                return derr(404, 10004, "Unknown Guild");
+            }
+            ok(s.with(|g| g.guild_json(cfg)))
+        }
         ("GET", ["guilds", guild, "members", user]) => {
             if guild.parse::<u64>().ok() != Some(cfg.guild_id) {
                 return derr(404, 10004, "Unknown Guild");
             }
             let found = user.parse::<u64>().ok().and_then(|u| {
                 s.with(|g| {
-                    let name = g.users.get(&u)?.clone();
+                    let name = if u == cfg.bot_id {
+                        BOT_NAME.to_string()
+                    } else {
+                        g.users.get(&u)?.clone()
+                    };
                     let roles = g.roles.get(&u).cloned().unwrap_or_default();
                     Some(member_json(Some(user_json(u, &name, false)), &roles))
                 })
@@ -2678,6 +2739,17 @@ impl DcDouble {
     }
 
     // --- world setup
+
+    /// What the guild's @everyone role may do (the bot has no other
+    /// role): Discord permission bits.
+    pub fn set_everyone_permissions(&self, bits: u64) {
+        self.with(|g| g.everyone_permissions = Some(bits));
+    }
+
+    /// A role of the guild (with no permissions of its own).
+    pub fn add_role(&self, id: u64) {
+        self.with(|g| g.guild_roles.push(id));
+    }
 
     /// A guild text channel (in the configured guild) the bot can see.
     pub fn add_channel(&self, id: u64, name: &str) {

@@ -111,6 +111,9 @@ struct Inner {
     /// Groups the bot was kicked from.
     kicked: HashSet<i64>,
     members: HashMap<(i64, i64), String>,
+    /// Administrator rights that are off, per (chat, user); every other
+    /// right of an administrator is on.
+    denied: HashMap<(i64, i64), Vec<String>>,
     forums: HashSet<i64>,
     blocked: HashSet<i64>,
     faults: Vec<(String, Fault, usize)>,
@@ -403,6 +406,17 @@ async fn method_response(s: &Shared, method: &str, p: &Value) -> Response {
                         "can_manage_topics",
                     ] {
                         o.insert(f.into(), json!(true));
+                    }
+                    let denied = s
+                        .inner
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .denied
+                        .get(&(chat, user))
+                        .cloned()
+                        .unwrap_or_default();
+                    for f in denied {
+                        o.insert(f, json!(false));
                     }
                 }
             }
@@ -862,8 +876,25 @@ impl TgDouble {
         })
     }
 
+    /// `status` with every right that status has (an administrator's
+    /// rights all on).
     pub fn set_member(&self, group: i64, user: i64, status: &str) {
-        self.with(|g| g.members.insert((group, user), status.to_string()));
+        self.with(|g| {
+            g.denied.remove(&(group, user));
+            g.members.insert((group, user), status.to_string())
+        });
+    }
+
+    /// Makes `user` an administrator of `group` without the rights named
+    /// (e.g. "can_manage_topics").
+    pub fn set_admin_without(&self, group: i64, user: i64, rights: &[&str]) {
+        self.with(|g| {
+            g.members.insert((group, user), "administrator".to_string());
+            g.denied.insert(
+                (group, user),
+                rights.iter().map(|r| r.to_string()).collect(),
+            );
+        });
     }
 
     pub fn set_forum(&self, group: i64) {

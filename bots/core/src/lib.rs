@@ -8,6 +8,7 @@ pub mod analysis;
 pub mod assistant;
 pub mod backup;
 pub mod desk;
+pub mod doctor;
 pub mod evaluate;
 pub mod extract;
 pub mod flood;

@@ -302,6 +302,25 @@ impl Llm {
         }
     }
 
+    /// One tiny request ("ping", one token), no retries: does the endpoint
+    /// answer with this key and model? For `kraft doctor`.
+    pub async fn probe(&self) -> Result<(), LlmError> {
+        #[allow(deprecated)]
+        let req = CreateChatCompletionRequest {
+            model: self.settings.model.clone(),
+            messages: vec![ChatCompletionRequestMessage::User(
+                ChatCompletionRequestUserMessage::from("ping".to_string()),
+            )],
+            max_tokens: Some(1),
+            ..Default::default()
+        };
+        let limit = Duration::from_secs(self.settings.timeout_secs.max(1));
+        match tokio::time::timeout(limit, self.client.chat().create(req)).await {
+            Err(_) => Err(LlmError::Timeout(self.settings.timeout_secs)),
+            Ok(r) => r.map(|_| ()).map_err(classify),
+        }
+    }
+
     async fn once(&self, req: CreateChatCompletionRequest) -> Result<String, LlmError> {
         let resp = self.client.chat().create(req).await.map_err(classify)?;
         resp.choices

@@ -1887,6 +1887,15 @@ impl Store {
         Ok(out)
     }
 
+    /// SQLite's `quick_check`: None when the file is sound, else the first
+    /// problem it reports.
+    pub fn quick_check(&self) -> Result<Option<String>> {
+        let r: String = self
+            .lock()?
+            .query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+        Ok((r != "ok").then_some(r))
+    }
+
     /// Writes a consistent copy of the database to `dest` (which must not
     /// exist) with `VACUUM INTO`: one read snapshot, so writers go on.
     pub fn vacuum_into(&self, dest: &Path) -> Result<()> {

@@ -19,6 +19,7 @@
 //!
 //! It needs no privileged intent: slash commands, DMs and mentions carry
 //! their text without MESSAGE_CONTENT.
+pub mod doctor;
 pub mod event;
 pub mod format;
 
@@ -201,6 +202,26 @@ pub struct Health {
 }
 
 /// What a failed request was, without its URL (which can hold a token).
+/// The HTTP client serenity uses (see [`Discord::http_client`]).
+fn http_client(settings: &DiscordSettings) -> Result<reqwest012::Client, DiscordError> {
+    let mut b = reqwest012::Client::builder()
+        .use_rustls_tls()
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(60));
+    if let Ok(addr) = settings.connect_to.parse::<std::net::SocketAddr>() {
+        b = b.resolve("discord.com", addr);
+    }
+    if !settings.ca_file.is_empty() {
+        let pem = std::fs::read(&settings.ca_file)
+            .map_err(|e| DiscordError::Config(format!("discord.ca_file: {e}")))?;
+        let ca = reqwest012::Certificate::from_pem(&pem)
+            .map_err(|_| DiscordError::Config("discord.ca_file is not PEM".into()))?;
+        b = b.add_root_certificate(ca);
+    }
+    b.build()
+        .map_err(|_| DiscordError::Config("cannot build the HTTP client".into()))
+}
+
 fn kind_of(e: &serenity::Error) -> (&'static str, u16, isize) {
     match e {
         serenity::Error::Http(HttpError::UnsuccessfulRequest(r)) => {
@@ -501,22 +522,7 @@ impl Discord {
     /// `proxy` setting would switch it off, so a double is reached through
     /// `connect_to` instead, with TLS intact.
     fn http_client(&self) -> Result<reqwest012::Client, DiscordError> {
-        let mut b = reqwest012::Client::builder()
-            .use_rustls_tls()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(60));
-        if let Ok(addr) = self.settings.connect_to.parse::<std::net::SocketAddr>() {
-            b = b.resolve("discord.com", addr);
-        }
-        if !self.settings.ca_file.is_empty() {
-            let pem = std::fs::read(&self.settings.ca_file)
-                .map_err(|e| DiscordError::Config(format!("discord.ca_file: {e}")))?;
-            let ca = reqwest012::Certificate::from_pem(&pem)
-                .map_err(|_| DiscordError::Config("discord.ca_file is not PEM".into()))?;
-            b = b.add_root_certificate(ca);
-        }
-        b.build()
-            .map_err(|_| DiscordError::Config("cannot build the HTTP client".into()))
+        http_client(&self.settings)
     }
 
     fn intents(&self) -> GatewayIntents {

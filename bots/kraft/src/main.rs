@@ -6,6 +6,7 @@ mod backup;
 mod bench;
 mod chat;
 mod config;
+mod doctor;
 mod evals;
 mod metrics;
 mod progress;
@@ -84,6 +85,14 @@ enum Command {
         /// Where the current database is saved first (default: <data_dir>/backups).
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Check a deployment before going live: configuration, state database,
+    /// knowledge and index, embeddings and LLM endpoints, each chat
+    /// platform's token and adviser rights. One line per check; exits
+    /// non-zero when any fails.
+    Doctor {
+        #[arg(long)]
+        json: bool,
     },
     /// Reports for the project team: follow-up numbers and knowledge gaps.
     Report {
@@ -372,6 +381,7 @@ async fn run(cmd: Command, settings: Settings) -> Result<ExitCode> {
         }
         Command::Tickets { what } => tickets::run(&settings, what),
         Command::Report { what } => report::run(&settings, what),
+        Command::Doctor { json } => doctor::run(&settings, json).await,
         Command::Backup { out, json } => backup::run_backup(&settings, out, json),
         Command::Restore { file, check, out } => backup::run_restore(&settings, &file, check, out),
         Command::Ingest {
@@ -459,20 +469,11 @@ async fn run(cmd: Command, settings: Settings) -> Result<ExitCode> {
                 },
         } => {
             let root = path.unwrap_or_else(|| settings.knowledge.knowledge_dir.clone());
-            let opts = kraft_ingest::check::CheckOptions {
-                today: today.unwrap_or_else(|| chrono::Local::now().date_naive()),
-                max_review_age_days: max_age_days,
-                near_duplicate: 0.8,
-                max_file_bytes: settings.knowledge.max_file_bytes,
-                chunk: settings.knowledge.chunk,
-                // What English users ask about most: the programme, its
-                // FAQ and the support actors.
-                twins_required: vec![
-                    kraft_ingest::doc::Kind::Faq,
-                    kraft_ingest::doc::Kind::Project,
-                    kraft_ingest::doc::Kind::Support,
-                ],
-            };
+            let opts = kb_check_options(
+                &settings,
+                max_age_days,
+                today.unwrap_or_else(|| chrono::Local::now().date_naive()),
+            );
             let report = kraft_ingest::check::check(&root, &opts)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
@@ -582,6 +583,28 @@ async fn assistant(settings: &Settings, state: &Path) -> Result<kraft_core::Assi
     )
     .await
     .context("cannot start the assistant")
+}
+
+/// What `kraft kb check` (and `kraft doctor`) hold the knowledge base to.
+fn kb_check_options(
+    settings: &Settings,
+    max_review_age_days: i64,
+    today: chrono::NaiveDate,
+) -> kraft_ingest::check::CheckOptions {
+    kraft_ingest::check::CheckOptions {
+        today,
+        max_review_age_days,
+        near_duplicate: 0.8,
+        max_file_bytes: settings.knowledge.max_file_bytes,
+        chunk: settings.knowledge.chunk,
+        // What English users ask about most: the programme, its FAQ and
+        // the support actors.
+        twins_required: vec![
+            kraft_ingest::doc::Kind::Faq,
+            kraft_ingest::doc::Kind::Project,
+            kraft_ingest::doc::Kind::Support,
+        ],
+    }
 }
 
 async fn open(settings: &Settings) -> Result<Knowledge> {

@@ -19,6 +19,7 @@
 //! a closed topic is reopened, a deleted one replaced, a group upgraded to
 //! a supergroup followed to its new id (recorded in the state database),
 //! and while the bot cannot post there at all `/healthz` says so.
+pub mod doctor;
 pub mod event;
 pub mod format;
 
