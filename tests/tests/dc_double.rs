@@ -969,15 +969,23 @@ async fn rest_routes_follow_discords_rules() {
     assert_eq!(discord_code(&e), (400, 50035));
 
     // A route the double does not know is a 404 and is recorded.
-    let e = GuildId::new(dc::GUILD_ID)
-        .to_partial_guild(&http)
+    let e = http
+        .get_guild_roles(GuildId::new(dc::GUILD_ID))
         .await
         .expect_err("unknown route");
     assert_eq!(discord_code(&e).0, 404);
     assert_eq!(
         d.unknown_routes(),
-        vec![format!("GET /guilds/{}", dc::GUILD_ID)]
+        vec![format!("GET /guilds/{}/roles", dc::GUILD_ID)]
     );
+    // A known one: the guild, with @everyone's permissions.
+    let g = GuildId::new(dc::GUILD_ID)
+        .to_partial_guild(&http)
+        .await
+        .expect("GET /guilds/{id}");
+    assert!(g.roles[&serenity::all::RoleId::new(dc::GUILD_ID)]
+        .permissions
+        .contains(serenity::all::Permissions::CREATE_PRIVATE_THREADS));
 }
 
 #[tokio::test]

@@ -78,6 +78,10 @@ pub struct Answer {
     /// Why the LLM was not used although configured.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub llm_fallback: Option<String>,
+    /// A retriever failed (the embeddings endpoint, say): the answer came
+    /// from the others alone.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub degraded: bool,
     /// Streamed text was shown and is replaced by this answer.
     #[serde(skip)]
     pub replaces_draft: bool,
@@ -578,6 +582,8 @@ impl Assistant {
         let outcome = Action::Answered {
             kind: answer.kind.as_str().to_string(),
             confidence: answer.confidence,
+            llm_fallback: answer.llm_fallback.is_some(),
+            degraded: answer.degraded,
         };
         let buttons = match answer.kind {
             AnswerKind::Answered => {
@@ -924,6 +930,7 @@ impl Assistant {
             follow_up,
             generated: false,
             llm_fallback: None,
+            degraded: resp.warning.is_some(),
             replaces_draft: false,
         };
         // A question for a person ("vad har ni för telefonnummer?") is in

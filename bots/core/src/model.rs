@@ -204,8 +204,16 @@ pub enum Action {
     /// adviser notification are separate actions).
     TicketOpened { ticket: i64, reason: String },
     /// A question was answered or not (for logs and metrics only; the
-    /// `Reply` carries what the user sees). `kind` is `AnswerKind::as_str`.
-    Answered { kind: String, confidence: f32 },
+    /// `Reply` carries what the user sees). `kind` is `AnswerKind::as_str`;
+    /// `llm_fallback`: an LLM is configured but failed, so the answer is
+    /// extractive; `degraded`: a retriever failed (e.g. the embeddings
+    /// endpoint), so it came from the others alone.
+    Answered {
+        kind: String,
+        confidence: f32,
+        llm_fallback: bool,
+        degraded: bool,
+    },
     NotifyAdvisers {
         delivery: i64,
         ticket: Option<i64>,

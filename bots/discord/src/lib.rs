@@ -199,9 +199,14 @@ pub struct Health {
     pub ok: bool,
     /// READY received and the gateway not lost since.
     pub connected: bool,
+    /// False from a refused ticket thread in the adviser channel until
+    /// a later one is made: tickets wait meanwhile.
+    pub adviser_channel_ok: bool,
+    /// Why not (`no_rights`, `channel_not_found`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adviser_channel_error: Option<&'static str>,
 }
 
-/// What a failed request was, without its URL (which can hold a token).
 /// The HTTP client serenity uses (see [`Discord::http_client`]).
 fn http_client(settings: &DiscordSettings) -> Result<reqwest012::Client, DiscordError> {
     let mut b = reqwest012::Client::builder()
@@ -222,6 +227,7 @@ fn http_client(settings: &DiscordSettings) -> Result<reqwest012::Client, Discord
         .map_err(|_| DiscordError::Config("cannot build the HTTP client".into()))
 }
 
+/// What a failed request was, without its URL (which can hold a token).
 fn kind_of(e: &serenity::Error) -> (&'static str, u16, isize) {
     match e {
         serenity::Error::Http(HttpError::UnsuccessfulRequest(r)) => {
@@ -304,6 +310,9 @@ pub struct Discord {
     http: OnceLock<Arc<Http>>,
     ctx: OnceLock<Ctx>,
     connected: AtomicBool,
+    /// Why the adviser channel refused the last ticket thread, until one
+    /// is made (see [`Health`]).
+    adviser_error: Mutex<Option<&'static str>>,
     commands_set: AtomicBool,
     seen: Mutex<Seen>,
     /// Channel id → parent channel (threads) and whether it may be
@@ -438,6 +447,7 @@ impl Discord {
             http: OnceLock::new(),
             ctx: OnceLock::new(),
             connected: AtomicBool::new(false),
+            adviser_error: Mutex::new(None),
             commands_set: AtomicBool::new(false),
             seen: Mutex::new(Seen::default()),
             channels: Mutex::new(HashMap::new()),
@@ -456,9 +466,12 @@ impl Discord {
 
     pub fn health(&self) -> Health {
         let connected = self.connected.load(Ordering::Relaxed);
+        let adviser_channel_error = *self.adviser_error.lock().unwrap_or_else(|p| p.into_inner());
         Health {
-            ok: connected,
+            ok: connected && adviser_channel_error.is_none(),
             connected,
+            adviser_channel_ok: adviser_channel_error.is_none(),
+            adviser_channel_error,
         }
     }
 
@@ -1682,10 +1695,26 @@ impl Discord {
                         .map_err(|e| {
                             let (kind, status, code) = kind_of(&e);
                             tracing::warn!(kind, status, code, "cannot create a ticket thread");
-                            classify(&e)
+                            let unusable = match status {
+                                403 => Some("no_rights"),
+                                404 => Some("channel_not_found"),
+                                _ => None,
+                            };
+                            match unusable {
+                                Some(why) => {
+                                    *self.adviser_error.lock().unwrap_or_else(|p| p.into_inner()) =
+                                        Some(why);
+                                    // Not a dead letter: the note waits (with
+                                    // back-off, up to `max_delivery_attempts`)
+                                    // for a person to fix the channel.
+                                    SendFailure::Transient(why, None)
+                                }
+                                None => classify(&e),
+                            }
                         })?
                         .id
                         .get();
+                    *self.adviser_error.lock().unwrap_or_else(|p| p.into_inner()) = None;
                     store
                         .set_thread(t, Platform::Discord, &ch.to_string(), &th.to_string())
                         .map_err(|_| SendFailure::Transient("store", None))?;

@@ -29,6 +29,16 @@ const SECRET_VARS: &[&str] = &[
 #[serde(deny_unknown_fields, default)]
 pub struct LogSettings {
     pub filter: String,
+    /// `text` for people, `json` (one object per line) for a log collector.
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 /// `kraft serve`: the operations side.

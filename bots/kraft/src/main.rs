@@ -270,15 +270,17 @@ fn log_filter(filter: &str) -> String {
     f
 }
 
-fn init_logging(filter: &str) {
-    let filter = log_filter(&std::env::var("RUST_LOG").unwrap_or_else(|_| filter.to_string()));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| "info".into()),
-        )
+fn init_logging(settings: &config::LogSettings) {
+    let filter = log_filter(&std::env::var("RUST_LOG").unwrap_or_else(|_| settings.filter.clone()));
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| "info".into());
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_target(false)
-        .try_init();
+        .with_target(false);
+    let _ = match settings.format {
+        config::LogFormat::Text => b.try_init(),
+        config::LogFormat::Json => b.json().try_init(),
+    };
 }
 
 fn main() -> ExitCode {
@@ -290,7 +292,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_logging(&settings.log.filter);
+    init_logging(&settings.log);
     // At least four workers even on two cores: store calls block a worker
     // while SQLite waits for a lock, and the chat front-ends need a free one
     // for deadlines (Discord's 3-second acknowledgement).

@@ -20,6 +20,14 @@ struct On {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Build {
+    version: String,
+    /// The retrieval mode and index backend this process runs with.
+    retrieval: String,
+    backend: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Kind {
     platform: String,
     kind: String,
@@ -33,6 +41,9 @@ pub struct Metrics {
     sent: Family<Kind, Counter>,
     errors: Family<Kind, Counter>,
     latency: Family<On, Histogram>,
+    llm_fallbacks: Family<On, Counter>,
+    degraded: Family<On, Counter>,
+    build: Family<Build, Gauge>,
     pub outbox_pending: Gauge,
     pub inbox_pending: Gauge,
     pub open_tickets: Gauge,
@@ -62,6 +73,9 @@ impl Metrics {
         let latency = Family::<On, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.001, 2.0, 16))
         });
+        let llm_fallbacks = Family::<On, Counter>::default();
+        let degraded = Family::<On, Counter>::default();
+        let build = Family::<Build, Gauge>::default();
         let outbox_pending = Gauge::default();
         let inbox_pending = Gauge::default();
         let open_tickets = Gauge::default();
@@ -88,6 +102,21 @@ impl Metrics {
             latency.clone(),
         );
         r.register(
+            "llm_fallbacks",
+            "Answers given extractively because the configured LLM failed",
+            llm_fallbacks.clone(),
+        );
+        r.register(
+            "degraded_answers",
+            "Answers found with a retriever down (e.g. dense, when the embeddings endpoint fails)",
+            degraded.clone(),
+        );
+        r.register(
+            "build_info",
+            "1, labelled with this build's version, retrieval mode and index backend",
+            build.clone(),
+        );
+        r.register(
             "outbox_pending",
             "Deliveries not yet confirmed",
             outbox_pending.clone(),
@@ -110,10 +139,24 @@ impl Metrics {
             sent,
             errors,
             latency,
+            llm_fallbacks,
+            degraded,
+            build,
             outbox_pending,
             inbox_pending,
             open_tickets,
         }
+    }
+
+    /// Sets `kraft_build_info` (once, at start).
+    pub fn set_build(&self, retrieval: &str, backend: &str) {
+        self.build
+            .get_or_create(&Build {
+                version: env!("CARGO_PKG_VERSION").into(),
+                retrieval: retrieval.into(),
+                backend: backend.into(),
+            })
+            .set(1);
     }
 
     pub fn render(&self) -> String {
@@ -142,8 +185,19 @@ impl Observer for Metrics {
         self.latency.get_or_create(&on).observe(took.as_secs_f64());
         for a in actions {
             match a {
-                Action::Answered { kind: k, .. } => {
+                Action::Answered {
+                    kind: k,
+                    llm_fallback,
+                    degraded,
+                    ..
+                } => {
                     self.answers.get_or_create(&kind(platform, k)).inc();
+                    if *llm_fallback {
+                        self.llm_fallbacks.get_or_create(&on).inc();
+                    }
+                    if *degraded {
+                        self.degraded.get_or_create(&on).inc();
+                    }
                 }
                 Action::TicketOpened { reason, .. } => {
                     // "topic:x" → "topic": bounded label values.
@@ -182,6 +236,14 @@ mod tests {
                 Action::Answered {
                     kind: "abstained".into(),
                     confidence: 0.3,
+                    llm_fallback: true,
+                    degraded: false,
+                },
+                Action::Answered {
+                    kind: "answered".into(),
+                    confidence: 0.8,
+                    llm_fallback: false,
+                    degraded: true,
                 },
                 Action::TicketOpened {
                     ticket: 1,
@@ -197,7 +259,23 @@ mod tests {
             Duration::from_millis(3),
         );
         m.error(Platform::Telegram, "network");
+        m.set_build("bm25", "edge");
         let out = m.render();
+        assert!(
+            out.contains(r#"kraft_llm_fallbacks_total{platform="telegram"} 1"#),
+            "{out}"
+        );
+        assert!(
+            out.contains(r#"kraft_degraded_answers_total{platform="telegram"} 1"#),
+            "{out}"
+        );
+        assert!(
+            out.contains(&format!(
+                r#"kraft_build_info{{version="{}",retrieval="bm25",backend="edge"}} 1"#,
+                env!("CARGO_PKG_VERSION")
+            )),
+            "{out}"
+        );
         assert!(
             out.contains(r#"kraft_messages_total{platform="telegram"} 1"#),
             "{out}"

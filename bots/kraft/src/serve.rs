@@ -49,10 +49,23 @@ async fn healthz(State(app): State<App>) -> impl IntoResponse {
         .flatten()
         .map(|t| (app.assistant.now() - t).num_seconds().max(0) as u64);
     let inbox_ok = oldest.is_none_or(|s| s <= app.inbox_stale_secs);
-    let ok = db_ok && tg_ok && dc_ok && inbox_ok;
+    // The index answers (a count: cheap in process, one request to a
+    // Qdrant server), within a bound so /healthz itself never hangs.
+    let k = app.assistant.knowledge();
+    let index = match tokio::time::timeout(Duration::from_secs(3), k.backend().count()).await {
+        Ok(Ok(n)) => serde_json::json!({"ok": n > 0, "backend": k.backend().name(), "chunks": n}),
+        Ok(Err(e)) => serde_json::json!({"ok": false, "backend": k.backend().name(),
+                                          "error": if e.is_transient() { "unreachable" } else { "error" }}),
+        Err(_) => {
+            serde_json::json!({"ok": false, "backend": k.backend().name(), "error": "timeout"})
+        }
+    };
+    let index_ok = index["ok"].as_bool().unwrap_or(false);
+    let ok = db_ok && tg_ok && dc_ok && inbox_ok && index_ok;
     let body = serde_json::json!({
         "status": if ok { "ok" } else { "unhealthy" },
         "state_db": db_ok,
+        "index": index,
         "telegram": tg,
         "discord": dc,
         "outbox_pending": outbox.unwrap_or(0),
@@ -159,6 +172,15 @@ pub async fn run(settings: &Settings, assistant: Assistant) -> Result<()> {
     quiet_panics();
     let assistant = Arc::new(assistant);
     let metrics = Arc::new(Metrics::new());
+    {
+        let k = assistant.knowledge();
+        let retrieval = if k.embedder().is_some() {
+            "hybrid"
+        } else {
+            "bm25"
+        };
+        metrics.set_build(retrieval, k.backend().name());
+    }
     let (stop_tx, stop) = watch::channel(false);
     tokio::spawn(signal(stop_tx.clone()));
 

@@ -373,3 +373,27 @@ fn report_followup_and_gaps_from_the_command_line() {
     );
     assert!(!md.contains("123 45"), "{md}");
 }
+
+/// `log.format = "json"`: every log line is one JSON object a collector
+/// can parse; an unknown format is a configuration error.
+#[test]
+fn logs_can_be_json_lines() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    fixture_kb(&tmp.path().join("knowledge"));
+    let o = run(kraft(tmp.path())
+        .env("KRAFT_LOG__FORMAT", "json")
+        .args(["tickets", "list"]));
+    assert!(o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    let logs: Vec<&str> = err.lines().filter(|l| l.starts_with('{')).collect();
+    assert!(!logs.is_empty(), "no log lines: {err}");
+    for l in &logs {
+        let v: serde_json::Value = serde_json::from_str(l).expect("a JSON log line");
+        assert!(v["level"].is_string() && v["timestamp"].is_string(), "{l}");
+    }
+    let o = run(kraft(tmp.path())
+        .env("KRAFT_LOG__FORMAT", "yaml")
+        .args(["tickets", "list"]));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("json"));
+}

@@ -1517,3 +1517,51 @@ async fn a_burst_stays_under_discords_global_limit() {
     );
     assert_eq!(paced, 0, "Kraft went over Discord's global limit");
 }
+
+/// The adviser channel refuses ticket threads (the bot lost *Create
+/// Private Threads*): `/healthz` turns 503 and names it, the note waits
+/// instead of being dropped, and once the right is back the thread is
+/// made and `/healthz` is 200 again.
+#[tokio::test(flavor = "multi_thread")]
+async fn healthz_degrades_while_the_adviser_channel_refuses_threads() {
+    let w = world(DcConfig::default()).await;
+    let s = w.serve(&[]);
+    w.ready().await;
+    w.dc.fault(
+        "POST /channels/*/threads",
+        Fault::Forbidden { code: 50013 },
+        usize::MAX,
+    );
+    w.slash(
+        &ANNA,
+        SME_DM,
+        "human",
+        &[("message", "Vi vill ha hjälp med offerter")],
+    );
+    w.wait_in(SME_DM, 1).await;
+    let end = std::time::Instant::now() + WAIT;
+    let (mut code, mut body) = s.get("/healthz").await;
+    while code == 200 && std::time::Instant::now() < end {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        (code, body) = s.get("/healthz").await;
+    }
+    assert_eq!(code, 503, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(v["discord"]["adviser_channel_ok"], false, "{body}");
+    assert_eq!(v["discord"]["adviser_channel_error"], "no_rights", "{body}");
+    assert_eq!(v["discord"]["connected"], true, "{body}");
+
+    w.dc.clear_faults();
+    assert!(
+        w.dc.wait_for(|d| d.threads().iter().any(|t| t.parent == ADVISERS), WAIT)
+            .await,
+        "the waiting note made its thread once the right was back"
+    );
+    let end = std::time::Instant::now() + WAIT;
+    while code != 200 && std::time::Instant::now() < end {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        (code, body) = s.get("/healthz").await;
+    }
+    assert_eq!(code, 200, "{body}");
+    w.no_protocol_errors();
+}

@@ -604,6 +604,10 @@ async fn without_a_token_telegram_is_off_and_says_so() {
     let (code, body) = s.get("/healthz").await;
     assert_eq!(code, 200, "{body}");
     assert!(body.contains("\"telegram\":null"), "{body}");
+    // The index is part of health: it answers, with the knowledge base in it.
+    let v: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(v["index"]["ok"], true, "{body}");
+    assert!(v["index"]["chunks"].as_u64().unwrap_or(0) > 100, "{body}");
     let log = s.log();
     assert!(
         log.contains("Telegram is off: KRAFT_TELEGRAM_TOKEN is not set"),
