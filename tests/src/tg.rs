@@ -1064,6 +1064,8 @@ pub struct Serve {
     /// Base URL of its HTTP server (healthz, metrics, webhook).
     pub http: String,
     pub log: Arc<Mutex<String>>,
+    /// The dashboard's URL, when it is on.
+    dashboard: Option<String>,
 }
 
 pub const TOKEN: &str = "123456:TEST-token_for-the-double";
@@ -1123,12 +1125,17 @@ impl Serve {
         });
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = std::sync::mpsc::channel();
+        let dashboard: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
+        let d2 = dashboard.clone();
         std::thread::spawn(move || {
             for line in std::io::BufReader::new(stdout)
                 .lines()
                 .map_while(Result::ok)
             {
                 eprintln!("[serve:out] {line}");
+                if let Some(url) = line.strip_prefix("kraft serve: dashboard on ") {
+                    *d2.lock().unwrap_or_else(|p| p.into_inner()) = Some(url.trim().to_string());
+                }
                 if let Some(url) = line.strip_prefix("kraft serve: listening on ") {
                     let _ = tx.send(url.trim().to_string());
                 }
@@ -1141,7 +1148,18 @@ impl Serve {
                 panic!("kraft serve did not start within 180 s");
             }
         };
-        Serve { child, http, log }
+        let dashboard = dashboard.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        Serve {
+            child,
+            http,
+            log,
+            dashboard,
+        }
+    }
+
+    /// The dashboard's URL (`…/dashboard`) when it is on.
+    pub fn dashboard(&self) -> Option<&str> {
+        self.dashboard.as_deref()
     }
 
     pub fn pid(&self) -> u32 {

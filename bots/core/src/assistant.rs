@@ -795,21 +795,28 @@ impl Assistant {
             let Ok(msg_id) = msg.parse::<i64>() else {
                 return stale();
             };
-            let ok = self
+            let Some(answer) = self
                 .store
                 .message(msg_id)?
-                .is_some_and(|m| m.user_id == user.id && m.role == Role::Bot);
-            if !ok {
+                .filter(|m| m.user_id == user.id && m.role == Role::Bot)
+            else {
                 return stale();
-            }
+            };
             self.store.set_feedback(user.id, msg_id, vote, now)?;
-            self.store.stat(
-                user,
-                now,
-                "feedback",
-                Some(if vote < 0 { "down" } else { "up" }),
-                None,
-            )?;
+            let dir = if vote < 0 { "down" } else { "up" };
+            self.store.stat(user, now, "feedback", Some(dir), None)?;
+            // Which documents the rated answer cited, kept as statistics
+            // (the message itself goes with retention): the dashboard's
+            // 👎 per document.
+            for path in &answer.sources {
+                self.store.stat(
+                    user,
+                    now,
+                    "feedback_doc",
+                    Some(&format!("{dir}:{path}")),
+                    None,
+                )?;
+            }
             if vote < 0 {
                 user.downvoted = true;
                 self.store.save_dialogue(user)?;

@@ -22,6 +22,7 @@ const SECRET_VARS: &[&str] = &[
     "telegram_token",
     "telegram_webhook_secret",
     "discord_token",
+    "dashboard_token",
     "config",
 ];
 
@@ -79,6 +80,7 @@ pub struct Settings {
     pub serve: ServeSettings,
     pub telegram: kraft_telegram::TelegramSettings,
     pub discord: kraft_discord::DiscordSettings,
+    pub dashboard: kraft_dashboard::DashboardSettings,
     pub secrets: Secrets,
     /// KRAFT_LLM_API_KEY; never logged.
     pub llm_api_key: Redacted,
@@ -88,6 +90,8 @@ pub struct Settings {
     pub telegram_webhook_secret: Redacted,
     /// KRAFT_DISCORD_TOKEN: Discord is off without it.
     pub discord_token: Redacted,
+    /// KRAFT_DASHBOARD_TOKEN: the dashboard's login.
+    pub dashboard_token: Redacted,
 }
 
 /// A secret that prints as `<redacted>`.
@@ -123,6 +127,7 @@ const KNOWN_KEYS: &[&str] = &[
     "serve",
     "telegram",
     "discord",
+    "dashboard",
 ];
 
 fn env_secret(name: &str) -> Option<String> {
@@ -173,8 +178,17 @@ pub fn load(file: Option<&Path>) -> Result<Settings> {
     let discord: kraft_discord::DiscordSettings = fig
         .extract_inner("discord")
         .map_err(|e| anyhow::anyhow!("invalid [discord] configuration: {e}"))?;
+    let dashboard: kraft_dashboard::DashboardSettings = fig
+        .extract_inner("dashboard")
+        .map_err(|e| anyhow::anyhow!("invalid [dashboard] configuration: {e}"))?;
     validate(&knowledge)?;
     validate_core(&core)?;
+    if dashboard.enabled && dashboard.listen.parse::<std::net::SocketAddr>().is_err() {
+        bail!(
+            "dashboard.listen must be an address like 127.0.0.1:9465 (is {:?})",
+            dashboard.listen
+        );
+    }
     if serve.listen.parse::<std::net::SocketAddr>().is_err() {
         bail!(
             "serve.listen must be an address like 127.0.0.1:9464 (is {:?})",
@@ -191,10 +205,12 @@ pub fn load(file: Option<&Path>) -> Result<Settings> {
         serve,
         telegram,
         discord,
+        dashboard,
         llm_api_key: Redacted(env_secret("KRAFT_LLM_API_KEY")),
         telegram_token: Redacted(env_secret("KRAFT_TELEGRAM_TOKEN")),
         telegram_webhook_secret: Redacted(env_secret("KRAFT_TELEGRAM_WEBHOOK_SECRET")),
         discord_token: Redacted(env_secret("KRAFT_DISCORD_TOKEN")),
+        dashboard_token: Redacted(env_secret("KRAFT_DASHBOARD_TOKEN")),
         secrets: Secrets {
             qdrant_api_key: env_secret("KRAFT_QDRANT_API_KEY"),
             embeddings_api_key: env_secret("KRAFT_EMBEDDINGS_API_KEY"),

@@ -213,6 +213,42 @@ async fn llm(settings: &Settings) -> Option<Check> {
     })
 }
 
+fn dashboard(settings: &Settings) -> Option<Check> {
+    let d = &settings.dashboard;
+    if !d.enabled {
+        return None;
+    }
+    let what = "dashboard";
+    let token_ok = settings
+        .dashboard_token
+        .0
+        .as_deref()
+        .is_some_and(|t| t.trim().chars().count() >= 16);
+    Some(if !token_ok {
+        Check::fail(
+            what,
+            "enabled, but KRAFT_DASHBOARD_TOKEN is missing or shorter than 16 characters",
+        )
+    } else if d
+        .listen
+        .parse::<std::net::SocketAddr>()
+        .is_ok_and(|a| !a.ip().is_loopback())
+    {
+        Check::warn(
+            what,
+            format!(
+                "listens on {}, beyond this machine: put it behind HTTPS (a reverse proxy)",
+                d.listen
+            ),
+        )
+    } else {
+        Check::ok(
+            what,
+            format!("on http://{}/dashboard, behind a login", d.listen),
+        )
+    })
+}
+
 /// Every check, in the order a deployment depends on them.
 pub async fn checks(settings: &Settings) -> Vec<Check> {
     let mut out = vec![
@@ -225,6 +261,7 @@ pub async fn checks(settings: &Settings) -> Vec<Check> {
     out.extend(embeddings(k.as_ref()).await);
     drop(k);
     out.extend(llm(settings).await);
+    out.extend(dashboard(settings));
     if let Some(t) = &settings.telegram_token.0 {
         out.extend(kraft_telegram::doctor::doctor(t, &settings.telegram).await);
     }

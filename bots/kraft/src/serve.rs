@@ -239,6 +239,48 @@ pub async fn run(settings: &Settings, assistant: Assistant) -> Result<()> {
             discord: discord.clone(),
             inbox_stale_secs: settings.serve.inbox_stale_secs,
         });
+    // The dashboard, on its own address (before the line below, which
+    // tells scripts that serve is up).
+    let dashboard = if settings.dashboard.enabled {
+        let d = kraft_dashboard::Dashboard::new(
+            assistant.store().clone(),
+            settings.knowledge.knowledge_dir.clone(),
+            crate::kb_check_options(settings, 365, chrono::Utc::now().date_naive()),
+            settings.dashboard.clone(),
+            settings.dashboard_token.0.as_deref(),
+        )
+        .context("cannot set up the dashboard")?;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let mut d_stop = stop.clone();
+        let task = tokio::spawn(async move {
+            let r = d
+                .serve(
+                    move |a| {
+                        let _ = tx.send(a);
+                    },
+                    async move {
+                        let _ = d_stop.wait_for(|s| *s).await;
+                    },
+                )
+                .await;
+            if let Err(e) = r {
+                tracing::error!(error = %e, "dashboard failed");
+            }
+        });
+        match rx.await {
+            Ok(a) => {
+                println!("kraft serve: dashboard on http://{a}/dashboard");
+                tracing::info!(%a, "dashboard: /dashboard, /kb");
+            }
+            Err(_) => anyhow::bail!(
+                "the dashboard cannot listen on {}",
+                settings.dashboard.listen
+            ),
+        }
+        Some(task)
+    } else {
+        None
+    };
     // Printed on stdout so scripts (and tests) can find a port chosen by
     // the system (serve.listen = "127.0.0.1:0").
     println!("kraft serve: listening on http://{bound}");
@@ -328,6 +370,9 @@ pub async fn run(settings: &Settings, assistant: Assistant) -> Result<()> {
         f.abort();
     }
     let _ = tokio::time::timeout(Duration::from_secs(5), http).await;
+    if let Some(d) = dashboard {
+        let _ = tokio::time::timeout(Duration::from_secs(5), d).await;
+    }
     if let Err(e) = assistant.store().checkpoint() {
         tracing::warn!(error = %e, "final WAL checkpoint failed");
     }
