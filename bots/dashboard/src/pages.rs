@@ -26,7 +26,7 @@ main{max-width:1100px;margin:0 auto;padding:1rem 1.2rem}
 h1{font-size:1.4rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;margin:.5rem 0;background:#fff}
 th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:left;vertical-align:top}
-td.n{text-align:right;font-variant-numeric:tabular-nums}
+td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(480px,1fr));gap:1rem}
 .chart{width:100%;height:auto;background:#fff;border:1px solid #ddd}
 figure{margin:0}figcaption{font-size:.85rem}

@@ -136,7 +136,7 @@ pub fn bars(title: &str, labels: &[String], series: &[Series], stacked: bool) ->
             H - 5.0,
             esc(&ser.name)
         ));
-        lx += 24.0 + 7.0 * ser.name.chars().count() as f64;
+        lx += 34.0 + 7.0 * ser.name.chars().count() as f64;
     }
     s.push_str("</svg>");
     s

@@ -462,3 +462,269 @@ async fn source_links_are_checked_on_demand_and_broken_links_listed() {
     assert!(row(&format!("{base}/gone")).contains("class=\"bad\">404"));
     assert!(row("127.0.0.1:9/").contains("class=\"bad\">unreachable"));
 }
+
+/// A WebDriver session in headless Chromium, through Debian's
+/// chromedriver (W3C WebDriver over HTTP; no client crate needed for the
+/// few calls a test makes). Killed on drop.
+struct Browser {
+    driver: std::process::Child,
+    base: String,
+    session: String,
+    http: reqwest::Client,
+}
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+impl Browser {
+    async fn start() -> Option<Browser> {
+        let driver_bin = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+        let chrome = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+        if !Path::new(&chrome).exists() {
+            return None;
+        }
+        let port = kraft_tests::free_port();
+        let driver = std::process::Command::new(&driver_bin)
+            .arg(format!("--port={port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .ok()?;
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let end = std::time::Instant::now() + Duration::from_secs(30);
+        while std::time::Instant::now() < end {
+            if http
+                .get(format!("{base}/status"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let caps = serde_json::json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {"binary": chrome, "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu",
+                "--disable-dev-shm-usage", "--window-size=1280,1700", "--lang=sv-SE"
+            ]}
+        }}});
+        let v: serde_json::Value = http
+            .post(format!("{base}/session"))
+            .json(&caps)
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        let session = v["value"]["sessionId"].as_str()?.to_string();
+        Some(Browser {
+            driver,
+            base,
+            session,
+            http,
+        })
+    }
+
+    async fn call(&self, method: &str, path: &str, body: serde_json::Value) -> serde_json::Value {
+        let url = format!("{}/session/{}{path}", self.base, self.session);
+        let r = match method {
+            "GET" => self.http.get(url),
+            _ => self.http.post(url).json(&body),
+        };
+        let v: serde_json::Value = r
+            .send()
+            .await
+            .expect("WebDriver request")
+            .json()
+            .await
+            .expect("WebDriver JSON");
+        assert!(v["value"]["error"].is_null(), "WebDriver {path}: {v}");
+        v["value"].clone()
+    }
+
+    async fn go(&self, url: &str) {
+        self.call("POST", "/url", serde_json::json!({ "url": url }))
+            .await;
+    }
+
+    async fn find_all(&self, css: &str) -> Vec<String> {
+        let v = self
+            .call(
+                "POST",
+                "/elements",
+                serde_json::json!({"using": "css selector", "value": css}),
+            )
+            .await;
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| e[ELEMENT].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    async fn find(&self, css: &str) -> String {
+        self.find_all(css)
+            .await
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| panic!("no element {css}"))
+    }
+
+    async fn text(&self, css: &str) -> String {
+        let e = self.find(css).await;
+        self.call(
+            "GET",
+            &format!("/element/{e}/text"),
+            serde_json::Value::Null,
+        )
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+    }
+
+    async fn url(&self) -> String {
+        self.call("GET", "/url", serde_json::Value::Null)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// A PNG of the viewport, written to `path`.
+    async fn screenshot(&self, path: &Path) {
+        use std::io::Write;
+        let b64 = self
+            .call("GET", "/screenshot", serde_json::Value::Null)
+            .await;
+        let bytes = decode_base64(b64.as_str().unwrap_or_default());
+        assert!(bytes.starts_with(b"\x89PNG"), "a PNG");
+        let mut f = std::fs::File::create(path).expect("screenshot file");
+        f.write_all(&bytes).expect("write screenshot");
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn decode_base64(s: &str) -> Vec<u8> {
+    let val = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0);
+    for c in s.bytes().filter_map(val) {
+        acc = (acc << 6) | c;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    out
+}
+
+/// A real browser logs in, opens the follow-up page, finds the charts and
+/// the numbers `kraft report followup` gives. Screenshots go to
+/// `KRAFT_SCREENSHOTS` when set (the README's come from here).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_real_browser_logs_in_and_sees_charts_and_the_reports_numbers() {
+    let Some(browser) = Browser::start().await else {
+        kraft_tests::loud(
+            "SKIPPED: dashboard browser test — no Chromium/chromedriver (Debian packages chromium and chromium-driver; tests/run installs them). \
+             Run: apt-get install chromium chromium-driver && cargo test -p kraft --test dashboard a_real_browser",
+        );
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tmp");
+    let data = tmp.path().join("data");
+    let tg = TgDouble::start(TOKEN).await;
+    tg.set_forum(GROUP);
+    let g = GROUP.to_string();
+    let s = Serve::start(
+        BIN,
+        &data,
+        &real_kb(),
+        &tg,
+        &[
+            ("KRAFT_TELEGRAM__ADVISER_GROUP", &g),
+            ("KRAFT_DASHBOARD__ENABLED", "true"),
+            ("KRAFT_DASHBOARD__LISTEN", "127.0.0.1:0"),
+            ("KRAFT_DASHBOARD_TOKEN", SECRET),
+        ],
+    );
+    conversations(&tg).await;
+    let url = s.dashboard().expect("on").to_string();
+    let shots = std::env::var("KRAFT_SCREENSHOTS")
+        .ok()
+        .map(std::path::PathBuf::from);
+
+    browser.go(&format!("{url}/followup?lang=sv")).await;
+    assert!(
+        browser.url().await.contains("/dashboard/login"),
+        "sent to the login"
+    );
+    if let Some(d) = &shots {
+        browser.screenshot(&d.join("login.png")).await;
+    }
+    let field = browser.find("#token").await;
+    browser
+        .call(
+            "POST",
+            &format!("/element/{field}/value"),
+            serde_json::json!({ "text": SECRET }),
+        )
+        .await;
+    let button = browser.find("#login").await;
+    browser
+        .call(
+            "POST",
+            &format!("/element/{button}/click"),
+            serde_json::json!({}),
+        )
+        .await;
+    let end = std::time::Instant::now() + WAIT;
+    while !browser.url().await.contains("/dashboard/followup") && std::time::Instant::now() < end {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(browser.url().await.contains("/dashboard/followup"));
+    assert!(browser.find_all("svg.chart").await.len() >= 6, "the charts");
+    let shown = browser
+        .text(r#"td[data-metric="questions"][data-column="all"]"#)
+        .await;
+    let out = run_logged(
+        kraft_cmd(BIN, &data, &real_kb()).args(["report", "followup", "--format", "csv"]),
+    );
+    let csv = String::from_utf8_lossy(&out.stdout).to_string();
+    let want = csv
+        .lines()
+        .find(|l| l.starts_with("questions,"))
+        .and_then(|l| l.split(',').nth(1))
+        .expect("questions in the report")
+        .to_string();
+    assert_eq!(shown.trim(), want, "the page and kraft report agree");
+    assert_eq!(want, "3");
+    if let Some(d) = &shots {
+        browser.screenshot(&d.join("followup.png")).await;
+        browser.go(&format!("{url}/knowledge?lang=sv")).await;
+        browser.screenshot(&d.join("knowledge.png")).await;
+        browser.go(&format!("{url}/tickets?lang=en")).await;
+        browser.screenshot(&d.join("tickets.png")).await;
+    }
+}
