@@ -250,6 +250,7 @@ mod tests {
             follow_up: false,
             generated: false,
             llm_fallback: None,
+            degraded: false,
             replaces_draft: false,
         }
     }
