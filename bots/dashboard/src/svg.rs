@@ -168,7 +168,7 @@ mod tests {
                 Series {
                     name: "utan svar".into(),
                     color: ORANGE,
-                    values: vec![1.0, 0.0],
+                    values: vec![1.0, 1.0],
                 },
             ],
             true,
