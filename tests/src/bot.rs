@@ -208,6 +208,7 @@ pub fn cited_paths(reply: &str) -> Vec<String> {
 /// The answer body: everything before the next-step line and sources.
 pub fn answer_body(reply: &str) -> String {
     let cut = [
+        "\n\n🔒",
         "\n\nFråga gärna vidare",
         "\n\nFeel free to ask",
         "\n\nKällor:",

@@ -114,6 +114,8 @@ struct Inner {
     /// Administrator rights that are off, per (chat, user); every other
     /// right of an administrator is on.
     denied: HashMap<(i64, i64), Vec<String>>,
+    /// Users' app languages (`language_code`); "sv" when not set.
+    languages: HashMap<i64, String>,
     forums: HashSet<i64>,
     blocked: HashSet<i64>,
     faults: Vec<(String, Fault, usize)>,
@@ -785,13 +787,29 @@ impl TgDouble {
         })
     }
 
+    /// The `language_code` Telegram sends for `user` from now on (their
+    /// app's language).
+    pub fn set_language(&self, user: i64, code: &str) {
+        self.with(|g| g.languages.insert(user, code.to_string()));
+    }
+
+    /// A User object for `user`, with their app language.
+    fn from(&self, user: i64, name: &str) -> Value {
+        let mut u = user_json(user, name);
+        if let Some(code) = self.with(|g| g.languages.get(&user).cloned()) {
+            u["language_code"] = json!(code);
+        }
+        u
+    }
+
     /// A private message from user `user` (chat id = user id).
     pub fn user_says(&self, user: i64, text: &str) -> i64 {
         let id = self.next_message_id();
+        let from = self.from(user, &format!("User{user}"));
         self.push(
             "message",
             json!({"message_id": id, "date": now_unix(), "chat": chat_json(user, false),
-                   "from": user_json(user, &format!("User{user}")), "text": text}),
+                   "from": from, "text": text}),
         )
     }
 
@@ -820,8 +838,9 @@ impl TgDouble {
     ) -> i64 {
         let id = self.next_message_id();
         let forum = self.with(|g| g.forums.contains(&group));
+        let from = self.from(user, name);
         let mut m = json!({"message_id": id, "date": now_unix(), "chat": chat_json(group, forum),
-                           "from": user_json(user, name), "text": text});
+                           "from": from, "text": text});
         if let Some(o) = m.as_object_mut() {
             if let Some(t) = thread {
                 o.insert("message_thread_id".into(), json!(t));
@@ -842,10 +861,11 @@ impl TgDouble {
     pub fn press(&self, user: i64, name: &str, on: &Sent, data: &str) -> i64 {
         let forum = self.with(|g| g.forums.contains(&on.chat));
         let qid = format!("cb{}", self.next_message_id());
+        let from = self.from(user, name);
         self.push(
             "callback_query",
             json!({"id": qid, "chat_instance": "ci", "data": data,
-                   "from": user_json(user, name),
+                   "from": from,
                    "message": {"message_id": on.message_id, "date": now_unix(),
                                "chat": chat_json(on.chat, forum), "from": bot_json(),
                                "text": on.text}}),

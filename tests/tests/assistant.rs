@@ -509,6 +509,12 @@ async fn events_lists_upcoming_events_by_date_in_the_users_language() {
     let u = user("1");
     let r = reply_text(&b.say(&u, "/events").await);
     assert!(r.starts_with("Kommande evenemang:"), "{r}");
+    assert!(
+        r.contains("\n\n🔒 Integritet:"),
+        "the first reply ends with the privacy notice: {r}"
+    );
+    let again = reply_text(&b.say(&u, "/events").await);
+    assert!(!again.contains("🔒"), "only once: {again}");
     let dates: Vec<&str> = r
         .lines()
         .filter_map(|l| l.strip_prefix("📅 "))

@@ -272,7 +272,10 @@ impl Assistant {
         )?)
     }
 
-    /// `handle` for a message that passed `flood_check`.
+    /// `handle` for a message that passed `flood_check`. The first time a
+    /// person writes, from whichever chat and however (a private message,
+    /// a mention, a slash command), the privacy notice comes with the
+    /// reply; `/start` and `/privacy` carry it themselves.
     #[tracing::instrument(level = "debug", skip_all, fields(platform = inc.user.platform.as_str()))]
     pub async fn handle_admitted(
         &self,
@@ -280,7 +283,50 @@ impl Assistant {
         progress: Option<UnboundedSender<Action>>,
     ) -> Result<Vec<Action>, CoreError> {
         let now = self.clock.now();
-        let mut user = self.store.touch_user(&inc.user, now)?;
+        let user = self.store.touch_user(&inc.user, now)?;
+        // A button press is never a first contact: it answers something
+        // the bot sent (or is forged, and refused).
+        let first =
+            !matches!(inc.input, Input::Button(_)) && self.store.first_notice(&user, now)?;
+        let mut actions = self.handle_user(inc, user, progress).await?;
+        let carries_it = matches!(&inc.input, Input::Text(t)
+            if matches!(intent::command(t), Some(Command::Start | Command::Privacy)));
+        if first && !carries_it {
+            // In the language of the reply it comes with.
+            let lang = self
+                .store
+                .find_user(inc.user.platform, &inc.user.user_id)?
+                .map(|u| u.lang)
+                .unwrap_or_default();
+            let notice = texts::privacy(lang, self.settings.privacy.retention_days);
+            let first_reply = actions.iter_mut().find_map(|a| match a {
+                Action::Reply { text, .. } => Some(text),
+                _ => None,
+            });
+            match first_reply {
+                // After the answer, so a streamed draft still grows into
+                // the final text, and the answer comes first.
+                Some(text) => *text = format!("{text}\n\n{notice}"),
+                None => {
+                    if let Some(chat) = actions.iter().find_map(|a| match a {
+                        Action::Ack { chat, .. } => Some(chat.clone()),
+                        _ => None,
+                    }) {
+                        actions.insert(0, reply(&chat, &notice, vec![]));
+                    }
+                }
+            }
+        }
+        Ok(actions)
+    }
+
+    async fn handle_user(
+        &self,
+        inc: &Incoming,
+        mut user: UserRow,
+        progress: Option<UnboundedSender<Action>>,
+    ) -> Result<Vec<Action>, CoreError> {
+        let now = self.clock.now();
         // A conversation starts after half an hour of silence.
         if user
             .seen_before
@@ -324,7 +370,19 @@ impl Assistant {
             }
         }
 
-        let kind = intent::classify(&text);
+        let mut kind = intent::classify(&text);
+        let mut text = text;
+        // "/ask <question>" (Discord's slash command) is the question
+        // itself, with its own meaning ("/ask can I talk to a person?").
+        if kind == Intent::Command(Command::Ask) {
+            let rest = rest_of(&text).to_string();
+            if rest.is_empty() {
+                kind = Intent::Command(Command::Help);
+            } else {
+                kind = intent::classify(&rest);
+                text = rest;
+            }
+        }
         // "/start <token>": a group member followed the link to continue
         // an adviser conversation in this private chat (also while an
         // adviser owns it: the link is not a message for the adviser).
@@ -404,12 +462,45 @@ impl Assistant {
                 Ok(vec![reply(
                     &chat,
                     &texts::welcome(lang, self.settings.privacy.retention_days),
-                    vec![],
+                    lang_buttons(),
                 )])
             }
             Intent::Command(Command::Help) => {
                 self.store.save_dialogue(&user)?;
-                Ok(vec![reply(&chat, texts::help(lang), vec![])])
+                Ok(vec![reply(&chat, &texts::help(lang), vec![])])
+            }
+            Intent::Command(Command::Privacy) => {
+                self.store.save_dialogue(&user)?;
+                Ok(vec![reply(
+                    &chat,
+                    &texts::privacy(lang, self.settings.privacy.retention_days),
+                    vec![],
+                )])
+            }
+            Intent::Command(Command::Lang) => {
+                let choice = rest_of(&text).to_lowercase();
+                let chosen = match choice.as_str() {
+                    "sv" | "svenska" | "swedish" => Some(Lang::Sv),
+                    "en" | "engelska" | "english" => Some(Lang::En),
+                    _ => None,
+                };
+                match chosen {
+                    Some(l) => self.choose_lang(&mut user, l),
+                    None => {
+                        self.store.save_dialogue(&user)?;
+                        Ok(vec![reply(&chat, texts::lang_choose(lang), lang_buttons())])
+                    }
+                }
+            }
+            Intent::Command(Command::Reply) | Intent::Command(Command::Ask) => {
+                // /reply belongs to advisers in their room; a bare /ask was
+                // made /help above.
+                self.store.save_dialogue(&user)?;
+                Ok(vec![reply(
+                    &chat,
+                    &texts::unknown_command(lang, text.split_whitespace().next().unwrap_or("")),
+                    vec![],
+                )])
             }
             Intent::Command(Command::Events) => {
                 self.store.save_dialogue(&user)?;
@@ -453,11 +544,24 @@ impl Assistant {
         }
     }
 
+    /// The language to answer `text` in: a clear message's own; for one
+    /// too short to tell, a word that gives it away ("hello"), else the
+    /// language chosen with /lang, else the user's so far (for a new user,
+    /// what the platform said their app uses).
     fn detect_lang(&self, text: &str, user: &UserRow) -> Lang {
         if intent::too_short_to_detect(text) {
-            return intent::lang_hint(text).unwrap_or(user.lang);
+            return intent::lang_hint(text)
+                .or(user.lang_pref)
+                .unwrap_or(user.lang);
         }
         self.retriever.analyzer().detect(text)
+    }
+
+    fn choose_lang(&self, user: &mut UserRow, l: Lang) -> Result<Vec<Action>, CoreError> {
+        user.lang = l;
+        user.lang_pref = Some(l);
+        self.store.save_dialogue(user)?;
+        Ok(vec![reply(&user.chat(), texts::lang_set(l), vec![])])
     }
 
     async fn question(
@@ -830,6 +934,11 @@ impl Assistant {
         }
         if id.starts_with("an:") {
             return self.analysis_button(user, id).await;
+        }
+        match id {
+            "lang:sv" => return self.choose_lang(user, Lang::Sv),
+            "lang:en" => return self.choose_lang(user, Lang::En),
+            _ => {}
         }
         match id {
             "human" | "match:intro" => {
@@ -1663,6 +1772,21 @@ fn render_sources(a: &Answer) -> String {
         }
     }
     s
+}
+
+/// The text after a command's name ("/lang en" → "en").
+fn rest_of(text: &str) -> &str {
+    text.split_once(char::is_whitespace)
+        .map(|(_, r)| r.trim())
+        .unwrap_or("")
+}
+
+/// The two language buttons (/start, /lang).
+fn lang_buttons() -> Vec<Button> {
+    vec![
+        Button::new("lang:sv", texts::btn_swedish()),
+        Button::new("lang:en", texts::btn_english()),
+    ]
 }
 
 fn reply(chat: &ChatRef, text: &str, buttons: Vec<Button>) -> Action {

@@ -370,8 +370,10 @@ impl Desk {
                 let id = t.id;
                 let mut out = vec![(
                     Target::Advisers,
+                    // No `kraft tickets` hint here: the note goes to chat
+                    // rooms with buttons; the terminal adds its own.
                     format!(
-                        "🆘 {} #{id}\n{summary}{}{}",
+                        "🆘 {} #{id}\n{summary}{}",
                         texts::pick(l, "Nytt ärende", "New request"),
                         if t.relay_chat.is_none() {
                             texts::pick(
@@ -382,11 +384,6 @@ impl Desk {
                         } else {
                             ""
                         },
-                        texts::pick(
-                            l,
-                            &format!("Ta ärendet: kraft tickets claim {id} · svara: kraft tickets reply {id} \"…\""),
-                            &format!("Take it: kraft tickets claim {id} · reply: kraft tickets reply {id} \"…\""),
-                        )
                     ),
                     vec![
                         Button::new(format!("claim:{id}"), texts::pick(l, "Ta ärendet", "Take it")),
@@ -697,14 +694,13 @@ impl Desk {
             chrono::Duration::minutes(self.settings.remind_every_mins.max(1)),
             |t| {
                 format!(
-                    "⏰ {} #{} {} {} ({}, {}). kraft tickets claim {}",
+                    "⏰ {} #{} {} {} ({}, {}).",
                     texts::pick(l, "Ärende", "Request"),
                     t.id,
                     texts::pick(l, "har väntat", "has waited"),
                     texts::minutes(l, (now - t.created_at).num_minutes()),
                     t.platform.label(),
                     texts::reason_label(l, &t.reason),
-                    t.id
                 )
             },
         )?;

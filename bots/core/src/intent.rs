@@ -5,6 +5,8 @@
 
 use crate::model::Lang;
 
+/// What a command does; the names that invoke each are listed once in
+/// [`crate::commands::COMMANDS`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Start,
@@ -16,6 +18,14 @@ pub enum Command {
     Analysis,
     /// Match-making: who can help with the rest of the message.
     Match,
+    /// A question as a command (Discord's `/ask`): the rest is the question.
+    Ask,
+    /// Choose the answer language (`/lang en`), or be offered the choice.
+    Lang,
+    /// The privacy notice again.
+    Privacy,
+    /// An adviser's answer (in the adviser room; not an SME's command).
+    Reply,
     Unknown(String),
 }
 
@@ -58,15 +68,9 @@ pub fn command(text: &str) -> Option<Command> {
     let name = first.strip_prefix('/')?;
     // "/start@KraftBot" in Telegram groups.
     let name = name.split('@').next().unwrap_or(name).to_lowercase();
-    Some(match name.as_str() {
-        "start" => Command::Start,
-        "help" | "hjalp" | "hjälp" => Command::Help,
-        "human" | "manniska" | "människa" | "radgivare" | "rådgivare" => Command::Human,
-        "events" | "evenemang" => Command::Events,
-        "forget" | "glom" | "glöm" | "radera" => Command::Forget,
-        "analys" | "analysis" | "behovsanalys" | "needs" => Command::Analysis,
-        "match" | "matcha" | "matchning" | "stod" | "stöd" => Command::Match,
-        _ => Command::Unknown(first.chars().take(40).collect()),
+    Some(match crate::commands::find(&name) {
+        Some(spec) => spec.command.clone(),
+        None => Command::Unknown(first.chars().take(40).collect()),
     })
 }
 

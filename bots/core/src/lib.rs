@@ -7,6 +7,7 @@
 pub mod analysis;
 pub mod assistant;
 pub mod backup;
+pub mod commands;
 pub mod desk;
 pub mod doctor;
 pub mod evaluate;

@@ -62,6 +62,25 @@ pub struct UserRef {
     /// conversation goes, never into a public chat.
     #[serde(default)]
     pub privately: Privately,
+    /// The language the platform says the user's app is set to
+    /// (Telegram's `language_code`, Discord's `locale`): what a first
+    /// message too short to tell ("/start") is answered in.
+    #[serde(default)]
+    pub lang_hint: Option<Lang>,
+}
+
+/// A platform's language code ("sv", "sv-SE", "en-US", "de") as the
+/// language Kraft answers in: Swedish for Swedish, English for any other
+/// (the programme's second language is the likelier shared one).
+pub fn lang_of_locale(code: &str) -> Option<Lang> {
+    let c = code.trim().to_ascii_lowercase();
+    if c.is_empty() {
+        None
+    } else if c == "sv" || c.starts_with("sv-") || c.starts_with("sv_") {
+        Some(Lang::Sv)
+    } else {
+        Some(Lang::En)
+    }
 }
 
 impl UserRef {
@@ -72,7 +91,14 @@ impl UserRef {
             user_id: user_id.into(),
             chat_id: chat_id.into(),
             privately: Privately::Here,
+            lang_hint: None,
         }
+    }
+
+    /// With the platform's language code for the user (see [`lang_of_locale`]).
+    pub fn with_locale(mut self, code: Option<&str>) -> Self {
+        self.lang_hint = code.and_then(lang_of_locale);
+        self
     }
 
     /// The same user writing in a public chat (a group, a server channel

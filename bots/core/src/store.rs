@@ -246,6 +246,13 @@ const MIGRATIONS: &[&str] = &[
     UPDATE users SET private_chat = chat_id
      WHERE (platform = 'telegram' AND chat_id = external_id) OR platform = 'terminal';
     "#,
+    // 8: the language the user chose with /lang (NULL: none chosen), and
+    // when the privacy notice was shown (NULL: not yet). Users from before
+    // saw the notice only if they sent /start; they get it once more.
+    r#"
+    ALTER TABLE users ADD COLUMN lang_pref TEXT;
+    ALTER TABLE users ADD COLUMN notice_at TEXT;
+    "#,
 ];
 
 /// How many schema versions this build knows (the newest it can open).
@@ -288,6 +295,9 @@ pub struct UserRow {
     /// How the user is reached privately from the chat of this message
     /// (set by `touch_user` only; not stored).
     pub privately: Privately,
+    /// The language chosen with /lang, if any: what short messages are
+    /// answered in (a clear question is still answered in its own).
+    pub lang_pref: Option<Lang>,
 }
 
 impl UserRow {
@@ -314,6 +324,10 @@ impl UserRow {
             region: r.get("region")?,
             seen_before: None,
             privately: Privately::Here,
+            lang_pref: r
+                .get::<_, Option<String>>("lang_pref")?
+                .as_deref()
+                .and_then(Lang::parse),
         })
     }
 }
@@ -764,14 +778,23 @@ impl Store {
                 )
                 .optional()?;
             let private = (u.privately == Privately::Here).then_some(u.chat_id.as_str());
+            // A new user starts in the language the platform says their
+            // app uses; later messages and /lang change it.
             tx.execute(
                 "INSERT INTO users (platform, external_id, chat_id, created_at, last_seen_at, subject,
-                                    private_chat)
-                 VALUES (?1, ?2, ?3, ?4, ?4, lower(hex(randomblob(16))), ?5)
+                                    private_chat, lang)
+                 VALUES (?1, ?2, ?3, ?4, ?4, lower(hex(randomblob(16))), ?5, ?6)
                  ON CONFLICT (platform, external_id)
                  DO UPDATE SET chat_id = excluded.chat_id, last_seen_at = excluded.last_seen_at,
                     private_chat = COALESCE(excluded.private_chat, private_chat)",
-                params![u.platform.as_str(), u.user_id, u.chat_id, ts(now), private],
+                params![
+                    u.platform.as_str(),
+                    u.user_id,
+                    u.chat_id,
+                    ts(now),
+                    private,
+                    u.lang_hint.unwrap_or_default().as_str()
+                ],
             )?;
             let mut row = tx.query_row(
                 "SELECT * FROM users WHERE platform = ?1 AND external_id = ?2",
@@ -804,17 +827,43 @@ impl Store {
 
     pub fn save_dialogue(&self, u: &UserRow) -> Result<()> {
         self.lock()?.execute(
-            "UPDATE users SET lang = ?2, low_streak = ?3, downvoted = ?4, forget_pending = ?5
+            "UPDATE users SET lang = ?2, low_streak = ?3, downvoted = ?4, forget_pending = ?5,
+                    lang_pref = ?6
              WHERE id = ?1",
             params![
                 u.id,
                 u.lang.as_str(),
                 u.low_streak,
                 u.downvoted as i64,
-                u.forget_pending as i64
+                u.forget_pending as i64,
+                u.lang_pref.map(Lang::as_str)
             ],
         )?;
         Ok(())
+    }
+
+    /// Marks the privacy notice as shown to the person behind `u`; true
+    /// when it had not been shown to them before, in any of their chats
+    /// on this platform (a Telegram group identity and the private chat
+    /// are one person).
+    pub fn first_notice(&self, u: &UserRow, now: DateTime<Utc>) -> Result<bool> {
+        let person = person_of(&u.external_id).to_string();
+        self.tx(|tx| {
+            let seen: Option<i64> = tx
+                .query_row(
+                    "SELECT 1 FROM users WHERE platform = ?1 AND notice_at IS NOT NULL
+                       AND (external_id = ?2 OR substr(external_id, 1, length(?2) + 1) = ?2 || '@')
+                     LIMIT 1",
+                    params![u.platform.as_str(), person],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            tx.execute(
+                "UPDATE users SET notice_at = COALESCE(notice_at, ?2) WHERE id = ?1",
+                params![u.id, ts(now)],
+            )?;
+            Ok(seen.is_none())
+        })
     }
 
     pub fn add_message(

@@ -33,39 +33,69 @@ pub fn welcome(lang: Lang, retention_days: i64) -> String {
     }
 }
 
-pub fn help(lang: Lang) -> &'static str {
-    pick(
-        lang,
-        "Skriv din fråga med egna ord, på svenska eller engelska. Kommandon:\n\
-         /start – om mig och om hur dina uppgifter hanteras\n\
-         /events – kommande evenemang\n\
-         /analys – en första behovsanalys av ert företag (nio frågor)\n\
-         /match – vem kan hjälpa oss med …? (aktörer, aktiviteter, evenemang)\n\
-         /human – prata med en rådgivare\n\
-         /forget – radera allt som sparats om dig\n\
-         /help – den här hjälpen\n\
-         Under varje svar kan du trycka 👍 eller 👎.",
-        "Write your question in your own words, in Swedish or English. Commands:\n\
-         /start – about me and how your data is handled\n\
-         /events – upcoming events\n\
-         /analysis – a first needs analysis of your company (nine questions)\n\
-         /match – who can help us with …? (actors, activities, events)\n\
-         /human – talk to an adviser\n\
-         /forget – delete everything stored about you\n\
-         /help – this help\n\
-         Under each answer you can press 👍 or 👎.",
-    )
+pub fn help(lang: Lang) -> String {
+    let (intro, outro) = match lang {
+        Lang::Sv => (
+            "Skriv din fråga med egna ord, på svenska eller engelska. Kommandon:",
+            "Under varje svar kan du trycka 👍 eller 👎.",
+        ),
+        Lang::En => (
+            "Write your question in your own words, in Swedish or English. Commands:",
+            "Under each answer you can press 👍 or 👎.",
+        ),
+    };
+    format!("{intro}\n{}\n{outro}", crate::commands::help_lines(lang))
 }
 
 pub fn unknown_command(lang: Lang, cmd: &str) -> String {
+    let known = crate::commands::names(lang);
     match lang {
         Lang::Sv => format!(
-            "Kommandot {cmd} känner jag inte till. Jag kan /start, /help, /events, /analys, /match, /human och /forget – eller skriv bara din fråga."
+            "Kommandot {cmd} känner jag inte till. Jag kan {known} – eller skriv bara din fråga."
+        ),
+        Lang::En => {
+            format!("I don't know the command {cmd}. I know {known} – or just type your question.")
+        }
+    }
+}
+
+/// Shown once on first contact, whatever the first message was, and on
+/// /privacy.
+pub fn privacy(lang: Lang, retention_days: i64) -> String {
+    match lang {
+        Lang::Sv => format!(
+            "🔒 Integritet: jag sparar dina meddelanden i högst {retention_days} dagar för att kunna svara och följa upp, och delar dem bara med projektets rådgivare när du får hjälp av en. Inga namn sparas. /forget raderar allt om dig, /privacy visar detta igen."
         ),
         Lang::En => format!(
-            "I don't know the command {cmd}. I know /start, /help, /events, /analysis, /match, /human and /forget – or just type your question."
+            "🔒 Privacy: I keep your messages for at most {retention_days} days so I can answer and follow up, and share them only with the programme's advisers when one helps you. No names are stored. /forget deletes everything about you, /privacy shows this again."
         ),
     }
+}
+
+/// /lang without a valid choice.
+pub fn lang_choose(lang: Lang) -> &'static str {
+    pick(
+        lang,
+        "Vilket språk vill du att jag svarar på? Du kan också skriva /lang sv eller /lang en. En tydlig fråga på det andra språket besvaras ändå på det språket.",
+        "Which language should I answer in? You can also type /lang sv or /lang en. A clear question in the other language is still answered in that language.",
+    )
+}
+
+/// After /lang or a language button, in the chosen language.
+pub fn lang_set(lang: Lang) -> &'static str {
+    pick(
+        lang,
+        "Jag svarar på svenska från och med nu.",
+        "I'll answer in English from now on.",
+    )
+}
+
+pub fn btn_swedish() -> &'static str {
+    "Svenska"
+}
+
+pub fn btn_english() -> &'static str {
+    "English"
 }
 
 pub fn empty(lang: Lang) -> &'static str {

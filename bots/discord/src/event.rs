@@ -28,6 +28,9 @@ pub struct Who {
     pub id: u64,
     pub name: String,
     pub adviser: bool,
+    /// The user's client language (interactions carry it; messages do not).
+    #[serde(default)]
+    pub locale: Option<String>,
 }
 
 /// An interaction to answer: its token is valid for 15 minutes.
@@ -159,6 +162,7 @@ pub fn from_history(
         id: m.author.id.get(),
         name: display_name(&m.author, nick),
         adviser: in_guild && ctx.adviser_role != 0 && roles.contains(&ctx.adviser_role),
+        locale: None,
     };
     let channel = m.channel_id.get();
     if ticket_thread {
@@ -221,6 +225,7 @@ pub fn from_command(c: &CommandInteraction, ctx: &Ctx, now: i64) -> DcEvent {
         adviser: c.guild_id.is_some()
             && ctx.adviser_role != 0
             && roles_of(member).contains(&ctx.adviser_role),
+        locale: Some(c.locale.clone()),
     };
     let token = Token {
         id: c.id.get(),
@@ -249,35 +254,35 @@ pub fn from_command(c: &CommandInteraction, ctx: &Ctx, now: i64) -> DcEvent {
                 key: format!("dc:i:{}", c.id.get()),
             }
         }
-        "ask" => {
-            let q = option("question");
-            if q.is_empty() {
-                "/help".to_string()
-            } else {
-                q
+        name => match kraft_core::commands::find(name) {
+            // "/<name> <option>" as a person would type it; the core's
+            // parser and the registry give it its meaning.
+            Some(spec) => {
+                let arg = spec.option.map(|o| option(o.name)).unwrap_or_default();
+                if spec.command == kraft_core::intent::Command::Ask {
+                    // The question itself, as if typed (a question asked in
+                    // a channel gets its own thread); none: the help.
+                    if arg.is_empty() {
+                        "/help".to_string()
+                    } else {
+                        arg
+                    }
+                } else if arg.is_empty() {
+                    format!("/{}", spec.name)
+                } else {
+                    format!("/{} {arg}", spec.name)
+                }
             }
-        }
-        "human" => {
-            let why = option("message");
-            if why.is_empty() {
-                "/human".to_string()
-            } else {
-                format!("/human {why}")
-            }
-        }
-        "events" => "/events".into(),
-        "forget" => "/forget".into(),
-        "help" => "/help".into(),
-        // A command registered by an older version: the core says it does
-        // not know it, and lists what it does know.
-        other => format!(
-            "/{}",
-            other
-                .chars()
-                .filter(|c| c.is_alphanumeric() || *c == '_' || *c == '-')
-                .take(32)
-                .collect::<String>()
-        ),
+            // A command registered by an older version: the core says it
+            // does not know it, and lists what it does know.
+            None => format!(
+                "/{}",
+                name.chars()
+                    .filter(|c| c.is_alphanumeric() || *c == '_' || *c == '-')
+                    .take(32)
+                    .collect::<String>()
+            ),
+        },
     };
     DcEvent::Sme {
         who,
@@ -298,6 +303,7 @@ pub fn from_component(b: &ComponentInteraction, ctx: &Ctx, now: i64) -> DcEvent 
         adviser: b.guild_id.is_some()
             && ctx.adviser_role != 0
             && roles_of(member).contains(&ctx.adviser_role),
+        locale: Some(b.locale.clone()),
     };
     let token = Token {
         id: b.id.get(),

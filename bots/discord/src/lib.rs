@@ -250,6 +250,48 @@ fn kind_of(e: &serenity::Error) -> (&'static str, u16, isize) {
     }
 }
 
+/// Discord's application commands, from the core's command list: every
+/// SME command (Swedish descriptions as `sv-SE` localisations), and the
+/// advisers' `/reply`, hidden by default (`default_member_permissions`
+/// "0": server admins grant it to the adviser role under Server Settings →
+/// Integrations; Kraft checks the role on every use regardless).
+fn application_commands() -> Value {
+    use kraft_core::commands::{Audience, COMMANDS};
+    let cmds: Vec<Value> = COMMANDS
+        .iter()
+        .map(|c| {
+            let options: Vec<Value> = c
+                .option
+                .map(|o| {
+                    let mut v = json!({"type": 3, "name": o.name, "description": o.en,
+                        "description_localizations": {"sv-SE": o.sv}, "required": o.required,
+                        "max_length": 1500});
+                    if !o.choices.is_empty() {
+                        v["choices"] = o
+                            .choices
+                            .iter()
+                            .map(|(value, sv, en)| {
+                                json!({"name": en, "name_localizations": {"sv-SE": sv}, "value": value})
+                            })
+                            .collect();
+                    }
+                    vec![v]
+                })
+                .unwrap_or_default();
+            let mut v = json!({
+                "name": c.name, "type": 1, "description": c.en,
+                "description_localizations": {"sv-SE": c.sv},
+                "options": options,
+            });
+            if c.audience == Audience::Adviser {
+                v["default_member_permissions"] = json!("0");
+            }
+            v
+        })
+        .collect();
+    Value::Array(cmds)
+}
+
 fn classify(e: &serenity::Error) -> SendFailure {
     let (kind, status, _) = kind_of(e);
     match status {
@@ -871,60 +913,7 @@ impl Discord {
     }
 
     async fn setup_commands(&self, http: &Http) {
-        let l = |sv: &str, en: &str| (sv.to_string(), en.to_string());
-        let cmd = |name: &str, (sv, en): (String, String), options: Vec<Value>| {
-            json!({
-                "name": name, "type": 1, "description": en,
-                "description_localizations": {"sv-SE": sv},
-                "options": options,
-            })
-        };
-        let text_opt = |name: &str, (sv, en): (String, String), required: bool| {
-            json!({"type": 3, "name": name, "description": en,
-                "description_localizations": {"sv-SE": sv}, "required": required, "max_length": 1500})
-        };
-        let cmds = json!([
-            cmd(
-                "ask",
-                l(
-                    "Ställ en fråga om AI-stöd för ert företag",
-                    "Ask a question about AI support for your company"
-                ),
-                vec![text_opt("question", l("Din fråga", "Your question"), true)]
-            ),
-            cmd(
-                "human",
-                l("Prata med en rådgivare", "Talk to an adviser"),
-                vec![text_opt(
-                    "message",
-                    l("Vad gäller det? (valfritt)", "What is it about? (optional)"),
-                    false
-                )]
-            ),
-            cmd("events", l("Kommande evenemang", "Upcoming events"), vec![]),
-            cmd(
-                "forget",
-                l("Radera mina uppgifter", "Delete my data"),
-                vec![]
-            ),
-            cmd(
-                "help",
-                l("Vad jag kan hjälpa till med", "What I can help with"),
-                vec![]
-            ),
-            cmd(
-                "reply",
-                l(
-                    "Rådgivare: svara användaren i ärendets tråd",
-                    "Advisers: answer the user from a ticket thread"
-                ),
-                vec![text_opt(
-                    "text",
-                    l("Svaret till användaren", "The answer for the user"),
-                    true
-                )]
-            ),
-        ]);
+        let cmds = application_commands();
         let r = if self.settings.guild != 0 {
             self.paced(http.create_guild_commands(self.settings.guild.into(), &cmds))
                 .await
@@ -1114,7 +1103,8 @@ impl Discord {
         // In a server, an adviser conversation goes to the user's DM (the
         // outbox opens it), never into the channel or its public thread.
         let user_in = |chat: u64| {
-            let u = UserRef::new(Platform::Discord, who.id.to_string(), chat.to_string());
+            let u = UserRef::new(Platform::Discord, who.id.to_string(), chat.to_string())
+                .with_locale(who.locale.as_deref());
             if guild {
                 u.in_public(Privately::At(format!("dm:{}", who.id)))
             } else {

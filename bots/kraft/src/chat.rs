@@ -71,8 +71,17 @@ fn show(action: &Action, draft: &str, out: &mut impl Write) -> Option<Vec<Button
             let _ = writeln!(out, "{text}\n");
             None
         }
-        Action::NotifyAdvisers { text, .. } => {
-            eprintln!("[till rådgivarna / to advisers]\n{text}\n");
+        Action::NotifyAdvisers { text, ticket, .. } => {
+            // Advisers of the terminal work with `kraft tickets`; the chat
+            // rooms have buttons instead, so only here is it spelt out.
+            let hint = ticket
+                .map(|id| {
+                    format!(
+                        "\nkraft tickets claim {id} · kraft tickets reply {id} \"…\" · kraft tickets resolve {id}"
+                    )
+                })
+                .unwrap_or_default();
+            eprintln!("[till rådgivarna / to advisers]\n{text}{hint}\n");
             None
         }
         Action::TicketOpened { ticket, reason } => {

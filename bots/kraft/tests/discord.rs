@@ -872,8 +872,11 @@ async fn a_long_answer_is_split_under_2000_characters_with_buttons_on_the_last_p
             "{}",
             p.content.chars().count()
         );
+        // (The privacy notice that ends a first reply is a paragraph too.)
         assert!(
-            p.content.starts_with("Del ") || p.content.starts_with("**"),
+            p.content.starts_with("Del ")
+                || p.content.starts_with("**")
+                || p.content.starts_with("🔒"),
             "split at a paragraph: {}",
             &p.content[..30]
         );
@@ -1563,5 +1566,88 @@ async fn healthz_degrades_while_the_adviser_channel_refuses_threads() {
         (code, body) = s.get("/healthz").await;
     }
     assert_eq!(code, 200, "{body}");
+    w.no_protocol_errors();
+}
+
+/// Language and privacy on first contact through a slash command: an
+/// English client's first `/start` is English (from the interaction's
+/// `locale`), the first question brings the privacy notice once, the
+/// next DM message does not; `/lang sv` as a slash command with its
+/// choice; the same commands as Telegram are registered, and `/reply` is
+/// hidden from members by default.
+#[tokio::test(flavor = "multi_thread")]
+async fn first_contact_by_slash_command_speaks_the_clients_language_and_notices_once() {
+    let w = world(DcConfig::default()).await;
+    let _s = w.serve(&[]);
+    w.ready().await;
+
+    let reg = w.dc.commands();
+    let last = reg.last().expect("commands");
+    let by_name = |n: &str| {
+        last.commands
+            .iter()
+            .find(|c| c["name"] == n)
+            .unwrap_or_else(|| panic!("no /{n}: {:?}", last.commands))
+            .clone()
+    };
+    for n in [
+        "start", "help", "ask", "events", "analys", "match", "human", "lang", "privacy", "forget",
+    ] {
+        assert!(
+            by_name(n)["default_member_permissions"].is_null(),
+            "/{n} is for everyone"
+        );
+    }
+    assert_eq!(by_name("reply")["default_member_permissions"], "0");
+    let lang = by_name("lang");
+    assert_eq!(
+        lang["options"][0]["choices"].as_array().map(Vec::len),
+        Some(2),
+        "{lang}"
+    );
+
+    let start = seq();
+    w.dc.interaction_create(w.dc.slash(start, SME, "anna", SME_DM, None, "en-US", "start", &[]));
+    let got = w.wait_in(SME_DM, 1).await;
+    assert!(
+        got[0].content.starts_with("Hi! I'm Kraft"),
+        "{}",
+        got[0].content
+    );
+    assert!(ids(&got[0]).contains(&"lang:sv"), "{:?}", got[0].buttons);
+
+    // Another person, whose first contact is a question by slash command.
+    let q = seq();
+    w.dc.interaction_create(w.dc.slash(
+        q,
+        SME + 7,
+        "per",
+        SME_DM + 7,
+        None,
+        "sv-SE",
+        "ask",
+        &[("question", QUESTION)],
+    ));
+    let got = w.wait_in(SME_DM + 7, 1).await;
+    let all: String = got.iter().map(|p| p.content.as_str()).collect();
+    assert_eq!(all.matches("🔒 Integritet:").count(), 1, "{all}");
+    w.dc.message_create(w.dc.dm(SME + 7, "per", SME_DM + 7, "Vad är en behovsanalys?"));
+    let got = w.wait_in(SME_DM + 7, 2).await;
+    assert!(!got[1].content.contains("🔒"), "once: {}", got[1].content);
+
+    // /lang with its choice.
+    let l = seq();
+    w.dc.interaction_create(w.dc.slash(
+        l,
+        SME + 7,
+        "per",
+        SME_DM + 7,
+        None,
+        "sv-SE",
+        "lang",
+        &[("language", "en")],
+    ));
+    let got = w.wait_in(SME_DM + 7, 3).await;
+    assert_eq!(got[2].content, "I'll answer in English from now on.");
     w.no_protocol_errors();
 }

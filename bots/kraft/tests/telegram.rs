@@ -129,7 +129,7 @@ async fn a_question_gets_a_sourced_answer_with_buttons_typing_and_commands() {
             .unwrap_or_else(|| panic!("setMyCommands for {lang:?}: {cmds:?}"));
         assert_eq!(
             c.1,
-            ["start", "help", "events", "analys", "match", "human", "forget"]
+            ["start", "help", "events", "analys", "match", "human", "lang", "privacy", "forget"]
         );
     }
 
@@ -269,6 +269,11 @@ async fn escalation_to_a_forum_topic_and_back_exactly_once() {
     for b in ["claim:1", "resolve:1", "handback:1"] {
         assert!(note.buttons.iter().any(|x| x == b), "{:?}", note.buttons);
     }
+    assert!(
+        !note.text.contains("kraft tickets"),
+        "no terminal hints in a chat room: {}",
+        note.text
+    );
 
     // A non-member cannot claim (or close) it.
     tg.press(STRANGER, "Mallory", &note, "claim:1");
@@ -1608,4 +1613,100 @@ async fn a_webhook_set_elsewhere_degrades_healthz_and_loses_nothing() {
     settle(&tg).await;
     assert_eq!(tg.sent_to(u).len(), 2, "{:#?}", tg.sent_to(u));
     assert!(s.log().contains("gives this bot's updates to someone else"));
+}
+
+/// Language from the first word, and the privacy notice once per person:
+/// an English user's `/start` is English (from Telegram's
+/// `language_code`), a Swedish user's first question brings the notice
+/// once, not again when the same person writes in a group, but for a new
+/// person who first writes there; `/lang` and its buttons stick across a
+/// restart, and a clear question is still answered in its own language.
+#[tokio::test(flavor = "multi_thread")]
+async fn first_contact_speaks_the_users_language_and_brings_the_privacy_notice_once() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let data = tmp.path().join("data");
+    let tg = TgDouble::start(TOKEN).await;
+    let s = serve(&data, &tg, &[]);
+
+    let en = 4101;
+    tg.set_language(en, "en-GB");
+    tg.user_says(en, "/start");
+    let r = wait_n(&tg, en, 1).await;
+    assert!(r[0].text.starts_with("Hi! I'm Kraft"), "{}", r[0].text);
+    assert!(r[0].text.contains("Privacy:"), "{}", r[0].text);
+    assert!(
+        !r[0].text.contains("🔒"),
+        "/start carries the notice itself"
+    );
+    for b in ["lang:sv", "lang:en"] {
+        assert!(r[0].buttons.iter().any(|x| x == b), "{:?}", r[0].buttons);
+    }
+    tg.user_says(en, "What is a needs analysis?");
+    let r = wait_n(&tg, en, 2).await;
+    assert!(r[1].text.contains("Sources:"), "{}", r[1].text);
+    assert!(!r[1].text.contains("🔒"), "once: {}", r[1].text);
+
+    let sv = 4102;
+    tg.user_says(sv, "Vad kostar det att delta i Kraftsamling AI Mälardalen?");
+    let r = wait_n(&tg, sv, 1).await;
+    assert_eq!(
+        r[0].text.matches("🔒 Integritet:").count(),
+        1,
+        "{}",
+        r[0].text
+    );
+    assert!(
+        r[0].text.find("Källor:") < r[0].text.find("🔒"),
+        "after the answer: {}",
+        r[0].text
+    );
+    // The same person in a group: no second notice. A new person there:
+    // theirs, in their language.
+    tg.group_says(
+        GROUP,
+        sv,
+        "Sven",
+        "@KraftTestBot vad är en behovsanalys?",
+        None,
+        None,
+    );
+    let g = wait_n(&tg, GROUP, 1).await;
+    assert!(!g[0].text.contains("🔒"), "{}", g[0].text);
+    tg.set_language(4103, "en");
+    tg.group_says(
+        GROUP,
+        4103,
+        "Nora",
+        "@KraftTestBot what is a needs analysis?",
+        None,
+        None,
+    );
+    let g = wait_n(&tg, GROUP, 2).await;
+    assert!(g[1].text.contains("🔒 Privacy:"), "{}", g[1].text);
+
+    // /lang, then a restart: the choice holds for short messages.
+    tg.user_says(sv, "/lang en");
+    let r = wait_n(&tg, sv, 2).await;
+    assert_eq!(r[1].text, "I'll answer in English from now on.");
+    assert!(s.stop().success());
+    let s = serve(&data, &tg, &[]);
+    tg.user_says(sv, "/help");
+    let r = wait_n(&tg, sv, 3).await;
+    assert!(
+        r[2].text.starts_with("Write your question"),
+        "{}",
+        r[2].text
+    );
+    assert!(r[2].text.contains("/lang –"), "{}", r[2].text);
+    // A clear question in Swedish is still answered in Swedish.
+    tg.user_says(sv, "Hur länge pågår projektet?");
+    let r = wait_n(&tg, sv, 4).await;
+    assert!(r[3].text.contains("Källor:"), "{}", r[3].text);
+    // The language buttons of /start.
+    tg.user_says(en, "/start");
+    let r = wait_n(&tg, en, 3).await;
+    tg.press(en, "En", &r[2], "lang:sv");
+    let r = wait_n(&tg, en, 4).await;
+    assert_eq!(r[3].text, "Jag svarar på svenska från och med nu.");
+    assert!(s.stop().success());
 }

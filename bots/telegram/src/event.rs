@@ -119,7 +119,7 @@ fn message(m: &Message, ctx: &Context) -> Event {
         }
     };
     Event::Sme {
-        user: sme(from.id, m.chat.id, private, ctx),
+        user: sme(from.id, m.chat.id, private, ctx).with_locale(from.language_code.as_deref()),
         input,
         reply_to: (!private).then_some(m.id),
         callback: None,
@@ -243,7 +243,8 @@ fn callback(q: &CallbackQuery, ctx: &Context) -> Event {
         return Event::Ignore("callback without message");
     };
     Event::Sme {
-        user: sme(q.from.id, chat.id, chat.is_private(), ctx),
+        user: sme(q.from.id, chat.id, chat.is_private(), ctx)
+            .with_locale(q.from.language_code.as_deref()),
         input: Input::Button(data),
         reply_to: None,
         callback: Some(q.id.0.clone()),

@@ -779,37 +779,11 @@ impl Telegram {
     async fn setup_commands(&self) {
         for lang in [None, Some(Lang::Sv), Some(Lang::En)] {
             let l = lang.unwrap_or(Lang::Sv);
-            let cmds = vec![
-                BotCommand::new("start", texts::pick(l, "Börja här", "Start here")),
-                BotCommand::new(
-                    "help",
-                    texts::pick(l, "Vad jag kan hjälpa till med", "What I can help with"),
-                ),
-                BotCommand::new(
-                    "events",
-                    texts::pick(l, "Kommande evenemang", "Upcoming events"),
-                ),
-                BotCommand::new(
-                    "analys",
-                    texts::pick(
-                        l,
-                        "Behovsanalys: nio frågor om ert företag",
-                        "Needs analysis: nine questions about your company",
-                    ),
-                ),
-                BotCommand::new(
-                    "match",
-                    texts::pick(l, "Vem kan hjälpa oss med …?", "Who can help us with …?"),
-                ),
-                BotCommand::new(
-                    "human",
-                    texts::pick(l, "Prata med en rådgivare", "Talk to an adviser"),
-                ),
-                BotCommand::new(
-                    "forget",
-                    texts::pick(l, "Radera mina uppgifter", "Delete my data"),
-                ),
-            ];
+            // The SME commands a Telegram user can type, from the core's
+            // list (so /help and this menu always agree).
+            let cmds: Vec<BotCommand> = kraft_core::commands::for_smes(true)
+                .map(|c| BotCommand::new(c.name, c.description(l)))
+                .collect();
             let mut req = self.bot.set_my_commands(cmds);
             if let Some(l) = lang {
                 req = req.language_code(l.as_str());
