@@ -352,6 +352,9 @@ struct Inner {
     threads: Vec<Thread>,
     /// Channels (threads) deleted with `DELETE /channels/{id}`.
     deleted_channels: Vec<u64>,
+    /// Threads archived (`PATCH /channels/{id}` with `archived: true`);
+    /// a new message in one unarchives it, as Discord does.
+    archived: HashSet<u64>,
     thread_members: Vec<(u64, u64)>,
     typing: HashMap<u64, usize>,
     commands: Vec<Registered>,
@@ -1112,7 +1115,7 @@ impl Inner {
                        "recipients": [user_json(r, &name, false)]})
             }
             11 | 12 => {
-                let mut meta = json!({"archived": false, "auto_archive_duration": 1440,
+                let mut meta = json!({"archived": self.archived.contains(&id), "auto_archive_duration": 1440,
                                       "archive_timestamp": c.created, "locked": false,
                                       "create_timestamp": c.created});
                 if c.kind == 12 {
@@ -1338,6 +1341,27 @@ fn route(
         ("PATCH", ["channels", _, "messages", _]) => match (num(1), num(3)) {
             (Some(ch), Some(msg)) => edit_message(s, ch, msg, body),
             _ => derr(404, 10008, "Unknown Message"),
+        },
+        ("PATCH", ["channels", _]) => match num(1) {
+            Some(ch) => s.with(|g| {
+                let Some(kind) = g.channels.get(&ch).map(|c| c.kind) else {
+                    return unknown_channel();
+                };
+                if let Some(a) = body["archived"].as_bool() {
+                    if !matches!(kind, 11 | 12) {
+                        return derr(400, 50024, "Cannot execute action on this channel type");
+                    }
+                    if a {
+                        g.archived.insert(ch);
+                    } else {
+                        g.archived.remove(&ch);
+                    }
+                }
+                g.channel_json(ch, cfg)
+                    .map(ok)
+                    .unwrap_or_else(unknown_channel)
+            }),
+            None => unknown_channel(),
         },
         ("DELETE", ["channels", _]) => match num(1) {
             Some(ch) => delete_channel(s, ch),
@@ -1767,6 +1791,7 @@ fn create_message(s: &Shared, ch: u64, body: &Value) -> Response {
         if let Err(e) = check_message(body, false) {
             return *e;
         }
+        g.archived.remove(&ch);
         let nonce = match &body["nonce"] {
             Value::String(x) => Some(x.clone()),
             Value::Number(n) => Some(n.to_string()),
@@ -3071,6 +3096,11 @@ impl DcDouble {
     /// "METHOD /path" of requests no route knew.
     pub fn unknown_routes(&self) -> Vec<String> {
         self.with(|g| g.unknown.clone())
+    }
+
+    /// Whether thread `id` is archived now.
+    pub fn thread_archived(&self, id: u64) -> bool {
+        self.with(|g| g.archived.contains(&id))
     }
 
     /// Threads deleted with `DELETE /channels/{id}`.

@@ -459,6 +459,21 @@ async fn method_response(s: &Shared, method: &str, p: &Value) -> Response {
                 .push((id, text));
             ok(json!(true))
         }
+        "closeforumtopic" => {
+            let chat = as_i64(&p["chat_id"]).unwrap_or_default();
+            let thread = as_i64(&p["message_thread_id"]).unwrap_or_default();
+            let mut g = s.inner.lock().unwrap_or_else(|p| p.into_inner());
+            if !g.forums.contains(&chat) {
+                return err(400, "Bad Request: the chat is not a forum");
+            }
+            if !topic_exists(&g, chat, thread) {
+                return err(400, "Bad Request: message thread not found");
+            }
+            if !g.closed_topics.insert((chat, thread)) {
+                return err(400, "Bad Request: TOPIC_NOT_MODIFIED");
+            }
+            ok(json!(true))
+        }
         "reopenforumtopic" => {
             let chat = as_i64(&p["chat_id"]).unwrap_or_default();
             let thread = as_i64(&p["message_thread_id"]).unwrap_or_default();

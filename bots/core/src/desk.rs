@@ -175,6 +175,23 @@ impl Desk {
         &self.store
     }
 
+    /// What a ticket's topic or thread is called in the adviser room:
+    /// "#12 · behovsanalys · Västmanland" (number, why, the user's region
+    /// when known). Categories only: never a name or message text.
+    pub fn ticket_title(&self, ticket: i64) -> String {
+        let l = self.lang();
+        let Ok(Some(t)) = self.store.ticket(ticket) else {
+            return format!("#{ticket}");
+        };
+        let mut parts = vec![format!("#{ticket}"), texts::reason_short(l, &t.reason)];
+        if let Ok(Some(u)) = self.store.user(t.user_id) {
+            if let Some(r) = u.region.as_deref() {
+                parts.push(texts::region_name(l, r).to_string());
+            }
+        }
+        parts.join(" · ")
+    }
+
     fn lang(&self) -> Lang {
         self.settings.adviser_language
     }

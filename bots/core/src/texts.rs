@@ -664,6 +664,30 @@ pub fn trouble(lang: Lang) -> &'static str {
 
 // ---- adviser-facing ----
 
+/// A ticket's reason in a word or two, for its topic or thread name.
+pub fn reason_short(lang: Lang, reason: &str) -> String {
+    let (sv, en) = match reason {
+        "user_request" => ("vill prata med en person", "asked for a person"),
+        "low_confidence" => ("boten osäker", "bot unsure"),
+        "downvote" => ("👎 och frågade vidare", "👎 and asked again"),
+        "introduction" => ("introduktion", "introduction"),
+        other => {
+            let topic = other.strip_prefix("topic:").unwrap_or(other);
+            return topic.chars().take(40).collect();
+        }
+    };
+    pick(lang, sv, en).to_string()
+}
+
+/// A region key as people write it.
+pub fn region_name(lang: Lang, region: &str) -> &'static str {
+    match region {
+        "vastmanland" => "Västmanland",
+        "sormland" => "Sörmland",
+        _ => pick(lang, "annat län", "other county"),
+    }
+}
+
 pub fn reason_label(lang: Lang, reason: &str) -> String {
     let (sv, en) = match reason {
         "user_request" => (

@@ -1676,8 +1676,8 @@ impl Discord {
             target = match known {
                 Some(th) => th,
                 None => {
-                    let first = d.text.lines().next().unwrap_or("").trim();
-                    let name: String = format!("#{t} {first}").chars().take(100).collect();
+                    let title = pump::blocking(|| self.assistant.desk().ticket_title(t));
+                    let name: String = title.chars().take(100).collect();
                     let body = json!({"name": name, "type": 12, "invitable": false, "auto_archive_duration": 10080});
                     let th = self
                         .paced(http.create_thread(ChannelId::new(ch), &body, None))
@@ -1728,6 +1728,34 @@ impl Discord {
             let body = format::message(part, buttons, &[], &roles);
             self.post(http, target, body, d, i).await?;
             self.part_sent(d, i, n);
+        }
+        // The closing note of a resolved ticket: its thread is archived,
+        // so the channel's thread list shows what is still open (a later
+        // message in it unarchives it, as Discord does).
+        if let Some(t) = d.ticket_id.filter(|_| target != ch) {
+            let resolved = pump::blocking(|| store.ticket(t))
+                .ok()
+                .flatten()
+                .is_some_and(|tk| tk.status == kraft_core::store::TicketStatus::Resolved);
+            if resolved {
+                let r = self
+                    .paced(http.edit_thread(
+                        ChannelId::new(target),
+                        &json!({"archived": true}),
+                        None,
+                    ))
+                    .await;
+                if let Err(e) = r {
+                    let (kind, status, code) = kind_of(&e);
+                    tracing::warn!(
+                        kind,
+                        status,
+                        code,
+                        ticket = t,
+                        "cannot archive the resolved ticket's thread"
+                    );
+                }
+            }
         }
         Ok(())
     }

@@ -491,6 +491,10 @@ async fn human_opens_a_private_adviser_thread_and_only_advisers_act_and_replies_
     assert_eq!(th.kind, 12, "a private thread");
     assert!(!th.invitable);
     assert!(th.name.starts_with("#1"), "{}", th.name);
+    assert_eq!(
+        th.name, "#1 · vill prata med en person",
+        "no user text in the name"
+    );
     let intro = w.wait_in(th.id, 1).await;
     assert!(
         intro[0].content.starts_with(&format!("<@&{ROLE}>")),
@@ -630,6 +634,11 @@ async fn human_opens_a_private_adviser_thread_and_only_advisers_act_and_replies_
         1,
         "{:#?}",
         notes.iter().map(|p| &p.content).collect::<Vec<_>>()
+    );
+    // After the closing note, the thread is archived.
+    assert!(
+        w.dc.wait_for(|d| d.thread_archived(th.id), WAIT).await,
+        "the resolved ticket's thread is archived"
     );
 
     w.no_protocol_errors();

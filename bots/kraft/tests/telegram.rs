@@ -260,6 +260,8 @@ async fn escalation_to_a_forum_topic_and_back_exactly_once() {
     let topics = tg.topics();
     assert_eq!(topics.len(), 1, "{topics:?}");
     assert!(topics[0].2.contains("#1"), "{topics:?}");
+    // Named by number and reason, never by what the user wrote.
+    assert_eq!(topics[0].2, "#1 · vill prata med en person", "{topics:?}");
     assert_eq!(note.thread, Some(topics[0].1), "posted in the topic");
     assert!(
         note.text.contains("Vad är en behovsanalys?"),
@@ -356,6 +358,24 @@ async fn escalation_to_a_forum_topic_and_back_exactly_once() {
         .find(|m| m.chat == GROUP && m.text.contains("nådde inte"))
         .expect("note");
     assert_eq!(w.thread, Some(topics[0].1), "in the ticket's topic");
+
+    // Closed from its buttons: the closing note goes to the topic, then
+    // the topic is closed, so the group's list shows what is still open.
+    assert!(!tg.topic_closed(GROUP, topics[0].1));
+    tg.press(ADVISER, "Anna Rådgivare", &note, "resolve:1");
+    tg.wait_for(WAIT, "the closing note", |s| {
+        s.iter()
+            .any(|m| m.chat == GROUP && m.text.contains("avslutat av"))
+    })
+    .await;
+    let end = Instant::now() + WAIT;
+    while !tg.topic_closed(GROUP, topics[0].1) && Instant::now() < end {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        tg.topic_closed(GROUP, topics[0].1),
+        "the resolved ticket's topic is closed"
+    );
 }
 
 /// A group without topics: the ticket is a message, and the adviser

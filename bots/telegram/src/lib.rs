@@ -1334,7 +1334,7 @@ impl Telegram {
                         }
                     }
                     (Some(Place::Creating), false) | (None, false) => {}
-                    (None, true) => match self.create_topic(g, t, &d.text).await? {
+                    (None, true) => match self.create_topic(g, t).await? {
                         Ok(th) => thread = Some(th),
                         Err(e) => failure = Some(e),
                     },
@@ -1369,6 +1369,7 @@ impl Telegram {
                 }
             }
             let Some(e) = failure else {
+                self.close_if_resolved(g, d.ticket_id, thread).await;
                 return Ok(());
             };
             match (trouble(&e), d.ticket_id) {
@@ -1417,6 +1418,31 @@ impl Telegram {
     /// Creates a ticket's forum topic and records its id. `Err`: a store
     /// failure; `Ok(Err)`: Telegram's answer.
     ///
+    /// After the last note of a resolved ticket ("☑️ #12 closed by …"),
+    /// its topic is closed, so the group's topic list shows what is still
+    /// open. A later note for it reopens it (see `TopicClosed` above). A
+    /// failure (no right to manage topics) is logged, nothing more.
+    async fn close_if_resolved(&self, g: ChatId, ticket: Option<i64>, thread: Option<i32>) {
+        let (Some(t), Some(th)) = (ticket, thread) else {
+            return;
+        };
+        let store = self.assistant.store();
+        let resolved = pump::blocking(|| store.ticket(t))
+            .ok()
+            .flatten()
+            .is_some_and(|tk| tk.status == kraft_core::store::TicketStatus::Resolved);
+        if !resolved {
+            return;
+        }
+        if let Err(e) = self.bot.close_forum_topic(g, ThreadId(MessageId(th))).await {
+            tracing::warn!(
+                ticket = t,
+                kind = error_kind(&e),
+                "cannot close the resolved ticket's topic"
+            );
+        }
+    }
+
     /// Telegram has no idempotency key for createForumTopic, so the
     /// guarantee is built around the call: the intent (`creating`) is
     /// committed before the request, and only a definite answer from
@@ -1430,7 +1456,6 @@ impl Telegram {
         &self,
         g: ChatId,
         ticket: i64,
-        text: &str,
     ) -> Result<Result<i32, RequestError>, SendFailure> {
         let store = self.assistant.store();
         let store_err = |_| SendFailure::Transient("store", None);
@@ -1438,8 +1463,8 @@ impl Telegram {
         store
             .set_thread(ticket, Platform::Telegram, &gs, CREATING)
             .map_err(store_err)?;
-        let first = text.lines().next().unwrap_or("").trim();
-        let name: String = format!("#{ticket} {first}").chars().take(120).collect();
+        let title = pump::blocking(|| self.assistant.desk().ticket_title(ticket));
+        let name: String = title.chars().take(120).collect();
         match self.bot.create_forum_topic(g, name).await {
             Ok(topic) => {
                 self.group_usable(None);
