@@ -278,10 +278,13 @@ fn application_commands() -> Value {
                     vec![v]
                 })
                 .unwrap_or_default();
+            // Usable in servers (0) and in the bot's DMs (1).
             let mut v = json!({
                 "name": c.name, "type": 1, "description": c.en,
                 "description_localizations": {"sv-SE": c.sv},
                 "options": options,
+                "contexts": if c.audience == Audience::Adviser { json!([0]) } else { json!([0, 1]) },
+                "integration_types": [0],
             });
             if c.audience == Audience::Adviser {
                 v["default_member_permissions"] = json!("0");
@@ -912,14 +915,12 @@ impl Discord {
         }
     }
 
+    /// Global commands, so DMs have them too (a server's own commands
+    /// exist only in that server). Guild commands an older Kraft put in
+    /// `discord.guild` are cleared, or the server would list each twice.
     async fn setup_commands(&self, http: &Http) {
         let cmds = application_commands();
-        let r = if self.settings.guild != 0 {
-            self.paced(http.create_guild_commands(self.settings.guild.into(), &cmds))
-                .await
-        } else {
-            self.paced(http.create_global_commands(&cmds)).await
-        };
+        let r = self.paced(http.create_global_commands(&cmds)).await;
         if let Err(e) = r {
             let (kind, status, code) = kind_of(&e);
             tracing::warn!(
@@ -929,9 +930,23 @@ impl Discord {
                 "registering slash commands failed; mentions and DMs still work"
             );
         }
+        if self.settings.guild != 0 {
+            let none = json!([]);
+            let r = self
+                .paced(http.create_guild_commands(self.settings.guild.into(), &none))
+                .await;
+            if let Err(e) = r {
+                let (kind, status, code) = kind_of(&e);
+                tracing::warn!(
+                    kind,
+                    status,
+                    code,
+                    "clearing the server's own commands failed"
+                );
+            }
+        }
     }
 
-    /// A gateway message: stored if it is addressed to the bot.
     /// A gateway message: stored if it is addressed to the bot. Discord
     /// never sends it again, so a database that is locked or down is
     /// waited for (this runs in the event's own task), up to

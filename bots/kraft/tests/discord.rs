@@ -245,9 +245,28 @@ async fn slash_ask_is_deferred_then_answered_with_sources_buttons_and_no_privile
         0,
         "asked for MESSAGE_CONTENT: {intents:b}"
     );
+    // Global, so DMs have them; the server's own list is emptied (an
+    // older Kraft registered there).
     let reg = w.dc.commands();
-    let last = reg.last().expect("commands");
-    assert_eq!(last.guild, Some(GUILD_ID));
+    let last = reg
+        .iter()
+        .rev()
+        .find(|r| r.guild.is_none())
+        .expect("global commands");
+    assert!(
+        reg.iter()
+            .filter(|r| r.guild == Some(GUILD_ID))
+            .all(|r| r.commands.is_empty()),
+        "nothing twice in the server"
+    );
+    for c in &last.commands {
+        assert!(
+            c["contexts"]
+                .as_array()
+                .is_some_and(|a| a.contains(&serde_json::json!(0))),
+            "{c}"
+        );
+    }
     let names: Vec<&str> = last
         .commands
         .iter()
@@ -1591,7 +1610,11 @@ async fn first_contact_by_slash_command_speaks_the_clients_language_and_notices_
     w.ready().await;
 
     let reg = w.dc.commands();
-    let last = reg.last().expect("commands");
+    let last = reg
+        .iter()
+        .rev()
+        .find(|r| r.guild.is_none())
+        .expect("global commands");
     let by_name = |n: &str| {
         last.commands
             .iter()
@@ -1608,6 +1631,16 @@ async fn first_contact_by_slash_command_speaks_the_clients_language_and_notices_
         );
     }
     assert_eq!(by_name("reply")["default_member_permissions"], "0");
+    assert_eq!(
+        by_name("start")["contexts"],
+        serde_json::json!([0, 1]),
+        "DMs too"
+    );
+    assert_eq!(
+        by_name("reply")["contexts"],
+        serde_json::json!([0]),
+        "servers only"
+    );
     let lang = by_name("lang");
     assert_eq!(
         lang["options"][0]["choices"].as_array().map(Vec::len),
