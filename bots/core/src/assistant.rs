@@ -557,6 +557,43 @@ impl Assistant {
         self.retriever.analyzer().detect(text)
     }
 
+    /// A tap on "how satisfied are you?" after a resolved ticket: one
+    /// statistic per ticket (a second tap changes nothing), only for the
+    /// ticket's own user.
+    fn satisfaction(&self, user: &UserRow, rest: &str) -> Result<Vec<Action>, CoreError> {
+        let chat = user.chat();
+        let stale = || Ok(vec![reply(&chat, texts::stale_button(user.lang), vec![])]);
+        let Some((score, ticket)) = rest.split_once(':') else {
+            return stale();
+        };
+        let (Some(score), Ok(ticket)) = (
+            ["good", "ok", "bad"].into_iter().find(|s| *s == score),
+            ticket.parse::<i64>(),
+        ) else {
+            return stale();
+        };
+        let Some(t) = self.store.ticket(ticket)? else {
+            return stale();
+        };
+        let mine = self.store.user(t.user_id)?.is_some_and(|owner| {
+            owner.platform == user.platform
+                && crate::model::person_of(&owner.external_id)
+                    == crate::model::person_of(&user.external_id)
+        });
+        if !mine || t.status != TicketStatus::Resolved {
+            return stale();
+        }
+        if self.store.rate_ticket(ticket, score)? {
+            self.store
+                .stat(user, self.clock.now(), "satisfaction", Some(score), None)?;
+        }
+        Ok(vec![reply(
+            &chat,
+            texts::satisfaction_thanks(user.lang),
+            vec![],
+        )])
+    }
+
     fn choose_lang(&self, user: &mut UserRow, l: Lang) -> Result<Vec<Action>, CoreError> {
         user.lang = l;
         user.lang_pref = Some(l);
@@ -939,6 +976,9 @@ impl Assistant {
             "lang:sv" => return self.choose_lang(user, Lang::Sv),
             "lang:en" => return self.choose_lang(user, Lang::En),
             _ => {}
+        }
+        if let Some(rest) = id.strip_prefix("sat:") {
+            return self.satisfaction(user, rest);
         }
         match id {
             "human" | "match:intro" => {

@@ -577,16 +577,26 @@ impl Desk {
             texts::resolved(user.lang)
         };
         let note = note.map(sanitize);
+        // A resolved ticket asks how it went, in one tap (counted in the
+        // follow-up report); a handed-back one was not the adviser's to
+        // answer.
+        let rate: Vec<Button> = if handed_back {
+            Vec::new()
+        } else {
+            texts::satisfaction_buttons(user.lang, id)
+        };
         let res = self
             .store
             .transition(id, self.clock.now(), None, |cur| {
                 if cur.status == TicketStatus::Resolved {
                     return Err(DeskError::Closed(id));
                 }
+                let mut bye_delivery = NewDelivery::to_user(cur, bye);
+                bye_delivery.buttons = &rate;
                 Ok(Transition {
                     status: Some(TicketStatus::Resolved),
                     resolution: Some(note.as_deref().unwrap_or("resolved")),
-                    deliveries: vec![NewDelivery::to_user(cur, bye)],
+                    deliveries: vec![bye_delivery],
                     ..Default::default()
                 })
             })?

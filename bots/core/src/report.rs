@@ -109,10 +109,13 @@ fn figures(rows: &[&StatRow]) -> Vec<(String, String)> {
             (up + down > 0).then(|| format!("{:.0}", 100.0 * up as f64 / (up + down) as f64)),
             " %",
         ),
+        n(count("satisfaction", Some("good"))),
+        n(count("satisfaction", Some("ok"))),
+        n(count("satisfaction", Some("bad"))),
     ]
 }
 
-const METRICS: [(&str, &str); 13] = [
+const METRICS: [(&str, &str); 16] = [
     ("companies", "Companies reached (distinct users)"),
     ("conversations", "Conversations"),
     ("questions", "Questions"),
@@ -129,6 +132,9 @@ const METRICS: [(&str, &str); 13] = [
     ("feedback_up", "Feedback 👍"),
     ("feedback_down", "Feedback 👎"),
     ("feedback_ratio", "Share of feedback that is 👍 (%)"),
+    ("satisfied", "After an adviser: satisfied 😊"),
+    ("so_so", "After an adviser: so-so 😐"),
+    ("dissatisfied", "After an adviser: dissatisfied 🙁"),
 ];
 
 /// Builds the follow-up report for `from..=to` from statistics rows.

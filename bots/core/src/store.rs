@@ -252,6 +252,7 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE users ADD COLUMN lang_pref TEXT;
     ALTER TABLE users ADD COLUMN notice_at TEXT;
+    ALTER TABLE tickets ADD COLUMN satisfaction TEXT;
     "#,
 ];
 
@@ -840,6 +841,16 @@ impl Store {
             ],
         )?;
         Ok(())
+    }
+
+    /// Records the user's satisfaction with a resolved ticket; false when
+    /// it was rated already (the first tap counts).
+    pub fn rate_ticket(&self, ticket: i64, score: &str) -> Result<bool> {
+        let n = self.lock()?.execute(
+            "UPDATE tickets SET satisfaction = ?2 WHERE id = ?1 AND satisfaction IS NULL",
+            params![ticket, score],
+        )?;
+        Ok(n == 1)
     }
 
     /// Marks the privacy notice as shown to the person behind `u`; true

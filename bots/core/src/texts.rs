@@ -629,8 +629,29 @@ pub fn adviser_says(lang: Lang, adviser: &str, text: &str) -> String {
 pub fn resolved(lang: Lang) -> &'static str {
     pick(
         lang,
-        "Rådgivaren har avslutat ärendet. Du pratar med mig, Kraft, igen – fråga gärna vidare.",
-        "The adviser has closed the request. You're talking to me, Kraft, again – feel free to ask more.",
+        "Rådgivaren har avslutat ärendet. Du pratar med mig, Kraft, igen – fråga gärna vidare.\nHur nöjd är du med hjälpen du fick?",
+        "The adviser has closed the request. You're talking to me, Kraft, again – feel free to ask more.\nHow satisfied are you with the help you got?",
+    )
+}
+
+/// The one-tap satisfaction question under "the adviser has closed the
+/// request" (`sat:<good|ok|bad>:<ticket>`).
+pub fn satisfaction_buttons(lang: Lang, ticket: i64) -> Vec<crate::model::Button> {
+    [
+        ("good", "😊 Nöjd", "😊 Satisfied"),
+        ("ok", "😐 Sådär", "😐 So-so"),
+        ("bad", "🙁 Missnöjd", "🙁 Dissatisfied"),
+    ]
+    .iter()
+    .map(|(v, sv, en)| crate::model::Button::new(format!("sat:{v}:{ticket}"), pick(lang, sv, en)))
+    .collect()
+}
+
+pub fn satisfaction_thanks(lang: Lang) -> &'static str {
+    pick(
+        lang,
+        "Tack! Det hjälper projektet att bli bättre.",
+        "Thank you! It helps the programme get better.",
     )
 }
 

@@ -125,6 +125,9 @@ pub fn metric(lang: Lang, key: &str, english: &'static str) -> &'static str {
         "feedback_up" => "Omdömen 👍",
         "feedback_down" => "Omdömen 👎",
         "feedback_ratio" => "Andel 👍 av omdömena (%)",
+        "satisfied" => "Efter en rådgivare: nöjd 😊",
+        "so_so" => "Efter en rådgivare: sådär 😐",
+        "dissatisfied" => "Efter en rådgivare: missnöjd 🙁",
         _ => english,
     };
     t(lang, (sv, english))

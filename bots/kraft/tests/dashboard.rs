@@ -255,7 +255,7 @@ async fn the_dashboard_shows_the_reports_numbers_and_nothing_personal() {
             compared += 1;
         }
     }
-    assert!(compared >= 13 * 8, "{compared} cells compared");
+    assert!(compared >= 16 * 8, "{compared} cells compared");
     let cell = |m: &str| {
         cells
             .iter()

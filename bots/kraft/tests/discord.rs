@@ -659,6 +659,35 @@ async fn human_opens_a_private_adviser_thread_and_only_advisers_act_and_replies_
         w.dc.wait_for(|d| d.thread_archived(th.id), WAIT).await,
         "the resolved ticket's thread is archived"
     );
+    // One tap says how it went; it counts in the follow-up report, once.
+    let bye = &got[5];
+    assert!(ids(bye).contains(&"sat:good:1"), "{:?}", bye.buttons);
+    w.press(&ANNA, SME_DM, "sat:good:1", bye.id);
+    let thanks = w.wait_in(SME_DM, 7).await;
+    assert!(
+        thanks[6].content.starts_with("Tack!"),
+        "{}",
+        thanks[6].content
+    );
+    w.press(&ANNA, SME_DM, "sat:bad:1", bye.id);
+    w.wait_in(SME_DM, 8).await;
+    let out = kraft_tests::run_logged(
+        kraft_tests::kraft_cmd(BIN, &w.data, &real_kb())
+            .args(["report", "followup", "--format", "csv"]),
+    );
+    let csv = String::from_utf8_lossy(&out.stdout).to_string();
+    let row = |k: &str| {
+        csv.lines()
+            .find(|l| l.starts_with(&format!("{k},")))
+            .and_then(|l| l.split(',').nth(1))
+            .map(str::to_string)
+    };
+    assert_eq!(row("satisfied").as_deref(), Some("1"), "{csv}");
+    assert_eq!(
+        row("dissatisfied").as_deref(),
+        Some("0"),
+        "the first tap counts: {csv}"
+    );
 
     w.no_protocol_errors();
     assert!(s.stop().success());
