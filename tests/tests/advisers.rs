@@ -88,3 +88,39 @@ async fn a_long_display_name_can_act_and_is_shortened_for_showing() {
     assert!(desk.claim(id, "", true).is_err());
     assert!(desk.claim(id, "x".repeat(41).as_str(), true).is_err());
 }
+
+/// With opening hours set, a ticket opened after hours tells the user
+/// when an adviser is next at work (in Stockholm time); one opened during
+/// them does not.
+#[tokio::test]
+async fn a_ticket_opened_after_hours_says_when_to_expect_an_answer() {
+    let kb = tempfile::tempdir().expect("tmp");
+    kraft_tests::fixture_kb(kb.path());
+    let mut settings = default_core_settings();
+    settings.escalation.opening_hours = "mon-fri 08:00-17:00".into();
+    let bot = TestBot::start(kb.path(), settings).await;
+    // Friday 27 November 2026, 10:00 in Stockholm.
+    let r = kraft_tests::bot::reply_text(
+        &bot.say(&UserRef::new(Platform::Telegram, "81", "81"), "/human")
+            .await,
+    );
+    assert!(r.contains("#1") && !r.contains("🕒"), "{r}");
+    // The same Friday at 20:00: Monday morning.
+    bot.clock.advance(chrono::Duration::hours(10));
+    let r = kraft_tests::bot::reply_text(
+        &bot.say(&UserRef::new(Platform::Telegram, "82", "82"), "/human")
+            .await,
+    );
+    assert!(
+        r.contains("🕒 Rådgivarna är inte på plats just nu. Räkna med svar tidigast måndag 30 november kl. 08:00."),
+        "{r}"
+    );
+    let r = kraft_tests::bot::reply_text(
+        &bot.say(
+            &UserRef::new(Platform::Telegram, "83", "83"),
+            "Can I talk to a person please?",
+        )
+        .await,
+    );
+    assert!(r.contains("Monday 30 November at 08:00"), "{r}");
+}

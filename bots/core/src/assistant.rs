@@ -123,6 +123,7 @@ pub struct Assistant {
     last_purge: Mutex<Option<DateTime<Utc>>>,
     flood: Flood,
     sections: Mutex<std::collections::HashMap<String, Arc<SectionTerms>>>,
+    hours: crate::hours::OpeningHours,
 }
 
 impl std::fmt::Debug for Assistant {
@@ -167,6 +168,11 @@ impl Assistant {
         } else {
             None
         };
+        let hours = crate::hours::OpeningHours::parse(
+            &settings.escalation.opening_hours,
+            &settings.escalation.timezone,
+        )
+        .map_err(|e| CoreError::Config(e.to_string()))?;
         let desk = Desk::new(store.clone(), clock.clone(), settings.escalation.clone());
         let min_confidence = knowledge.settings().search.min_confidence;
         let flood = Flood::new(
@@ -186,6 +192,7 @@ impl Assistant {
             last_purge: Mutex::new(None),
             flood,
             sections: Mutex::new(Default::default()),
+            hours,
         })
     }
 
@@ -836,9 +843,20 @@ impl Assistant {
                         texts::ticket_opened_elsewhere(lang, id, why, link.as_deref())
                     }
                 };
+                // Outside the advisers' hours: when to expect them.
+                let later = self
+                    .hours
+                    .next_open(self.clock.now())
+                    .map(|t| {
+                        format!(
+                            "\n\n{}",
+                            texts::outside_hours(lang, &crate::hours::when(lang, t))
+                        )
+                    })
+                    .unwrap_or_default();
                 actions.push(Action::Reply {
                     chat,
-                    text: format!("{head}{opened}"),
+                    text: format!("{head}{opened}{later}"),
                     buttons: vec![Button::new("ticket:cancel", texts::btn_cancel_ticket(lang))],
                     replaces_draft: false,
                 });

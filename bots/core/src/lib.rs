@@ -13,6 +13,7 @@ pub mod doctor;
 pub mod evaluate;
 pub mod extract;
 pub mod flood;
+pub mod hours;
 pub mod intent;
 pub mod llm;
 pub mod model;
@@ -107,6 +108,11 @@ pub struct EscalationSettings {
     /// beyond it they are told politely and the advisers are not
     /// disturbed. 0 = no limit.
     pub max_tickets_per_day: i64,
+    /// When advisers work, e.g. "mon-fri 08:00-17:00" (empty: always); a
+    /// ticket opened outside them tells the user when to expect an answer.
+    pub opening_hours: String,
+    /// The time zone of `opening_hours` (IANA name).
+    pub timezone: String,
 }
 
 impl Default for EscalationSettings {
@@ -118,6 +124,8 @@ impl Default for EscalationSettings {
             adviser_language: Lang::Sv,
             topics: Vec::new(),
             max_tickets_per_day: 3,
+            opening_hours: String::new(),
+            timezone: "Europe/Stockholm".into(),
         }
     }
 }

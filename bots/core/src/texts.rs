@@ -453,6 +453,18 @@ pub fn ticket_opened(lang: Lang, id: i64, why: &str) -> String {
     }
 }
 
+/// A ticket opened outside the advisers' opening hours.
+pub fn outside_hours(lang: Lang, next: &str) -> String {
+    match lang {
+        Lang::Sv => format!(
+            "🕒 Rådgivarna är inte på plats just nu. Räkna med svar tidigast {next}."
+        ),
+        Lang::En => format!(
+            "🕒 The advisers are not at work right now. Expect an answer from {next} at the earliest."
+        ),
+    }
+}
+
 /// Where a user in a public chat (a group, a server channel) finds the
 /// adviser conversation: a link to follow (Telegram) or their DMs.
 fn private_place(lang: Lang, link: Option<&str>) -> String {

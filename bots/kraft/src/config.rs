@@ -253,6 +253,11 @@ fn validate_core(c: &CoreSettings) -> Result<()> {
     if c.escalation.remind_after_mins < 1 || c.escalation.remind_every_mins < 1 {
         bail!("escalation.remind_after_mins and remind_every_mins must be at least 1");
     }
+    if let Err(e) =
+        kraft_core::hours::OpeningHours::parse(&c.escalation.opening_hours, &c.escalation.timezone)
+    {
+        bail!("{e}");
+    }
     if c.escalation.low_confidence_in_a_row < 1 {
         bail!("escalation.low_confidence_in_a_row must be at least 1");
     }

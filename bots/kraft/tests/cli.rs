@@ -107,6 +107,12 @@ fn bad_configuration_and_arguments_get_clear_errors() {
         .to_lowercase()
         .contains("chunk.max_chars"));
 
+    let o = run(kraft(tmp.path())
+        .env("KRAFT_ESCALATION__OPENING_HOURS", "weekdays 9-5")
+        .args(["search", "x"]));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("escalation.opening_hours"));
+
     let o = run(kraft(tmp.path()).args(["search", "x", "--kind", "blog"]));
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("unknown kind `blog`"));
