@@ -528,6 +528,45 @@ async fn method_response(s: &Shared, method: &str, p: &Value) -> Response {
             }
         }
         "sendmessage" => send_message(s, p),
+        "editmessagereplymarkup" => {
+            let chat = as_i64(&p["chat_id"]).unwrap_or_default();
+            let id = as_i64(&p["message_id"]).unwrap_or_default();
+            let mut buttons = Vec::new();
+            let mut labels = Vec::new();
+            for row in p["reply_markup"]["inline_keyboard"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                for b in row.as_array().into_iter().flatten() {
+                    buttons.push(b["callback_data"].as_str().unwrap_or_default().to_string());
+                    labels.push(b["text"].as_str().unwrap_or_default().to_string());
+                }
+            }
+            let mut g = s.inner.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(m) = g
+                .sent
+                .iter_mut()
+                .find(|m| m.chat == chat && m.message_id == id && !m.deleted)
+            else {
+                return err(400, "Bad Request: message to edit not found");
+            };
+            if m.buttons == buttons && m.button_labels == labels {
+                return err(
+                    400,
+                    "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message",
+                );
+            }
+            m.buttons = buttons;
+            m.button_labels = labels;
+            let (text, thread) = (m.text.clone(), m.thread);
+            let mut msg = json!({"message_id": id, "date": now_unix(),
+                                 "chat": chat_json(chat, g.forums.contains(&chat)), "text": text});
+            if let Some(t) = thread {
+                msg["message_thread_id"] = json!(t);
+            }
+            ok(msg)
+        }
         "getupdates" => get_updates(s, p).await,
         _ => err(404, "Not Found: method not found"),
     }

@@ -175,6 +175,13 @@ impl Desk {
         &self.store
     }
 
+    /// The buttons a ticket's note shows now (see [`note_buttons`]);
+    /// None for an unknown ticket.
+    pub fn note_buttons(&self, ticket: i64) -> Option<Vec<Button>> {
+        let t = self.store.ticket(ticket).ok().flatten()?;
+        Some(note_buttons(self.lang(), &t))
+    }
+
     /// What a ticket's topic or thread is called in the adviser room:
     /// "#12 · behovsanalys · Västmanland" (number, why, the user's region
     /// when known). Categories only: never a name or message text.
@@ -402,14 +409,7 @@ impl Desk {
                             ""
                         },
                     ),
-                    vec![
-                        Button::new(format!("claim:{id}"), texts::pick(l, "Ta ärendet", "Take it")),
-                        Button::new(format!("resolve:{id}"), texts::pick(l, "Avsluta", "Close")),
-                        Button::new(
-                            format!("handback:{id}"),
-                            texts::pick(l, "Tillbaka till boten", "Back to the bot"),
-                        ),
-                    ],
+                    note_buttons(l, t),
                 )];
                 if elsewhere {
                     // Opens the private chat (a Discord DM) at once, so
@@ -774,4 +774,29 @@ fn clip(s: &str, max: usize) -> String {
         t.push('…');
         t
     }
+}
+/// The buttons under a ticket's note in the adviser room, by state: to
+/// take it, close it or give it back while it waits; once taken, the first
+/// names who has it ("✅ Anna"; pressed by another adviser it says so);
+/// none once it is resolved.
+pub fn note_buttons(l: Lang, t: &TicketRow) -> Vec<Button> {
+    let id = t.id;
+    let first = match (t.status, t.adviser.as_deref()) {
+        (TicketStatus::Resolved, _) => return Vec::new(),
+        (TicketStatus::Active, Some(name)) => {
+            Button::new(format!("claim:{id}"), format!("✅ {name}"))
+        }
+        _ => Button::new(
+            format!("claim:{id}"),
+            texts::pick(l, "Ta ärendet", "Take it"),
+        ),
+    };
+    vec![
+        first,
+        Button::new(format!("resolve:{id}"), texts::pick(l, "Avsluta", "Close")),
+        Button::new(
+            format!("handback:{id}"),
+            texts::pick(l, "Tillbaka till boten", "Back to the bot"),
+        ),
+    ]
 }

@@ -252,7 +252,19 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE users ADD COLUMN lang_pref TEXT;
     ALTER TABLE users ADD COLUMN notice_at TEXT;
+    "#,
+    // 9: the user's one-tap satisfaction with a resolved ticket, and the
+    // message in each adviser room that carries a ticket's buttons (so
+    // they can follow its state).
+    r#"
     ALTER TABLE tickets ADD COLUMN satisfaction TEXT;
+    CREATE TABLE notes (
+        ticket_id INTEGER NOT NULL REFERENCES tickets(id) ON DELETE CASCADE,
+        platform TEXT NOT NULL,
+        chat_id TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        PRIMARY KEY (ticket_id, platform)
+    );
     "#,
 ];
 
@@ -1535,6 +1547,35 @@ impl Store {
             params![platform.as_str(), chat, message, ticket],
         )?;
         Ok(())
+    }
+
+    /// Remembers the message that carries a ticket's buttons in the
+    /// adviser room (its note); the first one stays.
+    pub fn set_note(
+        &self,
+        ticket: i64,
+        platform: Platform,
+        chat: &str,
+        message: &str,
+    ) -> Result<()> {
+        self.lock()?.execute(
+            "INSERT OR IGNORE INTO notes (ticket_id, platform, chat_id, message_id)
+             SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM tickets WHERE id = ?1)",
+            params![ticket, platform.as_str(), chat, message],
+        )?;
+        Ok(())
+    }
+
+    /// The ticket's note on `platform`: (chat, message id).
+    pub fn note_of(&self, ticket: i64, platform: Platform) -> Result<Option<(String, String)>> {
+        Ok(self
+            .lock()?
+            .query_row(
+                "SELECT chat_id, message_id FROM notes WHERE ticket_id = ?1 AND platform = ?2",
+                params![ticket, platform.as_str()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
     }
 
     pub fn ticket_of_message(

@@ -610,7 +610,24 @@ impl Browser {
 }
 
 impl Drop for Browser {
+    /// Ends the WebDriver session first, so chromedriver quits Chromium:
+    /// killing chromedriver alone would leave the browser's processes
+    /// running after the test (they pile up run after run). A plain HTTP
+    /// DELETE over a std socket, since drop cannot await.
     fn drop(&mut self) {
+        use std::io::{Read, Write};
+        let addr = self.base.trim_start_matches("http://").to_string();
+        if let Ok(mut s) = std::net::TcpStream::connect(&addr) {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+            let req = format!(
+                "DELETE /session/{} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                self.session
+            );
+            if s.write_all(req.as_bytes()).is_ok() {
+                let mut sink = Vec::new();
+                let _ = s.read_to_end(&mut sink);
+            }
+        }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }

@@ -579,6 +579,23 @@ async fn human_opens_a_private_adviser_thread_and_only_advisers_act_and_replies_
         )
         .await
     );
+    // The note's buttons now say who has it.
+    let note_labels = |d: &DcDouble| {
+        d.messages_in(th.id)
+            .into_iter()
+            .find(|p| p.id == intro[0].id)
+            .map(|p| p.buttons.iter().map(|(_, l)| l.clone()).collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+    assert!(
+        w.dc.wait_for(
+            |d| note_labels(d).first().is_some_and(|l| l == "✅ Karin"),
+            WAIT
+        )
+        .await,
+        "{:?}",
+        note_labels(&w.dc)
+    );
 
     // /reply and a mention in the thread both reach the user, once each,
     // also when Discord delivers the mention twice.
@@ -653,6 +670,12 @@ async fn human_opens_a_private_adviser_thread_and_only_advisers_act_and_replies_
         1,
         "{:#?}",
         notes.iter().map(|p| &p.content).collect::<Vec<_>>()
+    );
+    // No buttons once it is closed.
+    assert!(
+        w.dc.wait_for(|d| note_labels(d).is_empty(), WAIT).await,
+        "{:?}",
+        note_labels(&w.dc)
     );
     // After the closing note, the thread is archived.
     assert!(

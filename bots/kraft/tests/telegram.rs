@@ -302,6 +302,26 @@ async fn escalation_to_a_forum_topic_and_back_exactly_once() {
         "{}",
         joined[3].text
     );
+    // The note's buttons now say who has it.
+    let now_note = |tg: &TgDouble| {
+        tg.sent()
+            .into_iter()
+            .find(|m| m.chat == GROUP && m.message_id == note.message_id)
+            .expect("the note")
+    };
+    let end = Instant::now() + WAIT;
+    while !now_note(&tg)
+        .button_labels
+        .iter()
+        .any(|l| l == "✅ Anna Rådgivare")
+        && Instant::now() < end
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        now_note(&tg).button_labels,
+        ["✅ Anna Rådgivare", "Avsluta", "Tillbaka till boten"]
+    );
 
     // The adviser writes in the topic: exactly one copy reaches the user,
     // even when Telegram delivers the adviser's message twice.
@@ -375,6 +395,10 @@ async fn escalation_to_a_forum_topic_and_back_exactly_once() {
     assert!(
         tg.topic_closed(GROUP, topics[0].1),
         "the resolved ticket's topic is closed"
+    );
+    assert!(
+        now_note(&tg).buttons.is_empty(),
+        "no buttons on a closed ticket"
     );
 }
 

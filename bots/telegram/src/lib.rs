@@ -38,8 +38,8 @@ use serde::{Deserialize, Serialize};
 use teloxide::adaptors::throttle::{Limits, Settings as ThrottleSettings};
 use teloxide::adaptors::Throttle;
 use teloxide::payloads::{
-    AnswerCallbackQuerySetters, GetUpdatesSetters, SendMessageSetters, SetMyCommandsSetters,
-    SetWebhookSetters,
+    AnswerCallbackQuerySetters, EditMessageReplyMarkupSetters, GetUpdatesSetters,
+    SendMessageSetters, SetMyCommandsSetters, SetWebhookSetters,
 };
 use teloxide::prelude::Requester;
 use teloxide::types::{
@@ -365,6 +365,11 @@ fn classify_failure(e: &RequestError) -> SendFailure {
         RequestError::RetryAfter(s) => SendFailure::Transient(kind, Some(s.duration())),
         _ => SendFailure::Transient(kind, None),
     }
+}
+
+/// A ticket's note: the message with its claim button.
+fn carries_ticket_buttons(buttons: &[kraft_core::Button]) -> bool {
+    buttons.iter().any(|b| b.id.starts_with("claim:"))
 }
 
 fn keyboard(buttons: &[kraft_core::Button]) -> InlineKeyboardMarkup {
@@ -1340,6 +1345,7 @@ impl Telegram {
                     },
                 }
             }
+            let mut posted: Vec<i32> = Vec::new();
             if failure.is_none() {
                 let parts = format::split(&d.text, format::MAX_MESSAGE);
                 let n = parts.len();
@@ -1348,6 +1354,12 @@ impl Telegram {
                     match self.send_part(g, part, reply_root, thread, buttons).await {
                         Ok(id) => {
                             self.group_usable(None);
+                            posted.push(id.0);
+                            if let Some(t) = d.ticket_id.filter(|_| carries_ticket_buttons(buttons))
+                            {
+                                let _ =
+                                    store.set_note(t, Platform::Telegram, &gs, &id.0.to_string());
+                            }
                             sent = i + 1;
                             if let Some(t) = d.ticket_id {
                                 let ids = id.0.to_string();
@@ -1369,6 +1381,7 @@ impl Telegram {
                 }
             }
             let Some(e) = failure else {
+                self.refresh_note(d.ticket_id, &posted).await;
                 self.close_if_resolved(g, d.ticket_id, thread).await;
                 return Ok(());
             };
@@ -1418,6 +1431,42 @@ impl Telegram {
     /// Creates a ticket's forum topic and records its id. `Err`: a store
     /// failure; `Ok(Err)`: Telegram's answer.
     ///
+    /// After a later note of a ticket ("✅ #12 taken by Anna", "☑️ #12
+    /// closed by …"), the buttons under its first note follow its state:
+    /// who has it, and none once it is closed (see `note_buttons`).
+    async fn refresh_note(&self, ticket: Option<i64>, posted: &[i32]) {
+        let Some(t) = ticket else {
+            return;
+        };
+        let store = self.assistant.store();
+        let first = pump::blocking(|| store.note_of(t, Platform::Telegram));
+        let Ok(Some((chat, msg))) = first else {
+            return;
+        };
+        let (Ok(chat), Ok(msg)) = (chat.parse::<i64>(), msg.parse::<i32>()) else {
+            return;
+        };
+        if posted.contains(&msg) {
+            return;
+        }
+        let Some(buttons) = pump::blocking(|| self.assistant.desk().note_buttons(t)) else {
+            return;
+        };
+        let r = self
+            .bot
+            .edit_message_reply_markup(ChatId(chat), MessageId(msg))
+            .reply_markup(keyboard(&buttons))
+            .await;
+        if let Err(e) = r {
+            // "message is not modified" is the usual one: nothing changed.
+            tracing::debug!(
+                ticket = t,
+                kind = error_kind(&e),
+                "note buttons not updated"
+            );
+        }
+    }
+
     /// After the last note of a resolved ticket ("☑️ #12 closed by …"),
     /// its topic is closed, so the group's topic list shows what is still
     /// open. A later note for it reopens it (see `TopicClosed` above). A
