@@ -360,11 +360,7 @@ mod tests {
             &NewMessage {
                 text,
                 lang: Some(Lang::Sv),
-                outcome: None,
-                confidence: None,
-                sources: Vec::new(),
-                query: None,
-                ticket_id: None,
+                ..Default::default()
             },
             Utc::now(),
         )
@@ -405,12 +401,7 @@ mod tests {
             Role::User,
             &NewMessage {
                 text: "glomska-ord-bertil",
-                lang: Some(Lang::Sv),
-                outcome: None,
-                confidence: None,
-                sources: Vec::new(),
-                query: None,
-                ticket_id: None,
+                ..Default::default()
             },
             Utc::now(),
         )

@@ -31,7 +31,9 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
+use chrono::NaiveDate;
 use governor::{Quota, RateLimiter};
+use kraft_core::report::FollowUp;
 use kraft_core::{Lang, Store};
 use kraft_ingest::check::CheckOptions;
 use kraft_ingest::text::Analyzer;
@@ -412,13 +414,36 @@ async fn logout(State(d): State<Arc<Dashboard>>, headers: HeaderMap) -> Response
     secure(r)
 }
 
-/// A page that needs a login: the page, or the way to the login.
-macro_rules! guarded {
-    ($d:expr, $headers:expr, $lang:expr) => {
-        if !$d.session_ok(&$headers) {
-            return to_login($lang);
-        }
-    };
+/// A page behind the login: `render` with the language and date range of
+/// the request, as HTML; the way to the login without a session.
+fn page(
+    d: &Dashboard,
+    p: &Params,
+    headers: &HeaderMap,
+    render: impl FnOnce(&Dashboard, Lang, NaiveDate, NaiveDate) -> Result<String, String>,
+) -> Response {
+    let lang = p.lang(headers);
+    if !d.session_ok(headers) {
+        return to_login(lang);
+    }
+    let (from, to) = p.range(d.today());
+    match render(d, lang, from, to) {
+        Ok(b) => html(b),
+        Err(e) => failed(e),
+    }
+}
+
+/// The follow-up report of the request's range, or the way to the login.
+fn report(d: &Dashboard, p: &Params, headers: &HeaderMap) -> Result<FollowUp, Box<Response>> {
+    let lang = p.lang(headers);
+    if !d.session_ok(headers) {
+        return Err(Box::new(to_login(lang)));
+    }
+    let (from, to) = p.range(d.today());
+    d.store
+        .stats(from, to)
+        .map(|rows| kraft_core::report::follow_up(&rows, from, to))
+        .map_err(|e| Box::new(failed(e.to_string())))
 }
 
 async fn followup(
@@ -426,13 +451,9 @@ async fn followup(
     Query(p): Query<Params>,
     headers: HeaderMap,
 ) -> Response {
-    let lang = p.lang(&headers);
-    guarded!(d, headers, lang);
-    let (from, to) = p.range(d.today());
-    match pages::followup(&d, lang, from, to, false) {
-        Ok(b) => html(b),
-        Err(e) => failed(e),
-    }
+    page(&d, &p, &headers, |d, l, f, t| {
+        pages::followup(d, l, f, t, false)
+    })
 }
 
 async fn followup_print(
@@ -440,13 +461,9 @@ async fn followup_print(
     Query(p): Query<Params>,
     headers: HeaderMap,
 ) -> Response {
-    let lang = p.lang(&headers);
-    guarded!(d, headers, lang);
-    let (from, to) = p.range(d.today());
-    match pages::followup(&d, lang, from, to, true) {
-        Ok(b) => html(b),
-        Err(e) => failed(e),
-    }
+    page(&d, &p, &headers, |d, l, f, t| {
+        pages::followup(d, l, f, t, true)
+    })
 }
 
 fn download(kind: &'static str, name: String, body: String) -> Response {
@@ -470,21 +487,14 @@ async fn followup_csv(
     Query(p): Query<Params>,
     headers: HeaderMap,
 ) -> Response {
-    let lang = p.lang(&headers);
-    guarded!(d, headers, lang);
-    let (from, to) = p.range(d.today());
-    match d
-        .store
-        .stats(from, to)
-        .map_err(|e| e.to_string())
-        .and_then(|rows| {
-            kraft_core::report::follow_up(&rows, from, to)
-                .csv()
-                .map_err(|e| e.to_string())
-        }) {
+    let r = match report(&d, &p, &headers) {
+        Ok(r) => r,
+        Err(resp) => return *resp,
+    };
+    match r.csv() {
         Ok(csv) => download(
             "text/csv; charset=utf-8",
-            format!("kraft-followup-{from}-{to}.csv"),
+            format!("kraft-followup-{}-{}.csv", r.from, r.to),
             csv,
         ),
         Err(e) => failed(e),
@@ -496,19 +506,13 @@ async fn followup_json(
     Query(p): Query<Params>,
     headers: HeaderMap,
 ) -> Response {
-    let lang = p.lang(&headers);
-    guarded!(d, headers, lang);
-    let (from, to) = p.range(d.today());
-    match d.store.stats(from, to) {
-        Ok(rows) => {
-            let r = kraft_core::report::follow_up(&rows, from, to);
-            download(
-                "application/json",
-                format!("kraft-followup-{from}-{to}.json"),
-                serde_json::to_string_pretty(&r).unwrap_or_default(),
-            )
-        }
-        Err(e) => failed(e.to_string()),
+    match report(&d, &p, &headers) {
+        Ok(r) => download(
+            "application/json",
+            format!("kraft-followup-{}-{}.json", r.from, r.to),
+            serde_json::to_string_pretty(&r).unwrap_or_default(),
+        ),
+        Err(resp) => *resp,
     }
 }
 
@@ -517,13 +521,9 @@ async fn knowledge(
     Query(p): Query<Params>,
     headers: HeaderMap,
 ) -> Response {
-    let lang = p.lang(&headers);
-    guarded!(d, headers, lang);
-    let (from, to) = p.range(d.today());
-    match pages::knowledge(&d, lang, from, to, None) {
-        Ok(b) => html(b),
-        Err(e) => failed(e),
-    }
+    page(&d, &p, &headers, |d, l, f, t| {
+        pages::knowledge(d, l, f, t, None)
+    })
 }
 
 async fn check_links(
@@ -548,12 +548,7 @@ async fn tickets(
     Query(p): Query<Params>,
     headers: HeaderMap,
 ) -> Response {
-    let lang = p.lang(&headers);
-    guarded!(d, headers, lang);
-    match pages::tickets(&d, lang) {
-        Ok(b) => html(b),
-        Err(e) => failed(e),
-    }
+    page(&d, &p, &headers, |d, l, _, _| pages::tickets(d, l))
 }
 
 async fn kb_index(
@@ -562,10 +557,11 @@ async fn kb_index(
     headers: HeaderMap,
 ) -> Response {
     let lang = p.lang(&headers);
-    if !d.settings.public_knowledge {
-        guarded!(d, headers, lang);
+    let logged_in = d.session_ok(&headers);
+    if !d.settings.public_knowledge && !logged_in {
+        return to_login(lang);
     }
-    match pages::kb_index(&d, lang, d.session_ok(&headers)) {
+    match pages::kb_index(&d, lang, logged_in) {
         Ok(b) => html(b),
         Err(e) => failed(e),
     }
@@ -578,21 +574,21 @@ async fn kb_page(
     headers: HeaderMap,
 ) -> Response {
     let lang = p.lang(&headers);
-    if !d.settings.public_knowledge {
-        guarded!(d, headers, lang);
+    let logged_in = d.session_ok(&headers);
+    if !d.settings.public_knowledge && !logged_in {
+        return to_login(lang);
     }
-    match pages::kb_page(&d, lang, &path, d.session_ok(&headers)) {
+    match pages::kb_page(&d, lang, &path, logged_in) {
         Some(b) => html(b),
-        None => {
-            let mut r = html(pages::message(lang, words::NOT_FOUND));
-            *r.status_mut() = StatusCode::NOT_FOUND;
-            r
-        }
+        None => missing(lang),
     }
 }
 
 async fn not_found(Query(p): Query<Params>, headers: HeaderMap) -> Response {
-    let lang = p.lang(&headers);
+    missing(p.lang(&headers))
+}
+
+fn missing(lang: Lang) -> Response {
     let mut r = html(pages::message(lang, words::NOT_FOUND));
     *r.status_mut() = StatusCode::NOT_FOUND;
     r
