@@ -311,6 +311,8 @@ pub struct UserRow {
     /// The language chosen with /lang, if any: what short messages are
     /// answered in (a clear question is still answered in its own).
     pub lang_pref: Option<Lang>,
+    /// This identity has been shown the privacy notice.
+    pub noticed: bool,
 }
 
 impl UserRow {
@@ -341,6 +343,7 @@ impl UserRow {
                 .get::<_, Option<String>>("lang_pref")?
                 .as_deref()
                 .and_then(Lang::parse),
+            noticed: r.get::<_, Option<String>>("notice_at")?.is_some(),
         })
     }
 }
@@ -870,6 +873,10 @@ impl Store {
     /// on this platform (a Telegram group identity and the private chat
     /// are one person).
     pub fn first_notice(&self, u: &UserRow, now: DateTime<Utc>) -> Result<bool> {
+        // The usual case costs nothing: this identity has seen it.
+        if u.noticed {
+            return Ok(false);
+        }
         let person = person_of(&u.external_id).to_string();
         self.tx(|tx| {
             let seen: Option<i64> = tx
@@ -882,7 +889,7 @@ impl Store {
                 )
                 .optional()?;
             tx.execute(
-                "UPDATE users SET notice_at = COALESCE(notice_at, ?2) WHERE id = ?1",
+                "UPDATE users SET notice_at = ?2 WHERE id = ?1 AND notice_at IS NULL",
                 params![u.id, ts(now)],
             )?;
             Ok(seen.is_none())
