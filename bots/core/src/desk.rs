@@ -175,11 +175,29 @@ impl Desk {
         &self.store
     }
 
-    /// The buttons a ticket's note shows now (see [`note_buttons`]);
-    /// None for an unknown ticket.
-    pub fn note_buttons(&self, ticket: i64) -> Option<Vec<Button>> {
+    /// When a ticket's note on `platform` shows other buttons than its
+    /// state calls for (see [`note_buttons`]): the note (chat, message id)
+    /// and the buttons to show. None when it is up to date, so a front-end
+    /// edits only when a claim or a close changed something.
+    pub fn note_update(
+        &self,
+        ticket: i64,
+        platform: Platform,
+    ) -> Option<(String, String, Vec<Button>)> {
+        let (chat, msg, shown) = self.store.note_of(ticket, platform).ok().flatten()?;
         let t = self.store.ticket(ticket).ok().flatten()?;
-        Some(note_buttons(self.lang(), &t))
+        let buttons = note_buttons(self.lang(), &t);
+        (shown_as(&buttons) != shown).then_some((chat, msg, buttons))
+    }
+
+    /// Records that a ticket's note now shows `buttons`.
+    pub fn note_shown(&self, ticket: i64, platform: Platform, buttons: &[Button]) {
+        if let Err(e) = self
+            .store
+            .set_note_shown(ticket, platform, &shown_as(buttons))
+        {
+            tracing::warn!(error = %e, ticket, "cannot record the note's buttons");
+        }
     }
 
     /// What a ticket's topic or thread is called in the adviser room:
@@ -799,4 +817,13 @@ pub fn note_buttons(l: Lang, t: &TicketRow) -> Vec<Button> {
             texts::pick(l, "Tillbaka till boten", "Back to the bot"),
         ),
     ]
+}
+
+/// Buttons as the `notes.shown` column records them.
+pub fn shown_as(buttons: &[Button]) -> String {
+    buttons
+        .iter()
+        .map(|b| format!("{}={}", b.id, b.label))
+        .collect::<Vec<_>>()
+        .join("\u{1f}")
 }

@@ -263,6 +263,7 @@ const MIGRATIONS: &[&str] = &[
         platform TEXT NOT NULL,
         chat_id TEXT NOT NULL,
         message_id TEXT NOT NULL,
+        shown TEXT NOT NULL DEFAULT '',
         PRIMARY KEY (ticket_id, platform)
     );
     "#,
@@ -1557,32 +1558,47 @@ impl Store {
     }
 
     /// Remembers the message that carries a ticket's buttons in the
-    /// adviser room (its note); the first one stays.
+    /// adviser room (its note) and what they show; the first one stays.
     pub fn set_note(
         &self,
         ticket: i64,
         platform: Platform,
         chat: &str,
         message: &str,
+        shown: &str,
     ) -> Result<()> {
         self.lock()?.execute(
-            "INSERT OR IGNORE INTO notes (ticket_id, platform, chat_id, message_id)
-             SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM tickets WHERE id = ?1)",
-            params![ticket, platform.as_str(), chat, message],
+            "INSERT OR IGNORE INTO notes (ticket_id, platform, chat_id, message_id, shown)
+             SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM tickets WHERE id = ?1)",
+            params![ticket, platform.as_str(), chat, message, shown],
         )?;
         Ok(())
     }
 
-    /// The ticket's note on `platform`: (chat, message id).
-    pub fn note_of(&self, ticket: i64, platform: Platform) -> Result<Option<(String, String)>> {
+    /// The ticket's note on `platform`: (chat, message id, what its
+    /// buttons show).
+    pub fn note_of(
+        &self,
+        ticket: i64,
+        platform: Platform,
+    ) -> Result<Option<(String, String, String)>> {
         Ok(self
             .lock()?
             .query_row(
-                "SELECT chat_id, message_id FROM notes WHERE ticket_id = ?1 AND platform = ?2",
+                "SELECT chat_id, message_id, shown FROM notes WHERE ticket_id = ?1 AND platform = ?2",
                 params![ticket, platform.as_str()],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?)
+    }
+
+    /// What a ticket's note shows now, after an edit.
+    pub fn set_note_shown(&self, ticket: i64, platform: Platform, shown: &str) -> Result<()> {
+        self.lock()?.execute(
+            "UPDATE notes SET shown = ?3 WHERE ticket_id = ?1 AND platform = ?2",
+            params![ticket, platform.as_str(), shown],
+        )?;
+        Ok(())
     }
 
     pub fn ticket_of_message(

@@ -1672,34 +1672,33 @@ impl Discord {
         }
     }
 
-    async fn refresh_note(&self, http: &Http, t: i64, posted: &[u64]) {
-        let store = self.assistant.store();
-        let first = pump::blocking(|| store.note_of(t, Platform::Discord));
-        let Ok(Some((chat, msg))) = first else {
+    /// The buttons under a ticket's note follow its state (see the
+    /// Telegram front-end); edited only when that changed.
+    async fn refresh_note(&self, http: &Http, t: i64) {
+        let desk = self.assistant.desk();
+        let Some((chat, msg, buttons)) = pump::blocking(|| desk.note_update(t, Platform::Discord))
+        else {
             return;
         };
         let (Ok(chat), Ok(msg)) = (chat.parse::<u64>(), msg.parse::<u64>()) else {
             return;
         };
-        if posted.contains(&msg) {
-            return;
-        }
-        let Some(buttons) = pump::blocking(|| self.assistant.desk().note_buttons(t)) else {
-            return;
-        };
         let body = json!({ "components": format::components(&buttons) });
-        let r = self
+        match self
             .paced(http.edit_message(ChannelId::new(chat), MessageId::new(msg), &body, vec![]))
-            .await;
-        if let Err(e) = r {
-            let (kind, status, code) = kind_of(&e);
-            tracing::warn!(
-                kind,
-                status,
-                code,
-                ticket = t,
-                "cannot update the note's buttons"
-            );
+            .await
+        {
+            Ok(_) => pump::blocking(|| desk.note_shown(t, Platform::Discord, &buttons)),
+            Err(e) => {
+                let (kind, status, code) = kind_of(&e);
+                tracing::warn!(
+                    kind,
+                    status,
+                    code,
+                    ticket = t,
+                    "cannot update the note's buttons"
+                );
+            }
         }
     }
 
@@ -1769,18 +1768,22 @@ impl Discord {
         };
         let parts = format::split(&text);
         let n = parts.len();
-        let mut posted = Vec::new();
         for (i, part) in parts.iter().enumerate().skip(d.parts_sent.max(0) as usize) {
             let buttons: &[kraft_core::Button] = if i + 1 == n { &d.buttons } else { &[] };
             let body = format::message(part, buttons, &[], &roles);
             let id = self.post(http, target, body, d, i).await?;
-            posted.push(id);
             if let Some(t) = d
                 .ticket_id
                 .filter(|_| buttons.iter().any(|b| b.id.starts_with("claim:")))
             {
                 let _ = pump::blocking(|| {
-                    store.set_note(t, Platform::Discord, &target.to_string(), &id.to_string())
+                    store.set_note(
+                        t,
+                        Platform::Discord,
+                        &target.to_string(),
+                        &id.to_string(),
+                        &kraft_core::desk::shown_as(buttons),
+                    )
                 });
             }
             self.part_sent(d, i, n);
@@ -1788,7 +1791,7 @@ impl Discord {
         // A later note: the first note's buttons follow the ticket's state
         // (who has it; none once closed).
         if let Some(t) = d.ticket_id.filter(|_| target != ch) {
-            self.refresh_note(http, t, &posted).await;
+            self.refresh_note(http, t).await;
         }
         // The closing note of a resolved ticket: its thread is archived,
         // so the channel's thread list shows what is still open (a later

@@ -1345,7 +1345,6 @@ impl Telegram {
                     },
                 }
             }
-            let mut posted: Vec<i32> = Vec::new();
             if failure.is_none() {
                 let parts = format::split(&d.text, format::MAX_MESSAGE);
                 let n = parts.len();
@@ -1354,11 +1353,15 @@ impl Telegram {
                     match self.send_part(g, part, reply_root, thread, buttons).await {
                         Ok(id) => {
                             self.group_usable(None);
-                            posted.push(id.0);
                             if let Some(t) = d.ticket_id.filter(|_| carries_ticket_buttons(buttons))
                             {
-                                let _ =
-                                    store.set_note(t, Platform::Telegram, &gs, &id.0.to_string());
+                                let _ = store.set_note(
+                                    t,
+                                    Platform::Telegram,
+                                    &gs,
+                                    &id.0.to_string(),
+                                    &kraft_core::desk::shown_as(buttons),
+                                );
                             }
                             sent = i + 1;
                             if let Some(t) = d.ticket_id {
@@ -1381,7 +1384,7 @@ impl Telegram {
                 }
             }
             let Some(e) = failure else {
-                self.refresh_note(d.ticket_id, &posted).await;
+                self.refresh_note(d.ticket_id).await;
                 self.close_if_resolved(g, d.ticket_id, thread).await;
                 return Ok(());
             };
@@ -1428,42 +1431,33 @@ impl Telegram {
         }
     }
 
-    /// Creates a ticket's forum topic and records its id. `Err`: a store
-    /// failure; `Ok(Err)`: Telegram's answer.
-    ///
     /// After a later note of a ticket ("✅ #12 taken by Anna", "☑️ #12
-    /// closed by …"), the buttons under its first note follow its state:
-    /// who has it, and none once it is closed (see `note_buttons`).
-    async fn refresh_note(&self, ticket: Option<i64>, posted: &[i32]) {
+    /// closed by …"), the buttons under its note follow its state: who has
+    /// it, and none once it is closed. Edited only when that changed.
+    async fn refresh_note(&self, ticket: Option<i64>) {
         let Some(t) = ticket else {
             return;
         };
-        let store = self.assistant.store();
-        let first = pump::blocking(|| store.note_of(t, Platform::Telegram));
-        let Ok(Some((chat, msg))) = first else {
+        let desk = self.assistant.desk();
+        let Some((chat, msg, buttons)) = pump::blocking(|| desk.note_update(t, Platform::Telegram))
+        else {
             return;
         };
         let (Ok(chat), Ok(msg)) = (chat.parse::<i64>(), msg.parse::<i32>()) else {
             return;
         };
-        if posted.contains(&msg) {
-            return;
-        }
-        let Some(buttons) = pump::blocking(|| self.assistant.desk().note_buttons(t)) else {
-            return;
-        };
-        let r = self
+        match self
             .bot
             .edit_message_reply_markup(ChatId(chat), MessageId(msg))
             .reply_markup(keyboard(&buttons))
-            .await;
-        if let Err(e) = r {
-            // "message is not modified" is the usual one: nothing changed.
-            tracing::debug!(
+            .await
+        {
+            Ok(_) => pump::blocking(|| desk.note_shown(t, Platform::Telegram, &buttons)),
+            Err(e) => tracing::warn!(
                 ticket = t,
                 kind = error_kind(&e),
                 "note buttons not updated"
-            );
+            ),
         }
     }
 
@@ -1492,6 +1486,9 @@ impl Telegram {
         }
     }
 
+    /// Creates a ticket's forum topic and records its id. `Err`: a store
+    /// failure; `Ok(Err)`: Telegram's answer.
+    ///
     /// Telegram has no idempotency key for createForumTopic, so the
     /// guarantee is built around the call: the intent (`creating`) is
     /// committed before the request, and only a definite answer from
