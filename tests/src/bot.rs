@@ -50,7 +50,13 @@ pub fn user(id: &str) -> UserRef {
 
 impl TestBot {
     /// Ingests `kb` into a fresh temp data dir and starts the assistant.
-    pub async fn start(kb: &Path, settings: CoreSettings) -> TestBot {
+    /// Sources link to Kraft's knowledge pages at [`KB_URL`] unless the
+    /// settings name another address, so a test reads which documents an
+    /// answer cites from its text, as a user's click would.
+    pub async fn start(kb: &Path, mut settings: CoreSettings) -> TestBot {
+        if settings.assistant.knowledge_url.is_empty() {
+            settings.assistant.knowledge_url = KB_URL.into();
+        }
         let tmp = tempfile::tempdir().expect("tempdir");
         let clock = Arc::new(ManualClock::new(start_time()));
         let assistant = Self::open(tmp.path(), kb, settings.clone(), clock.clone(), true).await;
@@ -189,7 +195,20 @@ pub fn buttons(actions: &[Action]) -> Vec<String> {
         .collect()
 }
 
-/// Knowledge paths listed under "Källor:"/"Sources:" as "(path)".
+/// Where test assistants' knowledge pages are (see [`TestBot::start`]).
+pub const KB_URL: &str = "https://kraft.test";
+
+/// The knowledge path a link to Kraft's page points at
+/// (`…/kb/faq/x.md?lang=sv` → `faq/x.md`).
+pub fn path_of_link(line: &str) -> Option<String> {
+    let at = line.find("/kb/")? + "/kb/".len();
+    let rest = &line[at..];
+    let end = rest.find(['?', ' ', ')', '>']).unwrap_or(rest.len());
+    Some(rest[..end].to_string())
+}
+
+/// Knowledge paths listed under "Källor:"/"Sources:", read from their
+/// links to Kraft's knowledge pages.
 pub fn cited_paths(reply: &str) -> Vec<String> {
     let Some(i) = reply.find("\nKällor:").or_else(|| reply.find("\nSources:")) else {
         return Vec::new();
@@ -197,11 +216,7 @@ pub fn cited_paths(reply: &str) -> Vec<String> {
     reply[i..]
         .lines()
         .skip(1)
-        .filter_map(|l| {
-            let open = l.rfind('(')?;
-            let close = l.rfind(')')?;
-            (close > open).then(|| l[open + 1..close].to_string())
-        })
+        .filter_map(path_of_link)
         .collect()
 }
 

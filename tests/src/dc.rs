@@ -233,6 +233,8 @@ pub struct Posted {
     pub deleted: bool,
     /// Its fields as sent: the creating body with every edit merged in.
     pub body: Value,
+    /// Every content it has shown, first to last.
+    pub versions: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -998,6 +1000,7 @@ impl Inner {
         if let Some(p) = self.posted_mut(id) {
             if let Some(c) = body.get("content") {
                 p.content = c.as_str().unwrap_or_default().to_string();
+                p.versions.push(p.content.clone());
             }
             if let Some(c) = body.get("components") {
                 p.buttons = buttons_of(c);
@@ -1037,6 +1040,7 @@ impl Inner {
             edits: 0,
             deleted: false,
             body: body.clone(),
+            versions: vec![body["content"].as_str().unwrap_or_default().to_string()],
         };
         self.known_messages.insert((channel, id));
         self.messages.push(p.clone());

@@ -325,6 +325,16 @@ impl ChatDouble {
     /// `answer` is what the "model" says; streamed, it goes out in
     /// word-sized chunks.
     pub async fn start(behaviour: ChatBehaviour, answer: &str) -> ChatDouble {
+        Self::start_paced(behaviour, answer, Duration::from_millis(5)).await
+    }
+
+    /// Like `start`, with `pause` before each streamed chunk (a slow model,
+    /// so a chat shows the answer growing).
+    pub async fn start_paced(
+        behaviour: ChatBehaviour,
+        answer: &str,
+        pause: Duration,
+    ) -> ChatDouble {
         use axum::{
             body::Body, extract::State, http::StatusCode, response::IntoResponse, routing::post,
             Json, Router,
@@ -332,6 +342,7 @@ impl ChatDouble {
         #[derive(Clone)]
         struct St {
             b: ChatBehaviour,
+            pause: Duration,
             answer: String,
             log: Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
         }
@@ -395,8 +406,9 @@ impl ChatDouble {
                     parts.push("data: [DONE]\n\n".into());
                 }
             }
-            let s = futures::stream::iter(parts).then(|p| async move {
-                tokio::time::sleep(Duration::from_millis(5)).await;
+            let pause = st.pause;
+            let s = futures::stream::iter(parts).then(move |p| async move {
+                tokio::time::sleep(pause).await;
                 Ok::<_, std::convert::Infallible>(p)
             });
             axum::response::Response::builder()
@@ -411,6 +423,7 @@ impl ChatDouble {
             .route("/v1/chat/completions", post(handler))
             .with_state(St {
                 b: behaviour,
+                pause,
                 answer: answer.to_string(),
                 log: log.clone(),
             });

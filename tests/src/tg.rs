@@ -60,6 +60,11 @@ pub struct Sent {
     pub at: Instant,
     /// Deleted since (deleteMessage, or its forum topic deleted).
     pub deleted: bool,
+    /// Links in the text as the user sees them: (visible text, address).
+    pub links: Vec<(String, String)>,
+    /// Every text the message has shown, first to last (editMessageText
+    /// adds one).
+    pub versions: Vec<String>,
 }
 
 /// The rate limits the double enforces, as Telegram documents them.
@@ -528,21 +533,11 @@ async fn method_response(s: &Shared, method: &str, p: &Value) -> Response {
             }
         }
         "sendmessage" => send_message(s, p),
+        "editmessagetext" => edit_message_text(s, p),
         "editmessagereplymarkup" => {
             let chat = as_i64(&p["chat_id"]).unwrap_or_default();
             let id = as_i64(&p["message_id"]).unwrap_or_default();
-            let mut buttons = Vec::new();
-            let mut labels = Vec::new();
-            for row in p["reply_markup"]["inline_keyboard"]
-                .as_array()
-                .into_iter()
-                .flatten()
-            {
-                for b in row.as_array().into_iter().flatten() {
-                    buttons.push(b["callback_data"].as_str().unwrap_or_default().to_string());
-                    labels.push(b["text"].as_str().unwrap_or_default().to_string());
-                }
-            }
+            let (buttons, labels) = keyboard_of(&p["reply_markup"]);
             let mut g = s.inner.lock().unwrap_or_else(|p| p.into_inner());
             let Some(m) = g
                 .sent
@@ -579,6 +574,88 @@ fn topic_exists(g: &Inner, chat: i64, thread: i64) -> bool {
         && !g.gone_topics.contains(&(chat, thread))
 }
 
+/// The text a user sees and its links (visible text, address).
+type Visible = (String, Vec<(String, String)>);
+
+/// The text a user sees (and its links), or Telegram's refusal.
+fn visible_text(text: &str, parse_mode: Option<&str>) -> Result<Visible, Box<Response>> {
+    let v = match parse_mode {
+        Some("HTML") => html_visible(text).ok_or_else(|| {
+            Box::new(err(
+                400,
+                "Bad Request: can't parse entities: Unsupported start tag at byte offset 0",
+            ))
+        })?,
+        _ => (text.to_string(), Vec::new()),
+    };
+    if v.0.trim().is_empty() {
+        return Err(Box::new(err(400, "Bad Request: message text is empty")));
+    }
+    if v.0.encode_utf16().count() > 4096 {
+        return Err(Box::new(err(400, "Bad Request: message is too long")));
+    }
+    Ok(v)
+}
+
+/// Buttons of an inline keyboard: (callback data, label) flattened.
+fn keyboard_of(markup: &Value) -> (Vec<String>, Vec<String>) {
+    let mut buttons = Vec::new();
+    let mut labels = Vec::new();
+    for row in markup["inline_keyboard"].as_array().into_iter().flatten() {
+        for b in row.as_array().into_iter().flatten() {
+            buttons.push(b["callback_data"].as_str().unwrap_or_default().to_string());
+            labels.push(b["text"].as_str().unwrap_or_default().to_string());
+        }
+    }
+    (buttons, labels)
+}
+
+/// editMessageText: the text (and keyboard: none given, none kept, as
+/// Telegram does) of a message the bot sent. Edits are not counted
+/// against the sending limits (Telegram publishes none for them; Kraft
+/// paces its own, see `telegram.draft_every_ms`).
+fn edit_message_text(s: &Shared, p: &Value) -> Response {
+    let chat = as_i64(&p["chat_id"]).unwrap_or_default();
+    let id = as_i64(&p["message_id"]).unwrap_or_default();
+    let text = p["text"].as_str().unwrap_or_default();
+    let parse_mode = p["parse_mode"].as_str().map(str::to_string);
+    let (visible, links) = match visible_text(text, parse_mode.as_deref()) {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
+    let (buttons, labels) = keyboard_of(&p["reply_markup"]);
+    let mut g = s.inner.lock().unwrap_or_else(|p| p.into_inner());
+    let forum = g.forums.contains(&chat);
+    let Some(m) = g
+        .sent
+        .iter_mut()
+        .find(|m| m.chat == chat && m.message_id == id && !m.deleted)
+    else {
+        return err(400, "Bad Request: message to edit not found");
+    };
+    if m.text == visible && m.links == links && m.buttons == buttons && m.button_labels == labels {
+        return err(
+            400,
+            "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message",
+        );
+    }
+    m.text = visible.clone();
+    m.links = links;
+    m.parse_mode = parse_mode;
+    m.buttons = buttons;
+    m.button_labels = labels;
+    m.versions.push(visible.clone());
+    let mut msg = json!({"message_id": id, "date": now_unix(), "edit_date": now_unix(),
+                         "chat": chat_json(chat, forum), "from": bot_json(), "text": visible});
+    if let Some(t) = m.thread {
+        msg["message_thread_id"] = json!(t);
+    }
+    if let Some(markup) = p.get("reply_markup") {
+        msg["reply_markup"] = markup.clone();
+    }
+    ok(msg)
+}
+
 fn send_message(s: &Shared, p: &Value) -> Response {
     let Some(chat) = as_i64(&p["chat_id"]) else {
         return err(400, "Bad Request: chat_id is empty");
@@ -591,21 +668,10 @@ fn send_message(s: &Shared, p: &Value) -> Response {
         return err(400, "Bad Request: message is too long");
     }
     let parse_mode = p["parse_mode"].as_str().map(str::to_string);
-    let visible = match parse_mode.as_deref() {
-        Some("HTML") => match html_visible(&text) {
-            Some(v) => v,
-            None => {
-                return err(
-                    400,
-                    "Bad Request: can't parse entities: Unsupported start tag at byte offset 0",
-                )
-            }
-        },
-        _ => text.clone(),
+    let (visible, links) = match visible_text(&text, parse_mode.as_deref()) {
+        Ok(v) => v,
+        Err(r) => return *r,
     };
-    if visible.encode_utf16().count() > 4096 {
-        return err(400, "Bad Request: message is too long");
-    }
     let mut g = s.inner.lock().unwrap_or_else(|p| p.into_inner());
     if g.blocked.contains(&chat) {
         return err(403, "Forbidden: bot was blocked by the user");
@@ -674,16 +740,7 @@ fn send_message(s: &Shared, p: &Value) -> Response {
     let id = g.next_message;
     let thread = as_i64(&p["message_thread_id"]);
     let reply_to = as_i64(&p["reply_parameters"]["message_id"]);
-    let mut buttons = Vec::new();
-    let mut labels = Vec::new();
-    if let Some(rows) = p["reply_markup"]["inline_keyboard"].as_array() {
-        for row in rows {
-            for b in row.as_array().into_iter().flatten() {
-                buttons.push(b["callback_data"].as_str().unwrap_or_default().to_string());
-                labels.push(b["text"].as_str().unwrap_or_default().to_string());
-            }
-        }
-    }
+    let (buttons, labels) = keyboard_of(&p["reply_markup"]);
     *g.counts.entry(chat).or_default() += 1;
     g.sent.push(Sent {
         message_id: id,
@@ -696,6 +753,8 @@ fn send_message(s: &Shared, p: &Value) -> Response {
         button_labels: labels,
         at: now,
         deleted: false,
+        links,
+        versions: vec![visible.clone()],
     });
     let mut m = json!({
         "message_id": id, "date": now_unix(), "chat": chat_json(chat, forum),
@@ -713,32 +772,65 @@ fn send_message(s: &Shared, p: &Value) -> Response {
     ok(m)
 }
 
-/// The text a user sees for an HTML message; None if it does not parse
-/// (an unknown tag or a bare `<`/`&` like Telegram rejects).
-fn html_visible(s: &str) -> Option<String> {
+/// The text a user sees for an HTML message, and its links; None if it
+/// does not parse (an unknown tag, a bare `<`/`&`, or a link without an
+/// address, as Telegram rejects).
+fn html_visible(s: &str) -> Option<Visible> {
     let mut out = String::new();
+    let mut links = Vec::new();
+    let mut open: Option<(usize, String)> = None;
     let mut rest = s;
     while let Some(i) = rest.find(['<', '&']) {
         out.push_str(&rest[..i]);
         rest = &rest[i..];
         if rest.starts_with('<') {
             let end = rest.find('>')?;
-            let tag = rest[1..end].trim_start_matches('/');
-            if !matches!(tag, "b" | "i" | "u" | "s" | "code" | "pre") {
-                return None;
+            let inner = &rest[1..end];
+            if let Some(attrs) = inner.strip_prefix("a ") {
+                let href = attrs.trim().strip_prefix("href=\"")?.strip_suffix('"')?;
+                if open.is_some() || !(href.starts_with("http://") || href.starts_with("https://"))
+                {
+                    return None;
+                }
+                open = Some((out.len(), unescape(href)?));
+            } else if inner == "/a" {
+                let (at, href) = open.take()?;
+                links.push((out[at..].to_string(), href));
+            } else {
+                let tag = inner.trim_start_matches('/');
+                if !matches!(tag, "b" | "i" | "u" | "s" | "code" | "pre") {
+                    return None;
+                }
             }
             rest = &rest[end + 1..];
         } else {
             let end = rest.find(';')?;
-            out.push(match &rest[..=end] {
-                "&amp;" => '&',
-                "&lt;" => '<',
-                "&gt;" => '>',
-                "&quot;" => '"',
-                _ => return None,
-            });
+            out.push(entity(&rest[..=end])?);
             rest = &rest[end + 1..];
         }
+    }
+    out.push_str(rest);
+    open.is_none().then_some((out, links))
+}
+
+fn entity(e: &str) -> Option<char> {
+    Some(match e {
+        "&amp;" => '&',
+        "&lt;" => '<',
+        "&gt;" => '>',
+        "&quot;" => '"',
+        _ => return None,
+    })
+}
+
+fn unescape(s: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        let end = rest[i..].find(';')? + i;
+        out.push(entity(&rest[i..=end])?);
+        rest = &rest[end + 1..];
     }
     out.push_str(rest);
     Some(out)

@@ -27,15 +27,10 @@ fn replies(actions: &[Action]) -> String {
         .join("\n---\n")
 }
 
-/// Knowledge paths cited as "(folder/file.md)" at the end of a line.
+/// Knowledge paths linked in the text (Kraft's knowledge pages).
 fn paths(text: &str) -> Vec<String> {
     text.lines()
-        .filter_map(|l| {
-            let l = l.trim_end();
-            let open = l.rfind('(')?;
-            let p = l.strip_suffix(')')?[open + 1..].to_string();
-            p.ends_with(".md").then_some(p)
-        })
+        .filter_map(kraft_tests::bot::path_of_link)
         .collect()
 }
 

@@ -178,7 +178,10 @@ macro_rules! ensure {
 
 /// A TestBot whose assistant holds secrets: the LLM key (also in
 /// extractive mode, where it must simply lie unused) and index keys.
-async fn start_bot(kb: &Path, settings: CoreSettings) -> TestBot {
+async fn start_bot(kb: &Path, mut settings: CoreSettings) -> TestBot {
+    // As TestBot::start: sources link to Kraft's pages, so the cited
+    // documents are read from the reply.
+    settings.assistant.knowledge_url = kraft_tests::bot::KB_URL.into();
     let tmp = tempfile::tempdir().expect("tempdir");
     let clock = Arc::new(ManualClock::new(start_time()));
     let ks = KnowledgeSettings {

@@ -88,8 +88,9 @@ pub struct Answer {
 }
 
 impl Answer {
-    /// The whole message: body, a next step, then the numbered sources.
-    pub fn render(&self) -> String {
+    /// The whole message: body, a next step, then the numbered sources
+    /// (linked as `crate::sources` says, with `knowledge_url`).
+    pub fn render(&self, knowledge_url: &str) -> String {
         if self.sources.is_empty() {
             return self.text.clone();
         }
@@ -97,7 +98,7 @@ impl Answer {
             "{}\n\n{}\n\n{}",
             self.text,
             texts::next_step(self.lang),
-            render_sources(self)
+            crate::sources::render(&self.sources, knowledge_url, self.lang)
         )
     }
 }
@@ -709,7 +710,7 @@ impl Assistant {
         }
 
         let body = match answer.kind {
-            AnswerKind::Answered => answer.render(),
+            AnswerKind::Answered => answer.render(&self.settings.assistant.knowledge_url),
             AnswerKind::Abstained => texts::abstain(lang).to_string(),
             AnswerKind::OffTopic => texts::off_topic(lang).to_string(),
         };
@@ -1712,6 +1713,21 @@ impl Assistant {
         meta: Option<&str>,
         lease: Duration,
     ) -> Result<Option<Vec<Delivery>>, CoreError> {
+        self.commit_replacing(inbox_id, actions, meta, None, lease)
+    }
+
+    /// Like [`commit`](Self::commit), but the first reply carries
+    /// `first_meta` instead of `meta`: the front-end's note that this reply
+    /// replaces a streamed draft (`crate::draft`), which no other reply of
+    /// the event may touch.
+    pub fn commit_replacing(
+        &self,
+        inbox_id: i64,
+        actions: &[Action],
+        meta: Option<&str>,
+        first_meta: Option<&str>,
+        lease: Duration,
+    ) -> Result<Option<Vec<Delivery>>, CoreError> {
         let replies: Vec<NewDelivery<'_>> = actions
             .iter()
             .filter_map(|a| match a {
@@ -1724,7 +1740,8 @@ impl Assistant {
                 Action::Ack { chat, text } => Some((chat, text, &[][..])),
                 _ => None,
             })
-            .map(|(chat, text, buttons)| NewDelivery {
+            .enumerate()
+            .map(|(i, (chat, text, buttons))| NewDelivery {
                 // No user id: a reply to /forget outlives the user's row.
                 user_id: None,
                 ticket_id: None,
@@ -1732,7 +1749,10 @@ impl Assistant {
                 text,
                 buttons,
                 dedupe_key: None,
-                meta,
+                meta: match first_meta {
+                    Some(m) if i == 0 => Some(m),
+                    _ => meta,
+                },
             })
             .collect();
         Ok(self
@@ -1815,21 +1835,6 @@ impl Assistant {
             None => Ok(Vec::new()),
         }
     }
-}
-
-fn render_sources(a: &Answer) -> String {
-    let mut s = texts::sources_heading(a.lang).to_string();
-    for (i, src) in a.sources.iter().enumerate() {
-        s.push_str(&format!("\n[{}] {}", i + 1, src.title));
-        if src.example {
-            s.push_str(texts::example_marker(a.lang));
-        }
-        match &src.url {
-            Some(u) => s.push_str(&format!(" – {u} ({})", src.path)),
-            None => s.push_str(&format!(" ({})", src.path)),
-        }
-    }
-    s
 }
 
 /// The text after a command's name ("/lang en" → "en").

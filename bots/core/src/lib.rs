@@ -10,6 +10,7 @@ pub mod backup;
 pub mod commands;
 pub mod desk;
 pub mod doctor;
+pub mod draft;
 pub mod evaluate;
 pub mod extract;
 pub mod flood;
@@ -20,6 +21,7 @@ pub mod model;
 pub mod observe;
 pub mod pump;
 pub mod report;
+pub mod sources;
 pub mod split;
 pub mod store;
 pub mod texts;
@@ -68,6 +70,11 @@ pub struct AssistantSettings {
     /// …with this many allowed in a quick burst. Beyond it the user is told
     /// once per minute to slow down, and the extra messages are not answered.
     pub flood_burst: u32,
+    /// The public address of Kraft's knowledge pages (the dashboard's
+    /// `/kb`, with `dashboard.public_knowledge` on, behind your HTTPS
+    /// proxy). Set: every source links to its page there. Empty: a source
+    /// links to its own `source_url`, or shows its title only.
+    pub knowledge_url: String,
 }
 
 impl Default for AssistantSettings {
@@ -80,6 +87,7 @@ impl Default for AssistantSettings {
             delivery_lease_secs: 60,
             flood_per_minute: 30,
             flood_burst: 30,
+            knowledge_url: String::new(),
         }
     }
 }

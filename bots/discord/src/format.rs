@@ -8,6 +8,7 @@
 //! text: every message is sent with an empty `allowed_mentions` unless the
 //! caller names who may be pinged.
 
+use kraft_core::sources::SourceLine;
 use kraft_core::Button;
 use serde_json::{json, Value};
 
@@ -41,8 +42,9 @@ pub fn escape(s: &str) -> String {
 }
 
 /// The core's text for Discord: the sources heading in bold and every
-/// `[n] Title – https://… (path)` line as `[n] [Title](<https://…>) (path)`.
-pub fn to_discord(text: &str, headings: &[&str]) -> String {
+/// `[n] Title – https://…` line as `[n] [Title](<https://…>)`.
+pub fn to_discord(text: &str) -> String {
+    let headings = kraft_core::sources::headings();
     let mut in_sources = false;
     text.split('\n')
         .map(|line| {
@@ -51,35 +53,14 @@ pub fn to_discord(text: &str, headings: &[&str]) -> String {
                 return format!("**{}**", line.trim());
             }
             if in_sources {
-                if let Some(l) = source_line(line) {
-                    return l;
+                if let Some(l) = SourceLine::parse(line) {
+                    return format!("[{}] [{}](<{}>){}", l.n, escape(l.title), l.url, l.tail);
                 }
             }
             line.to_string()
         })
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-fn source_line(line: &str) -> Option<String> {
-    let rest = line.strip_prefix('[')?;
-    let (n, rest) = rest.split_once("] ")?;
-    if n.is_empty() || !n.chars().all(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    let at = rest
-        .rfind(" – https://")
-        .or_else(|| rest.rfind(" – http://"))?;
-    let title = &rest[..at];
-    let after = &rest[at + " – ".len()..];
-    let (url, tail) = match after.find(' ') {
-        Some(i) => (&after[..i], &after[i..]),
-        None => (after, ""),
-    };
-    if url.contains(['<', '>', '(', ')']) {
-        return None;
-    }
-    Some(format!("[{n}] [{}](<{url}>){tail}", escape(title)))
 }
 
 /// Splits Discord text into parts of at most `MAX_MESSAGE` characters,
@@ -142,18 +123,18 @@ mod tests {
 
     #[test]
     fn source_lines_become_masked_links_without_previews() {
-        let t = "Svar här.\n\nKällor:\n[1] Stöd_för *AI* [beta] – https://x.se/a_b (support/almi.md)\n[2] Utan länk (faq.md)";
-        let d = to_discord(t, &["Källor:", "Sources:"]);
+        let t = "Svar här.\n\nKällor:\n[1] Stöd_för *AI* [beta] – https://x.se/a_b\n[2] Utan länk";
+        let d = to_discord(t);
         assert_eq!(
             d,
-            "Svar här.\n\n**Källor:**\n[1] [Stöd\\_för \\*AI\\* \\[beta\\]](<https://x.se/a_b>) (support/almi.md)\n[2] Utan länk (faq.md)"
+            "Svar här.\n\n**Källor:**\n[1] [Stöd\\_för \\*AI\\* \\[beta\\]](<https://x.se/a_b>)\n[2] Utan länk"
         );
     }
 
     #[test]
     fn lines_before_the_heading_are_untouched() {
         let t = "[1] Not a source – https://x.se\nKällor:";
-        assert!(to_discord(t, &["Källor:"]).starts_with("[1] Not a source – https://x.se\n"));
+        assert!(to_discord(t).starts_with("[1] Not a source – https://x.se\n"));
     }
 
     #[test]

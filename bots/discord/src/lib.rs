@@ -152,6 +152,10 @@ pub struct DiscordSettings {
     /// open tickets are read for messages sent while Kraft was away.
     /// 0 = no catch-up.
     pub catch_up_days: u64,
+    /// In LLM mode the answer grows in place: one message, edited at most
+    /// this often (ms; Discord allows 5 edits in 5 s). 0: the answer
+    /// arrives whole.
+    pub draft_every_ms: u64,
 }
 
 impl Default for DiscordSettings {
@@ -171,6 +175,7 @@ impl Default for DiscordSettings {
             requests_per_second: 40,
             nonce_window_secs: 60,
             catch_up_days: 14,
+            draft_every_ms: 1200,
         }
     }
 }
@@ -310,7 +315,7 @@ fn token_gone(e: &serenity::Error) -> bool {
 }
 
 /// Where a queued reply goes, kept with it in the outbox.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Meta {
     /// Answer as the interaction's response while the token lives.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -322,6 +327,73 @@ struct Meta {
     /// otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     mention: Option<u64>,
+    /// The streamed draft this reply replaces (its first part is an edit
+    /// of that message).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    draft: Option<u64>,
+}
+
+/// A streamed answer's draft: the interaction's response while its token
+/// lives, else a message in the chat, posted once and then edited.
+struct Draft<'a> {
+    http: &'a Http,
+    dc: &'a Discord,
+    channel: u64,
+    token: Option<String>,
+    reply_to: Option<u64>,
+    mention: Option<u64>,
+    message: Option<u64>,
+}
+
+#[async_trait]
+impl kraft_core::draft::DraftSink for Draft<'_> {
+    async fn show(&mut self, text: &str) -> bool {
+        let users: Vec<u64> = self.mention.into_iter().collect();
+        let content = match self.mention {
+            Some(u) => format!("<@{u}> {text}"),
+            None => text.to_string(),
+        };
+        let mut body = format::message(&content, &[], &users, &[]);
+        let r = if let Some(t) = &self.token {
+            self.dc
+                .paced(
+                    self.http
+                        .edit_original_interaction_response(t, &body, vec![]),
+                )
+                .await
+                .map(|_| ())
+        } else if let Some(m) = self.message {
+            self.dc
+                .paced(self.http.edit_message(
+                    ChannelId::new(self.channel),
+                    MessageId::new(m),
+                    &body,
+                    vec![],
+                ))
+                .await
+                .map(|_| ())
+        } else {
+            if let Some(m) = self.reply_to {
+                body["message_reference"] =
+                    json!({"message_id": m.to_string(), "fail_if_not_exists": false});
+            }
+            self.dc
+                .paced(
+                    self.http
+                        .send_message(ChannelId::new(self.channel), vec![], &body),
+                )
+                .await
+                .map(|m| self.message = Some(m.id.get()))
+        };
+        match r {
+            Ok(()) => true,
+            Err(e) => {
+                let (kind, status, code) = kind_of(&e);
+                tracing::debug!(kind, status, code, "a draft could not be shown");
+                false
+            }
+        }
+    }
 }
 
 /// Interaction ids seen by this process: a replayed INTERACTION_CREATE
@@ -1213,15 +1285,55 @@ impl Discord {
             input,
         };
         // Admitted above: the flood limit is not counted twice.
-        let mut actions = self.assistant.handle_admitted(&inc, None).await?;
+        let streams = matches!(inc.input, kraft_core::Input::Text(ref t) if !t.starts_with('/'))
+            && self.settings.draft_every_ms > 0;
+        let mut draft = Draft {
+            http,
+            dc: self,
+            channel: chat,
+            token: meta
+                .i
+                .as_ref()
+                .filter(|t| self.now() - t.at < TOKEN_TTL_SECS)
+                .map(|t| t.token.clone()),
+            reply_to: meta.reply_to,
+            mention: meta.mention,
+            message: None,
+        };
+        let mut actions = if streams {
+            let pace = kraft_core::draft::DraftPace {
+                every: Duration::from_millis(self.settings.draft_every_ms),
+                // Room for the mention in front.
+                max_chars: format::MAX_MESSAGE - 32,
+                max_shows: 20,
+            };
+            kraft_core::draft::handle_drafted(&self.assistant, &inc, true, pace, &mut draft)
+                .await?
+                .0
+        } else {
+            self.assistant.handle_admitted(&inc, None).await?
+        };
         // /forget: the ticket threads go too; the reply says how it went.
         pump::redact(self, &mut actions).await;
         self.observer
             .handled(Platform::Discord, &actions, t0.elapsed());
+        // The answer replaces its draft (an interaction's draft is its
+        // response, which the answer edits anyway); other replies are new.
+        let first = draft.message.and_then(|m| {
+            serde_json::to_string(&Meta {
+                draft: Some(m),
+                ..meta.clone()
+            })
+            .ok()
+        });
         let meta = serde_json::to_string(&meta).ok();
-        let Some(replies) =
-            self.assistant
-                .commit(row.id, &actions, meta.as_deref(), self.lease())?
+        let Some(replies) = self.assistant.commit_replacing(
+            row.id,
+            &actions,
+            meta.as_deref(),
+            first.as_deref(),
+            self.lease(),
+        )?
         else {
             return Ok(());
         };
@@ -1578,11 +1690,7 @@ impl Discord {
             .as_deref()
             .and_then(|m| serde_json::from_str(m).ok())
             .unwrap_or_default();
-        let headings = [
-            texts::sources_heading(Lang::Sv),
-            texts::sources_heading(Lang::En),
-        ];
-        let mut text = format::to_discord(&d.text, &headings);
+        let mut text = format::to_discord(&d.text);
         let users: Vec<u64> = meta.mention.into_iter().collect();
         if let Some(u) = meta.mention {
             text = format!("<@{u}> {text}");
@@ -1620,6 +1728,31 @@ impl Discord {
                         // The response is gone or was never acknowledged
                         // in time: the channel still takes the answer.
                         token = None;
+                    }
+                }
+            }
+            if let (0, Some(m)) = (i, meta.draft) {
+                // An edit is idempotent: a retry never shows it twice.
+                match self
+                    .paced(http.edit_message(
+                        ChannelId::new(chat),
+                        MessageId::new(m),
+                        &body,
+                        vec![],
+                    ))
+                    .await
+                {
+                    Ok(_) => {
+                        self.part_sent(d, i, n);
+                        continue;
+                    }
+                    Err(e) => {
+                        let (kind, status, code) = kind_of(&e);
+                        if status != 404 {
+                            tracing::warn!(kind, status, code, "replacing a draft failed");
+                            return Err(classify(&e));
+                        }
+                        // The draft was deleted: the answer is posted anew.
                     }
                 }
             }

@@ -247,6 +247,12 @@ fn validate_core(c: &CoreSettings) -> Result<()> {
     if c.assistant.max_message_chars == 0 || c.assistant.answer_max_chars < 80 {
         bail!("assistant.max_message_chars must be positive and assistant.answer_max_chars at least 80");
     }
+    let k = c.assistant.knowledge_url.trim();
+    if !(k.is_empty() || k.starts_with("https://") || k.starts_with("http://"))
+        || k.contains(['?', '#', ' ', '"', '<', '>'])
+    {
+        bail!("assistant.knowledge_url must be an http(s) address without query or fragment, e.g. \"https://kraft.example.se\" (or empty)");
+    }
     if !(0.0..=1.0).contains(&c.assistant.off_topic_below) {
         bail!("assistant.off_topic_below must be between 0 and 1");
     }
@@ -289,6 +295,27 @@ fn validate_core(c: &CoreSettings) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_knowledge_url_must_be_a_plain_web_address() {
+        let with = |u: &str| {
+            let mut c = CoreSettings::default();
+            c.assistant.knowledge_url = u.into();
+            validate_core(&c).map_err(|e| e.to_string())
+        };
+        assert!(with("").is_ok());
+        assert!(with("https://kraft.example.se").is_ok());
+        assert!(with("http://127.0.0.1:9465/").is_ok());
+        for bad in [
+            "kraft.example.se",
+            "ftp://x.se",
+            "https://x.se/?a=1",
+            "https://x.se/\"><b>",
+        ] {
+            let e = with(bad).expect_err(bad);
+            assert!(e.contains("assistant.knowledge_url"), "{e}");
+        }
+    }
 
     #[test]
     fn the_production_example_loads_and_keeps_secrets_out() {

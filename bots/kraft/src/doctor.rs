@@ -249,6 +249,30 @@ fn dashboard(settings: &Settings) -> Option<Check> {
     })
 }
 
+/// Source links to Kraft's own pages must lead somewhere a user can read.
+fn source_links(settings: &Settings) -> Option<Check> {
+    let url = settings.core.assistant.knowledge_url.trim();
+    if url.is_empty() {
+        return None;
+    }
+    let d = &settings.dashboard;
+    let what = "source links";
+    Some(if !d.enabled || !d.public_knowledge {
+        Check::warn(
+            what,
+            format!("sources link to {url}/kb/…, but the dashboard's knowledge pages are not public: set dashboard.enabled and dashboard.public_knowledge"),
+        )
+    } else {
+        Check::ok(
+            what,
+            format!(
+                "sources link to {url}/kb/… (the dashboard on {} must be reachable there)",
+                d.listen
+            ),
+        )
+    })
+}
+
 /// Every check, in the order a deployment depends on them.
 pub async fn checks(settings: &Settings) -> Vec<Check> {
     let mut out = vec![
@@ -262,6 +286,7 @@ pub async fn checks(settings: &Settings) -> Vec<Check> {
     drop(k);
     out.extend(llm(settings).await);
     out.extend(dashboard(settings));
+    out.extend(source_links(settings));
     if let Some(t) = &settings.telegram_token.0 {
         out.extend(kraft_telegram::doctor::doctor(t, &settings.telegram).await);
     }

@@ -346,7 +346,7 @@ async fn run(cmd: Command, settings: Settings) -> Result<ExitCode> {
             let (ans, esc) = a.ask(&question).await?;
             if json {
                 let v = serde_json::json!({
-                    "answer": ans.render(),
+                    "answer": ans.render(&settings.core.assistant.knowledge_url),
                     "kind": ans.kind,
                     "language": ans.lang,
                     "confidence": ans.confidence,
@@ -358,7 +358,9 @@ async fn run(cmd: Command, settings: Settings) -> Result<ExitCode> {
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
                 let body = match ans.kind {
-                    kraft_core::AnswerKind::Answered => ans.render(),
+                    kraft_core::AnswerKind::Answered => {
+                        ans.render(&settings.core.assistant.knowledge_url)
+                    }
                     kraft_core::AnswerKind::Abstained => {
                         kraft_core::texts::abstain(ans.lang).into()
                     }

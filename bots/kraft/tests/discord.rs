@@ -235,7 +235,7 @@ fn seq() -> u64 {
 #[tokio::test(flavor = "multi_thread")]
 async fn slash_ask_is_deferred_then_answered_with_sources_buttons_and_no_privileged_intent() {
     let w = world(DcConfig::default()).await;
-    let s = w.serve(&[]);
+    let s = w.serve(&[("KRAFT_ASSISTANT__KNOWLEDGE_URL", "https://kraft.example.se")]);
     w.ready().await;
 
     // No privileged intent; the five SME commands and /reply, in sv + en.
@@ -296,10 +296,11 @@ async fn slash_ask_is_deferred_then_answered_with_sources_buttons_and_no_privile
     );
     assert!(a.content.contains("**Källor:**"), "{}", a.content);
     assert!(
-        a.content.contains(".md"),
-        "cites knowledge paths: {}",
+        a.content.contains("[1] [") && a.content.contains("](<https://kraft.example.se/kb/faq/"),
+        "the first source is a title linked to Kraft's page about it: {}",
         a.content
     );
+    assert!(!a.content.contains(".md)"), "no file paths: {}", a.content);
     assert!(a.content.chars().count() <= 2000);
     let b = ids(a);
     assert!(b.iter().any(|id| id.starts_with("fb:up:")), "{b:?}");
@@ -968,6 +969,97 @@ async fn a_long_answer_is_split_under_2000_characters_with_buttons_on_the_last_p
     );
     assert!(ids(last).iter().any(|b| b.starts_with("fb:up:")));
     assert!(parts.iter().any(|p| p.content.contains("**Källor:**")));
+    w.no_protocol_errors();
+    assert!(s.stop().success());
+}
+
+/// In LLM mode the answer grows in place, in a DM (a message the bot
+/// edits) and for /ask (the interaction's response), and ends as the final
+/// answer with linked sources and buttons; nothing is posted twice.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_streamed_answer_grows_in_place_in_a_dm_and_for_ask() {
+    let w = world(DcConfig::default()).await;
+    let answer = "Att delta i Kraftsamling AI Mälardalen är kostnadsfritt för små och medelstora \
+                  företag [1]. Projektet finansieras av EU och regionerna, så ni betalar varken för \
+                  behovsanalysen, träffarna eller studiebesöken. Det ni lägger in är er egen tid.";
+    let llm = ChatDouble::start_paced(ChatBehaviour::Ok, answer, Duration::from_millis(60)).await;
+    let url = llm.base_url();
+    let s = w.serve(&[
+        ("KRAFT_LLM__BASE_URL", &url),
+        ("KRAFT_LLM__MODEL", "double"),
+        ("KRAFT_DISCORD__DRAFT_EVERY_MS", "250"),
+        ("KRAFT_ASSISTANT__KNOWLEDGE_URL", "https://kraft.example.se"),
+    ]);
+    w.ready().await;
+    let check = |m: &Posted, via: &str| {
+        assert!(
+            m.versions.len() >= 3,
+            "{via}: {} versions: {:#?}",
+            m.versions.len(),
+            m.versions
+        );
+        let (last, drafts) = m.versions.split_last().expect("versions");
+        for d in drafts.iter().filter(|d| !d.is_empty()) {
+            let body = d
+                .strip_suffix(" …")
+                .unwrap_or_else(|| panic!("{via}: growing marker: {d}"));
+            assert!(
+                answer.starts_with(body.trim_end()),
+                "{via}: the answer so far: {d}"
+            );
+        }
+        assert!(last.starts_with("Att delta"), "{via}: {last}");
+        assert!(
+            last.contains("](<https://kraft.example.se/kb/"),
+            "{via}: a source title linked to Kraft's page: {last}"
+        );
+        assert!(!last.contains(".md)"), "{via}: no file paths: {last}");
+        assert!(ids(m).iter().any(|b| b.starts_with("fb:up:")), "{via}");
+    };
+
+    w.dc.message_create(w.dc.dm(SME, "anna", SME_DM, QUESTION));
+    assert!(
+        w.dc.wait_for(
+            |d| d
+                .messages_in(SME_DM)
+                .iter()
+                .any(|m| m.content.contains("**Källor:**")),
+            WAIT
+        )
+        .await,
+        "the final answer in the DM"
+    );
+    let i = w.slash(&ANNA, SME_DM + 1, "ask", &[("question", QUESTION)]);
+    assert!(
+        w.dc.wait_for(
+            |d| d
+                .messages_in(SME_DM + 1)
+                .iter()
+                .any(|m| m.content.contains("**Källor:**")),
+            WAIT
+        )
+        .await,
+        "the final answer to /ask"
+    );
+    w.settle().await;
+    let dm = w.dc.messages_in(SME_DM);
+    assert_eq!(
+        dm.len(),
+        1,
+        "{:#?}",
+        dm.iter().map(|m| &m.content).collect::<Vec<_>>()
+    );
+    assert_eq!(dm[0].via, Via::Channel);
+    check(&dm[0], "DM");
+    let ask = w.dc.messages_in(SME_DM + 1);
+    assert_eq!(
+        ask.len(),
+        1,
+        "{:#?}",
+        ask.iter().map(|m| &m.content).collect::<Vec<_>>()
+    );
+    assert_eq!(ask[0].via, Via::Original { interaction: i });
+    check(&ask[0], "/ask");
     w.no_protocol_errors();
     assert!(s.stop().success());
 }

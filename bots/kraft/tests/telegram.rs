@@ -60,7 +60,11 @@ async fn settle(double: &TgDouble) {
 async fn a_question_gets_a_sourced_answer_with_buttons_typing_and_commands() {
     let tmp = tempfile::tempdir().expect("tmp");
     let tg = TgDouble::start(TOKEN).await;
-    let s = serve(&tmp.path().join("data"), &tg, &[]);
+    let s = serve(
+        &tmp.path().join("data"),
+        &tg,
+        &[("KRAFT_ASSISTANT__KNOWLEDGE_URL", "https://kraft.example.se")],
+    );
 
     tg.user_says(
         1001,
@@ -69,7 +73,19 @@ async fn a_question_gets_a_sourced_answer_with_buttons_typing_and_commands() {
     let sent = wait_n(&tg, 1001, 1).await;
     let a = &sent[0];
     assert!(a.text.contains("Källor:"), "{}", a.text);
-    assert!(a.text.contains(".md"), "cites knowledge paths: {}", a.text);
+    assert!(
+        !a.text.contains("faq/"),
+        "no file paths for users: {}",
+        a.text
+    );
+    assert!(
+        a.links
+            .iter()
+            .any(|(title, url)| a.text.contains(&format!("[1] {title}"))
+                && url.starts_with("https://kraft.example.se/kb/faq/")),
+        "the first source's title links to Kraft's page about it: {:?}",
+        a.links
+    );
     assert_eq!(a.parse_mode.as_deref(), Some("HTML"));
     assert!(
         a.buttons.iter().any(|b| b.starts_with("fb:up:")),
@@ -216,6 +232,88 @@ async fn a_6000_character_answer_arrives_as_two_messages() {
     );
     assert!(parts[1].buttons.iter().any(|b| b.starts_with("fb:up:")));
     assert!(parts[1].text.contains("Källor:"));
+}
+
+/// In LLM mode the answer grows in place: one message, posted at the
+/// first words and edited as the model writes, ending as the final answer
+/// with linked sources and buttons, never a second copy.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_streamed_answer_grows_in_one_message_and_ends_with_sources_and_buttons() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let tg = TgDouble::start(TOKEN).await;
+    let answer = "Att delta i Kraftsamling AI Mälardalen är kostnadsfritt för små och medelstora \
+                  företag [1]. Projektet finansieras av EU och regionerna, så ni betalar varken för \
+                  behovsanalysen, träffarna eller studiebesöken. Det ni lägger in är er egen tid.";
+    let words = answer.split(' ').count();
+    let llm = ChatDouble::start_paced(ChatBehaviour::Ok, answer, Duration::from_millis(60)).await;
+    let url = llm.base_url();
+    let _s = serve(
+        &tmp.path().join("data"),
+        &tg,
+        &[
+            ("KRAFT_LLM__BASE_URL", &url),
+            ("KRAFT_LLM__MODEL", "double"),
+            ("KRAFT_TELEGRAM__DRAFT_EVERY_MS", "250"),
+            ("KRAFT_ASSISTANT__KNOWLEDGE_URL", "https://kraft.example.se"),
+        ],
+    );
+    tg.user_says(2101, "Vad kostar det att delta i projektet?");
+    let done = tg
+        .wait_for(WAIT, "the final answer", |s| {
+            s.iter()
+                .any(|m| m.chat == 2101 && m.text.contains("Källor:"))
+        })
+        .await;
+    settle(&tg).await;
+    let msgs = tg.sent_to(2101);
+    assert!(!done.is_empty());
+    assert_eq!(
+        msgs.len(),
+        1,
+        "one message, edited: {:#?}",
+        msgs.iter().map(|m| &m.text).collect::<Vec<_>>()
+    );
+    let m = &msgs[0];
+    // The model takes about words × 60 ms; at 250 ms a show, several drafts.
+    assert!(
+        m.versions.len() >= 3,
+        "{words} words streamed, {} versions: {:#?}",
+        m.versions.len(),
+        m.versions
+    );
+    let (last, drafts) = m.versions.split_last().expect("versions");
+    let mut prev = 0;
+    for d in drafts {
+        let body = d
+            .strip_suffix(" …")
+            .expect("a draft ends with the growing marker");
+        assert!(
+            answer.starts_with(body.trim_end()),
+            "a draft is the answer so far: {d}"
+        );
+        assert!(body.len() >= prev, "drafts only grow");
+        prev = body.len();
+    }
+    assert!(last.starts_with("Att delta"), "{last}");
+    assert!(last.contains("Källor:"), "{last}");
+    assert!(!last.contains(".md)"), "no file paths for users: {last}");
+    assert!(
+        m.buttons.iter().any(|b| b.starts_with("fb:up:")),
+        "{:?}",
+        m.buttons
+    );
+    assert!(
+        m.links
+            .iter()
+            .any(|(_, u)| u.starts_with("https://kraft.example.se/kb/") && u.ends_with("?lang=sv")),
+        "the source title links to Kraft's page: {:?}",
+        m.links
+    );
+    assert!(
+        m.links.iter().all(|(t, _)| last.contains(t.as_str())),
+        "{:?}",
+        m.links
+    );
 }
 
 /// The adviser side in a forum group: 👎 then /human opens a topic; the
@@ -768,7 +866,8 @@ async fn an_edited_document_reaches_the_next_answer_without_a_restart() {
         tg.user_says(13_001, q);
         n += 1;
         let got = wait_n(&tg, 13_001, n).await.pop().expect("answer");
-        if got.text.contains("faq/laddstolpar.md") {
+        // The new page's title among the sources.
+        if got.text.contains("Finns det laddstolpar vid träffarna?") {
             assert!(got.text.contains("gratis"), "{}", got.text);
             break;
         }
@@ -851,7 +950,7 @@ async fn a_needs_analysis_over_telegram_with_buttons_and_the_profile_on_the_tick
         "Tillverkning",
         "Sörmland (Nyköping)",
         "AI-möjligheter",
-        "usecases/visuell-kvalitetskontroll.md",
+        "Visuell kvalitetskontroll med kamera och AI",
         "Ett första steg",
     ] {
         assert!(

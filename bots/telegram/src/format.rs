@@ -9,6 +9,8 @@
 /// part is safe.
 pub const MAX_MESSAGE: usize = 4096;
 
+use kraft_core::sources::SourceLine;
+
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + s.len() / 8);
     for c in s.chars() {
@@ -22,24 +24,39 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-/// Escapes the text and makes the sources heading bold, so the list of
-/// sources stands apart from the answer.
-pub fn to_html(s: &str, headings: &[&str]) -> String {
+/// Escapes the text, makes the sources heading bold and each source's
+/// title a link to its page, so the list reads as titles, not addresses.
+pub fn to_html(s: &str) -> String {
+    let headings = kraft_core::sources::headings();
+    let mut in_sources = false;
     s.split('\n')
         .map(|line| {
-            let e = escape(line);
-            if headings.iter().any(|h| line.trim() == *h) {
-                format!("<b>{e}</b>")
-            } else {
-                e
+            if headings.contains(&line.trim()) {
+                in_sources = true;
+                return format!("<b>{}</b>", escape(line));
             }
+            if in_sources {
+                if let Some(l) = SourceLine::parse(line) {
+                    return format!(
+                        "[{}] <a href=\"{}\">{}</a>{}",
+                        l.n,
+                        escape(l.url),
+                        escape(l.title),
+                        escape(l.tail)
+                    );
+                }
+            }
+            escape(line)
         })
         .collect::<Vec<_>>()
         .join("\n")
 }
 
+/// What a part costs against the limit. Telegram counts the text after
+/// entity parsing, so a link's address is free; counting the markup too
+/// only makes parts a little shorter than they could be.
 fn cost(s: &str) -> usize {
-    escape(s).encode_utf16().count() + 7 // room for <b></b> on a heading
+    to_html(s).encode_utf16().count()
 }
 
 /// Splits `text` into parts whose escaped length is at most `max` (see
@@ -55,12 +72,17 @@ mod tests {
     #[test]
     fn hostile_titles_are_escaped_for_html() {
         let t = "[1] Stöd_för *AI* [beta] (v2) <script> & co – https://x.se/a_b";
-        let h = to_html(t, &[]);
+        let h = to_html(t);
         assert_eq!(
             h,
             "[1] Stöd_för *AI* [beta] (v2) &lt;script&gt; &amp; co – https://x.se/a_b"
         );
-        assert_eq!(to_html("Källor:\nx", &["Källor:"]), "<b>Källor:</b>\nx");
+        assert_eq!(to_html("Källor:\nx"), "<b>Källor:</b>\nx");
+        // Under the heading, the same line is a linked title.
+        assert_eq!(
+            to_html(&format!("Svar.\n\nKällor:\n{t}\n[2] Utan länk")),
+            "Svar.\n\n<b>Källor:</b>\n[1] <a href=\"https://x.se/a_b\">Stöd_för *AI* [beta] (v2) &lt;script&gt; &amp; co</a>\n[2] Utan länk"
+        );
     }
 
     #[test]

@@ -38,8 +38,8 @@ use serde::{Deserialize, Serialize};
 use teloxide::adaptors::throttle::{Limits, Settings as ThrottleSettings};
 use teloxide::adaptors::Throttle;
 use teloxide::payloads::{
-    AnswerCallbackQuerySetters, EditMessageReplyMarkupSetters, GetUpdatesSetters,
-    SendMessageSetters, SetMyCommandsSetters, SetWebhookSetters,
+    AnswerCallbackQuerySetters, EditMessageReplyMarkupSetters, EditMessageTextSetters,
+    GetUpdatesSetters, SendMessageSetters, SetMyCommandsSetters, SetWebhookSetters,
 };
 use teloxide::prelude::Requester;
 use teloxide::types::{
@@ -195,6 +195,9 @@ pub struct TelegramSettings {
     pub delivery_lease_secs: u64,
     /// Transient failures before a message is given up as a dead letter.
     pub max_delivery_attempts: i64,
+    /// In LLM mode the answer grows in place: one message, edited at most
+    /// this often (ms). 0: the answer arrives whole.
+    pub draft_every_ms: u64,
     pub limits: LimitSettings,
 }
 
@@ -211,6 +214,7 @@ impl Default for TelegramSettings {
             max_concurrent_chats: 64,
             delivery_lease_secs: 600,
             max_delivery_attempts: 30,
+            draft_every_ms: 1500,
             limits: LimitSettings::default(),
         }
     }
@@ -368,6 +372,18 @@ fn classify_failure(e: &RequestError) -> SendFailure {
 }
 
 /// A ticket's note: the message with its claim button.
+/// Links in answers are sources the user chose to read about; a preview
+/// card of the first one would bury the answer.
+fn no_preview() -> LinkPreviewOptions {
+    LinkPreviewOptions {
+        is_disabled: true,
+        url: None,
+        prefer_small_media: false,
+        prefer_large_media: false,
+        show_above_text: false,
+    }
+}
+
 fn carries_ticket_buttons(buttons: &[kraft_core::Button]) -> bool {
     buttons.iter().any(|b| b.id.starts_with("claim:"))
 }
@@ -406,6 +422,49 @@ fn keyboard(buttons: &[kraft_core::Button]) -> InlineKeyboardMarkup {
 struct Meta {
     #[serde(skip_serializing_if = "Option::is_none")]
     reply_to: Option<i32>,
+    /// The streamed draft this reply replaces (its first part is an edit
+    /// of that message).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    draft: Option<i32>,
+}
+
+/// A streamed answer's draft in a Telegram chat: plain text (a half-written
+/// answer may hold half an entity), posted once, then edited.
+struct Draft<'a> {
+    tg: &'a Telegram,
+    chat: ChatId,
+    reply_to: Option<i32>,
+    message: Option<MessageId>,
+}
+
+#[async_trait::async_trait]
+impl kraft_core::draft::DraftSink for Draft<'_> {
+    async fn show(&mut self, text: &str) -> bool {
+        let r = match self.message {
+            None => {
+                let mut req = self.tg.bot.send_message(self.chat, text);
+                if let Some(r) = self.reply_to {
+                    req = req.reply_parameters(
+                        ReplyParameters::new(MessageId(r)).allow_sending_without_reply(),
+                    );
+                }
+                req.await.map(|m| self.message = Some(m.id))
+            }
+            Some(m) => self
+                .tg
+                .bot
+                .edit_message_text(self.chat, m, text)
+                .await
+                .map(|_| ()),
+        };
+        match r {
+            Ok(()) | Err(RequestError::Api(ApiError::MessageNotModified)) => true,
+            Err(e) => {
+                tracing::debug!(kind = error_kind(&e), "a draft could not be shown");
+                false
+            }
+        }
+    }
 }
 
 impl Telegram {
@@ -970,7 +1029,32 @@ impl Telegram {
                 let typing = matches!(input, kraft_core::Input::Text(_));
                 let t0 = Instant::now();
                 let inc = Incoming { user, input };
-                let handle = self.assistant.handle(&inc);
+                let mut draft = Draft {
+                    tg: self,
+                    chat,
+                    reply_to: reply_to.map(|m| m.0),
+                    message: None,
+                };
+                let handle = async {
+                    if typing && self.settings.draft_every_ms > 0 {
+                        let pace = kraft_core::draft::DraftPace {
+                            every: Duration::from_millis(self.settings.draft_every_ms),
+                            max_chars: format::MAX_MESSAGE,
+                            max_shows: 20,
+                        };
+                        kraft_core::draft::handle_drafted(
+                            &self.assistant,
+                            &inc,
+                            false,
+                            pace,
+                            &mut draft,
+                        )
+                        .await
+                        .map(|(a, _)| a)
+                    } else {
+                        self.assistant.handle(&inc).await
+                    }
+                };
                 // "typing…" goes out alongside the work (and is renewed every
                 // 4 s, Telegram shows it for 5); the answer follows it.
                 let refresh = async {
@@ -1000,12 +1084,25 @@ impl Telegram {
                 let meta = reply_to.map(|m| {
                     serde_json::to_string(&Meta {
                         reply_to: Some(m.0),
+                        draft: None,
                     })
                     .unwrap_or_default()
                 });
-                let Some(replies) =
-                    self.assistant
-                        .commit(row.id, &actions, meta.as_deref(), self.lease())?
+                // The answer replaces its draft; any other reply is new.
+                let first = draft.message.map(|d| {
+                    serde_json::to_string(&Meta {
+                        reply_to: reply_to.map(|m| m.0),
+                        draft: Some(d.0),
+                    })
+                    .unwrap_or_default()
+                });
+                let Some(replies) = self.assistant.commit_replacing(
+                    row.id,
+                    &actions,
+                    meta.as_deref(),
+                    first.as_deref(),
+                    self.lease(),
+                )?
                 else {
                     return Ok(());
                 };
@@ -1191,6 +1288,56 @@ impl Telegram {
         Ok(())
     }
 
+    /// Replaces a streamed draft with the final text of the answer's first
+    /// part. `Ok(false)`: the draft is gone (deleted, too old to edit), so
+    /// the part is sent as a new message. An edit is idempotent, so a
+    /// retry after a crash never shows the answer twice.
+    async fn replace_draft(
+        &self,
+        chat: ChatId,
+        draft: i32,
+        text: &str,
+        buttons: &[kraft_core::Button],
+    ) -> Result<bool, RequestError> {
+        let mut html = true;
+        loop {
+            let body = if html {
+                format::to_html(text)
+            } else {
+                text.to_string()
+            };
+            let mut req = self
+                .bot
+                .edit_message_text(chat, MessageId(draft), body)
+                .link_preview_options(no_preview());
+            if html {
+                req = req.parse_mode(ParseMode::Html);
+            }
+            if !buttons.is_empty() {
+                req = req.reply_markup(keyboard(buttons));
+            }
+            match req.await {
+                Ok(_) | Err(RequestError::Api(ApiError::MessageNotModified)) => {
+                    self.contact(true);
+                    return Ok(true);
+                }
+                Err(RequestError::Api(ApiError::CantParseEntities(_))) if html => {
+                    self.observer.error(Platform::Telegram, "bad_formatting");
+                    html = false;
+                }
+                Err(RequestError::Api(
+                    ApiError::MessageToEditNotFound | ApiError::MessageCantBeEdited,
+                )) => return Ok(false),
+                Err(e) => {
+                    if matches!(e, RequestError::Network(_) | RequestError::Io(_)) {
+                        self.contact(false);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+    }
+
     async fn send_part(
         &self,
         chat: ChatId,
@@ -1199,27 +1346,17 @@ impl Telegram {
         thread: Option<i32>,
         buttons: &[kraft_core::Button],
     ) -> Result<MessageId, RequestError> {
-        let headings = [
-            texts::sources_heading(Lang::Sv),
-            texts::sources_heading(Lang::En),
-        ];
         let mut html = true;
         loop {
             let body = if html {
-                format::to_html(text, &headings)
+                format::to_html(text)
             } else {
                 text.to_string()
             };
-            let mut req =
-                self.bot
-                    .send_message(chat, body)
-                    .link_preview_options(LinkPreviewOptions {
-                        is_disabled: true,
-                        url: None,
-                        prefer_small_media: false,
-                        prefer_large_media: false,
-                        show_above_text: false,
-                    });
+            let mut req = self
+                .bot
+                .send_message(chat, body)
+                .link_preview_options(no_preview());
             if html {
                 req = req.parse_mode(ParseMode::Html);
             }
@@ -1270,9 +1407,18 @@ impl Telegram {
             let last = i + 1 == n;
             let reply_to = if i == 0 { meta.reply_to } else { None };
             let buttons: &[kraft_core::Button] = if last { &d.buttons } else { &[] };
-            self.send_part(chat, part, reply_to, None, buttons)
-                .await
-                .map_err(|e| classify_failure(&e))?;
+            let replaced = match meta.draft {
+                Some(draft) if i == 0 => self
+                    .replace_draft(chat, draft, part, buttons)
+                    .await
+                    .map_err(|e| classify_failure(&e))?,
+                _ => false,
+            };
+            if !replaced {
+                self.send_part(chat, part, reply_to, None, buttons)
+                    .await
+                    .map_err(|e| classify_failure(&e))?;
+            }
             if n > 1 && !last {
                 if let Err(e) = self.assistant.store().set_parts_sent(d.id, i as i64 + 1) {
                     tracing::error!(error = %e, "cannot record a sent part");

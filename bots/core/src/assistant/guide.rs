@@ -174,7 +174,7 @@ impl Suggestion {
         }
     }
 
-    fn line(&self, lang: Lang, n: usize) -> String {
+    fn line(&self, lang: Lang, n: usize, knowledge_url: &str) -> String {
         let mut s = format!("{n}. {}", self.title);
         if let Some((d, t, p)) = &self.event {
             s.push_str(&format!(" – 📅 {d}"));
@@ -195,11 +195,22 @@ impl Suggestion {
         if self.language != lang {
             s.push_str(pick(lang, " (på engelska)", " (in Swedish)"));
         }
-        match &self.url {
-            Some(u) => s.push_str(&format!("\n   {u} ({})", self.path)),
-            None => s.push_str(&format!("\n   ({})", self.path)),
+        if let Some(u) = self.link(lang, knowledge_url) {
+            s.push_str(&format!("\n   {u}"));
         }
         s
+    }
+
+    /// Where the suggestion's line links: Kraft's page about it when the
+    /// knowledge pages are public, else its registration or source page.
+    fn link(&self, lang: Lang, knowledge_url: &str) -> Option<String> {
+        let src = crate::model::SourceRef {
+            title: self.title.clone(),
+            path: self.path.clone(),
+            url: self.url.clone(),
+            example: self.example,
+        };
+        crate::sources::link(&src, knowledge_url, lang)
     }
 }
 
@@ -546,7 +557,7 @@ impl Assistant {
             ));
             for (c, _) in &cases {
                 n += 1;
-                s.push_str(&c.line(lang, n));
+                s.push_str(&c.line(lang, n, &self.settings.assistant.knowledge_url));
                 s.push('\n');
             }
             if let Some((top, Some(fs))) = cases.first() {
@@ -572,7 +583,7 @@ impl Assistant {
             ));
             for sug in rest {
                 n += 1;
-                s.push_str(&sug.line(lang, n));
+                s.push_str(&sug.line(lang, n, &self.settings.assistant.knowledge_url));
                 s.push('\n');
             }
         }
@@ -997,7 +1008,7 @@ impl Assistant {
         let mut n = 0;
         for a in m.actors.iter().take(4) {
             n += 1;
-            s.push_str(&a.line(lang, n));
+            s.push_str(&a.line(lang, n, &self.settings.assistant.knowledge_url));
             s.push('\n');
         }
         if !m.activities.is_empty() {
@@ -1008,17 +1019,20 @@ impl Assistant {
             ));
             for a in m.activities.iter().take(3) {
                 n += 1;
-                s.push_str(&a.line(lang, n));
+                s.push_str(&a.line(lang, n, &self.settings.assistant.knowledge_url));
                 s.push('\n');
             }
         }
         if let Some((c, _)) = cases.first() {
             s.push_str(&format!(
-                "\n{} {} ({})\n",
+                "\n{} {}",
                 pick(lang, "Läs mer om mönstret:", "Read more about the pattern:"),
                 c.title,
-                c.path
             ));
+            if let Some(u) = c.link(lang, &self.settings.assistant.knowledge_url) {
+                s.push_str(&format!(" – {u}"));
+            }
+            s.push('\n');
         }
         if region.is_none() {
             s.push_str(pick(
