@@ -4,6 +4,7 @@
 //! under a new name is still the same, and a long display name (Telegram
 //! allows 64 characters for first and last name each) can act; it is
 //! shortened for showing.
+use kraft_core::buttons::TicketOp;
 use kraft_core::{Adviser, Platform, UserRef};
 use kraft_tests::bot::{default_core_settings, TestBot};
 
@@ -37,11 +38,13 @@ async fn two_advisers_with_the_same_name_do_not_share_a_claim() {
     let desk = bot.assistant.desk();
     let anna = Adviser::on(Platform::Telegram, 501, "Anna");
     let other_anna = Adviser::on(Platform::Telegram, 502, "Anna");
-    let note = desk.act("claim", id, anna.clone()).expect("claimed");
+    let note = desk
+        .act(TicketOp::Claim, id, anna.clone())
+        .expect("claimed");
     assert!(note.contains("tas av Anna"), "{note}");
     // The other Anna is told it is taken, and nothing changes.
     let refused = desk
-        .act("claim", id, other_anna.clone())
+        .act(TicketOp::Claim, id, other_anna.clone())
         .expect_err("taken by someone else");
     assert!(refused.contains("har redan tagits av Anna"), "{refused}");
     let t = bot.assistant.store().ticket(id).expect("db").expect("t");
@@ -53,7 +56,7 @@ async fn two_advisers_with_the_same_name_do_not_share_a_claim() {
     // The first Anna, renamed, is still herself: her claim is refused now
     // (the ticket is the other Anna's), not a no-op.
     let renamed = Adviser::on(Platform::Telegram, 501, "Anna Svensson");
-    assert!(desk.act("claim", id, renamed).is_err());
+    assert!(desk.act(TicketOp::Claim, id, renamed).is_err());
     // The same account under a new name claiming its own ticket: a no-op.
     let same = Adviser::on(Platform::Telegram, 502, "Anna B.");
     desk.claim(id, same, false).expect("own ticket");
@@ -70,7 +73,7 @@ async fn a_long_display_name_can_act_and_is_shortened_for_showing() {
     );
     assert!(long.chars().count() > 100);
     let adviser = Adviser::on(Platform::Telegram, 601, &long);
-    desk.act("claim", id, adviser.clone())
+    desk.act(TicketOp::Claim, id, adviser.clone())
         .expect("a long name can claim");
     let r = desk
         .reply(id, adviser, "Hej! Jag hjälper dig.", Some("m1"))

@@ -4,6 +4,7 @@
 //! and English. Pure: no store, no retrieval. `assistant::guide` persists
 //! the state and adds the knowledge-base suggestions.
 
+use crate::buttons::{AnalysisButton, ButtonId};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Button, Lang};
@@ -564,7 +565,15 @@ pub fn read(f: Field, text: &str, lang: Lang) -> Reply {
     }
 }
 
-/// The answer a button press stands for ("an:opt:<code>").
+/// Every option code of every question (for the button-id limits).
+pub fn option_codes() -> Vec<&'static str> {
+    STEPS
+        .iter()
+        .flat_map(|f| options(*f).iter().map(|(c, _, _)| *c))
+        .collect()
+}
+
+/// The answer a button press stands for ([`AnalysisButton::Option`]).
 pub fn read_option(f: Field, code: &str, lang: Lang) -> Option<Reply> {
     options(f)
         .iter()
@@ -587,16 +596,17 @@ pub fn prompt(step: usize, lang: Lang) -> (String, Vec<Button>) {
         STEPS.len(),
         question(f, lang)
     );
+    let id = |a: AnalysisButton| ButtonId::Analysis(a);
     let mut b: Vec<Button> = options(f)
         .iter()
-        .map(|(c, sv, en)| Button::new(format!("an:opt:{c}"), pick(lang, sv, en)))
+        .map(|(c, sv, en)| id(AnalysisButton::Option(c.to_string())).button(pick(lang, sv, en)))
         .collect();
     if step > 0 {
-        b.push(Button::new("an:back", pick(lang, "◀ Tillbaka", "◀ Back")));
+        b.push(id(AnalysisButton::Back).button(pick(lang, "◀ Tillbaka", "◀ Back")));
     }
-    b.push(Button::new("an:skip", pick(lang, "Hoppa över", "Skip")));
-    b.push(Button::new("an:pause", pick(lang, "Pausa", "Pause")));
-    b.push(Button::new("an:quit", pick(lang, "Avbryt", "Quit")));
+    b.push(id(AnalysisButton::Skip).button(pick(lang, "Hoppa över", "Skip")));
+    b.push(id(AnalysisButton::Pause).button(pick(lang, "Pausa", "Pause")));
+    b.push(id(AnalysisButton::Quit).button(pick(lang, "Avbryt", "Quit")));
     (text, b)
 }
 

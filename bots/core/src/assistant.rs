@@ -25,6 +25,7 @@ use kraft_ingest::Knowledge;
 
 mod guide;
 
+use crate::buttons::ButtonId;
 use crate::desk::Desk;
 use crate::extract;
 use crate::flood::{Flood, Verdict};
@@ -33,9 +34,10 @@ use crate::llm::{Llm, Passage};
 use crate::model::{
     Action, Button, ChatRef, Clock, Incoming, Input, Lang, Platform, Privately, SourceRef, UserRef,
 };
+use crate::route::{route, Route, Situation, YesNo};
 use crate::store::{
-    Delivery, MessageRow, NewDelivery, NewMessage, Opened, Role, Store, Target, TicketRow,
-    TicketStatus, UserRow,
+    Delivery, Dialogue, MessageRow, NewDelivery, NewMessage, Opened, Role, Store, Target,
+    TicketRow, TicketStatus, UserRow,
 };
 use crate::texts;
 use crate::{CoreError, CoreSettings};
@@ -147,8 +149,16 @@ fn source_of(c: &ChunkPayload) -> SourceRef {
 
 fn feedback_buttons(msg_id: i64) -> Vec<Button> {
     vec![
-        Button::new(format!("fb:up:{msg_id}"), texts::btn_up()),
-        Button::new(format!("fb:down:{msg_id}"), texts::btn_down()),
+        ButtonId::Feedback {
+            up: true,
+            message: msg_id,
+        }
+        .button(texts::btn_up()),
+        ButtonId::Feedback {
+            up: false,
+            message: msg_id,
+        }
+        .button(texts::btn_down()),
     ]
 }
 
@@ -367,17 +377,6 @@ impl Assistant {
         }
         user.lang = lang;
 
-        if user.forget_pending {
-            user.forget_pending = false;
-            if intent::is_yes(&text) {
-                return self.forget(&user);
-            }
-            self.store.save_dialogue(&user)?;
-            if intent::is_no(&text) {
-                return Ok(vec![reply(&chat, texts::forget_kept(lang), vec![])]);
-            }
-        }
-
         let mut kind = intent::classify(&text);
         let mut text = text;
         // "/ask <question>" (Discord's slash command) is the question
@@ -391,62 +390,61 @@ impl Assistant {
                 text = rest;
             }
         }
-        // "/start <token>": a group member followed the link to continue
-        // an adviser conversation in this private chat (also while an
-        // adviser owns it: the link is not a message for the adviser).
-        if kind == Intent::Command(Command::Start) && user.privately == Privately::Here {
-            if let Some(token) = text.split_whitespace().nth(1) {
+        let open = self.store.open_ticket_of(user.id)?;
+        let active = open
+            .as_ref()
+            .filter(|t| t.status == TicketStatus::Active)
+            .cloned();
+        let analysis = self.active_analysis(&user)?;
+        let situation = Situation {
+            confirming_forget: user.dialogue.confirming_forget(),
+            with_adviser: active.is_some(),
+            in_analysis: analysis.is_some(),
+            private_chat: user.privately == Privately::Here,
+        };
+        let yes_no = if intent::is_yes(&text) {
+            YesNo::Yes
+        } else if intent::is_no(&text) {
+            YesNo::No
+        } else {
+            YesNo::Neither
+        };
+        let token = text.split_whitespace().nth(1).map(str::to_string);
+        // Any message answers "delete everything?"; only a yes deletes.
+        if user.dialogue.confirming_forget() {
+            user.dialogue = Dialogue::default();
+            self.store.save_dialogue(&user)?;
+        }
+        // (The route only relays with an active ticket and only answers an
+        // analysis under way; were that ever not so, the message would be
+        // handled by its meaning.)
+        let kind = match route(situation, &kind, yes_no, token.is_some()) {
+            Route::Forget => return self.forget(&user),
+            Route::KeepData => {
                 self.store.save_dialogue(&user)?;
-                let said = self.desk.move_to_private(token, &user)?;
+                return Ok(vec![reply(&chat, texts::forget_kept(lang), vec![])]);
+            }
+            Route::MoveToPrivate => {
+                self.store.save_dialogue(&user)?;
+                let said = self
+                    .desk
+                    .move_to_private(token.as_deref().unwrap_or_default(), &user)?;
                 return Ok(vec![reply(&chat, &said, vec![])]);
             }
-        }
-        let open = self.store.open_ticket_of(user.id)?;
-
-        // An adviser owns the conversation: relay, acknowledge, nothing else.
-        if let Some(t) = open.as_ref().filter(|t| t.status == TicketStatus::Active) {
-            if kind == Intent::Command(Command::Forget) {
-                return self.ask_forget(&mut user);
-            }
-            self.store.save_dialogue(&user)?;
-            self.store.add_message(
-                user.id,
-                Role::User,
-                &NewMessage {
-                    text: &text,
-                    lang: Some(lang),
-                    ticket_id: Some(t.id),
-                    ..Default::default()
-                },
-                now,
-            )?;
-            let ack = match &user.privately {
-                Privately::Here => texts::relayed(lang).to_string(),
-                p => texts::relayed_elsewhere(lang, self.desk.private_link(t, p).as_deref()),
-            };
-            let mut actions = vec![Action::Ack {
-                chat: chat.clone(),
-                text: ack,
-            }];
-            if let Some(d) = self
-                .desk
-                .relay_to_adviser(t, &user, &text, Some(self.lease()))?
-            {
-                actions.push(delivery_action(d));
-            }
-            return Ok(actions);
-        }
-
-        if matches!(kind, Intent::Analysis | Intent::Command(Command::Analysis)) {
-            return self.analysis_command(&mut user).await;
-        }
-        if let Some((row, profile)) = self.active_analysis(&user)? {
-            // Commands, a request for a person and abuse keep their meaning;
-            // anything else answers the current question.
-            if !matches!(kind, Intent::Command(_) | Intent::Human | Intent::Abuse) {
-                return self.analysis_turn(&mut user, row, profile, &text).await;
-            }
-        }
+            Route::AskForget => return self.ask_forget(&mut user),
+            Route::RelayToAdviser => match active {
+                Some(t) => return self.relay(&user, &t, &text, lang, now),
+                None => kind,
+            },
+            Route::Analysis => return self.analysis_command(&mut user).await,
+            Route::AnalysisAnswer => match analysis {
+                Some((row, profile)) => {
+                    return self.analysis_turn(&mut user, row, profile, &text).await
+                }
+                None => kind,
+            },
+            Route::Intent(kind) => kind,
+        };
 
         match kind {
             Intent::Analysis | Intent::Command(Command::Analysis) => {
@@ -552,6 +550,45 @@ impl Assistant {
         }
     }
 
+    /// A message while an adviser owns the conversation: stored with the
+    /// ticket, relayed to the adviser, and acknowledged (nothing else).
+    fn relay(
+        &self,
+        user: &UserRow,
+        t: &crate::store::TicketRow,
+        text: &str,
+        lang: Lang,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Action>, CoreError> {
+        self.store.save_dialogue(user)?;
+        self.store.add_message(
+            user.id,
+            Role::User,
+            &NewMessage {
+                text,
+                lang: Some(lang),
+                ticket_id: Some(t.id),
+                ..Default::default()
+            },
+            now,
+        )?;
+        let ack = match &user.privately {
+            Privately::Here => texts::relayed(lang).to_string(),
+            p => texts::relayed_elsewhere(lang, self.desk.private_link(t, p).as_deref()),
+        };
+        let mut actions = vec![Action::Ack {
+            chat: user.chat(),
+            text: ack,
+        }];
+        if let Some(d) = self
+            .desk
+            .relay_to_adviser(t, user, text, Some(self.lease()))?
+        {
+            actions.push(delivery_action(d));
+        }
+        Ok(actions)
+    }
+
     /// The language to answer `text` in: a clear message's own; for one
     /// too short to tell, a word that gives it away ("hello"), else the
     /// language chosen with /lang, else the user's so far (for a new user,
@@ -568,18 +605,15 @@ impl Assistant {
     /// A tap on "how satisfied are you?" after a resolved ticket: one
     /// statistic per ticket (a second tap changes nothing), only for the
     /// ticket's own user.
-    fn satisfaction(&self, user: &UserRow, rest: &str) -> Result<Vec<Action>, CoreError> {
+    fn satisfaction(
+        &self,
+        user: &UserRow,
+        score: crate::buttons::Score,
+        ticket: i64,
+    ) -> Result<Vec<Action>, CoreError> {
         let chat = user.chat();
         let stale = || Ok(vec![reply(&chat, texts::stale_button(user.lang), vec![])]);
-        let Some((score, ticket)) = rest.split_once(':') else {
-            return stale();
-        };
-        let (Some(score), Ok(ticket)) = (
-            ["good", "ok", "bad"].into_iter().find(|s| *s == score),
-            ticket.parse::<i64>(),
-        ) else {
-            return stale();
-        };
+        let score = score.as_str();
         let Some(t) = self.store.ticket(ticket)? else {
             return stale();
         };
@@ -691,20 +725,21 @@ impl Assistant {
             }
         }
         let mut reason: Option<String> = None;
+        let mut low_streak = user.dialogue.low_streak();
         match answer.kind {
-            AnswerKind::Answered => user.low_streak = 0,
+            AnswerKind::Answered => low_streak = 0,
             AnswerKind::Abstained => {
-                user.low_streak += 1;
-                if user.low_streak >= self.settings.escalation.low_confidence_in_a_row.max(1) {
+                low_streak += 1;
+                if low_streak >= self.settings.escalation.low_confidence_in_a_row.max(1) {
                     reason = Some("low_confidence".into());
                 }
             }
             AnswerKind::OffTopic => {}
         }
-        if user.downvoted {
-            user.downvoted = false;
+        if matches!(user.dialogue, Dialogue::AfterDownvote { .. }) {
             reason.get_or_insert_with(|| "downvote".into());
         }
+        user.dialogue = Dialogue::Idle { low_streak };
         if let Some(t) = intent::topic(text, &self.settings.escalation.topics) {
             reason = Some(format!("topic:{t}"));
         }
@@ -738,11 +773,11 @@ impl Assistant {
             AnswerKind::Answered => {
                 let mut b = feedback_buttons(bot_id);
                 if open.is_none() {
-                    b.push(Button::new("human", texts::btn_human(lang)));
+                    b.push(ButtonId::Human.button(texts::btn_human(lang)));
                 }
                 b
             }
-            AnswerKind::Abstained => vec![Button::new("human", texts::btn_human(lang))],
+            AnswerKind::Abstained => vec![ButtonId::Human.button(texts::btn_human(lang))],
             AnswerKind::OffTopic => vec![],
         };
 
@@ -804,8 +839,7 @@ impl Assistant {
     ) -> Result<Vec<Action>, CoreError> {
         let lang = user.lang;
         let chat = user.chat();
-        user.low_streak = 0;
-        user.downvoted = false;
+        user.dialogue = Dialogue::default();
         self.store.save_dialogue(user)?;
         let history = self.store.recent_messages(user.id, 20)?;
         let extra = [extra, self.profile_for_advisers(user)]
@@ -858,7 +892,7 @@ impl Assistant {
                 actions.push(Action::Reply {
                     chat,
                     text: format!("{head}{opened}{later}"),
-                    buttons: vec![Button::new("ticket:cancel", texts::btn_cancel_ticket(lang))],
+                    buttons: vec![ButtonId::CancelTicket.button(texts::btn_cancel_ticket(lang))],
                     replaces_draft: false,
                 });
                 actions.push(Action::TicketOpened {
@@ -900,7 +934,7 @@ impl Assistant {
     }
 
     fn ask_forget(&self, user: &mut UserRow) -> Result<Vec<Action>, CoreError> {
-        user.forget_pending = true;
+        user.dialogue = Dialogue::ConfirmForget;
         self.store.save_dialogue(user)?;
         let lang = user.lang;
         Ok(vec![reply(
@@ -911,8 +945,8 @@ impl Assistant {
                 texts::forget_pending_hint(lang)
             ),
             vec![
-                Button::new("forget:yes", texts::btn_forget_yes(lang)),
-                Button::new("forget:no", texts::btn_forget_no(lang)),
+                ButtonId::Forget { yes: true }.button(texts::btn_forget_yes(lang)),
+                ButtonId::Forget { yes: false }.button(texts::btn_forget_no(lang)),
             ],
         )])
     }
@@ -946,65 +980,19 @@ impl Assistant {
         let lang = user.lang;
         let now = self.clock.now();
         let stale = || Ok(vec![reply(&chat, texts::stale_button(lang), vec![])]);
-        if let Some(rest) = id.strip_prefix("fb:") {
-            let (vote, msg) = match rest.split_once(':') {
-                Some(("up", m)) => (1i8, m),
-                Some(("down", m)) => (-1i8, m),
-                _ => return stale(),
-            };
-            let Ok(msg_id) = msg.parse::<i64>() else {
-                return stale();
-            };
-            let Some(answer) = self
-                .store
-                .message(msg_id)?
-                .filter(|m| m.user_id == user.id && m.role == Role::Bot)
-            else {
-                return stale();
-            };
-            self.store.set_feedback(user.id, msg_id, vote, now)?;
-            let dir = if vote < 0 { "down" } else { "up" };
-            self.store.stat(user, now, "feedback", Some(dir), None)?;
-            // Which documents the rated answer cited, kept as statistics
-            // (the message itself goes with retention): the dashboard's
-            // 👎 per document.
-            for path in &answer.sources {
-                self.store.stat(
-                    user,
-                    now,
-                    "feedback_doc",
-                    Some(&format!("{dir}:{path}")),
-                    None,
-                )?;
-            }
-            if vote < 0 {
-                user.downvoted = true;
-                self.store.save_dialogue(user)?;
-                return Ok(vec![reply(
-                    &chat,
-                    texts::thanks_down(lang),
-                    vec![Button::new("human", texts::btn_human(lang))],
-                )]);
-            }
-            return Ok(vec![reply(&chat, texts::thanks_up(lang), vec![])]);
-        }
-        if id.starts_with("an:") {
-            return self.analysis_button(user, id).await;
-        }
-        match id {
-            "lang:sv" => return self.choose_lang(user, Lang::Sv),
-            "lang:en" => return self.choose_lang(user, Lang::En),
-            _ => {}
-        }
-        if let Some(rest) = id.strip_prefix("sat:") {
-            return self.satisfaction(user, rest);
-        }
-        match id {
-            "human" | "match:intro" => {
+        let Some(pressed) = ButtonId::parse(id) else {
+            return stale();
+        };
+        match pressed {
+            ButtonId::Feedback { up, message } => self.feedback(user, up, message, now),
+            ButtonId::Analysis(a) => self.analysis_button(user, a).await,
+            ButtonId::Lang(l) => self.choose_lang(user, l),
+            ButtonId::Satisfaction { score, ticket } => self.satisfaction(user, score, ticket),
+            ButtonId::Human | ButtonId::MatchIntro => {
                 if let Some(t) = self.store.open_ticket_of(user.id)? {
                     return Ok(vec![reply(&chat, &self.already_waiting(user, &t), vec![])]);
                 }
-                if id == "match:intro" {
+                if pressed == ButtonId::MatchIntro {
                     // The suggestions the user saw, as the adviser's brief.
                     let shown = self
                         .store
@@ -1026,13 +1014,15 @@ impl Assistant {
                 }
                 self.escalate(user, "user_request", String::new(), vec![], None)
             }
-            "forget:yes" if user.forget_pending => self.forget(user),
-            "forget:no" if user.forget_pending => {
-                user.forget_pending = false;
+            ButtonId::Forget { yes: true } if user.dialogue.confirming_forget() => {
+                self.forget(user)
+            }
+            ButtonId::Forget { yes: false } if user.dialogue.confirming_forget() => {
+                user.dialogue = Dialogue::default();
                 self.store.save_dialogue(user)?;
                 Ok(vec![reply(&chat, texts::forget_kept(lang), vec![])])
             }
-            "ticket:cancel" => match self.store.open_ticket_of(user.id)? {
+            ButtonId::CancelTicket => match self.store.open_ticket_of(user.id)? {
                 Some(t) => {
                     let mut actions = vec![reply(&chat, texts::ticket_cancelled(lang), vec![])];
                     actions.extend(
@@ -1045,8 +1035,56 @@ impl Assistant {
                 }
                 None => stale(),
             },
-            _ => stale(),
+            // A stale confirmation, or an adviser's button outside the
+            // adviser room.
+            ButtonId::Forget { .. } | ButtonId::Ticket { .. } => stale(),
         }
+    }
+
+    /// 👍/👎 on answer `msg_id`: stored, counted (with the documents it
+    /// cited), and a 👎 offers an adviser.
+    fn feedback(
+        &self,
+        user: &mut UserRow,
+        up: bool,
+        msg_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Action>, CoreError> {
+        let chat = user.chat();
+        let lang = user.lang;
+        let Some(answer) = self
+            .store
+            .message(msg_id)?
+            .filter(|m| m.user_id == user.id && m.role == Role::Bot)
+        else {
+            return Ok(vec![reply(&chat, texts::stale_button(lang), vec![])]);
+        };
+        let vote: i8 = if up { 1 } else { -1 };
+        self.store.set_feedback(user.id, msg_id, vote, now)?;
+        let dir = if up { "up" } else { "down" };
+        self.store.stat(user, now, "feedback", Some(dir), None)?;
+        // Which documents the rated answer cited, kept as statistics
+        // (the message itself goes with retention): the dashboard's
+        // 👎 per document.
+        for path in &answer.sources {
+            self.store.stat(
+                user,
+                now,
+                "feedback_doc",
+                Some(&format!("{dir}:{path}")),
+                None,
+            )?;
+        }
+        if !up {
+            user.dialogue = user.dialogue.downvoted();
+            self.store.save_dialogue(user)?;
+            return Ok(vec![reply(
+                &chat,
+                texts::thanks_down(lang),
+                vec![ButtonId::Human.button(texts::btn_human(lang))],
+            )]);
+        }
+        Ok(vec![reply(&chat, texts::thanks_up(lang), vec![])])
     }
 
     /// Retrieval plus answer composition for one question. `prev` is the
@@ -1847,8 +1885,8 @@ fn rest_of(text: &str) -> &str {
 /// The two language buttons (/start, /lang).
 fn lang_buttons() -> Vec<Button> {
     vec![
-        Button::new("lang:sv", texts::btn_swedish()),
-        Button::new("lang:en", texts::btn_english()),
+        ButtonId::Lang(Lang::Sv).button(texts::btn_swedish()),
+        ButtonId::Lang(Lang::En).button(texts::btn_english()),
     ]
 }
 

@@ -8,6 +8,7 @@
 //! is open the user is "with the advisers"; while it is active the bot
 //! answers nothing itself.
 
+use crate::buttons::{ButtonId, TicketOp};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -225,27 +226,31 @@ impl Desk {
     /// `claim`, `resolve` or `handback` by `by`. `Ok` is the note, already
     /// queued for the ticket's thread so every adviser sees it; `Err` is
     /// why not, for the adviser who asked (nothing is queued).
-    pub fn act(&self, op: &str, id: i64, adviser: impl Into<Adviser>) -> Result<String, String> {
+    pub fn act(
+        &self,
+        op: TicketOp,
+        id: i64,
+        adviser: impl Into<Adviser>,
+    ) -> Result<String, String> {
         let l = self.lang();
         let adviser = adviser.into();
         let by = adviser.name().to_string();
         let res = match op {
-            "claim" => self
+            TicketOp::Claim => self
                 .claim(id, adviser, false)
                 .map(|_| format!("✅ #{id} {} {by}", texts::pick(l, "tas av", "taken by"))),
-            "resolve" => self.resolve(id, None).map(|_| {
+            TicketOp::Resolve => self.resolve(id, None).map(|_| {
                 format!(
                     "☑️ #{id} {} {by}",
                     texts::pick(l, "avslutat av", "closed by")
                 )
             }),
-            "handback" => self.hand_back(id).map(|_| {
+            TicketOp::Handback => self.hand_back(id).map(|_| {
                 format!(
                     "↩️ #{id} {} {by}",
                     texts::pick(l, "tillbaka till boten av", "handed back to the bot by")
                 )
             }),
-            _ => return Err(texts::pick(l, "Okänd åtgärd.", "Unknown action.").to_string()),
         };
         match res {
             Ok(note) => {
@@ -798,24 +803,16 @@ fn clip(s: &str, max: usize) -> String {
 /// names who has it ("✅ Anna"; pressed by another adviser it says so);
 /// none once it is resolved.
 pub fn note_buttons(l: Lang, t: &TicketRow) -> Vec<Button> {
-    let id = t.id;
+    let op = |op| ButtonId::Ticket { op, ticket: t.id };
     let first = match (t.status, t.adviser.as_deref()) {
         (TicketStatus::Resolved, _) => return Vec::new(),
-        (TicketStatus::Active, Some(name)) => {
-            Button::new(format!("claim:{id}"), format!("✅ {name}"))
-        }
-        _ => Button::new(
-            format!("claim:{id}"),
-            texts::pick(l, "Ta ärendet", "Take it"),
-        ),
+        (TicketStatus::Active, Some(name)) => op(TicketOp::Claim).button(format!("✅ {name}")),
+        _ => op(TicketOp::Claim).button(texts::pick(l, "Ta ärendet", "Take it")),
     };
     vec![
         first,
-        Button::new(format!("resolve:{id}"), texts::pick(l, "Avsluta", "Close")),
-        Button::new(
-            format!("handback:{id}"),
-            texts::pick(l, "Tillbaka till boten", "Back to the bot"),
-        ),
+        op(TicketOp::Resolve).button(texts::pick(l, "Avsluta", "Close")),
+        op(TicketOp::Handback).button(texts::pick(l, "Tillbaka till boten", "Back to the bot")),
     ]
 }
 

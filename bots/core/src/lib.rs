@@ -7,6 +7,7 @@
 pub mod analysis;
 pub mod assistant;
 pub mod backup;
+pub mod buttons;
 pub mod commands;
 pub mod desk;
 pub mod doctor;
@@ -21,6 +22,7 @@ pub mod model;
 pub mod observe;
 pub mod pump;
 pub mod report;
+pub mod route;
 pub mod sources;
 pub mod split;
 pub mod store;

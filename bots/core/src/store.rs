@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::{person_of, Button, ChatRef, Lang, Platform, Privately, Redaction, UserRef};
 
@@ -267,6 +267,19 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (ticket_id, platform)
     );
     "#,
+    // 10: where the conversation stands is one value (`Dialogue`, JSON)
+    // instead of three flags; the flags go.
+    r#"
+    ALTER TABLE users ADD COLUMN dialogue TEXT NOT NULL DEFAULT '{"state":"idle","low_streak":0}';
+    UPDATE users SET dialogue = CASE
+        WHEN forget_pending != 0 THEN '{"state":"confirm_forget"}'
+        WHEN downvoted != 0 THEN json_object('state', 'after_downvote', 'low_streak', low_streak)
+        ELSE json_object('state', 'idle', 'low_streak', low_streak)
+    END;
+    ALTER TABLE users DROP COLUMN low_streak;
+    ALTER TABLE users DROP COLUMN downvoted;
+    ALTER TABLE users DROP COLUMN forget_pending;
+    "#,
 ];
 
 /// How many schema versions this build knows (the newest it can open).
@@ -288,6 +301,51 @@ fn lang_of(s: &str) -> Lang {
     Lang::parse(s).unwrap_or_default()
 }
 
+/// Where a user's conversation with the bot stands between messages: one
+/// value, stored as JSON in `users.dialogue`. (A needs analysis and an
+/// adviser's ticket have tables of their own, with their data; see
+/// `crate::route` for how the three decide what a message is for.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Dialogue {
+    /// Answering questions; the last `low_streak` answers in a row were
+    /// "I don't know" (enough of them open a ticket).
+    Idle { low_streak: i64 },
+    /// As `Idle`, and the last answer got a 👎: the next question opens a
+    /// ticket, with "downvote" as the reason.
+    AfterDownvote { low_streak: i64 },
+    /// "Delete everything about you?" was asked: the next message or
+    /// button answers it (only a yes deletes), then the conversation
+    /// starts afresh.
+    ConfirmForget,
+}
+
+impl Default for Dialogue {
+    fn default() -> Self {
+        Dialogue::Idle { low_streak: 0 }
+    }
+}
+
+impl Dialogue {
+    pub fn low_streak(self) -> i64 {
+        match self {
+            Dialogue::Idle { low_streak } | Dialogue::AfterDownvote { low_streak } => low_streak,
+            Dialogue::ConfirmForget => 0,
+        }
+    }
+
+    pub fn confirming_forget(self) -> bool {
+        self == Dialogue::ConfirmForget
+    }
+
+    /// After a 👎 on an answer.
+    pub fn downvoted(self) -> Dialogue {
+        Dialogue::AfterDownvote {
+            low_streak: self.low_streak(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct UserRow {
     pub id: i64,
@@ -295,9 +353,8 @@ pub struct UserRow {
     pub external_id: String,
     pub chat_id: String,
     pub lang: Lang,
-    pub low_streak: i64,
-    pub downvoted: bool,
-    pub forget_pending: bool,
+    /// Where the conversation stands between messages.
+    pub dialogue: Dialogue,
     pub created_at: DateTime<Utc>,
     /// Random token for anonymous statistics (migration 3).
     pub subject: String,
@@ -332,9 +389,8 @@ impl UserRow {
             external_id: r.get("external_id")?,
             chat_id: r.get("chat_id")?,
             lang: lang_of(&r.get::<_, String>("lang")?),
-            low_streak: r.get("low_streak")?,
-            downvoted: r.get::<_, i64>("downvoted")? != 0,
-            forget_pending: r.get::<_, i64>("forget_pending")? != 0,
+            // An unreadable value (written by a newer build) starts over.
+            dialogue: serde_json::from_str(&r.get::<_, String>("dialogue")?).unwrap_or_default(),
             created_at: parse_ts(&r.get::<_, String>("created_at")?),
             subject: r.get::<_, Option<String>>("subject")?.unwrap_or_default(),
             region: r.get("region")?,
@@ -844,15 +900,11 @@ impl Store {
 
     pub fn save_dialogue(&self, u: &UserRow) -> Result<()> {
         self.lock()?.execute(
-            "UPDATE users SET lang = ?2, low_streak = ?3, downvoted = ?4, forget_pending = ?5,
-                    lang_pref = ?6
-             WHERE id = ?1",
+            "UPDATE users SET lang = ?2, dialogue = ?3, lang_pref = ?4 WHERE id = ?1",
             params![
                 u.id,
                 u.lang.as_str(),
-                u.low_streak,
-                u.downvoted as i64,
-                u.forget_pending as i64,
+                serde_json::to_string(&u.dialogue).unwrap_or_default(),
                 u.lang_pref.map(Lang::as_str)
             ],
         )?;
@@ -1143,8 +1195,11 @@ impl Store {
             }
             if tr.status == Some(TicketStatus::Resolved) {
                 tx.execute(
-                    "UPDATE users SET low_streak = 0, downvoted = 0 WHERE id = ?1",
-                    [cur.user_id],
+                    "UPDATE users SET dialogue = ?2 WHERE id = ?1",
+                    params![
+                        cur.user_id,
+                        serde_json::to_string(&Dialogue::default()).unwrap_or_default()
+                    ],
                 )?;
             }
             let mut ds = Vec::new();
@@ -2609,6 +2664,53 @@ mod tests {
         );
         s.clear_thread(t, Platform::Telegram).expect("clear");
         assert_eq!(s.thread_of(t, Platform::Telegram).expect("thread"), None);
+    }
+
+    #[test]
+    fn migration_10_turns_the_three_flags_into_one_dialogue() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = dir.path().join("s.sqlite");
+        {
+            let conn = Connection::open(&p).expect("open");
+            for (i, sql) in MIGRATIONS[..9].iter().enumerate() {
+                conn.execute_batch(sql).expect("old migration");
+                conn.pragma_update(None, "user_version", (i + 1) as i64)
+                    .expect("version");
+            }
+            let now = ts(Utc::now());
+            // (id, low_streak, downvoted, forget_pending)
+            for (id, low, down, forget) in [(1, 0, 0, 0), (2, 1, 0, 0), (3, 1, 1, 0), (4, 1, 1, 1)]
+            {
+                conn.execute(
+                    "INSERT INTO users (id, platform, external_id, chat_id, created_at, last_seen_at,
+                                        low_streak, downvoted, forget_pending)
+                     VALUES (?1, 'telegram', ?1, ?1, ?2, ?2, ?3, ?4, ?5)",
+                    params![id, now, low, down, forget],
+                )
+                .expect("user");
+            }
+        }
+        let s = Store::open(&p).expect("migrated");
+        let got: Vec<Dialogue> = (1..=4)
+            .map(|id| s.user(id).expect("db").expect("user").dialogue)
+            .collect();
+        assert_eq!(
+            got,
+            [
+                Dialogue::Idle { low_streak: 0 },
+                Dialogue::Idle { low_streak: 1 },
+                Dialogue::AfterDownvote { low_streak: 1 },
+                Dialogue::ConfirmForget,
+            ]
+        );
+        // Saved and read back as one value.
+        let mut u = s.user(2).expect("db").expect("user");
+        u.dialogue = u.dialogue.downvoted();
+        s.save_dialogue(&u).expect("save");
+        assert_eq!(
+            s.user(2).expect("db").expect("user").dialogue,
+            Dialogue::AfterDownvote { low_streak: 1 }
+        );
     }
 
     #[test]

@@ -647,15 +647,16 @@ pub fn resolved(lang: Lang) -> &'static str {
 }
 
 /// The one-tap satisfaction question under "the adviser has closed the
-/// request" (`sat:<good|ok|bad>:<ticket>`).
+/// request".
 pub fn satisfaction_buttons(lang: Lang, ticket: i64) -> Vec<crate::model::Button> {
+    use crate::buttons::{ButtonId, Score};
     [
-        ("good", "😊 Nöjd", "😊 Satisfied"),
-        ("ok", "😐 Sådär", "😐 So-so"),
-        ("bad", "🙁 Missnöjd", "🙁 Dissatisfied"),
+        (Score::Good, "😊 Nöjd", "😊 Satisfied"),
+        (Score::Ok, "😐 Sådär", "😐 So-so"),
+        (Score::Bad, "🙁 Missnöjd", "🙁 Dissatisfied"),
     ]
-    .iter()
-    .map(|(v, sv, en)| crate::model::Button::new(format!("sat:{v}:{ticket}"), pick(lang, sv, en)))
+    .into_iter()
+    .map(|(score, sv, en)| ButtonId::Satisfaction { score, ticket }.button(pick(lang, sv, en)))
     .collect()
 }
 

@@ -331,9 +331,10 @@ pub fn from_component(b: &ComponentInteraction, ctx: &Ctx, now: i64) -> DcEvent 
 }
 
 pub fn is_ticket_button(id: &str) -> bool {
-    ["claim:", "resolve:", "handback:"]
-        .iter()
-        .any(|p| id.strip_prefix(p).is_some_and(|n| n.parse::<i64>().is_ok()))
+    matches!(
+        kraft_core::buttons::ButtonId::parse(id),
+        Some(kraft_core::buttons::ButtonId::Ticket { .. })
+    )
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 //! text: every message is sent with an empty `allowed_mentions` unless the
 //! caller names who may be pinged.
 
+use kraft_core::buttons::{ButtonId, TicketOp};
 use kraft_core::sources::SourceLine;
 use kraft_core::Button;
 use serde_json::{json, Value};
@@ -80,7 +81,17 @@ pub fn components(buttons: &[Button]) -> Vec<Value> {
             continue;
         }
         let label: String = b.label.chars().take(LABEL_MAX).collect();
-        let style = if b.id == "human" || b.id.starts_with("claim:") {
+        let primary = matches!(
+            ButtonId::parse(&b.id),
+            Some(
+                ButtonId::Human
+                    | ButtonId::Ticket {
+                        op: TicketOp::Claim,
+                        ..
+                    }
+            )
+        );
+        let style = if primary {
             1 // primary: the one action that matters most
         } else {
             2 // secondary

@@ -23,6 +23,7 @@ pub mod doctor;
 pub mod event;
 pub mod format;
 
+use kraft_core::buttons::ButtonId;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::num::NonZeroU32;
@@ -1494,9 +1495,10 @@ impl Discord {
             .flatten();
         match act {
             AdviserAct::Button(id) => {
-                let (op, n) = id.split_once(':')?;
-                let n: i64 = n.parse().ok()?;
-                Some(desk.act(op, n, adviser).unwrap_or_else(|e| e))
+                let Some(ButtonId::Ticket { op, ticket }) = ButtonId::parse(&id) else {
+                    return None;
+                };
+                Some(desk.act(op, ticket, adviser).unwrap_or_else(|e| e))
             }
             AdviserAct::Text(text) => {
                 let Some(ticket) = ticket else {

@@ -1,6 +1,8 @@
-//! `kraft eval answers` (what the user reads, per language and split, with
-//! the baseline beside it) and `kraft eval fit` (fits the second-stage
-//! ranker on the dev split and writes `config/ranker.json`).
+//! `kraft eval`: `answers` (what the user reads, per language and split,
+//! with the baseline beside it), `fit` (fits the second-stage ranker on
+//! the dev split and writes `config/ranker.json`), `kb` (retrieval alone
+//! over the knowledge base's questions) and `swefaq` (the public Swedish
+//! FAQ benchmark).
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -17,6 +19,7 @@ use kraft_ingest::search::{Mode, Pipeline, Retriever};
 use kraft_ingest::{Knowledge, KnowledgeSettings};
 
 use crate::config::Settings;
+use crate::{knowledge, EvalCommand};
 
 /// Which questions to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -393,4 +396,156 @@ async fn fit_sections(
         ex.len()
     );
     Ok(model)
+}
+
+/// Runs one `kraft eval` subcommand.
+pub(crate) async fn run(settings: &Settings, what: EvalCommand) -> Result<ExitCode> {
+    let questions = |q: Option<std::path::PathBuf>| {
+        q.unwrap_or_else(|| {
+            settings
+                .knowledge
+                .knowledge_dir
+                .join("eval-questions.jsonl")
+        })
+    };
+    match what {
+        EvalCommand::Swefaq { data, json, sweep } => {
+            eval_swefaq(settings, &data, json, &sweep).await
+        }
+        EvalCommand::Kb { questions: q, json } => eval_kb(settings, &questions(q), json).await,
+        EvalCommand::Answers {
+            questions: q,
+            split,
+            compare,
+            json,
+            misses,
+        } => {
+            let k = knowledge::open(settings).await?;
+            knowledge::ensure_fresh(&k, &settings.knowledge.knowledge_dir).await?;
+            answers(settings, &k, &questions(q), split, compare, json, misses).await
+        }
+        EvalCommand::Fit {
+            questions: q,
+            swefaq,
+            out,
+            max_false_abstentions,
+            dump,
+        } => {
+            let k = knowledge::open(settings).await?;
+            knowledge::ensure_fresh(&k, &settings.knowledge.knowledge_dir).await?;
+            fit(
+                settings,
+                &k,
+                &questions(q),
+                &swefaq,
+                &out,
+                max_false_abstentions,
+                dump.as_deref(),
+            )
+            .await
+        }
+    }
+}
+
+async fn eval_swefaq(
+    settings: &Settings,
+    data: &Path,
+    json: bool,
+    sweep: &[f32],
+) -> Result<ExitCode> {
+    let work = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let bar = crate::progress::Bar::new();
+    bar.set(219, "embedding");
+    let report = kraft_ingest::eval::swefaq(
+        data,
+        &settings.knowledge,
+        &settings.secrets,
+        &work.path().join("index"),
+        sweep,
+        |n| bar.position(n as u64),
+    )
+    .await
+    .with_context(|| format!("SweFAQ evaluation on {} failed", data.display()))?;
+    bar.done();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "SweFAQ: {} passages, {} questions, backend {}, fusion weights bm25 {:.2} / dense {:.2}",
+        report.passages, report.queries, report.backend, report.sparse_weight, report.dense_weight
+    );
+    println!(
+        "| pipeline | retriever | split | weights bm25/dense | R@1 | R@5 | MRR@10 | nDCG@10 | p50 ms |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for m in &report.modes {
+        let weights = if m.pipeline == "ranked" {
+            "second stage".to_string()
+        } else {
+            format!("{:.2}/{:.2}", m.sparse_weight, m.dense_weight)
+        };
+        println!(
+            "| {} | {} | {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |",
+            m.pipeline,
+            m.mode.as_str(),
+            m.split,
+            weights,
+            m.recall_at_1,
+            m.recall_at_5,
+            m.mrr_at_10,
+            m.ndcg_at_10,
+            m.p50_ms
+        );
+    }
+    if !report
+        .modes
+        .iter()
+        .any(|m| m.mode != kraft_ingest::search::Mode::Bm25)
+    {
+        println!("(dense and hybrid need an embeddings endpoint: set KRAFT_EMBEDDINGS__BASE_URL)");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn eval_kb(settings: &Settings, questions: &Path, json: bool) -> Result<ExitCode> {
+    let qs = kraft_ingest::eval::load_questions(questions)?;
+    let k = knowledge::open(settings).await?;
+    knowledge::ensure_fresh(&k, &settings.knowledge.knowledge_dir).await?;
+    let retriever = k.retriever().await?;
+    let report =
+        kraft_ingest::eval::kb(&retriever, &qs, settings.knowledge.search.min_confidence).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "Knowledge-base questions from {} (abstain below confidence {:.2})",
+        questions.display(),
+        report.threshold
+    );
+    println!("| retriever | answerable | Recall@5 | MRR@10 | false abstentions | unanswerable | abstained |");
+    println!("|---|---|---|---|---|---|---|");
+    for m in &report.modes {
+        println!(
+            "| {} | {} | {:.3} | {:.3} | {} | {} | {:.0} % |",
+            m.mode.as_str(),
+            m.answerable,
+            m.recall_at_5,
+            m.mrr_at_10,
+            m.false_abstentions,
+            m.unanswerable,
+            m.abstention_rate * 100.0
+        );
+    }
+    for m in &report.modes {
+        if !m.misses.is_empty() {
+            println!(
+                "{} missed (not in top 5): {}",
+                m.mode.as_str(),
+                m.misses.join(", ")
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

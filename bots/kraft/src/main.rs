@@ -8,6 +8,7 @@ mod chat;
 mod config;
 mod doctor;
 mod evals;
+mod knowledge;
 mod metrics;
 mod progress;
 mod report;
@@ -15,16 +16,13 @@ mod serve;
 mod tickets;
 mod watch;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Parser, Subcommand};
-use kraft_ingest::doc::Kind;
-use kraft_ingest::index::SearchFilter;
-use kraft_ingest::sync::IngestReport;
-use kraft_ingest::{IngestOptions, Knowledge};
+use kraft_ingest::IngestOptions;
 
 use crate::config::Settings;
 
@@ -327,7 +325,7 @@ async fn run(cmd: Command, settings: Settings) -> Result<ExitCode> {
             if user.is_empty() || user.len() > 64 {
                 anyhow::bail!("--user must be 1-64 printable characters");
             }
-            let a = assistant(&settings, &tickets::state_path(&settings)).await?;
+            let a = knowledge::assistant(&settings, &tickets::state_path(&settings)).await?;
             let root = settings.knowledge.knowledge_dir.clone();
             let sync = (sync_secs > 0 && root.is_dir())
                 .then(|| (root, std::time::Duration::from_secs(sync_secs)));
@@ -335,54 +333,11 @@ async fn run(cmd: Command, settings: Settings) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve => {
-            let a = assistant(&settings, &tickets::state_path(&settings)).await?;
+            let a = knowledge::assistant(&settings, &tickets::state_path(&settings)).await?;
             serve::run(&settings, a).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Ask { question, json } => {
-            // Stores nothing: a throw-away state database.
-            let tmp = tempfile::tempdir().context("temporary directory")?;
-            let a = assistant(&settings, &tmp.path().join("ask.sqlite")).await?;
-            let (ans, esc) = a.ask(&question).await?;
-            if json {
-                let v = serde_json::json!({
-                    "answer": ans.render(&settings.core.assistant.knowledge_url),
-                    "kind": ans.kind,
-                    "language": ans.lang,
-                    "confidence": ans.confidence,
-                    "sources": ans.sources,
-                    "generated": ans.generated,
-                    "llm_fallback": ans.llm_fallback,
-                    "escalation": esc,
-                });
-                println!("{}", serde_json::to_string_pretty(&v)?);
-            } else {
-                let body = match ans.kind {
-                    kraft_core::AnswerKind::Answered => {
-                        ans.render(&settings.core.assistant.knowledge_url)
-                    }
-                    kraft_core::AnswerKind::Abstained => {
-                        kraft_core::texts::abstain(ans.lang).into()
-                    }
-                    kraft_core::AnswerKind::OffTopic => {
-                        kraft_core::texts::off_topic(ans.lang).into()
-                    }
-                };
-                println!("{body}\n");
-                println!(
-                    "confidence {:.2} · {} · {}{}",
-                    ans.confidence,
-                    ans.kind.as_str(),
-                    if ans.generated { "llm" } else { "extractive" },
-                    match (&esc.would_open_ticket, esc.offers_adviser) {
-                        (Some(r), _) => format!(" · would open a ticket ({r})"),
-                        (None, true) => " · offers an adviser".to_string(),
-                        _ => String::new(),
-                    }
-                );
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Ask { question, json } => knowledge::ask(&settings, &question, json).await,
         Command::Tickets { what } => tickets::run(&settings, what),
         Command::Report { what } => report::run(&settings, what),
         Command::Doctor { json } => doctor::run(&settings, json).await,
@@ -396,30 +351,8 @@ async fn run(cmd: Command, settings: Settings) -> Result<ExitCode> {
             watch,
             interval,
         } => {
-            let root = path.unwrap_or_else(|| settings.knowledge.knowledge_dir.clone());
-            let k = open(&settings).await?;
-            if watch {
-                watch::run(
-                    &k,
-                    &root,
-                    json,
-                    std::time::Duration::from_secs(interval.max(1)),
-                )
-                .await?;
-                return Ok(ExitCode::SUCCESS);
-            }
-            let bar = progress::Bar::new();
-            let report = k
-                .ingest(&root, IngestOptions { dry_run, rebuild }, &bar)
-                .await
-                .with_context(|| format!("ingest of {} failed", root.display()))?;
-            bar.done();
-            if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                print_report(&report, &root);
-            }
-            Ok(ExitCode::SUCCESS)
+            let opts = IngestOptions { dry_run, rebuild };
+            knowledge::ingest(&settings, path, opts, json, watch.then_some(interval)).await
         }
         Command::Search {
             query,
@@ -428,41 +361,7 @@ async fn run(cmd: Command, settings: Settings) -> Result<ExitCode> {
             region,
             upcoming,
             limit,
-        } => {
-            let mut filter = SearchFilter::default();
-            for k in &kind {
-                filter.kinds.push(Kind::parse(k).with_context(|| {
-                    format!(
-                        "unknown kind `{k}`; use one of project, case, support, event, faq, guide"
-                    )
-                })?);
-            }
-            for r in &region {
-                if !kraft_ingest::doc::REGIONS.contains(&r.as_str()) {
-                    anyhow::bail!(
-                        "unknown region `{r}`; use one of {}",
-                        kraft_ingest::doc::REGIONS.join(", ")
-                    );
-                }
-                filter.regions.push(r.clone());
-            }
-            if upcoming {
-                filter.upcoming_from = Some(chrono::Local::now().date_naive());
-            }
-            let k = open(&settings).await?;
-            ensure_fresh(&k, &settings.knowledge.knowledge_dir).await?;
-            let retriever = k.retriever().await?;
-            let limit = limit
-                .unwrap_or(settings.knowledge.search.limit)
-                .clamp(1, 100);
-            let resp = retriever.search(&query, &filter, limit).await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&resp)?);
-            } else {
-                print_search(&resp);
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        } => knowledge::search(&settings, &query, &kind, &region, upcoming, limit, json).await,
         Command::Kb {
             what:
                 KbCommand::Check {
@@ -471,94 +370,8 @@ async fn run(cmd: Command, settings: Settings) -> Result<ExitCode> {
                     today,
                     json,
                 },
-        } => {
-            let root = path.unwrap_or_else(|| settings.knowledge.knowledge_dir.clone());
-            let opts = kb_check_options(
-                &settings,
-                max_age_days,
-                today.unwrap_or_else(|| chrono::Local::now().date_naive()),
-            );
-            let report = kraft_ingest::check::check(&root, &opts)?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                for f in &report.findings {
-                    println!(
-                        "{}",
-                        root.join(&f.path).display().to_string() + &f.to_string()[f.path.len()..]
-                    );
-                }
-                println!(
-                    "{}: {} documents, {} errors, {} warnings",
-                    root.display(),
-                    report.documents,
-                    report.errors(),
-                    report.warnings()
-                );
-            }
-            Ok(if report.errors() > 0 {
-                ExitCode::FAILURE
-            } else {
-                ExitCode::SUCCESS
-            })
-        }
-        Command::Eval { what } => match what {
-            EvalCommand::Swefaq { data, json, sweep } => {
-                eval_swefaq(&settings, &data, json, &sweep).await
-            }
-            EvalCommand::Kb { questions, json } => {
-                let qpath = questions.unwrap_or_else(|| {
-                    settings
-                        .knowledge
-                        .knowledge_dir
-                        .join("eval-questions.jsonl")
-                });
-                eval_kb(&settings, &qpath, json).await
-            }
-            EvalCommand::Answers {
-                questions,
-                split,
-                compare,
-                json,
-                misses,
-            } => {
-                let qpath = questions.unwrap_or_else(|| {
-                    settings
-                        .knowledge
-                        .knowledge_dir
-                        .join("eval-questions.jsonl")
-                });
-                let k = open(&settings).await?;
-                ensure_fresh(&k, &settings.knowledge.knowledge_dir).await?;
-                evals::answers(&settings, &k, &qpath, split, compare, json, misses).await
-            }
-            EvalCommand::Fit {
-                questions,
-                swefaq,
-                out,
-                max_false_abstentions,
-                dump,
-            } => {
-                let qpath = questions.unwrap_or_else(|| {
-                    settings
-                        .knowledge
-                        .knowledge_dir
-                        .join("eval-questions.jsonl")
-                });
-                let k = open(&settings).await?;
-                ensure_fresh(&k, &settings.knowledge.knowledge_dir).await?;
-                evals::fit(
-                    &settings,
-                    &k,
-                    &qpath,
-                    &swefaq,
-                    &out,
-                    max_false_abstentions,
-                    dump.as_deref(),
-                )
-                .await
-            }
-        },
+        } => knowledge::kb_check(&settings, path, max_age_days, today, json),
+        Command::Eval { what } => evals::run(&settings, what).await,
         Command::Bench {
             sizes,
             queries,
@@ -570,261 +383,4 @@ async fn run(cmd: Command, settings: Settings) -> Result<ExitCode> {
             bench::run(&settings, &sizes, queries, &swefaq, handle_messages).await
         }
     }
-}
-
-/// The assistant on the configured knowledge index (refreshed first) and
-/// the state database at `state`.
-async fn assistant(settings: &Settings, state: &Path) -> Result<kraft_core::Assistant> {
-    let k = open(settings).await?;
-    ensure_fresh(&k, &settings.knowledge.knowledge_dir).await?;
-    let store = kraft_core::Store::open(state).context("cannot open the state database")?;
-    kraft_core::Assistant::new(
-        Arc::new(k),
-        Arc::new(store),
-        settings.core.clone(),
-        settings.llm_api_key.0.clone(),
-        Arc::new(kraft_core::model::SystemClock),
-    )
-    .await
-    .context("cannot start the assistant")
-}
-
-/// What `kraft kb check` (and `kraft doctor`) hold the knowledge base to.
-fn kb_check_options(
-    settings: &Settings,
-    max_review_age_days: i64,
-    today: chrono::NaiveDate,
-) -> kraft_ingest::check::CheckOptions {
-    kraft_ingest::check::CheckOptions {
-        today,
-        max_review_age_days,
-        near_duplicate: 0.8,
-        max_file_bytes: settings.knowledge.max_file_bytes,
-        chunk: settings.knowledge.chunk,
-        // What English users ask about most: the programme, its FAQ and
-        // the support actors.
-        twins_required: vec![
-            kraft_ingest::doc::Kind::Faq,
-            kraft_ingest::doc::Kind::Project,
-            kraft_ingest::doc::Kind::Support,
-        ],
-    }
-}
-
-async fn open(settings: &Settings) -> Result<Knowledge> {
-    Knowledge::open(settings.knowledge.clone(), settings.secrets.clone())
-        .await
-        .context("cannot open the knowledge index")
-}
-
-/// Ingests when the index is missing or out of date, so `search` and the
-/// chat always answer from the current files.
-async fn ensure_fresh(k: &Knowledge, root: &Path) -> Result<()> {
-    if !root.is_dir() {
-        return Ok(());
-    }
-    if k.is_stale(root).await? {
-        let bar = progress::Bar::new();
-        let report = k.ingest(root, IngestOptions::default(), &bar).await?;
-        bar.done();
-        eprintln!(
-            "kraft: index updated from {} ({} added, {} updated, {} deleted)",
-            root.display(),
-            report.added.len(),
-            report.updated.len(),
-            report.deleted.len()
-        );
-        for s in &report.skipped {
-            eprintln!("kraft: skipped {s}");
-        }
-    }
-    Ok(())
-}
-
-pub(crate) fn print_report(r: &IngestReport, root: &Path) {
-    let verb = if r.dry_run { "would be" } else { "" };
-    if let Some(why) = &r.rebuilt {
-        println!("Index rebuilt: {why}.");
-    }
-    let list = |label: &str, items: &[String]| {
-        if !items.is_empty() {
-            println!("{label} {verb}:");
-            for i in items {
-                println!("  {i}");
-            }
-        }
-    };
-    list("Added", &r.added);
-    list("Updated", &r.updated);
-    list("Deleted", &r.deleted);
-    if !r.skipped.is_empty() {
-        println!("Skipped:");
-        for s in &r.skipped {
-            println!("  {s}");
-        }
-    }
-    println!(
-        "{}: {} added, {} updated, {} deleted, {} unchanged, {} skipped; {} chunks written, {} removed; {} chunks in the index ({:.2}s){}",
-        root.display(),
-        r.added.len(),
-        r.updated.len(),
-        r.deleted.len(),
-        r.unchanged.len(),
-        r.skipped.len(),
-        r.chunks_written,
-        r.chunks_deleted,
-        r.index_points,
-        r.elapsed.as_secs_f64(),
-        if r.dry_run { " — dry run, nothing was written" } else { "" }
-    );
-}
-
-fn print_search(resp: &kraft_ingest::search::SearchResponse) {
-    println!(
-        "language: {}  mode: {}  confidence: {:.2}",
-        resp.query_language,
-        resp.mode.as_str(),
-        resp.confidence
-    );
-    if let Some(w) = &resp.warning {
-        println!("warning: {w}");
-    }
-    if resp.results.is_empty() {
-        println!("No results.");
-    }
-    for (i, f) in resp.results.iter().enumerate() {
-        let c = &f.chunk;
-        // The H1 usually repeats the title; show only the sections below it.
-        let path: Vec<&str> = c
-            .heading_path
-            .iter()
-            .map(String::as_str)
-            .filter(|h| *h != c.title)
-            .collect();
-        let heading = if path.is_empty() {
-            String::new()
-        } else {
-            format!(" › {}", path.join(" › "))
-        };
-        println!(
-            "{}. [{:.3}] {}{}  ({}:{}, {}{})",
-            i + 1,
-            f.score,
-            c.title,
-            heading,
-            c.doc_path,
-            c.line,
-            c.kind,
-            if c.example { ", example" } else { "" }
-        );
-        let snippet: String = c.text.split_whitespace().collect::<Vec<_>>().join(" ");
-        let snippet: String = snippet.chars().take(200).collect();
-        println!("   {snippet}");
-        if let Some(u) = &c.source_url {
-            println!("   {u}");
-        }
-    }
-}
-
-async fn eval_swefaq(
-    settings: &Settings,
-    data: &Path,
-    json: bool,
-    sweep: &[f32],
-) -> Result<ExitCode> {
-    let work = tempfile::tempdir().context("cannot create a temporary directory")?;
-    let bar = progress::Bar::new();
-    bar.set(219, "embedding");
-    let report = kraft_ingest::eval::swefaq(
-        data,
-        &settings.knowledge,
-        &settings.secrets,
-        &work.path().join("index"),
-        sweep,
-        |n| bar.position(n as u64),
-    )
-    .await
-    .with_context(|| format!("SweFAQ evaluation on {} failed", data.display()))?;
-    bar.done();
-    if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-        return Ok(ExitCode::SUCCESS);
-    }
-    println!(
-        "SweFAQ: {} passages, {} questions, backend {}, fusion weights bm25 {:.2} / dense {:.2}",
-        report.passages, report.queries, report.backend, report.sparse_weight, report.dense_weight
-    );
-    println!(
-        "| pipeline | retriever | split | weights bm25/dense | R@1 | R@5 | MRR@10 | nDCG@10 | p50 ms |"
-    );
-    println!("|---|---|---|---|---|---|---|---|---|");
-    for m in &report.modes {
-        let weights = if m.pipeline == "ranked" {
-            "second stage".to_string()
-        } else {
-            format!("{:.2}/{:.2}", m.sparse_weight, m.dense_weight)
-        };
-        println!(
-            "| {} | {} | {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |",
-            m.pipeline,
-            m.mode.as_str(),
-            m.split,
-            weights,
-            m.recall_at_1,
-            m.recall_at_5,
-            m.mrr_at_10,
-            m.ndcg_at_10,
-            m.p50_ms
-        );
-    }
-    if !report
-        .modes
-        .iter()
-        .any(|m| m.mode != kraft_ingest::search::Mode::Bm25)
-    {
-        println!("(dense and hybrid need an embeddings endpoint: set KRAFT_EMBEDDINGS__BASE_URL)");
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-async fn eval_kb(settings: &Settings, questions: &Path, json: bool) -> Result<ExitCode> {
-    let qs = kraft_ingest::eval::load_questions(questions)?;
-    let k = open(settings).await?;
-    ensure_fresh(&k, &settings.knowledge.knowledge_dir).await?;
-    let retriever = k.retriever().await?;
-    let report =
-        kraft_ingest::eval::kb(&retriever, &qs, settings.knowledge.search.min_confidence).await?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-        return Ok(ExitCode::SUCCESS);
-    }
-    println!(
-        "Knowledge-base questions from {} (abstain below confidence {:.2})",
-        questions.display(),
-        report.threshold
-    );
-    println!("| retriever | answerable | Recall@5 | MRR@10 | false abstentions | unanswerable | abstained |");
-    println!("|---|---|---|---|---|---|---|");
-    for m in &report.modes {
-        println!(
-            "| {} | {} | {:.3} | {:.3} | {} | {} | {:.0} % |",
-            m.mode.as_str(),
-            m.answerable,
-            m.recall_at_5,
-            m.mrr_at_10,
-            m.false_abstentions,
-            m.unanswerable,
-            m.abstention_rate * 100.0
-        );
-    }
-    for m in &report.modes {
-        if !m.misses.is_empty() {
-            println!(
-                "{} missed (not in top 5): {}",
-                m.mode.as_str(),
-                m.misses.join(", ")
-            );
-        }
-    }
-    Ok(ExitCode::SUCCESS)
 }

@@ -20,7 +20,7 @@ async fn sync_once(k: &Knowledge, root: &Path, json: bool, always: bool) -> Resu
             if json {
                 println!("{}", serde_json::to_string(&r)?);
             } else if always || r.changed() || !r.skipped.is_empty() {
-                crate::print_report(&r, root);
+                crate::knowledge::print_report(&r, root);
             }
         }
         // A failed sync (e.g. the embeddings server is down) is reported

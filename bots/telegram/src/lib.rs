@@ -28,6 +28,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use kraft_core::buttons::{ButtonId, TicketOp};
 use kraft_core::pump::{self, backoff, Frontend, Pump, SendFailure};
 use kraft_core::store::{Delivery, InboxEvent, InboxRow, Target};
 use kraft_core::texts::{CannotRedact, Redacted};
@@ -385,7 +386,15 @@ fn no_preview() -> LinkPreviewOptions {
 }
 
 fn carries_ticket_buttons(buttons: &[kraft_core::Button]) -> bool {
-    buttons.iter().any(|b| b.id.starts_with("claim:"))
+    buttons.iter().any(|b| {
+        matches!(
+            ButtonId::parse(&b.id),
+            Some(ButtonId::Ticket {
+                op: TicketOp::Claim,
+                ..
+            })
+        )
+    })
 }
 
 fn keyboard(buttons: &[kraft_core::Button]) -> InlineKeyboardMarkup {
@@ -1193,10 +1202,7 @@ impl Telegram {
             )
             .to_string();
         }
-        let Some((op, id)) = data
-            .split_once(':')
-            .and_then(|(op, id)| Some((op, id.parse::<i64>().ok()?)))
-        else {
+        let Some(ButtonId::Ticket { op, ticket: id }) = ButtonId::parse(data) else {
             return texts::pick(l, "Okänd knapp.", "Unknown button.").to_string();
         };
         // The presser sees the outcome either way.
@@ -1207,7 +1213,7 @@ impl Telegram {
 
     /// Claims, closes or hands back a ticket. `Ok`: the note posted in the
     /// ticket's thread; `Err`: why not, for the adviser.
-    async fn ticket_op(&self, op: &str, id: i64, by: Adviser) -> Result<String, String> {
+    async fn ticket_op(&self, op: TicketOp, id: i64, by: Adviser) -> Result<String, String> {
         self.assistant.desk().act(op, id, by)
     }
 
@@ -1262,9 +1268,9 @@ impl Telegram {
         let cmd = text.split_whitespace().next().unwrap_or("");
         let cmd = cmd.split('@').next().unwrap_or("");
         let op = match cmd {
-            "/claim" => Some("claim"),
-            "/resolve" | "/close" => Some("resolve"),
-            "/handback" => Some("handback"),
+            "/claim" => Some(TicketOp::Claim),
+            "/resolve" | "/close" => Some(TicketOp::Resolve),
+            "/handback" => Some(TicketOp::Handback),
             _ => None,
         };
         if let Some(op) = op {

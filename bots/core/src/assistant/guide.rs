@@ -13,6 +13,7 @@ use kraft_ingest::index::{ChunkPayload, SearchFilter};
 
 use super::{reply, Assistant};
 use crate::analysis::{self, Field, Nav, Profile, Status, STEPS};
+use crate::buttons::{AnalysisButton, ButtonId};
 use crate::model::{Action, Button, Lang};
 use crate::store::{AnalysisRow, NewMessage, Role, UserRow};
 use crate::texts::{self, pick};
@@ -278,8 +279,8 @@ impl Assistant {
                 &chat,
                 &analysis::already_done(lang, &row.updated_at.date_naive().to_string()),
                 vec![
-                    Button::new("an:summary", analysis::btn_summary(lang)),
-                    Button::new("an:restart", analysis::btn_restart(lang)),
+                    ButtonId::Analysis(AnalysisButton::Summary).button(analysis::btn_summary(lang)),
+                    ButtonId::Analysis(AnalysisButton::Restart).button(analysis::btn_restart(lang)),
                 ],
             )]),
             _ => self.analysis_start(user),
@@ -419,7 +420,8 @@ impl Assistant {
                 Ok(vec![reply(
                     &chat,
                     &analysis::paused(lang, self.settings.privacy.retention_days),
-                    vec![Button::new("an:resume", analysis::btn_resume(lang))],
+                    vec![ButtonId::Analysis(AnalysisButton::Resume)
+                        .button(analysis::btn_resume(lang))],
                 )])
             }
             Nav::Quit => {
@@ -436,18 +438,20 @@ impl Assistant {
         }
     }
 
-    /// Buttons with ids "an:…".
+    /// The needs analysis's buttons.
     pub(super) async fn analysis_button(
         &self,
         user: &mut UserRow,
-        id: &str,
+        pressed: AnalysisButton,
     ) -> Result<Vec<Action>, CoreError> {
         let lang = user.lang;
         let chat = user.chat();
-        match id {
-            "an:start" | "an:resume" => return self.analysis_command(user).await,
-            "an:restart" => return self.analysis_start(user),
-            "an:summary" => {
+        match pressed {
+            AnalysisButton::Start | AnalysisButton::Resume => {
+                return self.analysis_command(user).await
+            }
+            AnalysisButton::Restart => return self.analysis_start(user),
+            AnalysisButton::Summary => {
                 return match self.load_analysis(user)? {
                     Some((row, p)) if Status::parse(&row.status) == Status::Completed => {
                         let (text, _) = self.analysis_summary(user, p).await;
@@ -462,15 +466,12 @@ impl Assistant {
             return Ok(vec![reply(&chat, texts::stale_button(lang), vec![])]);
         };
         let step = (row.step.max(0) as usize).min(STEPS.len() - 1);
-        match id {
-            "an:skip" => self.analysis_nav(user, row, profile, Nav::Skip).await,
-            "an:back" => self.analysis_nav(user, row, profile, Nav::Back).await,
-            "an:pause" => self.analysis_nav(user, row, profile, Nav::Pause).await,
-            "an:quit" => self.analysis_nav(user, row, profile, Nav::Quit).await,
-            _ => match id
-                .strip_prefix("an:opt:")
-                .and_then(|code| analysis::read_option(STEPS[step], code, lang))
-            {
+        match pressed {
+            AnalysisButton::Skip => self.analysis_nav(user, row, profile, Nav::Skip).await,
+            AnalysisButton::Back => self.analysis_nav(user, row, profile, Nav::Back).await,
+            AnalysisButton::Pause => self.analysis_nav(user, row, profile, Nav::Pause).await,
+            AnalysisButton::Quit => self.analysis_nav(user, row, profile, Nav::Quit).await,
+            AnalysisButton::Option(code) => match analysis::read_option(STEPS[step], &code, lang) {
                 // A button from an earlier question pressed late is stale,
                 // not an answer to the current one.
                 Some(answer) => {
@@ -479,6 +480,10 @@ impl Assistant {
                 }
                 None => Ok(vec![reply(&chat, texts::stale_button(lang), vec![])]),
             },
+            AnalysisButton::Start
+            | AnalysisButton::Resume
+            | AnalysisButton::Restart
+            | AnalysisButton::Summary => Ok(vec![reply(&chat, texts::stale_button(lang), vec![])]),
         }
     }
 
@@ -961,11 +966,12 @@ impl Assistant {
             &user.chat(),
             &body,
             vec![
-                Button::new(
-                    "match:intro",
-                    pick(lang, "Be om en introduktion", "Ask for an introduction"),
-                ),
-                Button::new("human", texts::btn_human(lang)),
+                ButtonId::MatchIntro.button(pick(
+                    lang,
+                    "Be om en introduktion",
+                    "Ask for an introduction",
+                )),
+                ButtonId::Human.button(texts::btn_human(lang)),
             ],
         )])
     }
@@ -1087,8 +1093,8 @@ impl Assistant {
 
 fn summary_buttons(lang: Lang) -> Vec<Button> {
     vec![
-        Button::new("human", texts::btn_human(lang)),
-        Button::new("an:restart", analysis::btn_restart(lang)),
+        ButtonId::Human.button(texts::btn_human(lang)),
+        ButtonId::Analysis(AnalysisButton::Restart).button(analysis::btn_restart(lang)),
     ]
 }
 
