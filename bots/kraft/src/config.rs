@@ -26,12 +26,21 @@ const SECRET_VARS: &[&str] = &[
     "config",
 ];
 
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogSettings {
     pub filter: String,
     /// `text` for people, `json` (one object per line) for a log collector.
     pub format: LogFormat,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            filter: "info,qdrant_edge=error".into(),
+            format: LogFormat::Text,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -43,7 +52,7 @@ pub enum LogFormat {
 }
 
 /// `kraft serve`: the operations side.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServeSettings {
     /// /healthz, /metrics and the Telegram webhook; keep it on loopback
@@ -295,6 +304,38 @@ fn validate_core(c: &CoreSettings) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every default is written twice, in `config/default.toml` (what
+    /// operators read) and in the code's `Default` (what a missing key
+    /// gets); they must say the same.
+    #[test]
+    fn the_embedded_defaults_and_the_codes_defaults_agree() {
+        let fig = Figment::from(Toml::string(DEFAULT_TOML));
+        let telegram: kraft_telegram::TelegramSettings =
+            fig.extract_inner("telegram").expect("telegram");
+        assert_eq!(telegram, kraft_telegram::TelegramSettings::default());
+        let discord: kraft_discord::DiscordSettings =
+            fig.extract_inner("discord").expect("discord");
+        assert_eq!(discord, kraft_discord::DiscordSettings::default());
+        let dashboard: kraft_dashboard::DashboardSettings =
+            fig.extract_inner("dashboard").expect("dashboard");
+        assert_eq!(dashboard, kraft_dashboard::DashboardSettings::default());
+        let serve: ServeSettings = fig.extract_inner("serve").expect("serve");
+        assert_eq!(serve, ServeSettings::default());
+        let log: LogSettings = fig.extract_inner("log").expect("log");
+        assert_eq!(log, LogSettings::default());
+        let core: CoreSettings = fig.extract().expect("core");
+        let mut want = CoreSettings::default();
+        // The topics that need a person are the programme's, not the code's.
+        assert!(!core.escalation.topics.is_empty());
+        want.escalation.topics = core.escalation.topics.clone();
+        assert_eq!(core, want);
+        let knowledge: KnowledgeSettings = fig.extract().expect("knowledge");
+        assert_eq!(
+            serde_json::to_value(&knowledge).expect("json"),
+            serde_json::to_value(KnowledgeSettings::default()).expect("json")
+        );
+    }
 
     #[test]
     fn a_knowledge_url_must_be_a_plain_web_address() {

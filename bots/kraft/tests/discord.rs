@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use kraft_tests::bot::real_kb;
 use kraft_tests::dc::{DcConfig, DcDouble, Fault, Posted, Via, CA_PEM, GUILD_ID, TOKEN};
-use kraft_tests::tg::{Serve, TgDouble, TOKEN as TG_TOKEN};
+use kraft_tests::serve::Serve;
+use kraft_tests::tg::{TgDouble, TOKEN as TG_TOKEN};
 use kraft_tests::{ChatBehaviour, ChatDouble};
 
 const BIN: &str = env!("CARGO_BIN_EXE_kraft");

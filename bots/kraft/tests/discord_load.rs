@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use kraft_tests::bot::real_kb;
 use kraft_tests::dc::{DcConfig, DcDouble, CA_PEM, TOKEN};
 use kraft_tests::load::{p99_ratio, print_table, Run, QUESTIONS};
-use kraft_tests::tg::Serve;
+use kraft_tests::serve::Serve;
 
 /// DM channel ids are the user id plus this.
 const DM: u64 = 1_000_000;

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kraft_tests::bot::real_kb;
-use kraft_tests::tg::{Serve, TgDouble, TOKEN};
+use kraft_tests::serve::Serve;
+use kraft_tests::tg::{TgDouble, TOKEN};
 use kraft_tests::{kraft_cmd, run_logged};
 
 const BIN: &str = env!("CARGO_BIN_EXE_kraft");

@@ -6,7 +6,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use kraft_tests::bot::real_kb;
-use kraft_tests::tg::{Fault, Sent, Serve, TgDouble, TOKEN};
+use kraft_tests::serve::Serve;
+use kraft_tests::tg::{Fault, Sent, TgDouble, TOKEN};
 use kraft_tests::{ChatBehaviour, ChatDouble};
 
 const BIN: &str = env!("CARGO_BIN_EXE_kraft");

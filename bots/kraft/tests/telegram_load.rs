@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use kraft_tests::bot::real_kb;
 use kraft_tests::load::{p99_ratio, pct, print_table, Run, QUESTIONS};
-use kraft_tests::tg::{Serve, TgDouble, TOKEN};
+use kraft_tests::serve::Serve;
+use kraft_tests::tg::{TgDouble, TOKEN};
 
 async fn sme(tg: Arc<TgDouble>, user: i64, n: usize, offset: usize) -> Vec<Duration> {
     let mut lat = Vec::with_capacity(n);
