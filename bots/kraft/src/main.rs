@@ -10,6 +10,7 @@ mod doctor;
 mod evals;
 mod knowledge;
 mod metrics;
+mod platforms;
 mod progress;
 mod report;
 mod serve;

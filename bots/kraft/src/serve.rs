@@ -1,7 +1,8 @@
 //! `kraft serve`: the production process. It owns the knowledge index
 //! (following the folder), the state database, every configured chat
-//! front-end (Telegram, Discord), periodic work (reminders, retention) and a small HTTP server
-//! for `/healthz`, Prometheus `/metrics` and the Telegram webhook.
+//! platform (`crate::platforms`: run, health, webhook routes), periodic
+//! work (reminders, retention) and a small HTTP server for `/healthz`,
+//! Prometheus `/metrics` and the platforms' routes.
 //! SIGTERM or Ctrl-C stops taking new work, lets in-flight messages
 //! finish (up to `serve.shutdown_grace_secs`), then exits.
 use std::net::SocketAddr;
@@ -10,24 +11,22 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::Router;
 use kraft_core::{Assistant, Observer};
-use kraft_discord::Discord;
-use kraft_telegram::{Mode, Telegram, WebhookReply};
 use tokio::sync::watch;
 
 use crate::config::Settings;
 use crate::metrics::Metrics;
+use crate::platforms::{self, ChatPlatform};
 
 #[derive(Clone)]
 struct App {
     assistant: Arc<Assistant>,
     metrics: Arc<Metrics>,
-    telegram: Option<Arc<Telegram>>,
-    discord: Option<Arc<Discord>>,
+    platforms: Vec<Arc<dyn ChatPlatform>>,
     inbox_stale_secs: u64,
 }
 
@@ -35,12 +34,18 @@ async fn healthz(State(app): State<App>) -> impl IntoResponse {
     let store = app.assistant.store();
     let outbox = store.undelivered();
     let db_ok = outbox.is_ok();
-    let tg = app.telegram.as_ref().map(|t| t.health());
-    // Unhealthy when the state database is unusable, or Telegram is not
-    // reachable (see `Health::ok`).
-    let tg_ok = tg.as_ref().is_none_or(|h| h.ok);
-    let dc = app.discord.as_ref().map(|d| d.health());
-    let dc_ok = dc.as_ref().is_none_or(|h| h.ok);
+    // Unhealthy when the state database is unusable, or a platform does
+    // not work (each says what that means for it).
+    let mut platforms_ok = true;
+    let mut platforms = serde_json::Map::new();
+    for key in platforms::KNOWN {
+        platforms.insert((*key).into(), serde_json::Value::Null);
+    }
+    for p in &app.platforms {
+        let (ok, details) = p.health();
+        platforms_ok &= ok;
+        platforms.insert(p.key().into(), details);
+    }
     // Connected is not enough: events that stay unhandled mean a chat (or
     // a whole front-end) has stopped answering.
     let oldest = store
@@ -61,18 +66,19 @@ async fn healthz(State(app): State<App>) -> impl IntoResponse {
         }
     };
     let index_ok = index["ok"].as_bool().unwrap_or(false);
-    let ok = db_ok && tg_ok && dc_ok && inbox_ok && index_ok;
-    let body = serde_json::json!({
+    let ok = db_ok && platforms_ok && inbox_ok && index_ok;
+    let mut body = serde_json::json!({
         "status": if ok { "ok" } else { "unhealthy" },
         "state_db": db_ok,
         "index": index,
-        "telegram": tg,
-        "discord": dc,
         "outbox_pending": outbox.unwrap_or(0),
         "inbox_pending": store.inbox_unhandled().unwrap_or(0),
         "inbox_oldest_secs": oldest,
         "inbox_stale": !inbox_ok,
     });
+    if let Some(o) = body.as_object_mut() {
+        o.extend(platforms);
+    }
     let code = if ok {
         StatusCode::OK
     } else {
@@ -99,28 +105,6 @@ async fn metrics_page(State(app): State<App>) -> impl IntoResponse {
         )],
         app.metrics.render(),
     )
-}
-
-async fn telegram_webhook(
-    State(app): State<App>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> StatusCode {
-    let Some(tg) = app.telegram.as_ref() else {
-        return StatusCode::NOT_FOUND;
-    };
-    if tg.settings().mode != Mode::Webhook {
-        return StatusCode::NOT_FOUND;
-    }
-    let secret = headers
-        .get("x-telegram-bot-api-secret-token")
-        .and_then(|v| v.to_str().ok());
-    match tg.accept_webhook(secret, &body) {
-        WebhookReply::Accepted => StatusCode::OK,
-        WebhookReply::Unauthorized => StatusCode::UNAUTHORIZED,
-        WebhookReply::BadRequest => StatusCode::BAD_REQUEST,
-        WebhookReply::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-    }
 }
 
 async fn signal(tx: watch::Sender<bool>) {
@@ -184,38 +168,9 @@ pub async fn run(settings: &Settings, assistant: Assistant) -> Result<()> {
     let (stop_tx, stop) = watch::channel(false);
     tokio::spawn(signal(stop_tx.clone()));
 
-    let telegram = match settings.telegram_token.0.as_deref() {
-        Some(token) => Some(
-            Telegram::new(
-                token,
-                settings.telegram_webhook_secret.0.clone(),
-                settings.telegram.clone(),
-                assistant.clone(),
-                metrics.clone() as Arc<dyn Observer>,
-            )
-            .context("cannot set up Telegram")?,
-        ),
-        None => {
-            tracing::info!("Telegram is off: KRAFT_TELEGRAM_TOKEN is not set");
-            None
-        }
-    };
-    let discord = match settings.discord_token.0.as_deref() {
-        Some(token) => Some(
-            Discord::new(
-                token,
-                settings.discord.clone(),
-                assistant.clone(),
-                metrics.clone() as Arc<dyn Observer>,
-            )
-            .context("cannot set up Discord")?,
-        ),
-        None => {
-            tracing::info!("Discord is off: KRAFT_DISCORD_TOKEN is not set");
-            None
-        }
-    };
-    if telegram.is_none() && discord.is_none() {
+    let observer = metrics.clone() as Arc<dyn Observer>;
+    let platforms = platforms::configured(settings, &assistant, &observer)?;
+    if platforms.is_empty() {
         tracing::warn!("no chat front-end is configured; serving /healthz and /metrics only");
     }
 
@@ -228,17 +183,18 @@ pub async fn run(settings: &Settings, assistant: Assistant) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     let bound = listener.local_addr().unwrap_or(addr);
-    let app = Router::new()
+    let mut app = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_page))
-        .route("/telegram/webhook", post(telegram_webhook))
         .with_state(App {
             assistant: assistant.clone(),
             metrics: metrics.clone(),
-            telegram: telegram.clone(),
-            discord: discord.clone(),
+            platforms: platforms.clone(),
             inbox_stale_secs: settings.serve.inbox_stale_secs,
         });
+    for p in &platforms {
+        app = app.merge(p.clone().routes());
+    }
     // The dashboard, on its own address (before the line below, which
     // tells scripts that serve is up).
     let dashboard = if settings.dashboard.enabled {
@@ -310,31 +266,18 @@ pub async fn run(settings: &Settings, assistant: Assistant) -> Result<()> {
     // fatal for `serve`: the supervisor (systemd) shows it instead of a
     // silent bot, and nothing retries in a loop.
     let mut tasks: Vec<(&'static str, tokio::task::JoinHandle<Result<()>>)> = Vec::new();
-    if let Some(t) = telegram.clone() {
-        let (stop, stop_tx) = (stop.clone(), stop_tx.clone());
+    for p in &platforms {
+        let (p, stop, stop_tx) = (p.clone(), stop.clone(), stop_tx.clone());
+        let name = p.name();
         tasks.push((
-            "Telegram",
+            name,
             tokio::spawn(async move {
-                let r = t.run(stop).await;
+                let r = p.run(stop).await;
                 if let Err(e) = &r {
-                    tracing::error!(error = %e, "Telegram front-end failed");
+                    tracing::error!(platform = name, error = %e, "front-end failed");
                     let _ = stop_tx.send(true);
                 }
-                r.map_err(anyhow::Error::from)
-            }),
-        ));
-    }
-    if let Some(d) = discord.clone() {
-        let (stop, stop_tx) = (stop.clone(), stop_tx.clone());
-        tasks.push((
-            "Discord",
-            tokio::spawn(async move {
-                let r = d.run(stop).await;
-                if let Err(e) = &r {
-                    tracing::error!(error = %e, "Discord front-end failed");
-                    let _ = stop_tx.send(true);
-                }
-                r.map_err(anyhow::Error::from)
+                r
             }),
         ));
     }
