@@ -1719,10 +1719,7 @@ impl Assistant {
     /// notifications a crashed front-end never confirmed), leased to the
     /// caller. Confirm each with `delivered`, or `failed` to retry later.
     pub fn pending(&self, limit: usize) -> Result<Vec<Action>, CoreError> {
-        self.pending_for(
-            &[Platform::Telegram, Platform::Discord, Platform::Terminal],
-            limit,
-        )
+        self.pending_for(&Platform::ALL, limit)
     }
 
     /// Like `pending`, for a front-end that serves only these platforms.

@@ -20,6 +20,10 @@ pub enum Platform {
 }
 
 impl Platform {
+    /// Every platform, for what concerns them all (the outbox of the
+    /// terminal chat, which delivers for anyone).
+    pub const ALL: [Platform; 3] = [Platform::Telegram, Platform::Discord, Platform::Terminal];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Platform::Telegram => "telegram",

@@ -360,7 +360,7 @@ mod tests {
 
     #[test]
     fn the_production_example_loads_and_keeps_secrets_out() {
-        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/production.example.toml");
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/production.example.toml");
         let s = load(Some(&p)).expect("production example is valid");
         assert_eq!(s.telegram.adviser_group, -1_001_234_567_890);
         assert_eq!(s.telegram.mode, kraft_telegram::Mode::Polling);
