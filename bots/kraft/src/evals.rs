@@ -59,16 +59,7 @@ async fn assistant_on(
         knowledge,
         settings.secrets.clone(),
     )?;
-    let store = kraft_core::Store::open(state).context("cannot open the state database")?;
-    kraft_core::Assistant::new(
-        Arc::new(k),
-        Arc::new(store),
-        settings.core.clone(),
-        settings.llm_api_key.0.clone(),
-        Arc::new(kraft_core::model::SystemClock),
-    )
-    .await
-    .context("cannot start the assistant")
+    knowledge::assistant_with(settings, k, state).await
 }
 
 pub async fn answers(

@@ -180,6 +180,15 @@ pub(crate) async fn ask(settings: &Settings, question: &str, json: bool) -> Resu
 pub(crate) async fn assistant(settings: &Settings, state: &Path) -> Result<kraft_core::Assistant> {
     let k = open(settings).await?;
     ensure_fresh(&k, &settings.knowledge.knowledge_dir).await?;
+    assistant_with(settings, k, state).await
+}
+
+/// The assistant on knowledge `k` and the state database at `state`.
+pub(crate) async fn assistant_with(
+    settings: &Settings,
+    k: Knowledge,
+    state: &Path,
+) -> Result<kraft_core::Assistant> {
     let store = kraft_core::Store::open(state).context("cannot open the state database")?;
     kraft_core::Assistant::new(
         Arc::new(k),

@@ -1294,6 +1294,30 @@ impl Telegram {
         Ok(())
     }
 
+    /// Sends a message's text with `send(body, html)`: as HTML first, and
+    /// as plain text if Telegram cannot parse it (it should never happen
+    /// with escaped text; plain text always parses). Contact with Telegram
+    /// is recorded either way.
+    async fn html_or_plain<T, F, Fut>(&self, text: &str, send: F) -> Result<T, RequestError>
+    where
+        F: Fn(String, bool) -> Fut,
+        Fut: std::future::Future<Output = Result<T, RequestError>>,
+    {
+        let r = match send(format::to_html(text), true).await {
+            Err(RequestError::Api(ApiError::CantParseEntities(_))) => {
+                self.observer.error(Platform::Telegram, "bad_formatting");
+                send(text.to_string(), false).await
+            }
+            r => r,
+        };
+        match &r {
+            Ok(_) => self.contact(true),
+            Err(RequestError::Network(_) | RequestError::Io(_)) => self.contact(false),
+            Err(_) => {}
+        }
+        r
+    }
+
     /// Replaces a streamed draft with the final text of the answer's first
     /// part. `Ok(false)`: the draft is gone (deleted, too old to edit), so
     /// the part is sent as a new message. An edit is idempotent, so a
@@ -1305,42 +1329,27 @@ impl Telegram {
         text: &str,
         buttons: &[kraft_core::Button],
     ) -> Result<bool, RequestError> {
-        let mut html = true;
-        loop {
-            let body = if html {
-                format::to_html(text)
-            } else {
-                text.to_string()
-            };
-            let mut req = self
-                .bot
-                .edit_message_text(chat, MessageId(draft), body)
-                .link_preview_options(no_preview());
-            if html {
-                req = req.parse_mode(ParseMode::Html);
-            }
-            if !buttons.is_empty() {
-                req = req.reply_markup(keyboard(buttons));
-            }
-            match req.await {
-                Ok(_) | Err(RequestError::Api(ApiError::MessageNotModified)) => {
-                    self.contact(true);
-                    return Ok(true);
+        let r = self
+            .html_or_plain(text, |body, html| {
+                let mut req = self
+                    .bot
+                    .edit_message_text(chat, MessageId(draft), body)
+                    .link_preview_options(no_preview());
+                if html {
+                    req = req.parse_mode(ParseMode::Html);
                 }
-                Err(RequestError::Api(ApiError::CantParseEntities(_))) if html => {
-                    self.observer.error(Platform::Telegram, "bad_formatting");
-                    html = false;
+                if !buttons.is_empty() {
+                    req = req.reply_markup(keyboard(buttons));
                 }
-                Err(RequestError::Api(
-                    ApiError::MessageToEditNotFound | ApiError::MessageCantBeEdited,
-                )) => return Ok(false),
-                Err(e) => {
-                    if matches!(e, RequestError::Network(_) | RequestError::Io(_)) {
-                        self.contact(false);
-                    }
-                    return Err(e);
-                }
-            }
+                async move { req.await.map(|_| ()) }
+            })
+            .await;
+        match r {
+            Ok(()) | Err(RequestError::Api(ApiError::MessageNotModified)) => Ok(true),
+            Err(RequestError::Api(
+                ApiError::MessageToEditNotFound | ApiError::MessageCantBeEdited,
+            )) => Ok(false),
+            Err(e) => Err(e),
         }
     }
 
@@ -1352,13 +1361,7 @@ impl Telegram {
         thread: Option<i32>,
         buttons: &[kraft_core::Button],
     ) -> Result<MessageId, RequestError> {
-        let mut html = true;
-        loop {
-            let body = if html {
-                format::to_html(text)
-            } else {
-                text.to_string()
-            };
+        self.html_or_plain(text, |body, html| {
             let mut req = self
                 .bot
                 .send_message(chat, body)
@@ -1377,24 +1380,9 @@ impl Telegram {
             if !buttons.is_empty() {
                 req = req.reply_markup(keyboard(buttons));
             }
-            match req.await {
-                Ok(m) => {
-                    self.contact(true);
-                    return Ok(m.id);
-                }
-                // Should not happen with escaped text; plain text always parses.
-                Err(RequestError::Api(ApiError::CantParseEntities(_))) if html => {
-                    self.observer.error(Platform::Telegram, "bad_formatting");
-                    html = false;
-                }
-                Err(e) => {
-                    if matches!(e, RequestError::Network(_) | RequestError::Io(_)) {
-                        self.contact(false);
-                    }
-                    return Err(e);
-                }
-            }
-        }
+            async move { req.await.map(|m| m.id) }
+        })
+        .await
     }
 
     async fn send_to_user(&self, d: &Delivery, chat: &str) -> Result<(), SendFailure> {
