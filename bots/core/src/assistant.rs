@@ -522,16 +522,7 @@ impl Assistant {
                 )])
             }
             Intent::Command(Command::Human) | Intent::Human => {
-                self.store.add_message(
-                    user.id,
-                    Role::User,
-                    &NewMessage {
-                        text: &text,
-                        lang: Some(lang),
-                        ..Default::default()
-                    },
-                    now,
-                )?;
+                self.remember(&user, &text, lang, None, now)?;
                 self.escalate(&mut user, "user_request", String::new(), vec![], None)
             }
             Intent::Greeting => {
@@ -550,6 +541,29 @@ impl Assistant {
         }
     }
 
+    /// Stores what the user wrote (with their ticket, if the message
+    /// belongs to one).
+    pub(crate) fn remember(
+        &self,
+        user: &UserRow,
+        text: &str,
+        lang: Lang,
+        ticket: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> Result<i64, CoreError> {
+        Ok(self.store.add_message(
+            user.id,
+            Role::User,
+            &NewMessage {
+                text,
+                lang: Some(lang),
+                ticket_id: ticket,
+                ..Default::default()
+            },
+            now,
+        )?)
+    }
+
     /// A message while an adviser owns the conversation: stored with the
     /// ticket, relayed to the adviser, and acknowledged (nothing else).
     fn relay(
@@ -561,17 +575,7 @@ impl Assistant {
         now: DateTime<Utc>,
     ) -> Result<Vec<Action>, CoreError> {
         self.store.save_dialogue(user)?;
-        self.store.add_message(
-            user.id,
-            Role::User,
-            &NewMessage {
-                text,
-                lang: Some(lang),
-                ticket_id: Some(t.id),
-                ..Default::default()
-            },
-            now,
-        )?;
+        self.remember(user, text, lang, Some(t.id), now)?;
         let ack = match &user.privately {
             Privately::Here => texts::relayed(lang).to_string(),
             p => texts::relayed_elsewhere(lang, self.desk.private_link(t, p).as_deref()),
@@ -660,17 +664,7 @@ impl Assistant {
             .find(|m| m.role == Role::Bot && m.query.is_some())
             .and_then(|m| m.query.clone());
         // Stored first: whatever happens next, the question is not lost.
-        self.store.add_message(
-            user.id,
-            Role::User,
-            &NewMessage {
-                text,
-                lang: Some(lang),
-                ticket_id: open.as_ref().map(|t| t.id),
-                ..Default::default()
-            },
-            now,
-        )?;
+        self.remember(user, text, lang, open.as_ref().map(|t| t.id), now)?;
         if let Some(p) = &progress {
             let _ = p.send(Action::Typing { chat: chat.clone() });
         }

@@ -938,16 +938,7 @@ impl Assistant {
         let lang = user.lang;
         let now = self.clock.now();
         self.store.save_dialogue(user)?;
-        self.store.add_message(
-            user.id,
-            Role::User,
-            &NewMessage {
-                text,
-                lang: Some(lang),
-                ..Default::default()
-            },
-            now,
-        )?;
+        self.remember(user, text, lang, None, now)?;
         self.store.stat(user, now, "match", None, None)?;
         let body = self.match_text(user, text).await;
         self.store.add_message(
