@@ -216,4 +216,79 @@ mod tests {
             );
         }
     }
+
+    /// Every situation × every meaning × yes/no × "/start <token>": the
+    /// precedence stated once more as rules, each pair checked.
+    #[test]
+    fn every_state_and_meaning_pair_follows_the_precedence() {
+        let mut kinds: Vec<Intent> = [
+            Command::Start,
+            Command::Help,
+            Command::Human,
+            Command::Events,
+            Command::Forget,
+            Command::Analysis,
+            Command::Match,
+            Command::Ask,
+            Command::Lang,
+            Command::Privacy,
+            Command::Reply,
+            Command::Unknown("/x".into()),
+        ]
+        .into_iter()
+        .map(Intent::Command)
+        .collect();
+        kinds.extend([
+            Intent::Human,
+            Intent::Analysis,
+            Intent::Match,
+            Intent::Greeting,
+            Intent::Thanks,
+            Intent::Abuse,
+            Intent::Question,
+        ]);
+        let mut n = 0;
+        for bits in 0..16u8 {
+            let s = Situation {
+                confirming_forget: bits & 1 != 0,
+                with_adviser: bits & 2 != 0,
+                in_analysis: bits & 4 != 0,
+                private_chat: bits & 8 != 0,
+            };
+            for kind in &kinds {
+                for yn in [YesNo::Yes, YesNo::No, YesNo::Neither] {
+                    for token in [false, true] {
+                        let got = route(s, kind, yn, token);
+                        let is = |c: Command| *kind == Intent::Command(c);
+                        let want = if s.confirming_forget && yn == YesNo::Yes {
+                            Route::Forget
+                        } else if s.confirming_forget && yn == YesNo::No {
+                            Route::KeepData
+                        } else if token && s.private_chat && is(Command::Start) {
+                            Route::MoveToPrivate
+                        } else if s.with_adviser {
+                            if is(Command::Forget) {
+                                Route::AskForget
+                            } else {
+                                Route::RelayToAdviser
+                            }
+                        } else if is(Command::Analysis) || *kind == Intent::Analysis {
+                            Route::Analysis
+                        } else if s.in_analysis
+                            && !matches!(kind, Intent::Command(_) | Intent::Human | Intent::Abuse)
+                        {
+                            Route::AnalysisAnswer
+                        } else if is(Command::Forget) {
+                            Route::AskForget
+                        } else {
+                            Route::Intent(kind.clone())
+                        };
+                        assert_eq!(got, want, "{s:?} {kind:?} {yn:?} token={token}");
+                        n += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(n, 16 * 19 * 3 * 2);
+    }
 }

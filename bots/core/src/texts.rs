@@ -785,3 +785,92 @@ pub fn handed_back(lang: Lang) -> &'static str {
         "The adviser has handed the conversation back to me, Kraft. Feel free to ask more here – and type /human to reach an adviser again.",
     )
 }
+
+// Texts the chat front-ends show advisers in their adviser rooms.
+
+/// A Telegram button or command from outside the adviser group.
+pub fn only_group_members(l: Lang) -> &'static str {
+    pick(
+        l,
+        "Bara medlemmar i rådgivargruppen kan hantera ärenden.",
+        "Only members of the adviser group can handle requests.",
+    )
+}
+
+/// A Discord ticket button pressed without the adviser role.
+pub fn only_adviser_role(l: Lang) -> &'static str {
+    pick(
+        l,
+        "Bara rådgivare (med rådgivarrollen) kan hantera ärenden.",
+        "Only advisers (with the adviser role) can handle requests.",
+    )
+}
+
+pub fn unknown_button(l: Lang) -> &'static str {
+    pick(l, "Okänd knapp.", "Unknown button.")
+}
+
+/// An adviser sent a photo or file into a ticket's topic.
+pub fn only_text_is_passed_on(l: Lang) -> &'static str {
+    pick(
+        l,
+        "Bara text vidarebefordras till användaren.",
+        "Only text is passed on to the user.",
+    )
+}
+
+/// A ticket whose topic may exist without its id continues in a reply
+/// chain in the group's General topic.
+pub fn ticket_continues_here(l: Lang, ticket: i64) -> String {
+    match l {
+        Lang::Sv => format!("#{ticket} fortsätter här: svara på det här meddelandet eller på dem under det. Ett tomt ämne \"#{ticket} …\" kan ha skapats; det kan tas bort."),
+        Lang::En => format!("#{ticket} continues here: reply to this message or the ones below it. An empty topic \"#{ticket} …\" may have been made; it can be deleted."),
+    }
+}
+
+pub fn unreachable_on_telegram(l: Lang) -> &'static str {
+    pick(
+        l,
+        "Meddelandet nådde inte användaren: användaren har blockerat boten eller lämnat chatten",
+        "The message did not reach the user: the user has blocked the bot or left the chat",
+    )
+}
+
+pub fn unreachable_on_discord(l: Lang) -> &'static str {
+    pick(
+        l,
+        "Meddelandet nådde inte användaren: användaren tar inte emot meddelanden från boten eller har lämnat servern",
+        "The message did not reach the user: the user does not accept messages from the bot or has left the server",
+    )
+}
+
+/// `/reply` used outside a ticket's thread.
+pub fn use_reply_in_a_ticket_thread(l: Lang) -> &'static str {
+    pick(
+        l,
+        "Använd /reply i ett ärendes tråd i rådgivarkanalen.",
+        "Use /reply in a ticket's thread in the adviser channel.",
+    )
+}
+
+/// The adviser's private receipt for `/reply`.
+pub fn sent_to_user(l: Lang, ticket: i64) -> String {
+    format!(
+        "✉️ #{ticket} {}",
+        pick(l, "skickat till användaren.", "sent to the user.")
+    )
+}
+
+pub fn empty_nothing_sent(l: Lang) -> &'static str {
+    pick(l, "Tom text: inget skickades.", "Empty: nothing was sent.")
+}
+
+/// A plain message in a ticket's thread that Discord delivered without
+/// its text (no MESSAGE_CONTENT intent).
+pub fn mention_me_or_reply(l: Lang) -> &'static str {
+    pick(
+        l,
+        "Jag kan bara läsa meddelanden som nämner mig. Svara användaren med /reply (eller @Kraft och texten).",
+        "I can only read messages that mention me. Answer the user with /reply (or @Kraft and the text).",
+    )
+}

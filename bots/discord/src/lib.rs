@@ -1475,14 +1475,7 @@ impl Discord {
         if !who.adviser {
             self.observer.error(Platform::Discord, "not_adviser");
             tracing::warn!("ticket action refused: no adviser role");
-            return Some(
-                texts::pick(
-                    l,
-                    "Bara rådgivare (med rådgivarrollen) kan hantera ärenden.",
-                    "Only advisers (with the adviser role) can handle requests.",
-                )
-                .to_string(),
-            );
+            return Some(texts::only_adviser_role(l).to_string());
         }
         // By account: two advisers with the same name are two.
         let adviser = kraft_core::Adviser::on(Platform::Discord, who.id, &who.name);
@@ -1502,24 +1495,13 @@ impl Discord {
             }
             AdviserAct::Text(text) => {
                 let Some(ticket) = ticket else {
-                    return Some(
-                        texts::pick(
-                            l,
-                            "Använd /reply i ett ärendes tråd i rådgivarkanalen.",
-                            "Use /reply in a ticket's thread in the adviser channel.",
-                        )
-                        .to_string(),
-                    );
+                    return Some(texts::use_reply_in_a_ticket_thread(l).to_string());
                 };
                 match desk.reply(ticket, adviser, &text, Some(key)) {
-                    Ok(_) => Some(format!(
-                        "✉️ #{ticket} {}",
-                        texts::pick(l, "skickat till användaren.", "sent to the user.")
-                    )),
-                    Err(kraft_core::DeskError::Empty) => Some(
-                        texts::pick(l, "Tom text: inget skickades.", "Empty: nothing was sent.")
-                            .to_string(),
-                    ),
+                    Ok(_) => Some(texts::sent_to_user(l, ticket)),
+                    Err(kraft_core::DeskError::Empty) => {
+                        Some(texts::empty_nothing_sent(l).to_string())
+                    }
                     Err(e) => {
                         let t = desk.error_text(&e);
                         desk.note(Some(ticket), &t);
@@ -1538,14 +1520,7 @@ impl Discord {
                     .is_none_or(|at| at.elapsed() > Duration::from_secs(3600));
                 if fresh {
                     noted.insert(ticket, Instant::now());
-                    desk.note(
-                        Some(ticket),
-                        texts::pick(
-                            l,
-                            "Jag kan bara läsa meddelanden som nämner mig. Svara användaren med /reply (eller @Kraft och texten).",
-                            "I can only read messages that mention me. Answer the user with /reply (or @Kraft and the text).",
-                        ),
-                    );
+                    desk.note(Some(ticket), texts::mention_me_or_reply(l));
                 }
                 None
             }
@@ -2023,11 +1998,7 @@ impl Frontend for Discord {
     }
 
     fn unreachable_note(&self, l: Lang) -> &'static str {
-        texts::pick(
-            l,
-            "Meddelandet nådde inte användaren: användaren tar inte emot meddelanden från boten eller har lämnat servern",
-            "The message did not reach the user: the user does not accept messages from the bot or has left the server",
-        )
+        texts::unreachable_on_discord(l)
     }
 
     /// A ticket's private thread is deleted with everything in it.

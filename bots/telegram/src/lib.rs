@@ -1195,15 +1195,10 @@ impl Telegram {
         if !self.is_member(from).await {
             self.observer.error(Platform::Telegram, "not_adviser");
             tracing::warn!("ticket action refused: not a member of the adviser group");
-            return texts::pick(
-                l,
-                "Bara medlemmar i rådgivargruppen kan hantera ärenden.",
-                "Only members of the adviser group can handle requests.",
-            )
-            .to_string();
+            return texts::only_group_members(l).to_string();
         }
         let Some(ButtonId::Ticket { op, ticket: id }) = ButtonId::parse(data) else {
-            return texts::pick(l, "Okänd knapp.", "Unknown button.").to_string();
+            return texts::unknown_button(l).to_string();
         };
         // The presser sees the outcome either way.
         self.ticket_op(op, id, Self::adviser(from, name))
@@ -1255,14 +1250,7 @@ impl Telegram {
             return Ok(());
         }
         let Some(text) = text else {
-            self.note(
-                Some(ticket),
-                texts::pick(
-                    l,
-                    "Bara text vidarebefordras till användaren.",
-                    "Only text is passed on to the user.",
-                ),
-            );
+            self.note(Some(ticket), texts::only_text_is_passed_on(l));
             return Ok(());
         };
         let cmd = text.split_whitespace().next().unwrap_or("");
@@ -1459,12 +1447,7 @@ impl Telegram {
                         // The advisers are told, in a message that becomes
                         // the root of the ticket's reply chain.
                         let l = self.adviser_lang();
-                        let notice = texts::pick(
-                            l,
-                            &format!("#{t} fortsätter här: svara på det här meddelandet eller på dem under det. Ett tomt ämne \"#{t} …\" kan ha skapats; det kan tas bort."),
-                            &format!("#{t} continues here: reply to this message or the ones below it. An empty topic \"#{t} …\" may have been made; it can be deleted."),
-                        )
-                        .to_string();
+                        let notice = texts::ticket_continues_here(l, t);
                         match self.send_part(g, &notice, None, None, &[]).await {
                             Ok(id) => {
                                 self.group_usable(None);
@@ -1761,11 +1744,7 @@ impl Frontend for Telegram {
     }
 
     fn unreachable_note(&self, l: Lang) -> &'static str {
-        texts::pick(
-            l,
-            "Meddelandet nådde inte användaren: användaren har blockerat boten eller lämnat chatten",
-            "The message did not reach the user: the user has blocked the bot or left the chat",
-        )
+        texts::unreachable_on_telegram(l)
     }
 }
 
