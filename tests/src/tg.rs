@@ -539,11 +539,7 @@ async fn method_response(s: &Shared, method: &str, p: &Value) -> Response {
             let id = as_i64(&p["message_id"]).unwrap_or_default();
             let (buttons, labels) = keyboard_of(&p["reply_markup"]);
             let mut g = s.inner.lock().unwrap_or_else(|p| p.into_inner());
-            let Some(m) = g
-                .sent
-                .iter_mut()
-                .find(|m| m.chat == chat && m.message_id == id && !m.deleted)
-            else {
+            let Some(m) = editable(&mut g, chat, id) else {
                 return err(400, "Bad Request: message to edit not found");
             };
             if m.buttons == buttons && m.button_labels == labels {
@@ -610,6 +606,13 @@ fn keyboard_of(markup: &Value) -> (Vec<String>, Vec<String>) {
     (buttons, labels)
 }
 
+/// The bot's message `id` in `chat`, if it is still there to edit.
+fn editable(g: &mut Inner, chat: i64, id: i64) -> Option<&mut Sent> {
+    g.sent
+        .iter_mut()
+        .find(|m| m.chat == chat && m.message_id == id && !m.deleted)
+}
+
 /// editMessageText: the text (and keyboard: none given, none kept, as
 /// Telegram does) of a message the bot sent. Edits are not counted
 /// against the sending limits (Telegram publishes none for them; Kraft
@@ -626,11 +629,7 @@ fn edit_message_text(s: &Shared, p: &Value) -> Response {
     let (buttons, labels) = keyboard_of(&p["reply_markup"]);
     let mut g = s.inner.lock().unwrap_or_else(|p| p.into_inner());
     let forum = g.forums.contains(&chat);
-    let Some(m) = g
-        .sent
-        .iter_mut()
-        .find(|m| m.chat == chat && m.message_id == id && !m.deleted)
-    else {
+    let Some(m) = editable(&mut g, chat, id) else {
         return err(400, "Bad Request: message to edit not found");
     };
     if m.text == visible && m.links == links && m.buttons == buttons && m.button_labels == labels {
