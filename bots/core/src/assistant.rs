@@ -35,9 +35,10 @@ use crate::model::{
     Action, Button, ChatRef, Clock, Incoming, Input, Lang, Platform, Privately, SourceRef, UserRef,
 };
 use crate::route::{route, Route, Situation, YesNo};
+use crate::store::prelude::*;
 use crate::store::{
-    Delivery, Dialogue, MessageRow, NewDelivery, NewMessage, Opened, Role, Store, Target,
-    TicketRow, TicketStatus, UserRow,
+    Delivery, Dialogue, MessageRow, NewDelivery, NewMessage, Opened, Role, Target, TicketRow,
+    TicketStatus, UserRow,
 };
 use crate::texts;
 use crate::{CoreError, CoreSettings};
@@ -117,7 +118,7 @@ pub struct Escalation {
 pub struct Assistant {
     knowledge: Arc<Knowledge>,
     retriever: Retriever,
-    store: Arc<Store>,
+    store: Arc<dyn State>,
     desk: Desk,
     llm: Option<Llm>,
     settings: CoreSettings,
@@ -165,7 +166,7 @@ fn feedback_buttons(msg_id: i64) -> Vec<Button> {
 impl Assistant {
     pub async fn new(
         knowledge: Arc<Knowledge>,
-        store: Arc<Store>,
+        store: Arc<dyn State>,
         settings: CoreSettings,
         llm_api_key: Option<String>,
         clock: Arc<dyn Clock>,
@@ -207,7 +208,7 @@ impl Assistant {
         })
     }
 
-    pub fn store(&self) -> &Arc<Store> {
+    pub fn store(&self) -> &Arc<dyn State> {
         &self.store
     }
 

@@ -19,6 +19,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use serde::Serialize;
 
+use crate::store::prelude::*;
 use crate::store::{Store, StoreError};
 
 /// File names of backups: `kraft-state-20261129T143000Z.sqlite`.
@@ -376,7 +377,7 @@ mod tests {
                 relay_chat: Some(who),
                 max_per_day: 0,
             },
-            |_| Vec::new(),
+            &|_| Vec::new(),
             Utc::now(),
             std::time::Duration::from_secs(60),
         )

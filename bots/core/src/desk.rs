@@ -9,6 +9,7 @@
 //! answers nothing itself.
 
 use crate::buttons::{ButtonId, TicketOp};
+use crate::store::prelude::*;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,8 +19,8 @@ use serde::Serialize;
 use crate::intent::sanitize;
 use crate::model::{Button, Clock, Lang, Platform, Privately};
 use crate::store::{
-    Delivery, MessageRow, Moved, NewDelivery, NewMessage, NewTicket, Opened, Role, Store,
-    StoreError, Target, TicketRow, TicketStatus, Transition, UserRow,
+    Delivery, MessageRow, Moved, NewDelivery, NewMessage, NewTicket, Opened, Role, StoreError,
+    Target, TicketRow, TicketStatus, Transition, UserRow,
 };
 use crate::texts;
 use crate::EscalationSettings;
@@ -67,7 +68,7 @@ pub struct TicketView {
 
 #[derive(Clone)]
 pub struct Desk {
-    store: Arc<Store>,
+    store: Arc<dyn State>,
     clock: Arc<dyn Clock>,
     settings: EscalationSettings,
 }
@@ -164,7 +165,7 @@ impl From<&String> for Adviser {
 }
 
 impl Desk {
-    pub fn new(store: Arc<Store>, clock: Arc<dyn Clock>, settings: EscalationSettings) -> Self {
+    pub fn new(store: Arc<dyn State>, clock: Arc<dyn Clock>, settings: EscalationSettings) -> Self {
         Self {
             store,
             clock,
@@ -172,7 +173,7 @@ impl Desk {
         }
     }
 
-    pub fn store(&self) -> &Arc<Store> {
+    pub fn store(&self) -> &Arc<dyn State> {
         &self.store
     }
 
@@ -413,7 +414,7 @@ impl Desk {
                 relay_chat: relay,
                 max_per_day: self.settings.max_tickets_per_day,
             },
-            |t| {
+            &|t| {
                 let id = t.id;
                 let mut out = vec![(
                     Target::Advisers,
@@ -483,7 +484,7 @@ impl Desk {
         let joined = texts::adviser_joined(user.lang, adviser.name());
         let res = self
             .store
-            .transition(id, self.clock.now(), None, |cur| match cur.status {
+            .transition(id, self.clock.now(), None, &mut |cur| match cur.status {
                 TicketStatus::Resolved => Err(DeskError::Closed(id)),
                 // The same adviser again (whatever they are called now).
                 TicketStatus::Active if cur.adviser_id.as_deref() == Some(adviser.id()) => {
@@ -533,7 +534,7 @@ impl Desk {
         let key = dedupe_key.map(|k| format!("reply:{k}"));
         let res = self
             .store
-            .transition(id, self.clock.now(), None, |cur| {
+            .transition(id, self.clock.now(), None, &mut |cur| {
                 if cur.status == TicketStatus::Resolved {
                     return Err(DeskError::Closed(id));
                 }
@@ -610,7 +611,7 @@ impl Desk {
         };
         let res = self
             .store
-            .transition(id, self.clock.now(), None, |cur| {
+            .transition(id, self.clock.now(), None, &mut |cur| {
                 if cur.status == TicketStatus::Resolved {
                     return Err(DeskError::Closed(id));
                 }
@@ -640,17 +641,19 @@ impl Desk {
             "{} #{id}",
             texts::pick(l, "Användaren avbröt ärende", "The user cancelled request")
         );
-        let res = self.store.transition(id, self.clock.now(), lease, |cur| {
-            if cur.status == TicketStatus::Resolved {
-                return Err(DeskError::Closed(id));
-            }
-            Ok(Transition {
-                status: Some(TicketStatus::Resolved),
-                resolution: Some("cancelled by user"),
-                deliveries: vec![NewDelivery::to_advisers(Some(cur.user_id), Some(id), &msg)],
-                ..Default::default()
-            })
-        })?;
+        let res = self
+            .store
+            .transition(id, self.clock.now(), lease, &mut |cur| {
+                if cur.status == TicketStatus::Resolved {
+                    return Err(DeskError::Closed(id));
+                }
+                Ok(Transition {
+                    status: Some(TicketStatus::Resolved),
+                    resolution: Some("cancelled by user"),
+                    deliveries: vec![NewDelivery::to_advisers(Some(cur.user_id), Some(id), &msg)],
+                    ..Default::default()
+                })
+            })?;
         match res {
             None | Some(Err(DeskError::Closed(_))) => Ok(Vec::new()),
             Some(Err(e)) => Err(e),
@@ -742,7 +745,7 @@ impl Desk {
             now,
             chrono::Duration::minutes(self.settings.remind_after_mins.max(1)),
             chrono::Duration::minutes(self.settings.remind_every_mins.max(1)),
-            |t| {
+            &|t| {
                 format!(
                     "⏰ {} #{} {} {} ({}, {}).",
                     texts::pick(l, "Ärende", "Request"),

@@ -34,7 +34,7 @@ use axum::{Form, Router};
 use chrono::NaiveDate;
 use governor::{Quota, RateLimiter};
 use kraft_core::report::FollowUp;
-use kraft_core::{Lang, Store};
+use kraft_core::Lang;
 use kraft_ingest::check::CheckOptions;
 use kraft_ingest::text::Analyzer;
 use serde::{Deserialize, Serialize};
@@ -98,7 +98,7 @@ type Direct = RateLimiter<
 
 /// The dashboard's state: what the pages read, and the logins.
 pub struct Dashboard {
-    store: Arc<Store>,
+    store: Arc<dyn kraft_core::State>,
     knowledge_dir: PathBuf,
     check: CheckOptions,
     analyzer: Arc<Analyzer>,
@@ -126,7 +126,7 @@ impl Dashboard {
     /// `check` is what `kraft kb check` holds the knowledge base to (its
     /// `today` is set per request).
     pub fn new(
-        store: Arc<Store>,
+        store: Arc<dyn kraft_core::State>,
         knowledge_dir: PathBuf,
         check: CheckOptions,
         settings: DashboardSettings,

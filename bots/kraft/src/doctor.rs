@@ -6,6 +6,7 @@
 //! written except what opening the state database and index would write
 //! anyway; nothing is sent to any chat.
 
+use kraft_core::store::prelude::*;
 use std::process::ExitCode;
 
 use anyhow::Result;

@@ -4,6 +4,7 @@
 //! questions the bot could not answer well, grouped. Markdown for status
 //! reports, CSV for spreadsheets; `--out` writes a file instead of stdout.
 
+use kraft_core::store::prelude::*;
 use std::path::PathBuf;
 use std::process::ExitCode;
 

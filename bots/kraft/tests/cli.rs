@@ -2,6 +2,7 @@
 //! ingest and search on a fixture knowledge base, configuration errors,
 //! and `kill -9` in the middle of an ingest.
 
+use kraft_core::store::prelude::*;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;

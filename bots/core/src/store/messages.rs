@@ -1,0 +1,81 @@
+//! The conversation history: what users wrote and what Kraft or an adviser
+//! answered, with the outcome, sources and feedback of each answer.
+//!
+//! `Messages` is the contract and `Store` (SQLite) implements it here;
+//! `tests/tests/store_contract.rs` checks any implementation against it.
+
+use super::*;
+
+pub trait Messages {
+    fn add_message(
+        &self,
+        user_id: i64,
+        role: Role,
+        m: &NewMessage<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<i64>;
+
+    /// The newest `limit` messages of a user, oldest first.
+    fn recent_messages(&self, user_id: i64, limit: usize) -> Result<Vec<MessageRow>>;
+
+    fn message(&self, id: i64) -> Result<Option<MessageRow>>;
+
+    /// Records a vote; a second vote on the same answer replaces the first.
+    fn set_feedback(
+        &self,
+        user_id: i64,
+        message_id: i64,
+        vote: i8,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+}
+
+impl Messages for Store {
+    fn add_message(
+        &self,
+        user_id: i64,
+        role: Role,
+        m: &NewMessage<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<i64> {
+        let conn = self.lock()?;
+        insert_message(&conn, user_id, role, m, now)
+    }
+
+    fn recent_messages(&self, user_id: i64, limit: usize) -> Result<Vec<MessageRow>> {
+        let conn = self.lock()?;
+        let mut st =
+            conn.prepare("SELECT * FROM messages WHERE user_id = ?1 ORDER BY id DESC LIMIT ?2")?;
+        let mut v: Vec<MessageRow> = st
+            .query_map(params![user_id, limit as i64], MessageRow::from_row)?
+            .collect::<rusqlite::Result<_>>()?;
+        v.reverse();
+        Ok(v)
+    }
+
+    fn message(&self, id: i64) -> Result<Option<MessageRow>> {
+        Ok(self
+            .lock()?
+            .query_row(
+                "SELECT * FROM messages WHERE id = ?1",
+                [id],
+                MessageRow::from_row,
+            )
+            .optional()?)
+    }
+
+    fn set_feedback(
+        &self,
+        user_id: i64,
+        message_id: i64,
+        vote: i8,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.lock()?.execute(
+            "INSERT INTO feedback (user_id, message_id, vote, created_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (message_id) DO UPDATE SET vote = excluded.vote, created_at = excluded.created_at",
+            params![user_id, message_id, vote as i64, ts(now)],
+        )?;
+        Ok(())
+    }
+}
