@@ -15,7 +15,8 @@ pub trait Retention {
     /// chats (a group's entries are every member's, hold no text and go
     /// after a day). Returns what was deleted, the tickets that were open
     /// (advisers are told they are gone) and what Kraft posted about the
-    /// tickets on the adviser side (to delete there).
+    /// tickets on the adviser side (to delete there). A user who is
+    /// already gone forgets nothing, without an error.
     fn forget(&self, user_id: i64) -> Result<Forgotten>;
 
     /// SQLite's `quick_check`: None when the file is sound, else the first
@@ -38,11 +39,18 @@ pub trait Retention {
 impl Retention for Store {
     fn forget(&self, user_id: i64) -> Result<Forgotten> {
         let out = self.tx(|tx| {
-            let (platform, ext): (String, String) = tx.query_row(
-                "SELECT platform, external_id FROM users WHERE id = ?1",
-                [user_id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )?;
+            // Already gone (a second /forget, or a purge in between):
+            // nothing to delete is not an error.
+            let Some((platform, ext)) = tx
+                .query_row(
+                    "SELECT platform, external_id FROM users WHERE id = ?1",
+                    [user_id],
+                    |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+                )
+                .optional()?
+            else {
+                return Ok(Forgotten::default());
+            };
             let person = person_of(&ext).to_string();
             let ids: Vec<i64> = {
                 let mut st = tx.prepare(
