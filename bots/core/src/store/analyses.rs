@@ -7,8 +7,10 @@
 use super::*;
 
 pub trait Analyses {
+    /// The user's needs analysis, if they started one.
     fn analysis(&self, user_id: i64) -> Result<Option<AnalysisRow>>;
 
+    /// Creates or replaces the user's needs analysis.
     fn save_analysis(&self, a: &AnalysisRow) -> Result<()>;
 }
 

@@ -35,6 +35,7 @@ pub trait Inbox {
     /// Dead-lettered events (platform, key, error), newest first.
     fn inbox_dead_letters(&self, limit: usize) -> Result<Vec<(String, String, String)>>;
 
+    /// How many events wait to be handled, on every platform.
     fn inbox_unhandled(&self) -> Result<usize>;
 
     /// Marks an event handled (dropping its payload: the text lives on in

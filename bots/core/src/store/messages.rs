@@ -7,6 +7,7 @@
 use super::*;
 
 pub trait Messages {
+    /// Keeps one message of the conversation; returns its id.
     fn add_message(
         &self,
         user_id: i64,
@@ -18,6 +19,7 @@ pub trait Messages {
     /// The newest `limit` messages of a user, oldest first.
     fn recent_messages(&self, user_id: i64, limit: usize) -> Result<Vec<MessageRow>>;
 
+    /// One message by id, if it is still kept.
     fn message(&self, id: i64) -> Result<Option<MessageRow>>;
 
     /// Records a vote; a second vote on the same answer replaces the first.

@@ -10,7 +10,8 @@ use super::*;
 
 pub trait Outbox {
     /// Queues a message; without a lease the delivery loop (of this or
-    /// another process) picks it up, with one the caller delivers it now. Returns None when the dedupe key was seen before.
+    /// another process) picks it up, with one the caller delivers it now. `None`: the
+    /// dedupe key was seen before, so nothing was queued.
     fn enqueue(
         &self,
         d: &NewDelivery<'_>,
@@ -61,11 +62,13 @@ pub trait Outbox {
     /// Records that the first `parts` parts of a split message went out.
     fn set_parts_sent(&self, id: i64, parts: i64) -> Result<()>;
 
+    /// Records that a delivery went out in full; it is never sent again.
     fn mark_delivered(&self, id: i64, now: DateTime<Utc>) -> Result<()>;
 
     /// Gives a leased delivery back after a failed send, to be retried.
     fn release(&self, id: i64) -> Result<()>;
 
+    /// How many deliveries are neither delivered nor dead-lettered.
     fn undelivered(&self) -> Result<usize>;
 }
 

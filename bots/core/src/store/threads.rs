@@ -8,16 +8,20 @@
 use super::*;
 
 pub trait Threads {
+    /// Writes a named cursor (a platform's read position, a followed chat).
     fn set_cursor(&self, name: &str, value: &str) -> Result<()>;
 
     /// The adviser-side threads on `platform` of tickets not resolved.
     fn open_threads(&self, platform: Platform) -> Result<Vec<String>>;
 
+    /// Reads a named cursor.
     fn cursor(&self, name: &str) -> Result<Option<String>>;
 
     /// The adviser-side thread (topic, reply chain) of a ticket.
     fn thread_of(&self, ticket: i64, platform: Platform) -> Result<Option<(String, String)>>;
 
+    /// Records the thread (Telegram topic, Discord thread) that holds a
+    /// ticket on the adviser side of `platform`.
     fn set_thread(&self, ticket: i64, platform: Platform, chat: &str, thread: &str) -> Result<()>;
 
     /// Forgets a ticket's adviser-side thread (it is gone, or creating it
@@ -62,6 +66,8 @@ pub trait Threads {
     /// What a ticket's note shows now, after an edit.
     fn set_note_shown(&self, ticket: i64, platform: Platform, shown: &str) -> Result<()>;
 
+    /// The ticket a message Kraft posted on the adviser side belongs to
+    /// (an adviser replying to it replies to that ticket).
     fn ticket_of_message(
         &self,
         platform: Platform,

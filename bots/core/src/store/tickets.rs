@@ -27,10 +27,13 @@ pub trait Tickets {
     /// it was rated already (the first tap counts).
     fn rate_ticket(&self, ticket: i64, score: &str) -> Result<bool>;
 
+    /// The user's ticket that is not resolved, if any (at most one).
     fn open_ticket_of(&self, user_id: i64) -> Result<Option<TicketRow>>;
 
+    /// One ticket by id.
     fn ticket(&self, id: i64) -> Result<Option<TicketRow>>;
 
+    /// Tickets in any of `statuses`, newest first, at most `limit`.
     fn tickets(&self, statuses: &[TicketStatus], limit: usize) -> Result<Vec<TicketRow>>;
 
     /// Stores a ticket and its notifications in one transaction; the
@@ -61,6 +64,7 @@ pub trait Tickets {
         change: Change<'_, 'a>,
     ) -> Result<Option<Changed>>;
 
+    /// How many tickets are not resolved (a metric).
     fn open_tickets(&self) -> Result<usize>;
 
     /// The open ticket a private-chat link token opens, if any.

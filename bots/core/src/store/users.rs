@@ -11,10 +11,13 @@ pub trait Users {
     /// Finds or creates the user, remembering the chat to answer in.
     fn touch_user(&self, u: &UserRef, now: DateTime<Utc>) -> Result<UserRow>;
 
+    /// The user with this platform identity, if known (no row is made).
     fn find_user(&self, platform: Platform, external_id: &str) -> Result<Option<UserRow>>;
 
+    /// The user with this id, if they still exist.
     fn user(&self, id: i64) -> Result<Option<UserRow>>;
 
+    /// Stores where `u`'s conversation stands (`u.dialogue`); nothing else of the row.
     fn save_dialogue(&self, u: &UserRow) -> Result<()>;
 
     /// Marks the privacy notice as shown to the person behind `u`; true
