@@ -9,6 +9,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{Button, Lang};
 use crate::texts::pick;
+// The analysis's texts (questions, labels, what the user is told) live
+// with every other text; they are re-exported here, where they are used.
+pub use crate::texts::analysis::{
+    already_done, answer_then_continue, back_at_start, btn_back, btn_pause, btn_quit, btn_restart,
+    btn_resume, btn_skip, btn_summary, intro, label, paused, question, quit, resumed, skipped_note,
+    step_prompt,
+};
 
 /// The questions, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -174,74 +181,6 @@ pub fn nav(text: &str) -> Option<Nav> {
             Some(Nav::Quit)
         }
         _ => None,
-    }
-}
-
-pub fn label(f: Field, lang: Lang) -> &'static str {
-    match f {
-        Field::Sector => pick(lang, "Bransch", "Sector"),
-        Field::Size => pick(lang, "Storlek", "Size"),
-        Field::Region => pick(lang, "Ort/region", "Location"),
-        Field::Processes => pick(lang, "Mest tidskrävande", "Most time-consuming"),
-        Field::Data => pick(lang, "Data som finns", "Data available"),
-        Field::Digital => pick(
-            lang,
-            "Digitala verktyg och AI i dag",
-            "Digital tools and AI today",
-        ),
-        Field::Goals => pick(lang, "Mål för nästa år", "Goals for next year"),
-        Field::Academia => pick(lang, "Studenter/forskare", "Students/researchers"),
-        Field::Contact => pick(lang, "Kontaktsätt", "Preferred contact"),
-    }
-}
-
-pub fn question(f: Field, lang: Lang) -> &'static str {
-    match f {
-        Field::Sector => pick(
-            lang,
-            "Vilken bransch är ni verksamma i?",
-            "Which sector is your company in?",
-        ),
-        Field::Size => pick(
-            lang,
-            "Hur många anställda har ni, ungefär?",
-            "Roughly how many employees do you have?",
-        ),
-        Field::Region => pick(
-            lang,
-            "I vilken kommun eller region finns ni?",
-            "Which municipality or region are you in?",
-        ),
-        Field::Processes => pick(
-            lang,
-            "Vilka arbetsmoment eller processer tar mest tid hos er i dag?",
-            "Which tasks or processes take the most time in your company today?",
-        ),
-        Field::Data => pick(
-            lang,
-            "Vilka data har ni redan, till exempel i affärssystem, maskiner, kundregister eller Excel?",
-            "What data do you already have, for example in business systems, machines, customer records or spreadsheets?",
-        ),
-        Field::Digital => pick(
-            lang,
-            "Vilka digitala verktyg använder ni, och använder ni AI i någon form redan?",
-            "Which digital tools do you use, and do you use AI in any form already?",
-        ),
-        Field::Goals => pick(
-            lang,
-            "Vad vill ni ha uppnått om ett år?",
-            "What would you like to have achieved a year from now?",
-        ),
-        Field::Academia => pick(
-            lang,
-            "Kan ni tänka er att arbeta med studenter (t.ex. examensarbeten) eller forskare?",
-            "Would you consider working with students (e.g. thesis projects) or researchers?",
-        ),
-        Field::Contact => pick(
-            lang,
-            "Hur vill ni helst bli kontaktade av en rådgivare? (Skriv inte telefonnummer eller e-post här – rådgivaren frågar när ni har fått kontakt.)",
-            "How would you prefer an adviser to contact you? (Please don't type phone numbers or e-mail here – the adviser will ask once you are in touch.)",
-        ),
     }
 }
 
@@ -588,96 +527,19 @@ pub fn read_option(f: Field, code: &str, lang: Lang) -> Option<Reply> {
 /// back/skip/pause/quit).
 pub fn prompt(step: usize, lang: Lang) -> (String, Vec<Button>) {
     let f = STEPS[step.min(STEPS.len() - 1)];
-    let text = format!(
-        "{} {} {} {}: {}",
-        pick(lang, "Fråga", "Question"),
-        step + 1,
-        pick(lang, "av", "of"),
-        STEPS.len(),
-        question(f, lang)
-    );
+    let text = step_prompt(lang, step + 1, STEPS.len(), question(f, lang));
     let id = |a: AnalysisButton| ButtonId::Analysis(a);
     let mut b: Vec<Button> = options(f)
         .iter()
         .map(|(c, sv, en)| id(AnalysisButton::Option(c.to_string())).button(pick(lang, sv, en)))
         .collect();
     if step > 0 {
-        b.push(id(AnalysisButton::Back).button(pick(lang, "◀ Tillbaka", "◀ Back")));
+        b.push(id(AnalysisButton::Back).button(btn_back(lang)));
     }
-    b.push(id(AnalysisButton::Skip).button(pick(lang, "Hoppa över", "Skip")));
-    b.push(id(AnalysisButton::Pause).button(pick(lang, "Pausa", "Pause")));
-    b.push(id(AnalysisButton::Quit).button(pick(lang, "Avbryt", "Quit")));
+    b.push(id(AnalysisButton::Skip).button(btn_skip(lang)));
+    b.push(id(AnalysisButton::Pause).button(btn_pause(lang)));
+    b.push(id(AnalysisButton::Quit).button(btn_quit(lang)));
     (text, b)
-}
-
-pub fn intro(lang: Lang) -> &'static str {
-    pick(
-        lang,
-        "Välkommen till en första behovsanalys! Jag ställer nio korta frågor om ert företag (ungefär fem minuter). Svara med egna ord eller med knapparna. Skriv \"hoppa över\", \"tillbaka\", \"paus\" eller \"avbryt\" när ni vill – svaren sparas, så ni kan fortsätta senare med /analys. Efteråt får ni förslag på AI-möjligheter, ett första steg och vilka aktiviteter och aktörer som passar.",
-        "Welcome to a first needs analysis! I'll ask nine short questions about your company (about five minutes). Answer in your own words or with the buttons. Type \"skip\", \"back\", \"pause\" or \"quit\" at any time – your answers are saved, so you can continue later with /analysis. Afterwards you get suggested AI opportunities, a first step, and the activities and actors that fit.",
-    )
-}
-
-pub fn resumed(lang: Lang) -> &'static str {
-    pick(
-        lang,
-        "Välkommen tillbaka! Vi fortsätter där vi var.",
-        "Welcome back! Let's continue where we left off.",
-    )
-}
-
-pub fn paused(lang: Lang, retention_days: i64) -> String {
-    match lang {
-        Lang::Sv => format!("Pausat. Era svar sparas i {retention_days} dagar; skriv /analys när ni vill fortsätta. Under tiden kan ni ställa frågor som vanligt."),
-        Lang::En => format!("Paused. Your answers are kept for {retention_days} days; type /analysis when you want to continue. Meanwhile, ask questions as usual."),
-    }
-}
-
-pub fn quit(lang: Lang) -> &'static str {
-    pick(
-        lang,
-        "Behovsanalysen är avbruten och svaren är borttagna. Ni kan börja om när som helst med /analys.",
-        "The needs analysis is cancelled and the answers are deleted. You can start again any time with /analysis.",
-    )
-}
-
-pub fn skipped_note(lang: Lang) -> &'static str {
-    pick(lang, "Okej, vi hoppar över den.", "OK, skipping that one.")
-}
-
-pub fn back_at_start(lang: Lang) -> &'static str {
-    pick(
-        lang,
-        "Det här är första frågan.",
-        "This is the first question.",
-    )
-}
-
-pub fn answer_then_continue(lang: Lang) -> &'static str {
-    pick(
-        lang,
-        "Vi fortsätter med behovsanalysen:",
-        "Let's continue with the needs analysis:",
-    )
-}
-
-pub fn already_done(lang: Lang, date: &str) -> String {
-    match lang {
-        Lang::Sv => format!("Ni gjorde en behovsanalys {date}. Vill ni se sammanfattningen igen eller göra om den?"),
-        Lang::En => format!("You completed a needs analysis on {date}. Would you like to see the summary again, or start over?"),
-    }
-}
-
-pub fn btn_summary(lang: Lang) -> &'static str {
-    pick(lang, "Visa sammanfattningen", "Show the summary")
-}
-
-pub fn btn_restart(lang: Lang) -> &'static str {
-    pick(lang, "Gör om analysen", "Start over")
-}
-
-pub fn btn_resume(lang: Lang) -> &'static str {
-    pick(lang, "Fortsätt analysen", "Continue the analysis")
 }
 
 #[cfg(test)]

@@ -998,11 +998,7 @@ impl Assistant {
                     let Some(shown) = shown else { return stale() };
                     let brief = format!(
                         "{}\n{}\n",
-                        texts::pick(
-                            self.settings.escalation.adviser_language,
-                            "Förslag som användaren fick:",
-                            "Suggestions the user was shown:"
-                        ),
+                        texts::guide::suggestions_shown(self.settings.escalation.adviser_language),
                         shown.text
                     );
                     return self.escalate(user, "introduction", String::new(), vec![], Some(brief));

@@ -237,22 +237,11 @@ impl Desk {
         let adviser = adviser.into();
         let by = adviser.name().to_string();
         let res = match op {
-            TicketOp::Claim => self
-                .claim(id, adviser, false)
-                .map(|_| format!("✅ #{id} {} {by}", texts::pick(l, "tas av", "taken by"))),
-            TicketOp::Resolve => self.resolve(id, None).map(|_| {
-                format!(
-                    "☑️ #{id} {} {by}",
-                    texts::pick(l, "avslutat av", "closed by")
-                )
-            }),
-            TicketOp::Handback => self.hand_back(id).map(|_| {
-                format!(
-                    "↩️ #{id} {} {by}",
-                    texts::pick(l, "tillbaka till boten av", "handed back to the bot by")
-                )
-            }),
-        };
+            TicketOp::Claim => self.claim(id, adviser, false).map(|_| ()),
+            TicketOp::Resolve => self.resolve(id, None).map(|_| ()),
+            TicketOp::Handback => self.hand_back(id).map(|_| ()),
+        }
+        .map(|()| texts::ticket_op_done(l, op, id, &by));
         match res {
             Ok(note) => {
                 self.note(Some(id), &note);
@@ -278,30 +267,7 @@ impl Desk {
 
     /// A desk error as the adviser reads it, in the advisers' language.
     pub fn error_text(&self, e: &DeskError) -> String {
-        let l = self.lang();
-        match e {
-            DeskError::ClaimedByOther { ticket, by } => format!(
-                "⚠️ #{ticket} {} {by}",
-                texts::pick(l, "har redan tagits av", "is already taken by")
-            ),
-            DeskError::Closed(t) => format!(
-                "⚠️ #{t} {}",
-                texts::pick(
-                    l,
-                    "är avslutat; användaren fick inte detta.",
-                    "is closed; the user did not get this."
-                )
-            ),
-            DeskError::NotFound(t) => format!(
-                "⚠️ #{t} {}",
-                texts::pick(l, "finns inte (raderat?).", "does not exist (deleted?).")
-            ),
-            DeskError::TooLong(n, max) => format!(
-                "⚠️ {} ({n} > {max})",
-                texts::pick(l, "För långt, skicka i delar", "Too long, send it in parts")
-            ),
-            other => format!("⚠️ {other}"),
-        }
+        texts::desk_error(self.lang(), e)
     }
 
     /// What an adviser needs to take over without asking the user again:
@@ -330,22 +296,19 @@ impl Desk {
         }
         let waited = (now - start).num_minutes();
         let mut s = String::new();
-        s.push_str(&format!(
-            "{}: {}\n{}: {} · {}\n{}: {}\n",
-            texts::pick(l, "Anledning", "Reason"),
-            texts::reason_label(l, reason),
-            texts::pick(l, "Kanal", "Channel"),
+        s.push_str(&texts::handoff_header(
+            l,
+            reason,
             user.platform.label(),
-            texts::language_name(l, user.lang),
-            texts::pick(l, "Användaren har väntat", "User has waited"),
-            texts::minutes(l, waited),
+            user.lang,
+            waited,
         ));
         let questions: Vec<&MessageRow> = history
             .iter()
             .filter(|m| m.role == Role::User && m.created_at >= start)
             .collect();
         if !questions.is_empty() {
-            s.push_str(texts::pick(l, "Frågor:\n", "Questions:\n"));
+            s.push_str(texts::handoff_questions(l));
             for q in questions.iter().rev().take(5).rev() {
                 s.push_str(&format!("• {}\n", clip(&q.text, 300)));
             }
@@ -355,13 +318,11 @@ impl Desk {
             .rev()
             .find(|m| m.role == Role::Bot && m.outcome.is_some() && m.created_at >= start)
         {
-            s.push_str(&format!(
-                "{} ({}, {} {:.2}):\n{}\n",
-                texts::pick(l, "Botens senaste svar", "The bot's last answer"),
+            s.push_str(&texts::handoff_last_answer(
+                l,
                 b.outcome.as_deref().unwrap_or(""),
-                texts::pick(l, "säkerhet", "confidence"),
                 b.confidence.unwrap_or(0.0),
-                clip(&b.text, 500)
+                &clip(&b.text, 500),
             ));
             if !b.sources.is_empty() {
                 s.push_str(&format!(
@@ -420,19 +381,7 @@ impl Desk {
                     Target::Advisers,
                     // No `kraft tickets` hint here: the note goes to chat
                     // rooms with buttons; the terminal adds its own.
-                    format!(
-                        "🆘 {} #{id}\n{summary}{}",
-                        texts::pick(l, "Nytt ärende", "New request"),
-                        if t.relay_chat.is_none() {
-                            texts::pick(
-                                l,
-                                "🔒 Skrivet i en grupp: dina svar når användaren när hen har öppnat den privata chatten med länken hen fick.\n",
-                                "🔒 Written in a group: your replies reach the user once they have opened the private chat with the link they were given.\n",
-                            )
-                        } else {
-                            ""
-                        },
-                    ),
+                    texts::new_request_note(l, id, &summary, t.relay_chat.is_none()),
                     note_buttons(l, t),
                 )];
                 if elsewhere {
@@ -637,10 +586,7 @@ impl Desk {
         lease: Option<Duration>,
     ) -> Result<Vec<Delivery>, DeskError> {
         let l = self.lang();
-        let msg = format!(
-            "{} #{id}",
-            texts::pick(l, "Användaren avbröt ärende", "The user cancelled request")
-        );
+        let msg = texts::user_cancelled_note(l, id);
         let res = self
             .store
             .transition(id, self.clock.now(), lease, &mut |cur| {
@@ -705,12 +651,7 @@ impl Desk {
         lease: Option<Duration>,
     ) -> Result<Option<Delivery>, DeskError> {
         let l = self.lang();
-        let body = format!(
-            "💬 #{} {}: {}",
-            t.id,
-            texts::pick(l, "användaren skriver", "the user writes"),
-            text
-        );
+        let body = texts::user_writes_note(l, t.id, text);
         Ok(self.store.enqueue(
             &NewDelivery::to_advisers(Some(user.id), Some(t.id), &body),
             self.clock.now(),
@@ -746,14 +687,12 @@ impl Desk {
             chrono::Duration::minutes(self.settings.remind_after_mins.max(1)),
             chrono::Duration::minutes(self.settings.remind_every_mins.max(1)),
             &|t| {
-                format!(
-                    "⏰ {} #{} {} {} ({}, {}).",
-                    texts::pick(l, "Ärende", "Request"),
+                texts::reminder_note(
+                    l,
                     t.id,
-                    texts::pick(l, "har väntat", "has waited"),
-                    texts::minutes(l, (now - t.created_at).num_minutes()),
+                    (now - t.created_at).num_minutes(),
                     t.platform.label(),
-                    texts::reason_label(l, &t.reason),
+                    &t.reason,
                 )
             },
         )?;
@@ -773,15 +712,7 @@ impl Desk {
         let l = self.lang();
         let mut out = Vec::new();
         for id in ids {
-            let msg = format!(
-                "🗑 {} #{id} {}",
-                texts::pick(l, "Ärende", "Request"),
-                texts::pick(
-                    l,
-                    "raderades på användarens begäran (/forget).",
-                    "was deleted at the user's request (/forget)."
-                )
-            );
+            let msg = texts::deleted_on_request_note(l, *id);
             out.extend(self.store.enqueue(
                 &NewDelivery::to_advisers(None, None, &msg),
                 self.clock.now(),
@@ -810,12 +741,12 @@ pub fn note_buttons(l: Lang, t: &TicketRow) -> Vec<Button> {
     let first = match (t.status, t.adviser.as_deref()) {
         (TicketStatus::Resolved, _) => return Vec::new(),
         (TicketStatus::Active, Some(name)) => op(TicketOp::Claim).button(format!("✅ {name}")),
-        _ => op(TicketOp::Claim).button(texts::pick(l, "Ta ärendet", "Take it")),
+        _ => op(TicketOp::Claim).button(texts::btn_take(l)),
     };
     vec![
         first,
-        op(TicketOp::Resolve).button(texts::pick(l, "Avsluta", "Close")),
-        op(TicketOp::Handback).button(texts::pick(l, "Tillbaka till boten", "Back to the bot")),
+        op(TicketOp::Resolve).button(texts::btn_close(l)),
+        op(TicketOp::Handback).button(texts::btn_back_to_bot(l)),
     ]
 }
 

@@ -1,4 +1,5 @@
-//! Everything a user or adviser reads, in Swedish and English. Kept in one
+//! Everything a user or adviser reads, in Swedish and English (the needs
+//! analysis and match-making texts in their own modules below). Kept in one
 //! place so wording is reviewed together and both languages stay in step.
 
 use crate::model::Lang;
@@ -786,6 +787,145 @@ pub fn handed_back(lang: Lang) -> &'static str {
     )
 }
 
+/// The note every adviser sees after a ticket button or command.
+pub fn ticket_op_done(l: Lang, op: crate::buttons::TicketOp, id: i64, by: &str) -> String {
+    use crate::buttons::TicketOp;
+    match op {
+        TicketOp::Claim => format!("✅ #{id} {} {by}", pick(l, "tas av", "taken by")),
+        TicketOp::Resolve => format!("☑️ #{id} {} {by}", pick(l, "avslutat av", "closed by")),
+        TicketOp::Handback => format!(
+            "↩️ #{id} {} {by}",
+            pick(l, "tillbaka till boten av", "handed back to the bot by")
+        ),
+    }
+}
+
+/// A desk error as the adviser who caused it reads it.
+pub fn desk_error(l: Lang, e: &crate::desk::DeskError) -> String {
+    use crate::desk::DeskError;
+    match e {
+        DeskError::ClaimedByOther { ticket, by } => format!(
+            "⚠️ #{ticket} {} {by}",
+            pick(l, "har redan tagits av", "is already taken by")
+        ),
+        DeskError::Closed(t) => format!(
+            "⚠️ #{t} {}",
+            pick(
+                l,
+                "är avslutat; användaren fick inte detta.",
+                "is closed; the user did not get this."
+            )
+        ),
+        DeskError::NotFound(t) => format!(
+            "⚠️ #{t} {}",
+            pick(l, "finns inte (raderat?).", "does not exist (deleted?).")
+        ),
+        DeskError::TooLong(n, max) => format!(
+            "⚠️ {} ({n} > {max})",
+            pick(l, "För långt, skicka i delar", "Too long, send it in parts")
+        ),
+        other => format!("⚠️ {other}"),
+    }
+}
+
+/// The first lines of a hand-off summary: why, where, in which language,
+/// and how long the user has waited.
+pub fn handoff_header(
+    l: Lang,
+    reason: &str,
+    platform: &str,
+    user_lang: Lang,
+    waited: i64,
+) -> String {
+    format!(
+        "{}: {}\n{}: {platform} · {}\n{}: {}\n",
+        pick(l, "Anledning", "Reason"),
+        reason_label(l, reason),
+        pick(l, "Kanal", "Channel"),
+        language_name(l, user_lang),
+        pick(l, "Användaren har väntat", "User has waited"),
+        minutes(l, waited),
+    )
+}
+
+pub fn handoff_questions(l: Lang) -> &'static str {
+    pick(l, "Frågor:\n", "Questions:\n")
+}
+
+pub fn handoff_last_answer(l: Lang, outcome: &str, confidence: f32, text: &str) -> String {
+    format!(
+        "{} ({outcome}, {} {confidence:.2}):\n{text}\n",
+        pick(l, "Botens senaste svar", "The bot's last answer"),
+        pick(l, "säkerhet", "confidence"),
+    )
+}
+
+/// The advisers' note about a new ticket; `in_group`: the user wrote in a
+/// group and has not opened the private chat yet.
+pub fn new_request_note(l: Lang, id: i64, summary: &str, in_group: bool) -> String {
+    let group = if in_group {
+        pick(
+            l,
+            "🔒 Skrivet i en grupp: dina svar når användaren när hen har öppnat den privata chatten med länken hen fick.\n",
+            "🔒 Written in a group: your replies reach the user once they have opened the private chat with the link they were given.\n",
+        )
+    } else {
+        ""
+    };
+    format!(
+        "🆘 {} #{id}\n{summary}{group}",
+        pick(l, "Nytt ärende", "New request")
+    )
+}
+
+pub fn user_cancelled_note(l: Lang, id: i64) -> String {
+    format!(
+        "{} #{id}",
+        pick(l, "Användaren avbröt ärende", "The user cancelled request")
+    )
+}
+
+pub fn user_writes_note(l: Lang, id: i64, text: &str) -> String {
+    format!(
+        "💬 #{id} {}: {text}",
+        pick(l, "användaren skriver", "the user writes")
+    )
+}
+
+pub fn reminder_note(l: Lang, id: i64, waited: i64, platform: &str, reason: &str) -> String {
+    format!(
+        "⏰ {} #{id} {} {} ({platform}, {}).",
+        pick(l, "Ärende", "Request"),
+        pick(l, "har väntat", "has waited"),
+        minutes(l, waited),
+        reason_label(l, reason),
+    )
+}
+
+pub fn deleted_on_request_note(l: Lang, id: i64) -> String {
+    format!(
+        "🗑 {} #{id} {}",
+        pick(l, "Ärende", "Request"),
+        pick(
+            l,
+            "raderades på användarens begäran (/forget).",
+            "was deleted at the user's request (/forget)."
+        )
+    )
+}
+
+pub fn btn_take(l: Lang) -> &'static str {
+    pick(l, "Ta ärendet", "Take it")
+}
+
+pub fn btn_close(l: Lang) -> &'static str {
+    pick(l, "Avsluta", "Close")
+}
+
+pub fn btn_back_to_bot(l: Lang) -> &'static str {
+    pick(l, "Tillbaka till boten", "Back to the bot")
+}
+
 // Texts the chat front-ends show advisers in their adviser rooms.
 
 /// A Telegram button or command from outside the adviser group.
@@ -873,4 +1013,358 @@ pub fn mention_me_or_reply(l: Lang) -> &'static str {
         "Jag kan bara läsa meddelanden som nämner mig. Svara användaren med /reply (eller @Kraft och texten).",
         "I can only read messages that mention me. Answer the user with /reply (or @Kraft and the text).",
     )
+}
+
+/// The needs analysis: its questions, the labels of its summary, and
+/// what the user is told between questions.
+pub mod analysis {
+    use super::pick;
+    use crate::analysis::Field;
+    use crate::model::Lang;
+
+    pub fn label(f: Field, lang: Lang) -> &'static str {
+        match f {
+            Field::Sector => pick(lang, "Bransch", "Sector"),
+            Field::Size => pick(lang, "Storlek", "Size"),
+            Field::Region => pick(lang, "Ort/region", "Location"),
+            Field::Processes => pick(lang, "Mest tidskrävande", "Most time-consuming"),
+            Field::Data => pick(lang, "Data som finns", "Data available"),
+            Field::Digital => pick(
+                lang,
+                "Digitala verktyg och AI i dag",
+                "Digital tools and AI today",
+            ),
+            Field::Goals => pick(lang, "Mål för nästa år", "Goals for next year"),
+            Field::Academia => pick(lang, "Studenter/forskare", "Students/researchers"),
+            Field::Contact => pick(lang, "Kontaktsätt", "Preferred contact"),
+        }
+    }
+
+    pub fn question(f: Field, lang: Lang) -> &'static str {
+        match f {
+            Field::Sector => pick(
+                lang,
+                "Vilken bransch är ni verksamma i?",
+                "Which sector is your company in?",
+            ),
+            Field::Size => pick(
+                lang,
+                "Hur många anställda har ni, ungefär?",
+                "Roughly how many employees do you have?",
+            ),
+            Field::Region => pick(
+                lang,
+                "I vilken kommun eller region finns ni?",
+                "Which municipality or region are you in?",
+            ),
+            Field::Processes => pick(
+                lang,
+                "Vilka arbetsmoment eller processer tar mest tid hos er i dag?",
+                "Which tasks or processes take the most time in your company today?",
+            ),
+            Field::Data => pick(
+                lang,
+                "Vilka data har ni redan, till exempel i affärssystem, maskiner, kundregister eller Excel?",
+                "What data do you already have, for example in business systems, machines, customer records or spreadsheets?",
+            ),
+            Field::Digital => pick(
+                lang,
+                "Vilka digitala verktyg använder ni, och använder ni AI i någon form redan?",
+                "Which digital tools do you use, and do you use AI in any form already?",
+            ),
+            Field::Goals => pick(
+                lang,
+                "Vad vill ni ha uppnått om ett år?",
+                "What would you like to have achieved a year from now?",
+            ),
+            Field::Academia => pick(
+                lang,
+                "Kan ni tänka er att arbeta med studenter (t.ex. examensarbeten) eller forskare?",
+                "Would you consider working with students (e.g. thesis projects) or researchers?",
+            ),
+            Field::Contact => pick(
+                lang,
+                "Hur vill ni helst bli kontaktade av en rådgivare? (Skriv inte telefonnummer eller e-post här – rådgivaren frågar när ni har fått kontakt.)",
+                "How would you prefer an adviser to contact you? (Please don't type phone numbers or e-mail here – the adviser will ask once you are in touch.)",
+            ),
+        }
+    }
+
+    pub fn intro(lang: Lang) -> &'static str {
+        pick(
+            lang,
+            "Välkommen till en första behovsanalys! Jag ställer nio korta frågor om ert företag (ungefär fem minuter). Svara med egna ord eller med knapparna. Skriv \"hoppa över\", \"tillbaka\", \"paus\" eller \"avbryt\" när ni vill – svaren sparas, så ni kan fortsätta senare med /analys. Efteråt får ni förslag på AI-möjligheter, ett första steg och vilka aktiviteter och aktörer som passar.",
+            "Welcome to a first needs analysis! I'll ask nine short questions about your company (about five minutes). Answer in your own words or with the buttons. Type \"skip\", \"back\", \"pause\" or \"quit\" at any time – your answers are saved, so you can continue later with /analysis. Afterwards you get suggested AI opportunities, a first step, and the activities and actors that fit.",
+        )
+    }
+
+    pub fn resumed(lang: Lang) -> &'static str {
+        pick(
+            lang,
+            "Välkommen tillbaka! Vi fortsätter där vi var.",
+            "Welcome back! Let's continue where we left off.",
+        )
+    }
+
+    pub fn paused(lang: Lang, retention_days: i64) -> String {
+        match lang {
+            Lang::Sv => format!("Pausat. Era svar sparas i {retention_days} dagar; skriv /analys när ni vill fortsätta. Under tiden kan ni ställa frågor som vanligt."),
+            Lang::En => format!("Paused. Your answers are kept for {retention_days} days; type /analysis when you want to continue. Meanwhile, ask questions as usual."),
+        }
+    }
+
+    pub fn quit(lang: Lang) -> &'static str {
+        pick(
+            lang,
+            "Behovsanalysen är avbruten och svaren är borttagna. Ni kan börja om när som helst med /analys.",
+            "The needs analysis is cancelled and the answers are deleted. You can start again any time with /analysis.",
+        )
+    }
+
+    pub fn skipped_note(lang: Lang) -> &'static str {
+        pick(lang, "Okej, vi hoppar över den.", "OK, skipping that one.")
+    }
+
+    pub fn back_at_start(lang: Lang) -> &'static str {
+        pick(
+            lang,
+            "Det här är första frågan.",
+            "This is the first question.",
+        )
+    }
+
+    pub fn answer_then_continue(lang: Lang) -> &'static str {
+        pick(
+            lang,
+            "Vi fortsätter med behovsanalysen:",
+            "Let's continue with the needs analysis:",
+        )
+    }
+
+    pub fn already_done(lang: Lang, date: &str) -> String {
+        match lang {
+            Lang::Sv => format!("Ni gjorde en behovsanalys {date}. Vill ni se sammanfattningen igen eller göra om den?"),
+            Lang::En => format!("You completed a needs analysis on {date}. Would you like to see the summary again, or start over?"),
+        }
+    }
+
+    pub fn btn_summary(lang: Lang) -> &'static str {
+        pick(lang, "Visa sammanfattningen", "Show the summary")
+    }
+
+    pub fn btn_restart(lang: Lang) -> &'static str {
+        pick(lang, "Gör om analysen", "Start over")
+    }
+
+    pub fn btn_resume(lang: Lang) -> &'static str {
+        pick(lang, "Fortsätt analysen", "Continue the analysis")
+    }
+
+    /// "Fråga 3 av 9: …".
+    pub fn step_prompt(lang: Lang, n: usize, of: usize, question: &str) -> String {
+        format!(
+            "{} {n} {} {of}: {question}",
+            pick(lang, "Fråga", "Question"),
+            pick(lang, "av", "of"),
+        )
+    }
+
+    pub fn btn_back(lang: Lang) -> &'static str {
+        pick(lang, "◀ Tillbaka", "◀ Back")
+    }
+
+    pub fn btn_skip(lang: Lang) -> &'static str {
+        pick(lang, "Hoppa över", "Skip")
+    }
+
+    pub fn btn_pause(lang: Lang) -> &'static str {
+        pick(lang, "Pausa", "Pause")
+    }
+
+    pub fn btn_quit(lang: Lang) -> &'static str {
+        pick(lang, "Avbryt", "Quit")
+    }
+}
+
+/// Match-making and the needs analysis's summary: headings, the reasons
+/// shown beside a suggestion, and the profile the advisers get.
+pub mod guide {
+    use super::pick;
+    use crate::model::Lang;
+
+    pub fn other_region(lang: Lang) -> &'static str {
+        pick(lang, "annan region", "another region")
+    }
+
+    /// After a source whose language is not the reader's.
+    pub fn in_the_other_language(lang: Lang) -> &'static str {
+        pick(lang, " (på engelska)", " (in Swedish)")
+    }
+
+    pub fn answer_so_far(lang: Lang, answer: &str) -> String {
+        format!(
+            "\n({}: {answer})",
+            pick(lang, "Ert svar hittills", "Your answer so far")
+        )
+    }
+
+    pub fn summary_heading(lang: Lang) -> &'static str {
+        pick(
+            lang,
+            "Tack! Här är sammanfattningen av er behovsanalys.\n\nProfil\n",
+            "Thank you! Here is the summary of your needs analysis.\n\nProfile\n",
+        )
+    }
+
+    pub fn no_answers(lang: Lang) -> &'static str {
+        pick(lang, "(inga svar)\n", "(no answers)\n")
+    }
+
+    pub fn no_pattern(lang: Lang) -> &'static str {
+        pick(
+            lang,
+            "\nJag hittade inget mönster i användningsfallsbiblioteket som passar svaren – en rådgivare kan hjälpa er vidare.\n",
+            "\nI found no pattern in the use-case library that fits the answers – an adviser can take it from here.\n",
+        )
+    }
+
+    pub fn opportunities_heading(lang: Lang) -> &'static str {
+        pick(
+            lang,
+            "\nAI-möjligheter att titta närmare på (mönster ur användningsfallsbiblioteket)\n",
+            "\nAI opportunities worth a closer look (patterns from the use-case library)\n",
+        )
+    }
+
+    pub fn first_step(lang: Lang, pattern: &str, step: &str) -> String {
+        format!(
+            "\n{} ({pattern})\n{step}\n",
+            pick(lang, "Ett första steg", "A first step")
+        )
+    }
+
+    pub fn fitting_support_heading(lang: Lang) -> &'static str {
+        pick(
+            lang,
+            "\nAktiviteter och stöd som passar er\n",
+            "\nActivities and support that fit you\n",
+        )
+    }
+
+    pub fn take_it_further(lang: Lang) -> &'static str {
+        pick(
+            lang,
+            "\nVill ni gå vidare? En rådgivare får er profil och kan ta nästa steg med er.",
+            "\nWant to take it further? An adviser gets your profile and can take the next step with you.",
+        )
+    }
+
+    // Why a suggestion fits, shown beside it.
+
+    pub fn common_in(lang: Lang, sector: &str) -> String {
+        format!("{} {sector}", pick(lang, "vanligt inom", "common in"))
+    }
+
+    pub fn named_in_pattern(lang: Lang, pattern: &str) -> String {
+        format!(
+            "{} ”{pattern}”",
+            pick(
+                lang,
+                "nämns som stöd i mönstret",
+                "named as support in the pattern"
+            )
+        )
+    }
+
+    pub fn matches_question(lang: Lang) -> &'static str {
+        pick(lang, "matchar er fråga", "matches your question")
+    }
+
+    pub fn works_in(lang: Lang, region: &str) -> String {
+        format!("{} {region}", pick(lang, "verkar i", "works in"))
+    }
+
+    pub fn national_actor(lang: Lang) -> &'static str {
+        pick(lang, "nationell aktör", "national actor")
+    }
+
+    pub fn works_with(lang: Lang, sector: &str) -> String {
+        format!("{} {sector}", pick(lang, "arbetar med", "works with"))
+    }
+
+    pub fn in_region(lang: Lang, region: &str) -> String {
+        format!("{} {region}", pick(lang, "i", "in"))
+    }
+
+    pub fn for_sector(lang: Lang, sector: &str) -> String {
+        format!("{} {sector}", pick(lang, "för", "for"))
+    }
+
+    // The match-making reply.
+
+    pub fn btn_ask_intro(lang: Lang) -> &'static str {
+        pick(lang, "Be om en introduktion", "Ask for an introduction")
+    }
+
+    pub fn these_can_help(lang: Lang) -> &'static str {
+        pick(lang, "De här kan hjälpa er", "These can help you")
+    }
+
+    pub fn activities_heading(lang: Lang) -> &'static str {
+        pick(
+            lang,
+            "\nAktiviteter och evenemang\n",
+            "\nActivities and events\n",
+        )
+    }
+
+    pub fn read_more_pattern(lang: Lang, pattern: &str) -> String {
+        format!(
+            "\n{} {pattern}",
+            pick(lang, "Läs mer om mönstret:", "Read more about the pattern:")
+        )
+    }
+
+    pub fn tell_where(lang: Lang) -> &'static str {
+        pick(
+            lang,
+            "\nSäg gärna var ni finns (t.ex. Västerås eller Eskilstuna), så anpassar jag förslagen.",
+            "\nTell me where you are (e.g. Västerås or Eskilstuna) and I'll tailor the suggestions.",
+        )
+    }
+
+    pub fn want_intro(lang: Lang) -> &'static str {
+        pick(
+            lang,
+            "\nVill ni bli introducerade? Tryck på knappen, så tar en rådgivare kontakt.",
+            "\nWould you like an introduction? Press the button and an adviser will get in touch.",
+        )
+    }
+
+    // The profile in the advisers' language.
+
+    pub fn profile_heading(l: Lang, completed: bool, date: &str) -> String {
+        format!(
+            "{} ({}, {date}):\n",
+            pick(l, "Behovsanalys", "Needs analysis"),
+            if completed {
+                pick(l, "klar", "completed")
+            } else {
+                pick(l, "påbörjad", "in progress")
+            },
+        )
+    }
+
+    /// Above the match-making reply, in an introduction request.
+    pub fn suggestions_shown(l: Lang) -> &'static str {
+        pick(
+            l,
+            "Förslag som användaren fick:",
+            "Suggestions the user was shown:",
+        )
+    }
+
+    pub fn suggested_patterns(l: Lang) -> &'static str {
+        pick(l, "Föreslagna mönster: ", "Suggested patterns: ")
+    }
 }

@@ -16,6 +16,7 @@ use crate::analysis::{self, Field, Nav, Profile, Status, STEPS};
 use crate::buttons::{AnalysisButton, ButtonId};
 use crate::model::{Action, Button, Lang};
 use crate::store::{AnalysisRow, NewMessage, Role, UserRow};
+use crate::texts::guide as T;
 use crate::texts::{self, pick};
 use crate::CoreError;
 
@@ -88,7 +89,7 @@ fn region_name(code: &str, lang: Lang) -> &'static str {
     match code {
         "vastmanland" => "Västmanland",
         "sormland" => "Sörmland",
-        _ => pick(lang, "annan region", "another region"),
+        _ => T::other_region(lang),
     }
 }
 
@@ -194,7 +195,7 @@ impl Suggestion {
             s.push_str(&format!(" – {}", self.reasons.join("; ")));
         }
         if self.language != lang {
-            s.push_str(pick(lang, " (på engelska)", " (in Swedish)"));
+            s.push_str(T::in_the_other_language(lang));
         }
         if let Some(u) = self.link(lang, knowledge_url) {
             s.push_str(&format!("\n   {u}"));
@@ -406,12 +407,7 @@ impl Assistant {
                 // Show what was answered, so the user can keep or change it.
                 let had = profile
                     .text(STEPS[prev])
-                    .map(|t| {
-                        format!(
-                            "\n({}: {t})",
-                            pick(lang, "Ert svar hittills", "Your answer so far")
-                        )
-                    })
+                    .map(|t| T::answer_so_far(lang, t))
                     .unwrap_or_default();
                 Ok(vec![reply(&chat, &format!("{note}{q}{had}"), b)])
             }
@@ -535,43 +531,26 @@ impl Assistant {
             .await;
 
         let mut s = String::new();
-        s.push_str(pick(
-            lang,
-            "Tack! Här är sammanfattningen av er behovsanalys.\n\nProfil\n",
-            "Thank you! Here is the summary of your needs analysis.\n\nProfile\n",
-        ));
+        s.push_str(T::summary_heading(lang));
         for l in profile.lines(lang) {
             s.push_str(&l);
             s.push('\n');
         }
         if profile.answers.is_empty() {
-            s.push_str(pick(lang, "(inga svar)\n", "(no answers)\n"));
+            s.push_str(T::no_answers(lang));
         }
         let mut n = 0;
         if cases.is_empty() {
-            s.push_str(pick(
-                lang,
-                "\nJag hittade inget mönster i användningsfallsbiblioteket som passar svaren – en rådgivare kan hjälpa er vidare.\n",
-                "\nI found no pattern in the use-case library that fits the answers – an adviser can take it from here.\n",
-            ));
+            s.push_str(T::no_pattern(lang));
         } else {
-            s.push_str(pick(
-                lang,
-                "\nAI-möjligheter att titta närmare på (mönster ur användningsfallsbiblioteket)\n",
-                "\nAI opportunities worth a closer look (patterns from the use-case library)\n",
-            ));
+            s.push_str(T::opportunities_heading(lang));
             for (c, _) in &cases {
                 n += 1;
                 s.push_str(&c.line(lang, n, &self.settings.assistant.knowledge_url));
                 s.push('\n');
             }
             if let Some((top, Some(fs))) = cases.first() {
-                s.push_str(&format!(
-                    "\n{} ({})\n{}\n",
-                    pick(lang, "Ett första steg", "A first step"),
-                    top.title,
-                    fs
-                ));
+                s.push_str(&T::first_step(lang, &top.title, fs));
             }
         }
         let rest: Vec<&Suggestion> = matches
@@ -581,22 +560,14 @@ impl Assistant {
             .chain(matches.activities.iter().take(3))
             .collect();
         if !rest.is_empty() {
-            s.push_str(pick(
-                lang,
-                "\nAktiviteter och stöd som passar er\n",
-                "\nActivities and support that fit you\n",
-            ));
+            s.push_str(T::fitting_support_heading(lang));
             for sug in rest {
                 n += 1;
                 s.push_str(&sug.line(lang, n, &self.settings.assistant.knowledge_url));
                 s.push('\n');
             }
         }
-        s.push_str(pick(
-            lang,
-            "\nVill ni gå vidare? En rådgivare får er profil och kan ta nästa steg med er.",
-            "\nWant to take it further? An adviser gets your profile and can take the next step with you.",
-        ));
+        s.push_str(T::take_it_further(lang));
         let suggested = cases
             .iter()
             .map(|(c, _)| (c.path.clone(), c.title.clone()))
@@ -670,11 +641,8 @@ impl Assistant {
             let mut sug = Suggestion::from_chunk(&c);
             if let Some(sec) = sector {
                 if c.sectors.iter().any(|s| s == sec) {
-                    sug.reasons.push(format!(
-                        "{} {}",
-                        pick(lang, "vanligt inom", "common in"),
-                        sector_name(sec, lang)
-                    ));
+                    sug.reasons
+                        .push(T::common_in(lang, &sector_name(sec, lang)));
                 }
             }
             let first = self
@@ -769,15 +737,7 @@ impl Assistant {
                     .entry(p.clone())
                     .or_insert_with(|| Suggestion::from_chunk(&c));
                 if e.reasons.is_empty() {
-                    e.reasons.push(format!(
-                        "{} ”{}”",
-                        pick(
-                            lang,
-                            "nämns som stöd i mönstret",
-                            "named as support in the pattern"
-                        ),
-                        case.title
-                    ));
+                    e.reasons.push(T::named_in_pattern(lang, &case.title));
                 }
                 e.score += if rank == 0 { 2.0 } else { 1.0 };
                 payloads.insert(p, c);
@@ -810,8 +770,7 @@ impl Assistant {
                     .or_insert_with(|| Suggestion::from_chunk(&c));
                 e.score += hit.score / top;
                 if hit.score / top > 0.5 {
-                    e.reasons
-                        .push(pick(lang, "matchar er fråga", "matches your question").into());
+                    e.reasons.push(T::matches_question(lang).into());
                 }
                 payloads.insert(c.doc_path.clone(), c);
             }
@@ -831,25 +790,16 @@ impl Assistant {
             if let Some(r) = region.filter(|r| *r != "other") {
                 if c.region.iter().any(|x| x == r) {
                     sug.score += 1.0;
-                    sug.reasons.push(format!(
-                        "{} {}",
-                        pick(lang, "verkar i", "works in"),
-                        region_name(r, lang)
-                    ));
+                    sug.reasons.push(T::works_in(lang, region_name(r, lang)));
                 } else if c.region.iter().any(|x| x == "national") {
                     sug.score += 0.3;
-                    sug.reasons
-                        .push(pick(lang, "nationell aktör", "national actor").into());
+                    sug.reasons.push(T::national_actor(lang).into());
                 }
             }
             if let Some(s) = sector {
                 if c.sectors.iter().any(|x| x == s) {
                     sug.score += 1.0;
-                    sug.reasons.push(format!(
-                        "{} {}",
-                        pick(lang, "arbetar med", "works with"),
-                        sector_name(s, lang)
-                    ));
+                    sug.reasons.push(T::works_with(lang, &sector_name(s, lang)));
                 }
             }
         }
@@ -888,20 +838,12 @@ impl Assistant {
                 let sector_fit = sector.is_some_and(|s| c.sectors.iter().any(|x| x == s));
                 if let Some(r) = region.filter(|r| *r != "other") {
                     if c.region.iter().any(|x| x == r) {
-                        e.reasons.push(format!(
-                            "{} {}",
-                            pick(lang, "i", "in"),
-                            region_name(r, lang)
-                        ));
+                        e.reasons.push(T::in_region(lang, region_name(r, lang)));
                     }
                 }
                 if sector_fit {
                     if let Some(s) = sector {
-                        e.reasons.push(format!(
-                            "{} {}",
-                            pick(lang, "för", "for"),
-                            sector_name(s, lang)
-                        ));
+                        e.reasons.push(T::for_sector(lang, &sector_name(s, lang)));
                     }
                 }
                 // One language version of an event is enough.
@@ -957,11 +899,7 @@ impl Assistant {
             &user.chat(),
             &body,
             vec![
-                ButtonId::MatchIntro.button(pick(
-                    lang,
-                    "Be om en introduktion",
-                    "Ask for an introduction",
-                )),
+                ButtonId::MatchIntro.button(T::btn_ask_intro(lang)),
                 ButtonId::Human.button(texts::btn_human(lang)),
             ],
         )])
@@ -997,7 +935,7 @@ impl Assistant {
         if let Some(sec) = &m.sector {
             ctx.push(sector_name(sec, lang));
         }
-        s.push_str(pick(lang, "De här kan hjälpa er", "These can help you"));
+        s.push_str(T::these_can_help(lang));
         if !ctx.is_empty() {
             s.push_str(&format!(" ({})", ctx.join(" · ")));
         }
@@ -1009,11 +947,7 @@ impl Assistant {
             s.push('\n');
         }
         if !m.activities.is_empty() {
-            s.push_str(pick(
-                lang,
-                "\nAktiviteter och evenemang\n",
-                "\nActivities and events\n",
-            ));
+            s.push_str(T::activities_heading(lang));
             for a in m.activities.iter().take(3) {
                 n += 1;
                 s.push_str(&a.line(lang, n, &self.settings.assistant.knowledge_url));
@@ -1021,28 +955,16 @@ impl Assistant {
             }
         }
         if let Some((c, _)) = cases.first() {
-            s.push_str(&format!(
-                "\n{} {}",
-                pick(lang, "Läs mer om mönstret:", "Read more about the pattern:"),
-                c.title,
-            ));
+            s.push_str(&T::read_more_pattern(lang, &c.title));
             if let Some(u) = c.link(lang, &self.settings.assistant.knowledge_url) {
                 s.push_str(&format!(" – {u}"));
             }
             s.push('\n');
         }
         if region.is_none() {
-            s.push_str(pick(
-                lang,
-                "\nSäg gärna var ni finns (t.ex. Västerås eller Eskilstuna), så anpassar jag förslagen.",
-                "\nTell me where you are (e.g. Västerås or Eskilstuna) and I'll tailor the suggestions.",
-            ));
+            s.push_str(T::tell_where(lang));
         }
-        s.push_str(pick(
-            lang,
-            "\nVill ni bli introducerade? Tryck på knappen, så tar en rådgivare kontakt.",
-            "\nWould you like an introduction? Press the button and an adviser will get in touch.",
-        ));
+        s.push_str(T::want_intro(lang));
         s
     }
 
@@ -1055,21 +977,17 @@ impl Assistant {
             return None;
         }
         let l = self.settings.escalation.adviser_language;
-        let mut s = format!(
-            "{} ({}, {}):\n",
-            pick(l, "Behovsanalys", "Needs analysis"),
-            match status {
-                Status::Completed => pick(l, "klar", "completed"),
-                _ => pick(l, "påbörjad", "in progress"),
-            },
-            row.updated_at.date_naive()
+        let mut s = T::profile_heading(
+            l,
+            status == Status::Completed,
+            &row.updated_at.date_naive().to_string(),
         );
         for line in p.lines(l) {
             s.push_str(&line);
             s.push('\n');
         }
         if !p.suggested.is_empty() {
-            s.push_str(pick(l, "Föreslagna mönster: ", "Suggested patterns: "));
+            s.push_str(T::suggested_patterns(l));
             let titles: Vec<String> = p
                 .suggested
                 .iter()
