@@ -249,7 +249,7 @@ pub fn openai_client(
     let cfg = OpenAIConfig::new()
         .with_api_base(base_url.trim_end_matches('/'))
         .with_api_key(api_key.unwrap_or_else(|| "none".into()));
-    let http = reqwest::Client::builder()
+    let http = crate::http::client_builder()
         .timeout(Duration::from_secs(timeout_secs.max(1)))
         .connect_timeout(Duration::from_secs(timeout_secs.clamp(1, 10)))
         .build()?;

@@ -13,6 +13,7 @@ pub mod doc;
 pub mod embed;
 pub mod eval;
 pub mod fit;
+pub mod http;
 pub mod index;
 pub mod passage;
 pub mod rank;

@@ -2301,8 +2301,8 @@ fn tls_acceptor() -> tokio_rustls::TlsAcceptor {
         CertificateDer::from_pem_slice(CA_PEM.as_bytes()).expect("CA certificate PEM"),
     ];
     let key = PrivateKeyDer::from_pem_slice(LEAF_KEY_PEM.as_bytes()).expect("leaf key PEM");
-    // An explicit provider: the dependency graph enables both ring and
-    // aws-lc-rs, and rustls refuses to guess between them.
+    // The same provider as every client (see `kraft_ingest::http`), named
+    // here rather than relying on the process default being installed.
     let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))

@@ -150,7 +150,9 @@ impl Serve {
     }
 
     pub async fn get(&self, path: &str) -> (u16, String) {
-        let r = reqwest::get(format!("{}{path}", self.http))
+        let r = kraft_ingest::http::client()
+            .get(format!("{}{path}", self.http))
+            .send()
             .await
             .expect("HTTP request to kraft serve");
         let code = r.status().as_u16();
@@ -160,7 +162,7 @@ impl Serve {
 
 impl Serve {
     pub async fn post(&self, path: &str, secret: Option<&str>, body: String) -> u16 {
-        let mut r = reqwest::Client::new()
+        let mut r = kraft_ingest::http::client()
             .post(format!("{}{path}", self.http))
             .header("content-type", "application/json")
             .body(body);

@@ -425,7 +425,7 @@ pub async fn check_sources(d: &Dashboard) -> Vec<SourceCheck> {
             }
         }
     }
-    let client = match reqwest::Client::builder()
+    let client = match kraft_ingest::http::client_builder()
         .timeout(std::time::Duration::from_secs(
             d.settings.link_timeout_secs.max(1),
         ))

@@ -35,7 +35,7 @@ impl Web {
         let base = dashboard_url.trim_end_matches("/dashboard").to_string();
         Web {
             base,
-            client: reqwest::Client::builder()
+            client: kraft_ingest::http::client_builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .expect("client"),
@@ -491,7 +491,7 @@ impl Browser {
             .spawn()
             .ok()?;
         let base = format!("http://127.0.0.1:{port}");
-        let http = reqwest::Client::new();
+        let http = kraft_ingest::http::client();
         let end = std::time::Instant::now() + Duration::from_secs(30);
         while std::time::Instant::now() < end {
             if http
