@@ -7,7 +7,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use kraft_core::pump::{self, Frontend, Pump, SendFailure};
+use kraft_core::pump::{self, Frontend, Pump, PumpSettings, SendFailure};
 use kraft_core::store::{Delivery, InboxEvent, InboxRow, NewDelivery, Target};
 use kraft_core::{Action, Assistant, ChatRef, CoreError, Lang, Observer, Platform};
 use kraft_tests::bot::{default_core_settings, start_time, TestBot};
@@ -32,7 +32,6 @@ struct Buggy {
     pump: Pump,
     assistant: Arc<Assistant>,
     errors: Arc<Errors>,
-    observer: Arc<dyn Observer>,
     handled: Mutex<Vec<String>>,
     sent: Mutex<Vec<String>>,
 }
@@ -41,9 +40,17 @@ impl Buggy {
     fn new(assistant: Arc<Assistant>) -> Arc<Self> {
         let errors = Arc::new(Errors::default());
         Arc::new(Self {
-            pump: Pump::new(Platform::Telegram, 4, 3),
+            pump: Pump::new(
+                Platform::Telegram,
+                assistant.clone(),
+                errors.clone(),
+                PumpSettings {
+                    max_concurrent_chats: 4,
+                    max_delivery_attempts: 3,
+                    lease_secs: 60,
+                },
+            ),
             assistant,
-            observer: errors.clone(),
             errors,
             handled: Mutex::new(Vec::new()),
             sent: Mutex::new(Vec::new()),
@@ -78,20 +85,8 @@ impl Frontend for Buggy {
         &self.pump
     }
 
-    fn assistant(&self) -> &Arc<Assistant> {
-        &self.assistant
-    }
-
-    fn observer(&self) -> &Arc<dyn Observer> {
-        &self.observer
-    }
-
     fn advisers_for(&self) -> &[Platform] {
         &[]
-    }
-
-    fn lease(&self) -> Duration {
-        Duration::from_secs(60)
     }
 
     async fn process(&self, row: &InboxRow) -> Result<(), CoreError> {
@@ -105,10 +100,25 @@ impl Frontend for Buggy {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(row.key.clone());
-        self.assistant.commit(row.id, &[], None, self.lease())?;
+        self.assistant
+            .commit(row.id, &[], None, self.pump.lease())?;
         Ok(())
     }
 
+    async fn send_to_user(&self, d: &Delivery, _chat: &str) -> Result<(), SendFailure> {
+        self.send(d).await
+    }
+
+    async fn send_to_advisers(&self, d: &Delivery) -> Result<(), SendFailure> {
+        self.send(d).await
+    }
+
+    fn unreachable_note(&self, _: Lang) -> &'static str {
+        "unreachable"
+    }
+}
+
+impl Buggy {
     async fn send(&self, d: &Delivery) -> Result<(), SendFailure> {
         tokio::task::yield_now().await;
         if d.text.contains("boom") {
@@ -120,10 +130,6 @@ impl Frontend for Buggy {
             .unwrap_or_else(|p| p.into_inner())
             .push(d.text.clone());
         Ok(())
-    }
-
-    fn unreachable_note(&self, _: Lang) -> &'static str {
-        "unreachable"
     }
 }
 

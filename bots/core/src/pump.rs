@@ -3,7 +3,9 @@
 //! workers (one chat in order, chats side by side), and outbox entries are
 //! leased, sent and confirmed, retried with back-off or kept as dead
 //! letters. Platform I/O stays in the front-end, behind [`Frontend`]:
-//! `process` (one stored event) and `send` (one delivery).
+//! `process` (one stored event), `send_to_user` and `send_to_advisers`
+//! (one delivery). The [`Pump`] owns what the loops share: the assistant,
+//! the observer, the lease length and the bookkeeping of chats and sends.
 //!
 //! A bug that panics on one event or one delivery stays with it: the
 //! panic is caught, the event or delivery is dead-lettered (logged by its
@@ -49,11 +51,14 @@ pub fn backoff(attempts: i64) -> Duration {
     Duration::from_secs((1u64 << exp).min(300))
 }
 
-/// A front-end's state for the loops: which chats are being worked on,
-/// which deliveries are being sent, and the wake-ups.
-#[derive(Debug)]
+/// A front-end's state for the loops: the assistant and observer they
+/// work with, how long a leased delivery is the front-end's, which chats
+/// are being worked on, which deliveries are being sent, and the wake-ups.
 pub struct Pump {
     platform: Platform,
+    assistant: Arc<Assistant>,
+    observer: Arc<dyn Observer>,
+    lease: Duration,
     max_concurrent_chats: usize,
     max_delivery_attempts: i64,
     busy: Mutex<HashSet<String>>,
@@ -67,14 +72,40 @@ pub struct Pump {
     pub outbox_wake: Notify,
 }
 
+impl std::fmt::Debug for Pump {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pump")
+            .field("platform", &self.platform)
+            .field("lease", &self.lease)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a front-end's loops are set up with.
+pub struct PumpSettings {
+    pub max_concurrent_chats: usize,
+    pub max_delivery_attempts: i64,
+    /// How long a leased delivery is the front-end's to send (at least 5 s).
+    pub lease_secs: u64,
+}
+
 impl Pump {
     pub fn new(
         platform: Platform,
-        max_concurrent_chats: usize,
-        max_delivery_attempts: i64,
+        assistant: Arc<Assistant>,
+        observer: Arc<dyn Observer>,
+        s: PumpSettings,
     ) -> Self {
+        let PumpSettings {
+            max_concurrent_chats,
+            max_delivery_attempts,
+            lease_secs,
+        } = s;
         Self {
             platform,
+            assistant,
+            observer,
+            lease: Duration::from_secs(lease_secs.max(5)),
             max_concurrent_chats: max_concurrent_chats.max(1),
             max_delivery_attempts,
             busy: Mutex::new(HashSet::new()),
@@ -88,6 +119,19 @@ impl Pump {
     pub fn platform(&self) -> Platform {
         self.platform
     }
+
+    pub fn assistant(&self) -> &Arc<Assistant> {
+        &self.assistant
+    }
+
+    pub fn observer(&self) -> &Arc<dyn Observer> {
+        &self.observer
+    }
+
+    /// How long a leased delivery is this front-end's to send.
+    pub fn lease(&self) -> Duration {
+        self.lease
+    }
 }
 
 /// What a front-end does itself; the loops do the rest.
@@ -96,18 +140,17 @@ pub trait Frontend: Send + Sync + 'static {
     type Error: std::fmt::Display + Send;
 
     fn pump(&self) -> &Pump;
-    fn assistant(&self) -> &Arc<Assistant>;
-    fn observer(&self) -> &Arc<dyn Observer>;
     /// Users of these platforms have their tickets in this front-end's
     /// adviser room (empty when it has none).
     fn advisers_for(&self) -> &[Platform];
-    /// How long a leased delivery is this front-end's to send.
-    fn lease(&self) -> Duration;
     /// Handles one stored event and commits it. `Err`: left in the inbox
     /// and tried again on a later round.
     async fn process(&self, row: &InboxRow) -> Result<(), Self::Error>;
-    /// Sends one delivery (every part not yet sent).
-    async fn send(&self, d: &Delivery) -> Result<(), SendFailure>;
+    /// Sends one delivery to a user in `chat` (every part not yet sent).
+    async fn send_to_user(&self, d: &Delivery, chat: &str) -> Result<(), SendFailure>;
+    /// Sends one delivery to this front-end's adviser room (in the
+    /// ticket's thread when it has one).
+    async fn send_to_advisers(&self, d: &Delivery) -> Result<(), SendFailure>;
     /// The note for the advisers when a message can never reach the user.
     fn unreachable_note(&self, lang: Lang) -> &'static str;
     /// Deletes what Kraft posted about a ticket in this front-end's
@@ -155,7 +198,7 @@ async fn process_one<F: Frontend>(f: &F, row: &InboxRow) -> bool {
             Ok(Ok(())) => return true,
             Ok(Err(e)) => {
                 tracing::error!(error = %e, event = row.key.as_str(), "handling an event failed; will retry");
-                f.observer().error(pump.platform, "handle");
+                f.pump().observer().error(pump.platform, "handle");
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 return false;
             }
@@ -168,7 +211,7 @@ async fn process_one<F: Frontend>(f: &F, row: &InboxRow) -> bool {
                     event = row.key.as_str(),
                     "handling an event panicked; it is dead-lettered and its chat goes on"
                 );
-                f.observer().error(pump.platform, "panic");
+                f.pump().observer().error(pump.platform, "panic");
                 pump.poisoned
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
@@ -176,7 +219,7 @@ async fn process_one<F: Frontend>(f: &F, row: &InboxRow) -> bool {
             }
         }
     }
-    let a = f.assistant();
+    let a = f.pump().assistant();
     match blocking(|| a.store().inbox_dead_letter(row.id, "panic", a.now())) {
         Ok(_) => {
             pump.poisoned
@@ -187,7 +230,7 @@ async fn process_one<F: Frontend>(f: &F, row: &InboxRow) -> bool {
         }
         Err(e) => {
             tracing::error!(error = %e, event = row.key.as_str(), "cannot dead-letter an event; will try again");
-            f.observer().error(pump.platform, "store");
+            f.pump().observer().error(pump.platform, "store");
             tokio::time::sleep(Duration::from_secs(1)).await;
             false
         }
@@ -206,7 +249,7 @@ pub async fn dispatch<F: Frontend>(f: Arc<F>, mut shutdown: watch::Receiver<bool
             break;
         }
         while workers.try_join_next().is_some() {}
-        match blocking(|| f.assistant().store().inbox_pending(platform, 1000)) {
+        match blocking(|| f.pump().assistant().store().inbox_pending(platform, 1000)) {
             Ok(rows) => {
                 let mut by_chat: Vec<(String, Vec<InboxRow>)> = Vec::new();
                 {
@@ -251,7 +294,7 @@ pub async fn dispatch<F: Frontend>(f: Arc<F>, mut shutdown: watch::Receiver<bool
             }
             Err(e) => {
                 tracing::error!(error = %e, "cannot read the inbox");
-                f.observer().error(platform, "store");
+                f.pump().observer().error(platform, "store");
             }
         }
         tokio::select! {
@@ -270,8 +313,12 @@ pub async fn outbox<F: Frontend>(f: Arc<F>, mut shutdown: watch::Receiver<bool>)
     loop {
         let stopping = *shutdown.borrow();
         match blocking(|| {
-            f.assistant()
-                .lease_deliveries(&[platform], f.advisers_for(), 200, f.lease())
+            f.pump().assistant().lease_deliveries(
+                &[platform],
+                f.advisers_for(),
+                200,
+                f.pump().lease(),
+            )
         }) {
             Ok(ds) if !ds.is_empty() => {
                 // One chat's messages in order; chats side by side.
@@ -298,7 +345,7 @@ pub async fn outbox<F: Frontend>(f: Arc<F>, mut shutdown: watch::Receiver<bool>)
             Ok(_) => {}
             Err(e) => {
                 tracing::error!(error = %e, "cannot read the outbox");
-                f.observer().error(platform, "store");
+                f.pump().observer().error(platform, "store");
             }
         }
         if stopping {
@@ -336,14 +383,15 @@ pub async fn redact<F: Frontend + ?Sized>(f: &F, actions: &mut [Action]) {
             f.redact(r).await
         };
         let outcome = outcome.unwrap_or_else(|why| {
-            f.observer().error(platform, "redact");
+            f.pump().observer().error(platform, "redact");
             tracing::warn!(
                 ticket = r.ticket,
                 why = why.as_str(),
                 "cannot delete a ticket's adviser posts"
             );
-            let l = f.assistant().settings().escalation.adviser_language;
-            f.assistant()
+            let l = f.pump().assistant().settings().escalation.adviser_language;
+            f.pump()
+                .assistant()
                 .desk()
                 .note(None, &texts::redaction_failed_note(l, r.ticket, why));
             f.pump().outbox_wake.notify_one();
@@ -380,7 +428,7 @@ pub async fn deliver_now<F: Frontend + ?Sized>(
         if let Some(d) = Delivery::leased(a) {
             if d.sent_by(platform, f.advisers_for()) {
                 deliver(f, d, "adviser").await;
-            } else if let Err(e) = f.assistant().retry_later(d.id, Duration::ZERO) {
+            } else if let Err(e) = f.pump().assistant().retry_later(d.id, Duration::ZERO) {
                 tracing::error!(error = %e, "cannot hand a delivery to the other front-end");
             }
         }
@@ -409,19 +457,27 @@ pub async fn deliver<F: Frontend + ?Sized>(f: &F, d: Delivery, what: &'static st
         Target::User(c) if c.platform != platform => Err(SendFailure::Permanent("wrong_platform")),
         // A panic here would end the outbox loop (and with it every later
         // delivery of the process): it makes this one a dead letter.
-        _ => match AssertUnwindSafe(f.send(&d)).catch_unwind().await {
+        _ => match AssertUnwindSafe(async {
+            match &d.target {
+                Target::User(c) => f.send_to_user(&d, &c.chat_id).await,
+                Target::Advisers => f.send_to_advisers(&d).await,
+            }
+        })
+        .catch_unwind()
+        .await
+        {
             Ok(r) => r,
             Err(_) => Err(SendFailure::Permanent("panic")),
         },
     };
-    let a = f.assistant();
+    let a = f.pump().assistant();
     let outcome = match res {
         Ok(()) => {
-            f.observer().sent(platform, what);
+            f.pump().observer().sent(platform, what);
             a.delivered(d.id)
         }
         Err(SendFailure::Permanent(kind)) => {
-            f.observer().error(platform, kind);
+            f.pump().observer().error(platform, kind);
             tracing::warn!(
                 delivery = d.id,
                 kind,
@@ -439,7 +495,7 @@ pub async fn deliver<F: Frontend + ?Sized>(f: &F, d: Delivery, what: &'static st
             r
         }
         Err(SendFailure::Transient(kind, after)) => {
-            f.observer().error(platform, kind);
+            f.pump().observer().error(platform, kind);
             if d.attempts >= pump.max_delivery_attempts {
                 tracing::error!(
                     delivery = d.id,

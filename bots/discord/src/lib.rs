@@ -31,8 +31,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use kraft_core::pump::{self, Frontend, Pump, SendFailure};
-use kraft_core::store::{Delivery, InboxEvent, InboxRow, Target};
+use kraft_core::pump::{self, Frontend, Pump, PumpSettings, SendFailure};
+use kraft_core::store::{Delivery, InboxEvent, InboxRow};
 use kraft_core::texts::{CannotRedact, Redacted};
 use kraft_core::{
     texts, Assistant, CoreError, Incoming, Lang, Observer, Platform, Privately, Redaction, UserRef,
@@ -554,8 +554,13 @@ impl Discord {
         }
         let pump = Pump::new(
             Platform::Discord,
-            settings.max_concurrent_chats,
-            settings.max_delivery_attempts,
+            assistant.clone(),
+            observer.clone(),
+            PumpSettings {
+                max_concurrent_chats: settings.max_concurrent_chats,
+                max_delivery_attempts: settings.max_delivery_attempts,
+                lease_secs: settings.delivery_lease_secs,
+            },
         );
         Ok(Arc::new(Self {
             token: token.to_string(),
@@ -629,15 +634,7 @@ impl Discord {
     }
 
     fn lease(&self) -> Duration {
-        Duration::from_secs(self.settings.delivery_lease_secs.max(5))
-    }
-
-    fn advisers_for(&self) -> &[Platform] {
-        if self.settings.adviser_channel != 0 {
-            &self.settings.advisers_for
-        } else {
-            &[]
-        }
+        self.pump.lease()
     }
 
     fn adviser_lang(&self) -> Lang {
@@ -1647,6 +1644,123 @@ impl Discord {
         None
     }
 
+    /// The DM channel with `user`, opened (`POST /users/@me/channels`)
+    /// the first time; Discord returns the same channel every time.
+    async fn dm_channel(&self, http: &Http, user: u64) -> Result<u64, SendFailure> {
+        if let Some(c) = self
+            .dms
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&user)
+        {
+            return Ok(*c);
+        }
+        let body = json!({"recipient_id": user.to_string()});
+        match self.paced(http.create_private_channel(&body)).await {
+            Ok(c) => {
+                let id = c.id.get();
+                self.dms
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(user, id);
+                Ok(id)
+            }
+            Err(e) => {
+                let (kind, status, code) = kind_of(&e);
+                tracing::warn!(kind, status, code, "cannot open a DM channel");
+                Err(classify(&e))
+            }
+        }
+    }
+
+    fn part_sent(&self, d: &Delivery, i: usize, n: usize) {
+        if n > 1 && i + 1 < n {
+            if let Err(e) = self.assistant.store().set_parts_sent(d.id, i as i64 + 1) {
+                tracing::error!(error = %e, "cannot record a sent part");
+            }
+        }
+    }
+
+    /// The buttons under a ticket's note follow its state (see the
+    /// Telegram front-end); edited only when that changed.
+    async fn refresh_note(&self, http: &Http, t: i64) {
+        let desk = self.assistant.desk();
+        let Some((chat, msg, buttons)) = pump::blocking(|| desk.note_update(t, Platform::Discord))
+        else {
+            return;
+        };
+        let (Ok(chat), Ok(msg)) = (chat.parse::<u64>(), msg.parse::<u64>()) else {
+            return;
+        };
+        let body = json!({ "components": format::components(&buttons) });
+        match self
+            .paced(http.edit_message(ChannelId::new(chat), MessageId::new(msg), &body, vec![]))
+            .await
+        {
+            Ok(_) => pump::blocking(|| desk.note_shown(t, Platform::Discord, &buttons)),
+            Err(e) => {
+                let (kind, status, code) = kind_of(&e);
+                tracing::warn!(
+                    kind,
+                    status,
+                    code,
+                    ticket = t,
+                    "cannot update the note's buttons"
+                );
+            }
+        }
+    }
+}
+
+enum Place {
+    Channel,
+    Thread,
+    Refused,
+    Unknown,
+}
+
+fn gateway_error(e: &serenity::Error) -> DiscordError {
+    use serenity::gateway::GatewayError as G;
+    match e {
+        serenity::Error::Gateway(G::InvalidAuthentication) => DiscordError::Unauthorized,
+        serenity::Error::Gateway(G::DisallowedGatewayIntents | G::InvalidGatewayIntents) => {
+            DiscordError::DisallowedIntents
+        }
+        serenity::Error::Gateway(g) => DiscordError::Gateway(g.to_string()),
+        other => DiscordError::Gateway(kind_of(other).0.to_string()),
+    }
+}
+
+/// The snowflake in an inbox key (`m:<id>`, `i:<id>`): Discord's ids grow
+/// with time, so they order one chat's events as they were sent.
+fn snowflake_of(key: &str) -> u64 {
+    key.split_once(':')
+        .and_then(|(_, id)| id.parse().ok())
+        .unwrap_or(u64::MAX)
+}
+
+#[async_trait]
+impl Frontend for Discord {
+    type Error = DiscordError;
+
+    fn pump(&self) -> &Pump {
+        &self.pump
+    }
+
+    /// Its advisers' room hosts these platforms' tickets once it has a
+    /// room at all.
+    fn advisers_for(&self) -> &[Platform] {
+        if self.settings.adviser_channel != 0 {
+            &self.settings.advisers_for
+        } else {
+            &[]
+        }
+    }
+
+    async fn process(&self, row: &InboxRow) -> Result<(), DiscordError> {
+        self.handle_row(row).await
+    }
+
     async fn send_to_user(&self, d: &Delivery, chat: &str) -> Result<(), SendFailure> {
         let Some(http) = self.http() else {
             return Err(SendFailure::Transient("not_connected", None));
@@ -1743,73 +1857,6 @@ impl Discord {
             self.part_sent(d, i, n);
         }
         Ok(())
-    }
-
-    /// The DM channel with `user`, opened (`POST /users/@me/channels`)
-    /// the first time; Discord returns the same channel every time.
-    async fn dm_channel(&self, http: &Http, user: u64) -> Result<u64, SendFailure> {
-        if let Some(c) = self
-            .dms
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&user)
-        {
-            return Ok(*c);
-        }
-        let body = json!({"recipient_id": user.to_string()});
-        match self.paced(http.create_private_channel(&body)).await {
-            Ok(c) => {
-                let id = c.id.get();
-                self.dms
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(user, id);
-                Ok(id)
-            }
-            Err(e) => {
-                let (kind, status, code) = kind_of(&e);
-                tracing::warn!(kind, status, code, "cannot open a DM channel");
-                Err(classify(&e))
-            }
-        }
-    }
-
-    fn part_sent(&self, d: &Delivery, i: usize, n: usize) {
-        if n > 1 && i + 1 < n {
-            if let Err(e) = self.assistant.store().set_parts_sent(d.id, i as i64 + 1) {
-                tracing::error!(error = %e, "cannot record a sent part");
-            }
-        }
-    }
-
-    /// The buttons under a ticket's note follow its state (see the
-    /// Telegram front-end); edited only when that changed.
-    async fn refresh_note(&self, http: &Http, t: i64) {
-        let desk = self.assistant.desk();
-        let Some((chat, msg, buttons)) = pump::blocking(|| desk.note_update(t, Platform::Discord))
-        else {
-            return;
-        };
-        let (Ok(chat), Ok(msg)) = (chat.parse::<u64>(), msg.parse::<u64>()) else {
-            return;
-        };
-        let body = json!({ "components": format::components(&buttons) });
-        match self
-            .paced(http.edit_message(ChannelId::new(chat), MessageId::new(msg), &body, vec![]))
-            .await
-        {
-            Ok(_) => pump::blocking(|| desk.note_shown(t, Platform::Discord, &buttons)),
-            Err(e) => {
-                let (kind, status, code) = kind_of(&e);
-                tracing::warn!(
-                    kind,
-                    status,
-                    code,
-                    ticket = t,
-                    "cannot update the note's buttons"
-                );
-            }
-        }
     }
 
     async fn send_to_advisers(&self, d: &Delivery) -> Result<(), SendFailure> {
@@ -1932,69 +1979,6 @@ impl Discord {
             }
         }
         Ok(())
-    }
-}
-
-enum Place {
-    Channel,
-    Thread,
-    Refused,
-    Unknown,
-}
-
-fn gateway_error(e: &serenity::Error) -> DiscordError {
-    use serenity::gateway::GatewayError as G;
-    match e {
-        serenity::Error::Gateway(G::InvalidAuthentication) => DiscordError::Unauthorized,
-        serenity::Error::Gateway(G::DisallowedGatewayIntents | G::InvalidGatewayIntents) => {
-            DiscordError::DisallowedIntents
-        }
-        serenity::Error::Gateway(g) => DiscordError::Gateway(g.to_string()),
-        other => DiscordError::Gateway(kind_of(other).0.to_string()),
-    }
-}
-
-/// The snowflake in an inbox key (`m:<id>`, `i:<id>`): Discord's ids grow
-/// with time, so they order one chat's events as they were sent.
-fn snowflake_of(key: &str) -> u64 {
-    key.split_once(':')
-        .and_then(|(_, id)| id.parse().ok())
-        .unwrap_or(u64::MAX)
-}
-
-#[async_trait]
-impl Frontend for Discord {
-    type Error = DiscordError;
-
-    fn pump(&self) -> &Pump {
-        &self.pump
-    }
-
-    fn assistant(&self) -> &Arc<Assistant> {
-        &self.assistant
-    }
-
-    fn observer(&self) -> &Arc<dyn Observer> {
-        &self.observer
-    }
-
-    fn advisers_for(&self) -> &[Platform] {
-        Discord::advisers_for(self)
-    }
-
-    fn lease(&self) -> Duration {
-        Discord::lease(self)
-    }
-
-    async fn process(&self, row: &InboxRow) -> Result<(), DiscordError> {
-        self.handle_row(row).await
-    }
-
-    async fn send(&self, d: &Delivery) -> Result<(), SendFailure> {
-        match &d.target {
-            Target::User(c) => self.send_to_user(d, &c.chat_id).await,
-            Target::Advisers => self.send_to_advisers(d).await,
-        }
     }
 
     fn unreachable_note(&self, l: Lang) -> &'static str {

@@ -29,8 +29,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use kraft_core::buttons::{ButtonId, TicketOp};
-use kraft_core::pump::{self, backoff, Frontend, Pump, SendFailure};
-use kraft_core::store::{Delivery, InboxEvent, InboxRow, Target};
+use kraft_core::pump::{self, backoff, Frontend, Pump, PumpSettings, SendFailure};
+use kraft_core::store::{Delivery, InboxEvent, InboxRow};
 use kraft_core::texts::{CannotRedact, Redacted};
 use kraft_core::{
     texts, Adviser, Assistant, CoreError, DeskError, Incoming, Lang, Observer, Platform, Redaction,
@@ -533,8 +533,13 @@ impl Telegram {
         }
         let pump = Pump::new(
             Platform::Telegram,
-            settings.max_concurrent_chats,
-            settings.max_delivery_attempts,
+            assistant.clone(),
+            observer.clone(),
+            PumpSettings {
+                max_concurrent_chats: settings.max_concurrent_chats,
+                max_delivery_attempts: settings.max_delivery_attempts,
+                lease_secs: settings.delivery_lease_secs,
+            },
         );
         // A group upgraded to a supergroup while the configuration still
         // names the old id: the new id was recorded when the bot followed
@@ -667,20 +672,12 @@ impl Telegram {
     }
 
     fn lease(&self) -> Duration {
-        Duration::from_secs(self.settings.delivery_lease_secs.max(5))
+        self.pump.lease()
     }
 
     fn group(&self) -> Option<ChatId> {
         let g = self.group_id.load(Ordering::Relaxed);
         (g != 0).then_some(ChatId(g))
-    }
-
-    fn advisers_for(&self) -> &[Platform] {
-        if self.group().is_some() {
-            &self.settings.advisers_for
-        } else {
-            &[]
-        }
     }
 
     /// A webhook request: checks the secret token and stores the update.
@@ -1373,6 +1370,135 @@ impl Telegram {
         .await
     }
 
+    /// After a later note of a ticket ("✅ #12 taken by Anna", "☑️ #12
+    /// closed by …"), the buttons under its note follow its state: who has
+    /// it, and none once it is closed. Edited only when that changed.
+    async fn refresh_note(&self, ticket: Option<i64>) {
+        let Some(t) = ticket else {
+            return;
+        };
+        let desk = self.assistant.desk();
+        let Some((chat, msg, buttons)) = pump::blocking(|| desk.note_update(t, Platform::Telegram))
+        else {
+            return;
+        };
+        let (Ok(chat), Ok(msg)) = (chat.parse::<i64>(), msg.parse::<i32>()) else {
+            return;
+        };
+        match self
+            .bot
+            .edit_message_reply_markup(ChatId(chat), MessageId(msg))
+            .reply_markup(keyboard(&buttons))
+            .await
+        {
+            Ok(_) => pump::blocking(|| desk.note_shown(t, Platform::Telegram, &buttons)),
+            Err(e) => tracing::warn!(
+                ticket = t,
+                kind = error_kind(&e),
+                "note buttons not updated"
+            ),
+        }
+    }
+
+    /// After the last note of a resolved ticket ("☑️ #12 closed by …"),
+    /// its topic is closed, so the group's topic list shows what is still
+    /// open. A later note for it reopens it (see `TopicClosed` above). A
+    /// failure (no right to manage topics) is logged, nothing more.
+    async fn close_if_resolved(&self, g: ChatId, ticket: Option<i64>, thread: Option<i32>) {
+        let (Some(t), Some(th)) = (ticket, thread) else {
+            return;
+        };
+        let store = self.assistant.store();
+        let resolved = pump::blocking(|| store.ticket(t))
+            .ok()
+            .flatten()
+            .is_some_and(|tk| tk.status == kraft_core::store::TicketStatus::Resolved);
+        if !resolved {
+            return;
+        }
+        if let Err(e) = self.bot.close_forum_topic(g, ThreadId(MessageId(th))).await {
+            tracing::warn!(
+                ticket = t,
+                kind = error_kind(&e),
+                "cannot close the resolved ticket's topic"
+            );
+        }
+    }
+
+    /// Creates a ticket's forum topic and records its id. `Err`: a store
+    /// failure; `Ok(Err)`: Telegram's answer.
+    ///
+    /// Telegram has no idempotency key for createForumTopic, so the
+    /// guarantee is built around the call: the intent (`creating`) is
+    /// committed before the request, and only a definite answer from
+    /// Telegram replaces it, with the topic's id on success, or removed on
+    /// a refusal (which created nothing). A crash, or a lost response,
+    /// leaves the intent, and a send that finds it never calls
+    /// createForumTopic for that ticket again: the ticket continues as a
+    /// reply chain in General. So a ticket never gets a second topic; at
+    /// worst one empty topic is left, and the advisers are told.
+    async fn create_topic(
+        &self,
+        g: ChatId,
+        ticket: i64,
+    ) -> Result<Result<i32, RequestError>, SendFailure> {
+        let store = self.assistant.store();
+        let store_err = |_| SendFailure::Transient("store", None);
+        let gs = g.0.to_string();
+        store
+            .set_thread(ticket, Platform::Telegram, &gs, CREATING)
+            .map_err(store_err)?;
+        let title = pump::blocking(|| self.assistant.desk().ticket_title(ticket));
+        let name: String = title.chars().take(120).collect();
+        match self.bot.create_forum_topic(g, name).await {
+            Ok(topic) => {
+                self.group_usable(None);
+                let th = topic.thread_id.0 .0;
+                store
+                    .set_thread(ticket, Platform::Telegram, &gs, &th.to_string())
+                    .map_err(store_err)?;
+                Ok(Ok(th))
+            }
+            Err(e) => {
+                let refused = matches!(
+                    e,
+                    RequestError::Api(_)
+                        | RequestError::RetryAfter(_)
+                        | RequestError::MigrateToChatId(_)
+                );
+                if refused {
+                    store
+                        .clear_thread(ticket, Platform::Telegram)
+                        .map_err(store_err)?;
+                }
+                Ok(Err(e))
+            }
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Frontend for Telegram {
+    type Error = CoreError;
+
+    fn pump(&self) -> &Pump {
+        &self.pump
+    }
+
+    /// Its advisers' room hosts these platforms' tickets once it has a
+    /// room at all.
+    fn advisers_for(&self) -> &[Platform] {
+        if self.group().is_some() {
+            &self.settings.advisers_for
+        } else {
+            &[]
+        }
+    }
+
+    async fn process(&self, row: &InboxRow) -> Result<(), CoreError> {
+        self.handle_row(row).await
+    }
+
     async fn send_to_user(&self, d: &Delivery, chat: &str) -> Result<(), SendFailure> {
         let chat = ChatId(
             chat.parse()
@@ -1551,148 +1677,6 @@ impl Telegram {
                 }
                 _ => return Err(classify_failure(&e)),
             }
-        }
-    }
-
-    /// After a later note of a ticket ("✅ #12 taken by Anna", "☑️ #12
-    /// closed by …"), the buttons under its note follow its state: who has
-    /// it, and none once it is closed. Edited only when that changed.
-    async fn refresh_note(&self, ticket: Option<i64>) {
-        let Some(t) = ticket else {
-            return;
-        };
-        let desk = self.assistant.desk();
-        let Some((chat, msg, buttons)) = pump::blocking(|| desk.note_update(t, Platform::Telegram))
-        else {
-            return;
-        };
-        let (Ok(chat), Ok(msg)) = (chat.parse::<i64>(), msg.parse::<i32>()) else {
-            return;
-        };
-        match self
-            .bot
-            .edit_message_reply_markup(ChatId(chat), MessageId(msg))
-            .reply_markup(keyboard(&buttons))
-            .await
-        {
-            Ok(_) => pump::blocking(|| desk.note_shown(t, Platform::Telegram, &buttons)),
-            Err(e) => tracing::warn!(
-                ticket = t,
-                kind = error_kind(&e),
-                "note buttons not updated"
-            ),
-        }
-    }
-
-    /// After the last note of a resolved ticket ("☑️ #12 closed by …"),
-    /// its topic is closed, so the group's topic list shows what is still
-    /// open. A later note for it reopens it (see `TopicClosed` above). A
-    /// failure (no right to manage topics) is logged, nothing more.
-    async fn close_if_resolved(&self, g: ChatId, ticket: Option<i64>, thread: Option<i32>) {
-        let (Some(t), Some(th)) = (ticket, thread) else {
-            return;
-        };
-        let store = self.assistant.store();
-        let resolved = pump::blocking(|| store.ticket(t))
-            .ok()
-            .flatten()
-            .is_some_and(|tk| tk.status == kraft_core::store::TicketStatus::Resolved);
-        if !resolved {
-            return;
-        }
-        if let Err(e) = self.bot.close_forum_topic(g, ThreadId(MessageId(th))).await {
-            tracing::warn!(
-                ticket = t,
-                kind = error_kind(&e),
-                "cannot close the resolved ticket's topic"
-            );
-        }
-    }
-
-    /// Creates a ticket's forum topic and records its id. `Err`: a store
-    /// failure; `Ok(Err)`: Telegram's answer.
-    ///
-    /// Telegram has no idempotency key for createForumTopic, so the
-    /// guarantee is built around the call: the intent (`creating`) is
-    /// committed before the request, and only a definite answer from
-    /// Telegram replaces it, with the topic's id on success, or removed on
-    /// a refusal (which created nothing). A crash, or a lost response,
-    /// leaves the intent, and a send that finds it never calls
-    /// createForumTopic for that ticket again: the ticket continues as a
-    /// reply chain in General. So a ticket never gets a second topic; at
-    /// worst one empty topic is left, and the advisers are told.
-    async fn create_topic(
-        &self,
-        g: ChatId,
-        ticket: i64,
-    ) -> Result<Result<i32, RequestError>, SendFailure> {
-        let store = self.assistant.store();
-        let store_err = |_| SendFailure::Transient("store", None);
-        let gs = g.0.to_string();
-        store
-            .set_thread(ticket, Platform::Telegram, &gs, CREATING)
-            .map_err(store_err)?;
-        let title = pump::blocking(|| self.assistant.desk().ticket_title(ticket));
-        let name: String = title.chars().take(120).collect();
-        match self.bot.create_forum_topic(g, name).await {
-            Ok(topic) => {
-                self.group_usable(None);
-                let th = topic.thread_id.0 .0;
-                store
-                    .set_thread(ticket, Platform::Telegram, &gs, &th.to_string())
-                    .map_err(store_err)?;
-                Ok(Ok(th))
-            }
-            Err(e) => {
-                let refused = matches!(
-                    e,
-                    RequestError::Api(_)
-                        | RequestError::RetryAfter(_)
-                        | RequestError::MigrateToChatId(_)
-                );
-                if refused {
-                    store
-                        .clear_thread(ticket, Platform::Telegram)
-                        .map_err(store_err)?;
-                }
-                Ok(Err(e))
-            }
-        }
-    }
-}
-
-#[async_trait::async_trait]
-impl Frontend for Telegram {
-    type Error = CoreError;
-
-    fn pump(&self) -> &Pump {
-        &self.pump
-    }
-
-    fn assistant(&self) -> &Arc<Assistant> {
-        &self.assistant
-    }
-
-    fn observer(&self) -> &Arc<dyn Observer> {
-        &self.observer
-    }
-
-    fn advisers_for(&self) -> &[Platform] {
-        Telegram::advisers_for(self)
-    }
-
-    fn lease(&self) -> Duration {
-        Telegram::lease(self)
-    }
-
-    async fn process(&self, row: &InboxRow) -> Result<(), CoreError> {
-        self.handle_row(row).await
-    }
-
-    async fn send(&self, d: &Delivery) -> Result<(), SendFailure> {
-        match &d.target {
-            Target::User(c) => self.send_to_user(d, &c.chat_id).await,
-            Target::Advisers => self.send_to_advisers(d).await,
         }
     }
 
