@@ -976,6 +976,30 @@ pub fn unreachable_on_telegram(l: Lang) -> &'static str {
     )
 }
 
+/// The terminal's greeting (before the user's language is known).
+pub fn terminal_welcome() -> &'static str {
+    "Kraft – Kraftsamling AI Mälardalen. Skriv en fråga, /start eller /help. Ctrl-D avslutar.\n\
+     Type a question, /start or /help. Ctrl-D quits."
+}
+
+/// A line on stdin that is not text.
+pub fn terminal_unreadable() -> &'static str {
+    "(Kunde inte läsa raden – skicka text. / Could not read that line – please send text.)"
+}
+
+/// Handling a terminal line failed; it is kept and tried again.
+pub fn terminal_trouble() -> &'static str {
+    "Något gick fel – meddelandet är sparat och prövas igen strax. / Something went wrong – your message is kept and will be tried again shortly."
+}
+
+pub fn unreachable_on_terminal(l: Lang) -> &'static str {
+    pick(
+        l,
+        "Meddelandet nådde inte användaren: terminalen är stängd",
+        "The message did not reach the user: the terminal was closed",
+    )
+}
+
 pub fn unreachable_on_discord(l: Lang) -> &'static str {
     pick(
         l,

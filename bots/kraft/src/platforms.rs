@@ -3,7 +3,9 @@
 //! `/healthz`, the HTTP routes it needs such as a webhook), and
 //! [`configured`] is the one list of them. Adding a platform (Slack,
 //! Matrix, Teams) is a front-end crate, one `impl` here and one line in
-//! [`configured`]; `serve` itself names no platform.
+//! [`configured`]; `serve` itself names no platform. The terminal
+//! (`kraft chat`) is one more: its crate, its `impl` here, and the line
+//! in `chat.rs` that runs it.
 
 use std::sync::Arc;
 
@@ -15,6 +17,7 @@ use axum::Router;
 use kraft_core::{Assistant, Observer};
 use kraft_discord::Discord;
 use kraft_telegram::{Mode, Telegram, WebhookReply};
+use kraft_terminal::Terminal;
 use tokio::sync::watch;
 
 use crate::config::Settings;
@@ -139,5 +142,24 @@ impl ChatPlatform for Discord {
 
     async fn run(self: Arc<Self>, stop: watch::Receiver<bool>) -> Result<()> {
         Discord::run(self, stop).await.map_err(anyhow::Error::from)
+    }
+}
+
+#[async_trait::async_trait]
+impl ChatPlatform for Terminal {
+    fn key(&self) -> &'static str {
+        "terminal"
+    }
+
+    fn name(&self) -> &'static str {
+        "Terminal"
+    }
+
+    fn health(&self) -> (bool, serde_json::Value) {
+        (true, serde_json::json!({ "ok": true }))
+    }
+
+    async fn run(self: Arc<Self>, stop: watch::Receiver<bool>) -> Result<()> {
+        Terminal::run(self, stop).await.map_err(anyhow::Error::from)
     }
 }
