@@ -830,62 +830,6 @@ pub struct Purged {
 pub struct Store {
     conn: Mutex<Connection>,
     path: PathBuf,
-    /// Moves the WAL into the database file off the request path.
-    _checkpointer: Checkpointer,
-}
-
-/// A thread with its own connection that checkpoints the WAL every
-/// second. SQLite's automatic checkpoint runs inside whichever commit
-/// crosses 1,000 WAL pages, and its fsync of the database file (several
-/// milliseconds) landed on that user's turn: the slowest turns in
-/// `kraft bench` were these. A passive checkpoint on another connection
-/// never blocks a writer. Stops when the store is dropped.
-#[derive(Debug)]
-struct Checkpointer {
-    stop: Option<std::sync::mpsc::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Checkpointer {
-    fn start(path: &Path) -> Self {
-        let (tx, rx) = std::sync::mpsc::channel::<()>();
-        let path = path.to_path_buf();
-        let thread = std::thread::Builder::new()
-            .name("kraft-checkpoint".into())
-            .spawn(move || {
-                let conn = match Connection::open(&path) {
-                    Ok(c) => c,
-                    Err(e) => {
-                        tracing::error!(error = %e, "the checkpoint thread cannot open the state database; the WAL grows until the next explicit checkpoint");
-                        return;
-                    }
-                };
-                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
-                    rx.recv_timeout(Duration::from_secs(1))
-                {
-                    if let Err(e) =
-                        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-                    {
-                        tracing::warn!(error = %e, "WAL checkpoint failed; tried again in a second");
-                    }
-                }
-            })
-            .map_err(|e| tracing::error!(error = %e, "cannot start the checkpoint thread"))
-            .ok();
-        Self {
-            stop: Some(tx),
-            thread,
-        }
-    }
-}
-
-impl Drop for Checkpointer {
-    fn drop(&mut self) {
-        drop(self.stop.take());
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
 }
 
 impl Store {
@@ -917,13 +861,9 @@ impl Store {
         conn.pragma_update(None, "secure_delete", "ON")
             .map_err(err)?;
         migrate(&mut conn, path)?;
-        // Checkpoints are the checkpoint thread's (see `Checkpointer`).
-        conn.pragma_update(None, "wal_autocheckpoint", 0)
-            .map_err(err)?;
         Ok(Self {
             conn: Mutex::new(conn),
             path: path.to_path_buf(),
-            _checkpointer: Checkpointer::start(path),
         })
     }
 
@@ -1194,43 +1134,6 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Commits only append to the WAL (no automatic checkpoint on a
-    /// user's turn); the checkpoint thread moves them into the database
-    /// file. Without it the file would keep its size until an explicit
-    /// checkpoint.
-    #[test]
-    fn the_wal_is_checkpointed_off_the_request_path() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let p = dir.path().join("s.sqlite");
-        let s = Store::open(&p).expect("fresh");
-        let auto: i64 = s
-            .lock()
-            .expect("lock")
-            .pragma_query_value(None, "wal_autocheckpoint", |r| r.get(0))
-            .expect("pragma");
-        assert_eq!(auto, 0, "no checkpoint inside a commit");
-        let before = std::fs::metadata(&p).expect("db file").len();
-        {
-            let c = s.lock().expect("lock");
-            c.execute_batch("CREATE TABLE scratch (x BLOB)")
-                .expect("table");
-            for _ in 0..500 {
-                c.execute("INSERT INTO scratch VALUES (randomblob(4000))", [])
-                    .expect("insert");
-            }
-        }
-        // Polled, not timed: the thread checkpoints once a second.
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while std::fs::metadata(&p).expect("db file").len() < before + 1_000_000 {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the database file never grew: nothing was checkpointed"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        drop(s);
-    }
 
     #[test]
     fn migrations_run_once_and_a_newer_schema_is_refused() {
