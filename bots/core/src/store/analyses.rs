@@ -18,7 +18,7 @@ impl Analyses for Store {
     fn analysis(&self, user_id: i64) -> Result<Option<AnalysisRow>> {
         Ok(self
             .lock()?
-            .query_row(
+            .row(
                 "SELECT user_id, status, step, answers, started_at, updated_at
                  FROM analyses WHERE user_id = ?1",
                 [user_id],
@@ -37,7 +37,7 @@ impl Analyses for Store {
     }
 
     fn save_analysis(&self, a: &AnalysisRow) -> Result<()> {
-        self.lock()?.execute(
+        self.lock()?.exec(
             "INSERT INTO analyses (user_id, status, step, answers, started_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT (user_id) DO UPDATE SET status = excluded.status, step = excluded.step,

@@ -62,7 +62,7 @@ impl Inbox for Store {
         self.tx(|tx| {
             let mut new = 0;
             for e in events {
-                new += tx.execute(
+                new += tx.exec(
                     "INSERT INTO inbox (platform, key, chat, payload, received_at)
                      VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (platform, key) DO NOTHING",
                     params![platform.as_str(), e.key, e.chat, e.payload, ts(now)],
@@ -95,7 +95,7 @@ impl Inbox for Store {
     }
 
     fn inbox_oldest_unhandled(&self) -> Result<Option<DateTime<Utc>>> {
-        let oldest: Option<String> = self.lock()?.query_row(
+        let oldest: Option<String> = self.lock()?.row(
             "SELECT min(received_at) FROM inbox WHERE handled_at IS NULL",
             [],
             |r| r.get(0),
@@ -104,7 +104,7 @@ impl Inbox for Store {
     }
 
     fn inbox_dead_letter(&self, id: i64, error: &str, now: DateTime<Utc>) -> Result<bool> {
-        Ok(self.lock()?.execute(
+        Ok(self.lock()?.exec(
             "UPDATE inbox SET handled_at = ?2, payload = NULL, error = ?3
               WHERE id = ?1 AND handled_at IS NULL",
             params![id, ts(now), error],
@@ -124,7 +124,7 @@ impl Inbox for Store {
     }
 
     fn inbox_unhandled(&self) -> Result<usize> {
-        Ok(self.lock()?.query_row(
+        Ok(self.lock()?.row(
             "SELECT count(*) FROM inbox WHERE handled_at IS NULL",
             [],
             |r| r.get::<_, i64>(0),
@@ -139,7 +139,7 @@ impl Inbox for Store {
         lease: Duration,
     ) -> Result<Option<Vec<Delivery>>> {
         self.tx(|tx| {
-            let n = tx.execute(
+            let n = tx.exec(
                 "UPDATE inbox SET handled_at = ?2, payload = NULL WHERE id = ?1 AND handled_at IS NULL",
                 params![id, ts(now)],
             )?;

@@ -58,7 +58,7 @@ impl Messages for Store {
     fn message(&self, id: i64) -> Result<Option<MessageRow>> {
         Ok(self
             .lock()?
-            .query_row(
+            .row(
                 "SELECT * FROM messages WHERE id = ?1",
                 [id],
                 MessageRow::from_row,
@@ -73,7 +73,7 @@ impl Messages for Store {
         vote: i8,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        self.lock()?.execute(
+        self.lock()?.exec(
             "INSERT INTO feedback (user_id, message_id, vote, created_at) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (message_id) DO UPDATE SET vote = excluded.vote, created_at = excluded.created_at",
             params![user_id, message_id, vote as i64, ts(now)],

@@ -122,7 +122,7 @@ impl Outbox for Store {
                 )?
                 .collect::<rusqlite::Result<_>>()?;
             for d in &ds {
-                tx.execute(
+                tx.exec(
                     "UPDATE outbox SET leased_until = ?2, attempts = attempts + 1 WHERE id = ?1",
                     params![d.id, until],
                 )?;
@@ -132,7 +132,7 @@ impl Outbox for Store {
     }
 
     fn release_leases(&self, users_on: &[Platform], advisers_for: &[Platform]) -> Result<usize> {
-        Ok(self.lock()?.execute(
+        Ok(self.lock()?.exec(
             "UPDATE outbox SET leased_until = NULL
               WHERE delivered_at IS NULL AND failed_at IS NULL AND leased_until IS NOT NULL
                 AND CASE target
@@ -145,7 +145,7 @@ impl Outbox for Store {
     }
 
     fn retry_later(&self, id: i64, now: DateTime<Utc>, delay: Duration) -> Result<()> {
-        self.lock()?.execute(
+        self.lock()?.exec(
             "UPDATE outbox SET leased_until = ?2 WHERE id = ?1 AND delivered_at IS NULL",
             params![id, ts(now + delay)],
         )?;
@@ -153,7 +153,7 @@ impl Outbox for Store {
     }
 
     fn dead_letter(&self, id: i64, now: DateTime<Utc>, error: &str) -> Result<()> {
-        self.lock()?.execute(
+        self.lock()?.exec(
             "UPDATE outbox SET failed_at = ?2, error = ?3 WHERE id = ?1 AND delivered_at IS NULL",
             params![id, ts(now), error],
         )?;
@@ -173,7 +173,7 @@ impl Outbox for Store {
     }
 
     fn set_parts_sent(&self, id: i64, parts: i64) -> Result<()> {
-        self.lock()?.execute(
+        self.lock()?.exec(
             "UPDATE outbox SET parts_sent = ?2 WHERE id = ?1",
             params![id, parts],
         )?;
@@ -181,7 +181,7 @@ impl Outbox for Store {
     }
 
     fn mark_delivered(&self, id: i64, now: DateTime<Utc>) -> Result<()> {
-        self.lock()?.execute(
+        self.lock()?.exec(
             "UPDATE outbox SET delivered_at = ?2 WHERE id = ?1 AND delivered_at IS NULL",
             params![id, ts(now)],
         )?;
@@ -189,7 +189,7 @@ impl Outbox for Store {
     }
 
     fn release(&self, id: i64) -> Result<()> {
-        self.lock()?.execute(
+        self.lock()?.exec(
             "UPDATE outbox SET leased_until = NULL WHERE id = ?1 AND delivered_at IS NULL",
             [id],
         )?;
@@ -197,7 +197,7 @@ impl Outbox for Store {
     }
 
     fn undelivered(&self) -> Result<usize> {
-        Ok(self.lock()?.query_row(
+        Ok(self.lock()?.row(
             "SELECT count(*) FROM outbox WHERE delivered_at IS NULL AND failed_at IS NULL",
             [],
             |r| r.get::<_, i64>(0),

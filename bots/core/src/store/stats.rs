@@ -39,7 +39,7 @@ impl Stats for Store {
         detail: Option<&str>,
         value: Option<f64>,
     ) -> Result<()> {
-        self.lock()?.execute(
+        self.lock()?.exec(
             "INSERT INTO stats (day, platform, region, subject, kind, detail, value)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
@@ -57,11 +57,11 @@ impl Stats for Store {
 
     fn set_region(&self, user_id: i64, region: &str) -> Result<()> {
         self.tx(|tx| {
-            tx.execute(
+            tx.exec(
                 "UPDATE users SET region = ?2 WHERE id = ?1",
                 params![user_id, region],
             )?;
-            tx.execute(
+            tx.exec(
                 "UPDATE stats SET region = ?2 WHERE region = 'unknown'
                    AND subject = (SELECT subject FROM users WHERE id = ?1)",
                 params![user_id, region],

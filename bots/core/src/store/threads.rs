@@ -97,7 +97,7 @@ impl Threads for Store {
     fn cursor(&self, name: &str) -> Result<Option<String>> {
         Ok(self
             .lock()?
-            .query_row("SELECT value FROM cursors WHERE name = ?1", [name], |r| {
+            .row("SELECT value FROM cursors WHERE name = ?1", [name], |r| {
                 r.get(0)
             })
             .optional()?)
@@ -106,7 +106,7 @@ impl Threads for Store {
     fn thread_of(&self, ticket: i64, platform: Platform) -> Result<Option<(String, String)>> {
         Ok(self
             .lock()?
-            .query_row(
+            .row(
                 "SELECT chat_id, thread FROM threads WHERE ticket_id = ?1 AND platform = ?2",
                 params![ticket, platform.as_str()],
                 |r| Ok((r.get(0)?, r.get(1)?)),
@@ -115,7 +115,7 @@ impl Threads for Store {
     }
 
     fn set_thread(&self, ticket: i64, platform: Platform, chat: &str, thread: &str) -> Result<()> {
-        self.lock()?.execute(
+        self.lock()?.exec(
             "INSERT INTO threads (ticket_id, platform, chat_id, thread) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (ticket_id, platform) DO UPDATE SET chat_id = excluded.chat_id, thread = excluded.thread",
             params![ticket, platform.as_str(), chat, thread],
@@ -124,7 +124,7 @@ impl Threads for Store {
     }
 
     fn clear_thread(&self, ticket: i64, platform: Platform) -> Result<()> {
-        self.lock()?.execute(
+        self.lock()?.exec(
             "DELETE FROM threads WHERE ticket_id = ?1 AND platform = ?2",
             params![ticket, platform.as_str()],
         )?;
@@ -134,11 +134,11 @@ impl Threads for Store {
     fn move_chat(&self, platform: Platform, from: &str, to: &str, cursor: &str) -> Result<()> {
         self.tx(|tx| {
             put_cursor(tx, cursor, to)?;
-            tx.execute(
+            tx.exec(
                 "UPDATE threads SET chat_id = ?3 WHERE platform = ?1 AND chat_id = ?2",
                 params![platform.as_str(), from, to],
             )?;
-            tx.execute(
+            tx.exec(
                 "UPDATE OR IGNORE thread_messages SET chat_id = ?3 WHERE platform = ?1 AND chat_id = ?2",
                 params![platform.as_str(), from, to],
             )?;
@@ -154,7 +154,7 @@ impl Threads for Store {
     ) -> Result<Option<i64>> {
         Ok(self
             .lock()?
-            .query_row(
+            .row(
                 "SELECT ticket_id FROM threads WHERE platform = ?1 AND chat_id = ?2 AND thread = ?3",
                 params![platform.as_str(), chat, thread],
                 |r| r.get(0),
@@ -169,7 +169,7 @@ impl Threads for Store {
         message: &str,
         ticket: i64,
     ) -> Result<()> {
-        self.lock()?.execute(
+        self.lock()?.exec(
             "INSERT INTO thread_messages (platform, chat_id, message_id, ticket_id)
              SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM tickets WHERE id = ?4)
              ON CONFLICT DO NOTHING",
@@ -186,7 +186,7 @@ impl Threads for Store {
         message: &str,
         shown: &str,
     ) -> Result<()> {
-        self.lock()?.execute(
+        self.lock()?.exec(
             "INSERT OR IGNORE INTO notes (ticket_id, platform, chat_id, message_id, shown)
              SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM tickets WHERE id = ?1)",
             params![ticket, platform.as_str(), chat, message, shown],
@@ -197,7 +197,7 @@ impl Threads for Store {
     fn note_of(&self, ticket: i64, platform: Platform) -> Result<Option<(String, String, String)>> {
         Ok(self
             .lock()?
-            .query_row(
+            .row(
                 "SELECT chat_id, message_id, shown FROM notes WHERE ticket_id = ?1 AND platform = ?2",
                 params![ticket, platform.as_str()],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
@@ -206,7 +206,7 @@ impl Threads for Store {
     }
 
     fn set_note_shown(&self, ticket: i64, platform: Platform, shown: &str) -> Result<()> {
-        self.lock()?.execute(
+        self.lock()?.exec(
             "UPDATE notes SET shown = ?3 WHERE ticket_id = ?1 AND platform = ?2",
             params![ticket, platform.as_str(), shown],
         )?;
@@ -221,7 +221,7 @@ impl Threads for Store {
     ) -> Result<Option<i64>> {
         Ok(self
             .lock()?
-            .query_row(
+            .row(
                 "SELECT ticket_id FROM thread_messages WHERE platform = ?1 AND chat_id = ?2 AND message_id = ?3",
                 params![platform.as_str(), chat, message],
                 |r| r.get(0),

@@ -97,7 +97,7 @@ pub trait Tickets {
 
 impl Tickets for Store {
     fn rate_ticket(&self, ticket: i64, score: &str) -> Result<bool> {
-        let n = self.lock()?.execute(
+        let n = self.lock()?.exec(
             "UPDATE tickets SET satisfaction = ?2 WHERE id = ?1 AND satisfaction IS NULL",
             params![ticket, score],
         )?;
@@ -107,7 +107,7 @@ impl Tickets for Store {
     fn open_ticket_of(&self, user_id: i64) -> Result<Option<TicketRow>> {
         Ok(self
             .lock()?
-            .query_row(
+            .row(
                 "SELECT * FROM tickets WHERE user_id = ?1 AND status IN ('waiting', 'active')",
                 [user_id],
                 TicketRow::from_row,
@@ -118,7 +118,7 @@ impl Tickets for Store {
     fn ticket(&self, id: i64) -> Result<Option<TicketRow>> {
         Ok(self
             .lock()?
-            .query_row(
+            .row(
                 "SELECT * FROM tickets WHERE id = ?1",
                 [id],
                 TicketRow::from_row,
@@ -152,7 +152,7 @@ impl Tickets for Store {
     ) -> Result<Opened> {
         self.tx(|tx| {
             let open: Option<i64> = tx
-                .query_row(
+                .row(
                     "SELECT id FROM tickets WHERE user_id = ?1 AND status IN ('waiting', 'active')",
                     [t.user_id],
                     |r| r.get(0),
@@ -164,7 +164,7 @@ impl Tickets for Store {
             if t.max_per_day > 0 && count_recent_tickets(tx, t.user_id, now)? >= t.max_per_day {
                 return Ok(Opened::Capped);
             }
-            tx.execute(
+            tx.exec(
                 "INSERT INTO tickets (user_id, status, reason, summary, lang, platform, created_at,
                                       chat_id, relay_chat, link_token)
                  VALUES (?1, 'waiting', ?2, ?3, ?4, ?5, ?6, ?7, ?8,
@@ -182,7 +182,7 @@ impl Tickets for Store {
                 ],
             )?;
             let id = tx.last_insert_rowid();
-            let row = tx.query_row(
+            let row = tx.row(
                 "SELECT * FROM tickets WHERE id = ?1",
                 [id],
                 TicketRow::from_row,
@@ -211,7 +211,7 @@ impl Tickets for Store {
             return Ok(false);
         }
         let conn = self.lock()?;
-        let n: i64 = conn.query_row(
+        let n: i64 = conn.row(
             "SELECT count(*) FROM tickets t JOIN users u ON u.id = t.user_id
               WHERE u.platform = ?1
                 AND (u.external_id = ?2 OR substr(u.external_id, 1, length(?2) + 1) = ?2 || '@')
@@ -235,7 +235,7 @@ impl Tickets for Store {
     ) -> Result<Option<Changed>> {
         self.tx(|tx| {
             let Some(cur) = tx
-                .query_row(
+                .row(
                     "SELECT * FROM tickets WHERE id = ?1",
                     [ticket_id],
                     TicketRow::from_row,
@@ -253,7 +253,7 @@ impl Tickets for Store {
             for d in &tr.deliveries {
                 if let Some(k) = d.dedupe_key {
                     let seen: Option<i64> = tx
-                        .query_row("SELECT id FROM outbox WHERE dedupe_key = ?1", [k], |r| {
+                        .row("SELECT id FROM outbox WHERE dedupe_key = ?1", [k], |r| {
                             r.get(0)
                         })
                         .optional()?;
@@ -264,7 +264,7 @@ impl Tickets for Store {
             }
             let now_s = ts(now);
             if let Some(status) = tr.status {
-                tx.execute(
+                tx.exec(
                     "UPDATE tickets SET status = ?2,
                         claimed_at = CASE WHEN ?2 = 'active' AND claimed_at IS NULL THEN ?3 ELSE claimed_at END,
                         resolved_at = CASE WHEN ?2 = 'resolved' THEN ?3 ELSE resolved_at END
@@ -273,13 +273,13 @@ impl Tickets for Store {
                 )?;
             }
             if let Some((id, name)) = tr.adviser {
-                tx.execute(
+                tx.exec(
                     "UPDATE tickets SET adviser_id = ?2, adviser = ?3 WHERE id = ?1",
                     params![ticket_id, id, name],
                 )?;
             }
             if let Some(res) = tr.resolution {
-                tx.execute(
+                tx.exec(
                     "UPDATE tickets SET resolution = ?2 WHERE id = ?1",
                     params![ticket_id, res],
                 )?;
@@ -288,7 +288,7 @@ impl Tickets for Store {
                 insert_message(tx, cur.user_id, Role::Adviser, m, now)?;
             }
             if tr.status == Some(TicketStatus::Resolved) {
-                tx.execute(
+                tx.exec(
                     "UPDATE users SET dialogue = ?2 WHERE id = ?1",
                     params![
                         cur.user_id,
@@ -302,7 +302,7 @@ impl Tickets for Store {
                     ds.push(d);
                 }
             }
-            let row = tx.query_row(
+            let row = tx.row(
                 "SELECT * FROM tickets WHERE id = ?1",
                 [ticket_id],
                 TicketRow::from_row,
@@ -312,7 +312,7 @@ impl Tickets for Store {
     }
 
     fn open_tickets(&self) -> Result<usize> {
-        Ok(self.lock()?.query_row(
+        Ok(self.lock()?.row(
             "SELECT count(*) FROM tickets WHERE status IN ('waiting', 'active')",
             [],
             |r| r.get::<_, i64>(0),
@@ -322,7 +322,7 @@ impl Tickets for Store {
     fn ticket_by_link(&self, token: &str) -> Result<Option<TicketRow>> {
         Ok(self
             .lock()?
-            .query_row(
+            .row(
                 "SELECT * FROM tickets WHERE link_token = ?1 AND status IN ('waiting', 'active')",
                 [token],
                 TicketRow::from_row,
@@ -333,7 +333,7 @@ impl Tickets for Store {
     fn move_to_private(&self, token: &str, user: &UserRow, now: DateTime<Utc>) -> Result<Moved> {
         self.tx(|tx| {
             let Some(t) = tx
-                .query_row(
+                .row(
                     "SELECT * FROM tickets WHERE link_token = ?1 AND status IN ('waiting', 'active')",
                     [token],
                     TicketRow::from_row,
@@ -343,7 +343,7 @@ impl Tickets for Store {
                 return Ok(Moved::Unknown);
             };
             let owner: Option<(String, String)> = tx
-                .query_row(
+                .row(
                     "SELECT platform, external_id FROM users WHERE id = ?1",
                     [t.user_id],
                     |r| Ok((r.get(0)?, r.get(1)?)),
@@ -355,14 +355,14 @@ impl Tickets for Store {
             if !same {
                 return Ok(Moved::NotYours);
             }
-            tx.execute(
+            tx.exec(
                 "UPDATE outbox SET chat_id = ?2
                   WHERE ticket_id = ?1 AND target = 'user' AND chat_id IS NULL
                     AND delivered_at IS NULL AND failed_at IS NULL",
                 params![t.id, user.chat_id],
             )?;
             let other: Option<i64> = tx
-                .query_row(
+                .row(
                     "SELECT id FROM tickets WHERE user_id = ?1 AND id <> ?2
                         AND status IN ('waiting', 'active')",
                     params![user.id, t.id],
@@ -371,14 +371,14 @@ impl Tickets for Store {
                 .optional()?;
             match other {
                 None => {
-                    tx.execute(
+                    tx.exec(
                         "UPDATE tickets SET user_id = ?2, relay_chat = ?3 WHERE id = ?1",
                         params![t.id, user.id, user.chat_id],
                     )?;
                     Ok(Moved::Moved(t.id))
                 }
                 Some(into) => {
-                    tx.execute(
+                    tx.exec(
                         "UPDATE tickets SET relay_chat = ?2, link_token = NULL, status = 'resolved',
                             resolved_at = ?3, resolution = ?4 WHERE id = ?1",
                         params![t.id, user.chat_id, ts(now), format!("continued in #{into}")],
@@ -409,7 +409,7 @@ impl Tickets for Store {
                 .collect::<rusqlite::Result<_>>()?;
             let mut ids = Vec::new();
             for t in due {
-                tx.execute(
+                tx.exec(
                     "UPDATE tickets SET reminded_at = ?2, reminders = reminders + 1 WHERE id = ?1",
                     params![t.id, ts(now)],
                 )?;
@@ -435,7 +435,7 @@ impl Tickets for Store {
     }
 
     fn adviser_messages(&self, ticket: i64) -> Result<i64> {
-        Ok(self.lock()?.query_row(
+        Ok(self.lock()?.row(
             "SELECT COUNT(*) FROM messages WHERE ticket_id = ?1 AND role = 'adviser'",
             [ticket],
             |r| r.get(0),

@@ -40,7 +40,7 @@ impl Users for Store {
     fn touch_user(&self, u: &UserRef, now: DateTime<Utc>) -> Result<UserRow> {
         self.tx(|tx| {
             let before: Option<String> = tx
-                .query_row(
+                .row(
                     "SELECT last_seen_at FROM users WHERE platform = ?1 AND external_id = ?2",
                     params![u.platform.as_str(), u.user_id],
                     |r| r.get(0),
@@ -49,7 +49,7 @@ impl Users for Store {
             let private = (u.privately == Privately::Here).then_some(u.chat_id.as_str());
             // A new user starts in the language the platform says their
             // app uses; later messages and /lang change it.
-            tx.execute(
+            tx.exec(
                 "INSERT INTO users (platform, external_id, chat_id, created_at, last_seen_at, subject,
                                     private_chat, lang)
                  VALUES (?1, ?2, ?3, ?4, ?4, lower(hex(randomblob(16))), ?5, ?6)
@@ -65,7 +65,7 @@ impl Users for Store {
                     u.lang_hint.unwrap_or_default().as_str()
                 ],
             )?;
-            let mut row = tx.query_row(
+            let mut row = tx.row(
                 "SELECT * FROM users WHERE platform = ?1 AND external_id = ?2",
                 params![u.platform.as_str(), u.user_id],
                 UserRow::from_row,
@@ -79,7 +79,7 @@ impl Users for Store {
     fn find_user(&self, platform: Platform, external_id: &str) -> Result<Option<UserRow>> {
         Ok(self
             .lock()?
-            .query_row(
+            .row(
                 "SELECT * FROM users WHERE platform = ?1 AND external_id = ?2",
                 params![platform.as_str(), external_id],
                 UserRow::from_row,
@@ -90,12 +90,12 @@ impl Users for Store {
     fn user(&self, id: i64) -> Result<Option<UserRow>> {
         Ok(self
             .lock()?
-            .query_row("SELECT * FROM users WHERE id = ?1", [id], UserRow::from_row)
+            .row("SELECT * FROM users WHERE id = ?1", [id], UserRow::from_row)
             .optional()?)
     }
 
     fn save_dialogue(&self, u: &UserRow) -> Result<()> {
-        self.lock()?.execute(
+        self.lock()?.exec(
             "UPDATE users SET lang = ?2, dialogue = ?3, lang_pref = ?4 WHERE id = ?1",
             params![
                 u.id,
@@ -115,7 +115,7 @@ impl Users for Store {
         let person = person_of(&u.external_id).to_string();
         self.tx(|tx| {
             let seen: Option<i64> = tx
-                .query_row(
+                .row(
                     "SELECT 1 FROM users WHERE platform = ?1 AND notice_at IS NOT NULL
                        AND (external_id = ?2 OR substr(external_id, 1, length(?2) + 1) = ?2 || '@')
                      LIMIT 1",
@@ -123,7 +123,7 @@ impl Users for Store {
                     |r| r.get(0),
                 )
                 .optional()?;
-            tx.execute(
+            tx.exec(
                 "UPDATE users SET notice_at = ?2 WHERE id = ?1 AND notice_at IS NULL",
                 params![u.id, ts(now)],
             )?;
