@@ -1,6 +1,7 @@
 //! `kraft eval`: `answers` (what the user reads, per language and split,
 //! with the baseline beside it), `fit` (fits the second-stage ranker on
-//! the dev split and writes `config/ranker.json`), `kb` (retrieval alone
+//! the dev split and writes `config/ranker.json`), `cv` (the same fit
+//! judged by cross-validation within dev), `kb` (retrieval alone
 //! over the knowledge base's questions) and `swefaq` (the public Swedish
 //! FAQ benchmark).
 
@@ -198,6 +199,18 @@ async fn examples(
     Ok(out)
 }
 
+/// Where a fit goes and how it reports.
+pub struct FitTo<'a> {
+    /// The ranker file to write.
+    pub out: &'a Path,
+    /// Largest share of answerable dev questions the threshold may abstain on.
+    pub max_false: f32,
+    /// Also write each dev question's confidence inputs here.
+    pub dump: Option<&'a Path>,
+    /// No progress lines (cross-validation fits many times).
+    pub quiet: bool,
+}
+
 /// Fits the second stage on the dev split of the knowledge base's
 /// questions, plus SweFAQ's dev half (ranking only) when it is there.
 pub async fn fit(
@@ -205,10 +218,14 @@ pub async fn fit(
     knowledge: &Knowledge,
     questions: &Path,
     swefaq: &Path,
-    out: &Path,
-    max_false: f32,
-    dump: Option<&Path>,
+    to: FitTo<'_>,
 ) -> Result<ExitCode> {
+    let FitTo {
+        out,
+        max_false,
+        dump,
+        quiet,
+    } = to;
     let qs: Vec<KbQuestion> = kraft_ingest::eval::load_questions(questions)?
         .into_iter()
         .filter(|q| q.split() == Split::Dev)
@@ -297,12 +314,14 @@ pub async fn fit(
             let path = path.with_extension(format!("{}.json", mode.as_str()));
             std::fs::write(&path, serde_json::to_string(&rows)?)?;
         }
-        println!(
-            "{}: objective {:.3} (hand-set {:.3}) on {n_kb} knowledge-base + {n_sf} SweFAQ dev questions",
-            mode.as_str(),
-            fit::objective(&model.weights, &ex),
-            fit::objective(&RankModel::untrained().weights, &ex),
-        );
+        if !quiet {
+            println!(
+                "{}: objective {:.3} (hand-set {:.3}) on {n_kb} knowledge-base + {n_sf} SweFAQ dev questions",
+                mode.as_str(),
+                fit::objective(&model.weights, &ex),
+                fit::objective(&RankModel::untrained().weights, &ex),
+            );
+        }
         described.push(format!("{} ({n_kb} kb + {n_sf} SweFAQ)", mode.as_str()));
         file.models.insert(mode.as_str().to_string(), model);
     }
@@ -319,9 +338,122 @@ pub async fn fit(
     // The section choice is fitted on the answers the new ranker gives,
     // so the ranker goes to disk first and an assistant reads it back.
     write(&file)?;
-    file.section = fit_sections(settings, knowledge, &qs, out).await?;
+    file.section = fit_sections(settings, knowledge, &qs, out, quiet).await?;
     write(&file)?;
-    println!("wrote {}", out.display());
+    if !quiet {
+        println!("wrote {}", out.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Cross-validation within dev: for each of `seeds` random halvings of
+/// the dev questions, fits on one half and judges the answers on the
+/// other, and the other way round; prints the counts summed over the
+/// folds. A change to features, cues or term lists can be judged on
+/// questions its fit never saw without running the test split (the
+/// in-sample dev numbers reward whatever was fitted on them).
+pub async fn cv(
+    settings: &Settings,
+    knowledge: &Knowledge,
+    questions: &Path,
+    swefaq: &Path,
+    seeds: u32,
+    max_false: f32,
+) -> Result<ExitCode> {
+    let dev: Vec<KbQuestion> = kraft_ingest::eval::load_questions(questions)?
+        .into_iter()
+        .filter(|q| q.split() == Split::Dev)
+        .collect();
+    let lines: Vec<(String, String)> = std::fs::read_to_string(questions)
+        .with_context(|| format!("cannot read {}", questions.display()))?
+        .lines()
+        .filter_map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).ok()?;
+            Some((v.get("id")?.as_str()?.to_string(), l.to_string()))
+        })
+        .collect();
+    let work = tempfile::tempdir().context("temporary directory")?;
+    let mut rows: Vec<Row> = Vec::new();
+    let mut by_origin: Vec<Row> = Vec::new();
+    let add = |into: &mut Vec<Row>, from: &[Row]| {
+        for r in from {
+            match into.iter_mut().find(|x| x.group == r.group) {
+                Some(x) => {
+                    x.answerable += r.answerable;
+                    x.source_right += r.source_right;
+                    x.facts_right += r.facts_right;
+                    x.right += r.right;
+                    x.false_abstentions += r.false_abstentions;
+                    x.unanswerable += r.unanswerable;
+                    x.abstained += r.abstained;
+                    x.either += r.either;
+                    x.either_right += r.either_right;
+                }
+                None => into.push(r.clone()),
+            }
+        }
+    };
+    for seed in 0..seeds.max(1) {
+        // A question's half under this seed, from its id: the folds do
+        // not depend on the order of the file.
+        let half =
+            |q: &KbQuestion| blake3::hash(format!("{seed}:{}", q.id).as_bytes()).as_bytes()[0] % 2;
+        for fold in 0..2u8 {
+            let (train, judge): (Vec<&KbQuestion>, Vec<&KbQuestion>) =
+                dev.iter().partition(|q| half(q) == fold);
+            // The training half as a question file: its lines, verbatim.
+            let ids: std::collections::HashSet<&str> =
+                train.iter().map(|q| q.id.as_str()).collect();
+            let text: String = lines
+                .iter()
+                .filter(|(id, _)| ids.contains(id.as_str()))
+                .map(|(_, l)| format!("{l}\n"))
+                .collect();
+            let train_path = work.path().join("train.jsonl");
+            std::fs::write(&train_path, text)?;
+            let ranker = work.path().join("ranker.json");
+            fit(
+                settings,
+                knowledge,
+                &train_path,
+                swefaq,
+                FitTo {
+                    out: &ranker,
+                    max_false,
+                    dump: None,
+                    quiet: true,
+                },
+            )
+            .await?;
+            let mut ks = settings.knowledge.clone();
+            ks.search.ranker = Some(ranker.clone());
+            let state = work.path().join(format!("cv-{seed}-{fold}.sqlite"));
+            let assistant = assistant_on(settings, ks, knowledge, &state).await?;
+            let judge: Vec<KbQuestion> = judge.into_iter().cloned().collect();
+            let report = evaluate::run(&assistant, "ranked", &judge, Some(Split::Dev)).await?;
+            add(&mut rows, &report.rows);
+            add(&mut by_origin, &report.by_origin);
+        }
+    }
+    let report = Report {
+        pipeline: "ranked".into(),
+        split: "dev".into(),
+        rows,
+        by_origin,
+        judged: Vec::new(),
+    };
+    println!(
+        "Cross-validation within dev: {} dev questions from {}, {} halvings × 2 folds, each fold fitted on the other half (test untouched); counts summed over the folds",
+        dev.len(),
+        questions.display(),
+        seeds.max(1)
+    );
+    println!();
+    print_table(std::slice::from_ref(&report), |r| &r.rows);
+    println!();
+    println!("By origin (blind: written without the documents; kb: beside them; issue: reported examples):");
+    println!();
+    print_table(std::slice::from_ref(&report), |r| &r.by_origin);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -333,6 +465,7 @@ async fn fit_sections(
     knowledge: &Knowledge,
     qs: &[KbQuestion],
     ranker: &Path,
+    quiet: bool,
 ) -> Result<kraft_ingest::section::SectionModel> {
     let mut ks = settings.knowledge.clone();
     ks.search.ranker = Some(ranker.to_path_buf());
@@ -380,12 +513,14 @@ async fn fit_sections(
     }
     let init = kraft_ingest::section::SectionModel::default();
     let model = fit::fit_sections(&ex, &init);
-    println!(
-        "sections: objective {:.3} (hand-set {:.3}) on {} dev questions",
-        fit::section_objective(&model, &ex),
-        fit::section_objective(&init, &ex),
-        ex.len()
-    );
+    if !quiet {
+        println!(
+            "sections: objective {:.3} (hand-set {:.3}) on {} dev questions",
+            fit::section_objective(&model, &ex),
+            fit::section_objective(&init, &ex),
+            ex.len()
+        );
+    }
     Ok(model)
 }
 
@@ -429,9 +564,30 @@ pub(crate) async fn run(settings: &Settings, what: EvalCommand) -> Result<ExitCo
                 &k,
                 &questions(q),
                 &swefaq,
-                &out,
+                FitTo {
+                    out: &out,
+                    max_false: max_false_abstentions,
+                    dump: dump.as_deref(),
+                    quiet: false,
+                },
+            )
+            .await
+        }
+        EvalCommand::Cv {
+            questions: q,
+            swefaq,
+            seeds,
+            max_false_abstentions,
+        } => {
+            let k = knowledge::open(settings).await?;
+            knowledge::ensure_fresh(&k, &settings.knowledge.knowledge_dir).await?;
+            cv(
+                settings,
+                &k,
+                &questions(q),
+                &swefaq,
+                seeds,
                 max_false_abstentions,
-                dump.as_deref(),
             )
             .await
         }

@@ -240,6 +240,22 @@ enum EvalCommand {
         #[arg(long)]
         dump: Option<PathBuf>,
     },
+    /// Cross-validation within dev: fit on one half of the dev questions, judge the answers on
+    /// the other, for several random halvings; the test split is never read.
+    Cv {
+        /// Question file (default: <knowledge_dir>/eval-questions.jsonl).
+        #[arg(long)]
+        questions: Option<PathBuf>,
+        /// SweFAQ folder; its dev half is added to each fit's ranking data when present.
+        #[arg(long, default_value = "../shared/data/swefaq")]
+        swefaq: PathBuf,
+        /// How many random halvings (each gives two folds).
+        #[arg(long, default_value_t = 3)]
+        seeds: u32,
+        /// As for `fit`.
+        #[arg(long, default_value_t = 0.03)]
+        max_false_abstentions: f32,
+    },
 }
 
 /// Libraries that put tokens in what they log: serenity records the

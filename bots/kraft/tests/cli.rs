@@ -404,3 +404,81 @@ fn logs_can_be_json_lines() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("json"));
 }
+
+/// `kraft eval cv` judges every dev question once per halving, on a fit
+/// that did not see it, and never reads the test split.
+#[test]
+fn cross_validation_judges_each_dev_question_once_per_halving() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let kb = tmp.path().join("knowledge");
+    fixture_kb(&kb);
+    // The issue's own examples ("origin": "issue") are always dev.
+    let q = |id: &str, text: &str, label: &str, expect: &str, fact: &str| {
+        serde_json::json!({
+            "id": id, "question": text, "language": "sv", "origin": "issue",
+            "label": label, "expect": if expect.is_empty() { vec![] } else { vec![expect] },
+            "facts": if fact.is_empty() { vec![] } else { vec![fact] },
+        })
+        .to_string()
+    };
+    let lines = [
+        q(
+            "c1",
+            "Vad kostar en behovsanalys?",
+            "answer",
+            "guides/behovsanalys.md",
+            "kostnadsfri",
+        ),
+        q(
+            "c2",
+            "Hur lång tid tar en behovsanalys?",
+            "answer",
+            "guides/behovsanalys.md",
+            "två möten",
+        ),
+        q(
+            "c3",
+            "Vilka data behövs för offerter?",
+            "answer",
+            "guides/offert.md",
+            "ritningar",
+        ),
+        q(
+            "c4",
+            "När ska jag kontakta Almi?",
+            "answer",
+            "support/almi.md",
+            "finansiering",
+        ),
+        q(
+            "c5",
+            "Who runs the programme?",
+            "answer",
+            "programme/overview.en.md",
+            "mälardalen university",
+        ),
+        q("c6", "Vad kostar en Tesla?", "abstain", "", ""),
+        q(
+            "c7",
+            "Vilken är bästa pizzerian i Eskilstuna?",
+            "abstain",
+            "",
+            "",
+        ),
+    ];
+    std::fs::write(kb.join("eval-questions.jsonl"), lines.join("\n") + "\n").expect("questions");
+    let o =
+        run(kraft(tmp.path()).args(["eval", "cv", "--seeds", "2", "--swefaq", "no-such-folder"]));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = stdout(&o);
+    assert!(out.contains("test untouched"), "{out}");
+    // 5 answerable and 2 unanswerable dev questions, each judged once in
+    // each of the 2 halvings.
+    let all = out
+        .lines()
+        .find(|l| l.starts_with("| ranked | all |"))
+        .unwrap_or_else(|| panic!("no totals row: {out}"));
+    let cells: Vec<&str> = all.split('|').map(str::trim).collect();
+    assert_eq!(cells[3], "10", "{all}");
+    assert_eq!(cells[8], "4", "{all}");
+}
