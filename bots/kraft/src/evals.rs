@@ -211,12 +211,20 @@ pub struct FitTo<'a> {
     pub quiet: bool,
 }
 
-/// Fits the second stage on the dev split of the knowledge base's
-/// questions, plus SweFAQ's dev half (ranking only) when it is there.
+/// The dev split of a question file.
+fn dev_questions(questions: &Path) -> Result<Vec<KbQuestion>> {
+    Ok(kraft_ingest::eval::load_questions(questions)?
+        .into_iter()
+        .filter(|q| q.split() == Split::Dev)
+        .collect())
+}
+
+/// Fits the second stage on dev questions `qs` of the knowledge base,
+/// plus SweFAQ's dev half (ranking only) when it is there.
 pub async fn fit(
     settings: &Settings,
     knowledge: &Knowledge,
-    questions: &Path,
+    qs: &[KbQuestion],
     swefaq: &Path,
     to: FitTo<'_>,
 ) -> Result<ExitCode> {
@@ -226,10 +234,6 @@ pub async fn fit(
         dump,
         quiet,
     } = to;
-    let qs: Vec<KbQuestion> = kraft_ingest::eval::load_questions(questions)?
-        .into_iter()
-        .filter(|q| q.split() == Split::Dev)
-        .collect();
     let kb: Vec<(String, Vec<String>, Option<bool>, f32)> = qs
         .iter()
         .map(|q| {
@@ -338,7 +342,7 @@ pub async fn fit(
     // The section choice is fitted on the answers the new ranker gives,
     // so the ranker goes to disk first and an assistant reads it back.
     write(&file)?;
-    file.section = fit_sections(settings, knowledge, &qs, out, quiet).await?;
+    file.section = fit_sections(settings, knowledge, qs, out, quiet).await?;
     write(&file)?;
     if !quiet {
         println!("wrote {}", out.display());
@@ -360,18 +364,7 @@ pub async fn cv(
     seeds: u32,
     max_false: f32,
 ) -> Result<ExitCode> {
-    let dev: Vec<KbQuestion> = kraft_ingest::eval::load_questions(questions)?
-        .into_iter()
-        .filter(|q| q.split() == Split::Dev)
-        .collect();
-    let lines: Vec<(String, String)> = std::fs::read_to_string(questions)
-        .with_context(|| format!("cannot read {}", questions.display()))?
-        .lines()
-        .filter_map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).ok()?;
-            Some((v.get("id")?.as_str()?.to_string(), l.to_string()))
-        })
-        .collect();
+    let dev = dev_questions(questions)?;
     let work = tempfile::tempdir().context("temporary directory")?;
     let mut rows: Vec<Row> = Vec::new();
     let mut by_origin: Vec<Row> = Vec::new();
@@ -399,23 +392,13 @@ pub async fn cv(
         let half =
             |q: &KbQuestion| blake3::hash(format!("{seed}:{}", q.id).as_bytes()).as_bytes()[0] % 2;
         for fold in 0..2u8 {
-            let (train, judge): (Vec<&KbQuestion>, Vec<&KbQuestion>) =
-                dev.iter().partition(|q| half(q) == fold);
-            // The training half as a question file: its lines, verbatim.
-            let ids: std::collections::HashSet<&str> =
-                train.iter().map(|q| q.id.as_str()).collect();
-            let text: String = lines
-                .iter()
-                .filter(|(id, _)| ids.contains(id.as_str()))
-                .map(|(_, l)| format!("{l}\n"))
-                .collect();
-            let train_path = work.path().join("train.jsonl");
-            std::fs::write(&train_path, text)?;
+            let (train, judge): (Vec<KbQuestion>, Vec<KbQuestion>) =
+                dev.iter().cloned().partition(|q| half(q) == fold);
             let ranker = work.path().join("ranker.json");
             fit(
                 settings,
                 knowledge,
-                &train_path,
+                &train,
                 swefaq,
                 FitTo {
                     out: &ranker,
@@ -429,7 +412,6 @@ pub async fn cv(
             ks.search.ranker = Some(ranker.clone());
             let state = work.path().join(format!("cv-{seed}-{fold}.sqlite"));
             let assistant = assistant_on(settings, ks, knowledge, &state).await?;
-            let judge: Vec<KbQuestion> = judge.into_iter().cloned().collect();
             let report = evaluate::run(&assistant, "ranked", &judge, Some(Split::Dev)).await?;
             add(&mut rows, &report.rows);
             add(&mut by_origin, &report.by_origin);
@@ -524,6 +506,13 @@ async fn fit_sections(
     Ok(model)
 }
 
+/// The knowledge index, brought up to date with the knowledge folder.
+async fn fresh_knowledge(settings: &Settings) -> Result<Knowledge> {
+    let k = knowledge::open(settings).await?;
+    knowledge::ensure_fresh(&k, &settings.knowledge.knowledge_dir).await?;
+    Ok(k)
+}
+
 /// Runs one `kraft eval` subcommand.
 pub(crate) async fn run(settings: &Settings, what: EvalCommand) -> Result<ExitCode> {
     let questions = |q: Option<std::path::PathBuf>| {
@@ -546,8 +535,7 @@ pub(crate) async fn run(settings: &Settings, what: EvalCommand) -> Result<ExitCo
             json,
             misses,
         } => {
-            let k = knowledge::open(settings).await?;
-            knowledge::ensure_fresh(&k, &settings.knowledge.knowledge_dir).await?;
+            let k = fresh_knowledge(settings).await?;
             answers(settings, &k, &questions(q), split, compare, json, misses).await
         }
         EvalCommand::Fit {
@@ -557,12 +545,11 @@ pub(crate) async fn run(settings: &Settings, what: EvalCommand) -> Result<ExitCo
             max_false_abstentions,
             dump,
         } => {
-            let k = knowledge::open(settings).await?;
-            knowledge::ensure_fresh(&k, &settings.knowledge.knowledge_dir).await?;
+            let k = fresh_knowledge(settings).await?;
             fit(
                 settings,
                 &k,
-                &questions(q),
+                &dev_questions(&questions(q))?,
                 &swefaq,
                 FitTo {
                     out: &out,
@@ -579,8 +566,7 @@ pub(crate) async fn run(settings: &Settings, what: EvalCommand) -> Result<ExitCo
             seeds,
             max_false_abstentions,
         } => {
-            let k = knowledge::open(settings).await?;
-            knowledge::ensure_fresh(&k, &settings.knowledge.knowledge_dir).await?;
+            let k = fresh_knowledge(settings).await?;
             cv(
                 settings,
                 &k,

@@ -41,9 +41,12 @@ pub struct Terminal {
     /// What was streamed of the answer being written, so the reply prints
     /// only the rest.
     draft: Mutex<String>,
-    /// Events (by key) whose handling failed once: the user was told and
+    /// Events (by key) whose handling failed: the user was told once and
     /// gets the prompt back; the pump tries them again.
     failed: Mutex<HashSet<String>>,
+    /// Events (by key) this process has handled, or failed on once: the
+    /// prompt waits for its line's key to appear here.
+    settled: Mutex<HashSet<String>>,
     /// Tells lines of this run apart from earlier runs' in the inbox keys.
     run_id: u128,
 }
@@ -83,6 +86,7 @@ impl Terminal {
             buttons: Mutex::new(Vec::new()),
             draft: Mutex::new(String::new()),
             failed: Mutex::new(HashSet::new()),
+            settled: Mutex::new(HashSet::new()),
             run_id,
         })
     }
@@ -98,17 +102,31 @@ impl Terminal {
         }
     }
 
-    /// Whether the event with `key` is still to be handled (and has not
-    /// failed: then the prompt comes back while the pump retries it).
-    fn waiting(&self, key: &str) -> bool {
-        if self
-            .failed
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains(key)
-        {
-            return false;
+    /// Waits until the event with `key` is handled (or has failed once:
+    /// then the prompt comes back while the pump retries it), or `stop`.
+    async fn settle(&self, key: &str, stop: &watch::Receiver<bool>) {
+        let mut polls = 0u32;
+        while !*stop.borrow() {
+            if self
+                .settled
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(key)
+            {
+                return;
+            }
+            // The pump may also give an event up (its handling panicked):
+            // then only the inbox knows, so it is asked now and then.
+            polls += 1;
+            if polls.is_multiple_of(50) && !self.in_inbox(key) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
+    }
+
+    /// Whether the inbox still holds the event with `key`.
+    fn in_inbox(&self, key: &str) -> bool {
         match self
             .assistant()
             .store()
@@ -178,9 +196,7 @@ impl Terminal {
             )?;
             self.pump.wake.notify_one();
             // The next prompt waits for the answer, as in a chat window.
-            while self.waiting(&key) && !*stop.borrow() {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
+            self.settle(&key, &stop).await;
             self.prompt();
         }
         // The loops stop after a last round, so replies and adviser
@@ -189,6 +205,13 @@ impl Terminal {
         let _ = dispatch.await;
         let _ = outbox.await;
         Ok(())
+    }
+
+    fn settled(&self, key: &str) {
+        self.settled
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.to_string());
     }
 
     /// The button a typed line presses, if any.
@@ -240,6 +263,7 @@ impl Terminal {
                     .insert(row.key.clone())
                 {
                     println!("{}\n", texts::terminal_trouble());
+                    self.settled(&row.key);
                 }
                 return Err(e);
             }
@@ -318,7 +342,13 @@ impl Frontend for Terminal {
     }
 
     async fn process(&self, row: &InboxRow) -> Result<(), CoreError> {
-        self.handle_row(row).await
+        self.handle_row(row).await?;
+        self.failed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&row.key);
+        self.settled(&row.key);
+        Ok(())
     }
 
     async fn send_to_user(&self, d: &Delivery, _chat: &str) -> Result<(), SendFailure> {
