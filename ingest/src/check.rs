@@ -68,6 +68,17 @@ pub struct CheckOptions {
     pub twins_required: Vec<Kind>,
 }
 
+/// Kinds whose Swedish pages must have an English twin in the shipped
+/// knowledge base (`kraft kb check` and its test use this list): every
+/// kind a user reads facts from. Example events are Swedish only.
+pub const TWINS_REQUIRED: [Kind; 5] = [
+    Kind::Project,
+    Kind::Faq,
+    Kind::Support,
+    Kind::Guide,
+    Kind::Case,
+];
+
 /// Kinds whose pages state facts, and so must cite something specific.
 const FACTUAL: [Kind; 5] = [
     Kind::Project,

@@ -93,7 +93,7 @@ pub const REGIONS: [&str; 4] = ["vastmanland", "sormland", "national", "other"];
 /// Allowed values of `audience`.
 pub const AUDIENCES: [&str; 3] = ["sme", "adviser", "team"];
 /// Allowed values of `sectors`.
-pub const SECTORS: [&str; 10] = [
+pub const SECTORS: [&str; 12] = [
     "manufacturing",
     "engineering",
     "logistics",
@@ -102,6 +102,8 @@ pub const SECTORS: [&str; 10] = [
     "energy",
     "agriculture",
     "professional_services",
+    "care",
+    "hospitality",
     "public",
     "all",
 ];

@@ -117,6 +117,9 @@ pub struct KnowledgeSettings {
     pub knowledge_dir: PathBuf,
     /// Files larger than this are skipped with a message.
     pub max_file_bytes: u64,
+    /// `kraft kb check` warns about documents whose `reviewed` date is
+    /// older than this many days.
+    pub max_review_age_days: i64,
     pub chunk: ChunkConfig,
     pub bm25: Bm25Settings,
     pub search: SearchSettings,
@@ -131,6 +134,7 @@ impl Default for KnowledgeSettings {
             data_dir: PathBuf::from("data"),
             knowledge_dir: PathBuf::from("knowledge"),
             max_file_bytes: 1024 * 1024,
+            max_review_age_days: 365,
             chunk: ChunkConfig::default(),
             bm25: Bm25Settings::default(),
             search: SearchSettings::default(),

@@ -200,6 +200,8 @@ pub fn options(f: Field) -> &'static [(&'static str, &'static str, &'static str)
                 "Tjänsteföretag",
                 "Professional services",
             ),
+            ("care", "Vård/omsorg", "Care/welfare"),
+            ("hospitality", "Hotell/restaurang", "Hotels/restaurants"),
             ("other", "Annat", "Other"),
         ],
         Field::Size => &[
@@ -235,7 +237,38 @@ fn option_label(f: Field, code: &str, lang: Lang) -> Option<&'static str> {
         .map(|(_, sv, en)| pick(lang, sv, en))
 }
 
+// Care and hospitality come first: "hemtjänst" would otherwise read as
+// professional services ("tjänst"), and a hotel's "restaurant" as nothing.
 const SECTOR_WORDS: &[(&str, &[&str])] = &[
+    (
+        "care",
+        &[
+            "omsorg",
+            "hemtjänst",
+            "äldreboende",
+            "vårdföretag",
+            "assistans",
+            "home care",
+            "elderly care",
+            "care home",
+            "nursing",
+            "welfare",
+        ],
+    ),
+    (
+        "hospitality",
+        &[
+            "hotell",
+            "restaurang",
+            "vandrarhem",
+            "café",
+            "catering",
+            "hotel",
+            "restaurant",
+            "hostel",
+            "hospitality",
+        ],
+    ),
     (
         "manufacturing",
         &[
@@ -560,6 +593,18 @@ mod tests {
                 .code
                 .as_deref(),
             Some("retail")
+        );
+        assert_eq!(
+            read(Field::Sector, "Vi driver hemtjänst i Sala", l)
+                .code
+                .as_deref(),
+            Some("care")
+        );
+        assert_eq!(
+            read(Field::Sector, "A family hotel with a restaurant", Lang::En)
+                .code
+                .as_deref(),
+            Some("hospitality")
         );
         assert_eq!(read(Field::Sector, "Tillverkning", l).text, "Tillverkning");
         assert_eq!(

@@ -123,6 +123,7 @@ const KNOWN_KEYS: &[&str] = &[
     "data_dir",
     "knowledge_dir",
     "max_file_bytes",
+    "max_review_age_days",
     "chunk",
     "bm25",
     "search",
@@ -248,6 +249,9 @@ fn validate(k: &KnowledgeSettings) -> Result<()> {
     }
     if k.max_file_bytes == 0 {
         bail!("max_file_bytes must be positive");
+    }
+    if k.max_review_age_days <= 0 {
+        bail!("max_review_age_days must be positive");
     }
     Ok(())
 }

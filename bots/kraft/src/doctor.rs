@@ -111,7 +111,7 @@ fn knowledge_folder(settings: &Settings) -> Check {
             ),
         );
     }
-    let opts = crate::knowledge::kb_check_options(settings, 365, chrono::Local::now().date_naive());
+    let opts = crate::knowledge::kb_check_options(settings, chrono::Local::now().date_naive());
     match kraft_ingest::check::check(root, &opts) {
         Ok(r) if r.errors() > 0 => Check::fail(
             what,

@@ -99,16 +99,19 @@ pub(crate) async fn search(
 pub(crate) fn kb_check(
     settings: &Settings,
     path: Option<PathBuf>,
-    max_age_days: i64,
+    max_age_days: Option<i64>,
     today: Option<chrono::NaiveDate>,
     json: bool,
 ) -> Result<ExitCode> {
     let root = path.unwrap_or_else(|| settings.knowledge.knowledge_dir.clone());
-    let opts = kb_check_options(
+    let mut opts = kb_check_options(
         settings,
-        max_age_days,
         today.unwrap_or_else(|| chrono::Local::now().date_naive()),
     );
+    if let Some(days) = max_age_days {
+        anyhow::ensure!(days > 0, "--max-age-days must be positive");
+        opts.max_review_age_days = days;
+    }
     let report = kraft_ingest::check::check(&root, &opts)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -204,22 +207,15 @@ pub(crate) async fn assistant_with(
 /// What `kraft kb check` (and `kraft doctor`) hold the knowledge base to.
 pub(crate) fn kb_check_options(
     settings: &Settings,
-    max_review_age_days: i64,
     today: chrono::NaiveDate,
 ) -> kraft_ingest::check::CheckOptions {
     kraft_ingest::check::CheckOptions {
         today,
-        max_review_age_days,
+        max_review_age_days: settings.knowledge.max_review_age_days,
         near_duplicate: 0.8,
         max_file_bytes: settings.knowledge.max_file_bytes,
         chunk: settings.knowledge.chunk,
-        // What English users ask about most: the programme, its FAQ and
-        // the support actors.
-        twins_required: vec![
-            kraft_ingest::doc::Kind::Faq,
-            kraft_ingest::doc::Kind::Project,
-            kraft_ingest::doc::Kind::Support,
-        ],
+        twins_required: kraft_ingest::check::TWINS_REQUIRED.to_vec(),
     }
 }
 

@@ -173,9 +173,10 @@ enum KbCommand {
     Check {
         /// Knowledge folder (default: the configured knowledge_dir).
         path: Option<PathBuf>,
-        /// Warn when `reviewed` is older than this many days.
-        #[arg(long, default_value_t = 365)]
-        max_age_days: i64,
+        /// Warn when `reviewed` is older than this many days (default: the
+        /// configured max_review_age_days, 365).
+        #[arg(long)]
+        max_age_days: Option<i64>,
         /// Treat "today" as this date (YYYY-MM-DD), e.g. to preview next month.
         #[arg(long)]
         today: Option<chrono::NaiveDate>,

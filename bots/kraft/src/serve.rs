@@ -201,7 +201,7 @@ pub async fn run(settings: &Settings, assistant: Assistant) -> Result<()> {
         let d = kraft_dashboard::Dashboard::new(
             assistant.store().clone(),
             settings.knowledge.knowledge_dir.clone(),
-            crate::knowledge::kb_check_options(settings, 365, chrono::Utc::now().date_naive()),
+            crate::knowledge::kb_check_options(settings, chrono::Utc::now().date_naive()),
             settings.dashboard.clone(),
             settings.dashboard_token.0.as_deref(),
         )

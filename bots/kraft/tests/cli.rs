@@ -131,6 +131,49 @@ fn bad_configuration_and_arguments_get_clear_errors() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("unrecognized subcommand"));
 }
 
+#[test]
+fn kb_check_review_age_comes_from_configuration_or_the_flag() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    fixture_kb(&tmp.path().join("knowledge"));
+    std::fs::remove_file(tmp.path().join("knowledge/events/studiebesok-2001.md")).expect("rm");
+    // Every fixture document says `reviewed: 2026-11-01`: 92 days before.
+    let check = |env: Option<&str>, extra: &[&str]| {
+        let mut c = kraft(tmp.path());
+        if let Some(days) = env {
+            c.env("KRAFT_MAX_REVIEW_AGE_DAYS", days);
+        }
+        c.args(["kb", "check", "--today", "2027-02-01", "--json"])
+            .args(extra);
+        run(&mut c)
+    };
+    let stale = |o: &Output| -> (usize, usize) {
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+        let n = v["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .filter(|f| f["code"] == "stale-review" && f["severity"] == "warning")
+            .count();
+        (n, v["documents"].as_u64().unwrap_or(0) as usize)
+    };
+
+    let o = check(None, &[]);
+    assert!(o.status.success(), "{}", stdout(&o));
+    assert_eq!(stale(&o).0, 0, "365 days by default");
+
+    let o = check(Some("60"), &[]);
+    assert!(o.status.success(), "old reviews warn, they do not fail");
+    let (n, docs) = stale(&o);
+    assert!(docs >= 5 && n == docs, "{n} of {docs} documents flagged");
+
+    let o = check(Some("60"), &["--max-age-days", "120"]);
+    assert_eq!(stale(&o).0, 0, "the flag overrides the configuration");
+
+    let o = check(Some("0"), &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("max_review_age_days"));
+}
+
 /// Many documents, so an ingest takes long enough to be interrupted.
 fn big_kb(root: &Path, n: usize, variant: &str) {
     for i in 0..n {

@@ -81,6 +81,8 @@ fn sector_words(code: &str) -> &'static str {
         "energy" => "energi",
         "agriculture" => "jordbruk skog",
         "professional_services" => "tjänsteföretag administration",
+        "care" => "omsorg hemtjänst",
+        "hospitality" => "hotell restaurang",
         _ => "",
     }
 }
