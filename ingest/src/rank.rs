@@ -378,7 +378,8 @@ impl Query {
     /// languages: its own stem, and for the other language the stems of
     /// its expansions ([`crate::terms`]) and of the word itself (names).
     pub fn new(analyzer: &Analyzer, question: &str, lang: Lang) -> Self {
-        let lower = question.to_lowercase();
+        let intents = intents(question);
+        let lower = ranking_text(question, &intents);
         let core_from = core_start(&lower);
         let mut words = Vec::new();
         let mut seen: HashSet<Vec<u32>> = HashSet::new();
@@ -441,7 +442,7 @@ impl Query {
         grams.dedup();
         Self {
             lang,
-            intents: intents(question),
+            intents,
             lower,
             words,
             grams,
@@ -522,7 +523,7 @@ impl Query {
     ) -> crate::text::SparseVec {
         // Offsets are taken in the lower-cased text and used only there:
         // lower-casing can change byte lengths ("İ").
-        let lower = question.to_lowercase();
+        let lower = ranking_text(question, &self.intents);
         let core = &lower[core_start(&lower)..];
         let own: HashSet<u32> = analyzer.query_terms(&lower, self.lang);
         let own_core: HashSet<u32> = analyzer.query_terms(core, self.lang);
@@ -555,6 +556,68 @@ impl Query {
 
 /// How much a word of the situation before the actual question counts.
 const CONTEXT_WEIGHT: f32 = 0.35;
+
+/// Words that, after a number, say how big the company is ("15
+/// anställda", "40 staff"): a size, not a topic, so outside eligibility
+/// questions they must not pull a question towards pages about employment
+/// or staff monitoring.
+const SIZE_WORDS: [&str; 11] = [
+    "anställda",
+    "anställd",
+    "medarbetare",
+    "personer",
+    "pers",
+    "employees",
+    "employee",
+    "staff",
+    "people",
+    "workers",
+    "st",
+];
+
+/// The text a question is ranked by: lower case, and the company's size
+/// blanked out unless the question asks whether the company may take part
+/// (the programme is for companies under 250 employees, so there the size
+/// is the point).
+fn ranking_text(question: &str, intents: &[Intent]) -> String {
+    let lower = question.to_lowercase();
+    if intents.contains(&Intent::Eligibility) {
+        lower
+    } else {
+        without_sizes(&lower)
+    }
+}
+
+/// The lower-cased question with each "<number> <size word>" blanked out.
+fn without_sizes(lower: &str) -> String {
+    let mut out = String::with_capacity(lower.len());
+    let mut prev_number = false;
+    let mut rest = lower;
+    while !rest.is_empty() {
+        let start = rest
+            .find(|c: char| !c.is_whitespace())
+            .unwrap_or(rest.len());
+        out.push_str(&rest[..start]);
+        rest = &rest[start..];
+        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        let token = &rest[..end];
+        let word = token.trim_matches(|c: char| !c.is_alphanumeric());
+        let number = !word.is_empty() && word.chars().all(|c| c.is_ascii_digit() || c == '-');
+        if prev_number && SIZE_WORDS.contains(&word) {
+            // Keep the punctuation: a full stop after the size still ends
+            // the story ("15 anställda. Hur …?").
+            let at = token.find(word).unwrap_or(0);
+            out.push_str(&token[..at]);
+            out.push_str(&" ".repeat(word.chars().count()));
+            out.push_str(&token[at + word.len()..]);
+        } else {
+            out.push_str(token);
+        }
+        prev_number = number;
+        rest = &rest[end..];
+    }
+    out
+}
 
 /// Where the ask starts in a story-style message: the last sentence that
 /// ends with "?" when sentences come before it ("Vi är ett snickeri med 15
@@ -1431,6 +1494,28 @@ mod tests {
         // Case changes that change byte lengths never cut a character.
         let t = "İ är ett företag. Kan vi vara med?".to_lowercase();
         assert!(t.is_char_boundary(core_start(&t)));
+    }
+
+    #[test]
+    fn a_company_size_is_not_a_topic() {
+        assert_eq!(
+            without_sizes("vi är ett snickeri med 15 anställda. hur börjar vi?"),
+            "vi är ett snickeri med 15          . hur börjar vi?"
+        );
+        assert_eq!(
+            without_sizes("we have 40 staff, 12 trucks"),
+            "we have 40      , 12 trucks"
+        );
+        // An eligibility question keeps the size: it is what is asked about.
+        let e = "vi är ett åkeri med 12 anställda i köping. kan vi vara med?";
+        assert!(ranking_text(e, &intents(e)).contains("12 anställda"));
+        let s = "vi är ett snickeri med 15 anställda. hur kan vi börja?";
+        assert!(!ranking_text(s, &intents(s)).contains("anställda"));
+        // Staff as the topic stays.
+        assert_eq!(
+            without_sizes("måste vi utbilda personalen?"),
+            "måste vi utbilda personalen?"
+        );
     }
 
     #[test]

@@ -1325,6 +1325,31 @@ impl Assistant {
                     && matches!(top.kind, Kind::Faq | Kind::Project)))
     }
 
+    /// "Kan AI hjälpa oss med X?" asks about a use case as a whole: what
+    /// AI does there, what it takes and how to begin. A later section that
+    /// shares the question's words ("sales history" in the data section)
+    /// answers only part of it. Unless that section's heading asks the
+    /// question.
+    fn whole_use_case(
+        q: &Query,
+        top: &ChunkPayload,
+        feats: &[[f32; section::N]],
+        at: usize,
+    ) -> bool {
+        const WHOLE: [&str; 6] = [
+            "kan ai hjälpa",
+            "kan ni hjälpa",
+            "can ai help",
+            "could ai help",
+            "can ai be used",
+            "kan man använda ai",
+        ];
+        top.kind == Kind::Case
+            && at > 1
+            && !feats.get(at).is_some_and(section::heading_asks)
+            && WHOLE.iter().any(|c| q.lower.contains(c))
+    }
+
     /// The section an answer is quoted from, and its units: of the top
     /// document's chunks, the one the section model ([`section`], fitted
     /// on dev) scores best, with the section after it when it is only a
@@ -1347,7 +1372,12 @@ impl Assistant {
             };
         }
         let model = &self.retriever.ranker().section;
-        let at = model.choose(&feats).or(ranked).unwrap_or(0);
+        let mut at = model.choose(&feats).or(ranked).unwrap_or(0);
+        if Self::whole_use_case(q, &top.chunk, &feats, at) {
+            // The opening or the problem section, whichever the model
+            // prefers; how to begin and the data are added below.
+            at = usize::from(chunks.len() > 1 && model.score(&feats[1]) > model.score(&feats[0]));
+        }
         // A question about a use case as a whole ("can AI help us plan
         // routes?") lands on its opening or problem section, which say
         // whom the pattern suits and what AI does there; how to begin (the
