@@ -580,12 +580,53 @@ const SIZE_WORDS: [&str; 11] = [
 /// (the programme is for companies under 250 employees, so there the size
 /// is the point).
 fn ranking_text(question: &str, intents: &[Intent]) -> String {
-    let lower = question.to_lowercase();
+    let lower = without_names(question).to_lowercase();
     if intents.contains(&Intent::Eligibility) {
         lower
     } else {
         without_sizes(&lower)
     }
+}
+
+/// Company forms that follow a company's name ("Hemligbolaget AB").
+const COMPANY_FORMS: [&str; 6] = ["AB", "HB", "KB", "Ltd", "Inc", "GmbH"];
+
+/// Words that only say a question is coming ("Vi undrar …", "I was
+/// wondering …").
+const ASKING_WORDS: [&str; 6] = [
+    "undrar",
+    "undrade",
+    "funderar",
+    "wonder",
+    "wondering",
+    "wondered",
+];
+
+/// The question with a company's name ("Hemligbolaget AB") and the words
+/// that only announce a question blanked out: neither says what is asked,
+/// and a name the knowledge base cannot know must not make a question
+/// look unanswerable.
+fn without_names(question: &str) -> String {
+    let tokens: Vec<&str> = question.split(' ').collect();
+    let bare = |t: &str| t.trim_matches(|c: char| !c.is_alphanumeric()).to_string();
+    let blank = |t: &str| {
+        let w = bare(t);
+        t.replacen(&w, &" ".repeat(w.chars().count()), 1)
+    };
+    let mut out: Vec<String> = tokens.iter().map(|t| t.to_string()).collect();
+    for (i, t) in tokens.iter().enumerate() {
+        let w = bare(t);
+        if COMPANY_FORMS.contains(&w.as_str()) && i > 0 {
+            let name = bare(tokens[i - 1]);
+            if name.chars().next().is_some_and(char::is_uppercase) {
+                out[i - 1] = blank(tokens[i - 1]);
+                out[i] = blank(t);
+            }
+        } else if ASKING_WORDS.contains(&w.to_lowercase().as_str()) {
+            out[i] = blank(t);
+        }
+    }
+    out.join(" ")
 }
 
 /// The lower-cased question with each "<number> <size word>" blanked out.
@@ -1511,6 +1552,16 @@ mod tests {
         assert!(ranking_text(e, &intents(e)).contains("12 anställda"));
         let s = "vi är ett snickeri med 15 anställda. hur kan vi börja?";
         assert!(!ranking_text(s, &intents(s)).contains("anställda"));
+        // A company's name and "undrar" say nothing about what is asked.
+        let n = "Vi på Hemligbolaget AB undrar vad en behovsanalys är?";
+        let t = ranking_text(n, &intents(n));
+        assert!(
+            !t.contains("hemligbolaget") && !t.contains(" ab ") && !t.contains("undrar"),
+            "{t}"
+        );
+        assert!(t.contains("behovsanalys"), "{t}");
+        // "AB" after a lower-case word is not a company form.
+        assert!(without_names("vad är ab testning").contains("ab"));
         // Staff as the topic stays.
         assert_eq!(
             without_sizes("måste vi utbilda personalen?"),
