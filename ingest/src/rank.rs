@@ -517,15 +517,14 @@ impl Query {
     pub fn sparse_vector(
         &self,
         analyzer: &Analyzer,
-        question: &str,
         expansion_weight: f32,
         gram_weight: f32,
     ) -> crate::text::SparseVec {
-        // Offsets are taken in the lower-cased text and used only there:
-        // lower-casing can change byte lengths ("İ").
-        let lower = ranking_text(question, &self.intents);
-        let core = &lower[core_start(&lower)..];
-        let own: HashSet<u32> = analyzer.query_terms(&lower, self.lang);
+        // Offsets are taken in the ranking text (`lower`, built once in
+        // `new`) and used only there: lower-casing can change byte lengths.
+        let lower = self.lower.as_str();
+        let core = &lower[core_start(lower)..];
+        let own: HashSet<u32> = analyzer.query_terms(lower, self.lang);
         let own_core: HashSet<u32> = analyzer.query_terms(core, self.lang);
         let mut m: BTreeMap<u32, f32> = BTreeMap::new();
         for t in &own {
@@ -1582,12 +1581,7 @@ mod tests {
             core.contains(&1.0) && core.contains(&CONTEXT_WEIGHT),
             "{core:?}"
         );
-        let v = q.sparse_vector(
-            &a,
-            "Vi har ett åkeri i Köping. Hur börjar vi med AI?",
-            0.5,
-            0.0,
-        );
+        let v = q.sparse_vector(&a, 0.5, 0.0);
         let akeri = a.query_terms("åkeri", Lang::Sv);
         let borja = a.query_terms("börjar", Lang::Sv);
         let w = |ids: &HashSet<u32>| {

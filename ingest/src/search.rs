@@ -490,7 +490,6 @@ impl Retriever {
         } else {
             let qv = q.sparse_vector(
                 &self.analyzer,
-                query,
                 self.settings.expansion_weight,
                 self.settings.gram_weight,
             );
