@@ -166,7 +166,7 @@ const CUES: &[(Intent, &[&str])] = &[
             "ai sweden",
             "imy",
             "tillväxtverket",
-            "science park",
+            "science park*",
             "region sörmland",
             "region västmanland",
             "mitc",

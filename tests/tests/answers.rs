@@ -312,6 +312,29 @@ fn labelled_soundly(qs: &[kraft_ingest::eval::KbQuestion], ids: &mut HashSet<Str
     }
 }
 
+/// "Can AI help us plan the visits?" is answered by what AI does there:
+/// the list the use case's problem section introduces ("AI kan hjälpa
+/// till att:"), the item that matches the question in full, and how to
+/// begin; not only by the sentences that describe the problem.
+#[tokio::test]
+async fn a_use_case_answer_names_what_ai_does_from_the_pages_list() {
+    let b = bot().await;
+    let a = ask(
+        &b,
+        "Vi driver hemtjänst i Köping med 25 undersköterskor. Kan AI hjälpa oss att planera besöken?",
+    )
+    .await;
+    assert_answers(
+        &a,
+        &["usecases/hemtjanst-och-omsorg.md"],
+        &[
+            "ai kan hjälpa till att:",
+            "scheman och rutter utifrån tidsfönster",
+            "börja med planeringen",
+        ],
+    );
+}
+
 #[tokio::test]
 async fn a_use_case_answer_says_what_ai_does_what_data_it_takes_and_how_to_begin() {
     let b = bot().await;

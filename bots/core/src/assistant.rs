@@ -1497,14 +1497,39 @@ impl Assistant {
         if !next_step.is_empty() {
             budget = budget.min(max / 2);
         }
-        let mut sel = extract::select_answer(
-            analyzer,
-            &q,
-            section.language,
-            &units,
-            budget,
-            heading_answers,
-        );
+        let mut sel = match extract::led_list(&units).filter(|_| !next_step.is_empty()) {
+            // A use case as a whole: what the problem is, in a sentence or
+            // two, then what AI does about it (the list the problem
+            // section introduces), its items that match the question in
+            // full and the rest in a word each.
+            Some(list) => {
+                let mut s = extract::select_answer(
+                    analyzer,
+                    &q,
+                    section.language,
+                    &units[..list.start],
+                    max / 4,
+                    heading_answers,
+                );
+                s.extend(extract::select_answer(
+                    analyzer,
+                    &q,
+                    section.language,
+                    &units[list],
+                    max / 3,
+                    true,
+                ));
+                s
+            }
+            None => extract::select_answer(
+                analyzer,
+                &q,
+                section.language,
+                &units,
+                budget,
+                heading_answers,
+            ),
+        };
         // A page's "Nej." answers the page's own question; quoted to a
         // different one ("Hur kan vi börja?", "Behöver vi en AI-policy?"
         // under "Behöver vi förkunskaper om AI?") it says something false.

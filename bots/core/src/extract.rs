@@ -97,6 +97,16 @@ pub fn list_heads(units: &[Unit]) -> Vec<String> {
     units[list_from(units, i)].iter().map(compact).collect()
 }
 
+/// The first list that a lead-in sentence introduces, with the lead-in:
+/// in a use case's problem section, "AI kan hjälpa till att:" and what
+/// AI does there, which is what "can AI help us with …?" asks for.
+pub fn led_list(units: &[Unit]) -> Option<std::ops::Range<usize>> {
+    let lead = units
+        .windows(2)
+        .position(|w| is_lead_in(&w[0]) && w[1].list_item)?;
+    Some(lead..list_from(units, lead + 1).end)
+}
+
 /// The contiguous list items from `i` on (same list).
 fn list_from(units: &[Unit], i: usize) -> std::ops::Range<usize> {
     let block = units[i].block;
