@@ -2,7 +2,9 @@
 //! `Tickets`, `Threads`, `Outbox`, `Inbox`, `Analyses`, `Stats`,
 //! `Retention`). Each check talks to the engine only through the traits,
 //! as the core does (`&dyn State`), so a second engine is proved by adding
-//! it to `engines()`. Today that is SQLite, the only engine there is.
+//! it to `engines()`: SQLite always, PostgreSQL when
+//! `KRAFT_TEST_POSTGRES_URL` names a server (`tests/run` starts one; each
+//! check gets a database of its own, dropped after).
 //!
 //! The checks are behaviour the rest of Kraft relies on: ids are stable,
 //! a repeated platform event or adviser message is stored once, a lease
@@ -19,14 +21,24 @@ use kraft_core::store::{
     AnalysisRow, Dialogue, InboxEvent, Moved, NewDelivery, NewMessage, NewTicket, Opened, Role,
     Target, TicketStatus, Transition, UserRow,
 };
-use kraft_core::{Button, Lang, Platform, Privately, Store, UserRef};
+use kraft_core::{Button, Lang, PgStore, Platform, Privately, Store, UserRef};
+use kraft_tests::pg::TestDb;
 
-/// Every engine under test, each on fresh storage (kept alive by the
-/// returned guard).
-fn engines() -> Vec<(&'static str, Arc<dyn State>, tempfile::TempDir)> {
+/// Fresh storage of one engine, kept alive (and removed after) by its guard.
+type Engine = (&'static str, Arc<dyn State>, Box<dyn std::any::Any>);
+
+/// Every engine under test, each on fresh storage. PostgreSQL only when a
+/// server is given (else a loud SKIPPED line, once).
+fn engines() -> Vec<Engine> {
     let dir = tempfile::tempdir().expect("tmp");
     let sqlite = Store::open(&dir.path().join("state.sqlite")).expect("open sqlite");
-    vec![("sqlite", Arc::new(sqlite), dir)]
+    let mut v: Vec<Engine> = vec![("sqlite", Arc::new(sqlite), Box::new(dir))];
+    if let Some(admin) = kraft_tests::pg::server("the store contract") {
+        let db = TestDb::create(&admin);
+        let pg = PgStore::open(&db.url).expect("open postgres");
+        v.push(("postgres", Arc::new(pg), Box::new(db)));
+    }
+    v
 }
 
 fn for_each_engine(check: impl Fn(&dyn State, DateTime<Utc>)) {
