@@ -1222,3 +1222,44 @@ fn postgres_works_from_inside_both_tokio_runtimes() {
         assert!(n, "the user is read back (multi-thread: {multi})");
     }
 }
+
+/// PostgreSQL's migrations: applied once at open, by one of several
+/// instances starting at once; a schema newer than this build is refused.
+#[test]
+fn postgres_migrations_run_once_even_when_instances_start_together() {
+    let Some(admin) = kraft_tests::pg::server("the store contract") else {
+        return;
+    };
+    let db = TestDb::create(&admin);
+    let opened: Vec<PgStore> = std::thread::scope(|sc| {
+        let starts: Vec<_> = (0..3)
+            .map(|_| sc.spawn(|| PgStore::open(&db.url).expect("open")))
+            .collect();
+        starts
+            .into_iter()
+            .map(|s| s.join().expect("start"))
+            .collect()
+    });
+    let known = kraft_core::store::pg::pg_schema_versions();
+    for s in &opened {
+        assert_eq!(s.schema_version().expect("version"), known);
+    }
+    let ids: std::collections::HashSet<i32> = opened.iter().map(|s| s.instance()).collect();
+    assert_eq!(ids.len(), 3, "live instances have distinct ids");
+    let mut c = postgres::Client::connect(&db.url, postgres::NoTls).expect("connect");
+    let versions: i64 = c
+        .query_one("SELECT count(*) FROM kraft_schema_version", &[])
+        .expect("count")
+        .get(0);
+    assert_eq!(versions, known, "each migration recorded once");
+    c.execute(
+        "INSERT INTO kraft_schema_version (version) VALUES ($1)",
+        &[&(known + 1)],
+    )
+    .expect("a newer schema");
+    let e = PgStore::open(&db.url).expect_err("newer schema");
+    assert!(
+        matches!(e, kraft_core::StoreError::PgTooNew { .. }),
+        "{e:?}"
+    );
+}

@@ -378,6 +378,13 @@ mod tests {
         assert_eq!(serve, ServeSettings::default());
         let log: LogSettings = fig.extract_inner("log").expect("log");
         assert_eq!(log, LogSettings::default());
+        let state: StateSettings = fig.extract_inner("state").expect("state");
+        assert_eq!(state, StateSettings::default());
+        assert_eq!(
+            state.engine,
+            StateEngine::Sqlite,
+            "SQLite stays the default"
+        );
         let core: CoreSettings = fig.extract().expect("core");
         let mut want = CoreSettings::default();
         // The topics that need a person are the programme's, not the code's.
@@ -389,6 +396,23 @@ mod tests {
             serde_json::to_value(&knowledge).expect("json"),
             serde_json::to_value(KnowledgeSettings::default()).expect("json")
         );
+    }
+
+    #[test]
+    fn the_postgres_engine_needs_its_url_from_the_environment() {
+        // Only meaningful where the operator's variable is not set.
+        if std::env::var_os("KRAFT_POSTGRES_URL").is_some() {
+            return;
+        }
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = dir.path().join("k.toml");
+        std::fs::write(&p, "[state]\nengine = \"postgres\"\n").expect("write");
+        let e = load(Some(&p)).expect_err("no URL").to_string();
+        assert!(e.contains("KRAFT_POSTGRES_URL"), "{e}");
+        // The URL is a secret: a config file cannot set it.
+        std::fs::write(&p, "[state]\npostgres_url = \"postgres://u:pw@h/db\"\n").expect("write");
+        let e = load(Some(&p)).expect_err("not a setting").to_string();
+        assert!(e.contains("postgres_url"), "{e}");
     }
 
     #[test]

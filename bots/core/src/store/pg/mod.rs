@@ -931,7 +931,26 @@ pub(crate) fn put_cursor(c: &mut Conn<'_>, name: &str, value: &str) -> Result<()
 
 #[cfg(test)]
 mod tests {
-    use super::redact_url;
+    use super::{redact_url, PgStore, StoreError};
+
+    #[test]
+    fn a_bad_or_unreachable_url_is_an_error_that_hides_the_password() {
+        // Nothing listens on a port the OS just handed out and took back.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let url = format!("postgres://kraft:s3cret@127.0.0.1:{port}/kraft?connect_timeout=5");
+        let e = PgStore::open(&url).expect_err("nobody listens");
+        assert!(matches!(e, StoreError::PgOpen { .. }), "{e:?}");
+        let shown = format!("{e} {e:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("kraft:***@127.0.0.1"), "{shown}");
+        let e =
+            PgStore::open("postgres://kraft:s3cret@127.0.0.1:notaport/kraft").expect_err("bad URL");
+        assert!(matches!(e, StoreError::PgOpen { .. }), "{e:?}");
+        assert!(!format!("{e} {e:?}").contains("s3cret"));
+    }
 
     #[test]
     fn passwords_are_redacted_in_every_url_form() {
