@@ -7,7 +7,8 @@
 //! removes text, and the row types every engine returns. Each concern's
 //! trait and its SQLite implementation live in their own file; the
 //! contract suite `tests/tests/store_contract.rs` checks an engine
-//! against the traits.
+//! against the traits. `pg` is the second engine, `PgStore` on
+//! PostgreSQL, for more than one process on one state.
 //!
 //! Every multi-row change (a ticket and the notification about it, a claim
 //! and the message telling the user) is one transaction: either both are
