@@ -1118,6 +1118,18 @@ fn a_start_up_release_frees_only_leases_whose_holder_is_gone() {
             .lease_pending(later, lease, 1, &[Platform::Telegram])
             .expect("lease");
         assert_eq!(taken.len(), 1, "an expired lease is taken over");
+        // The first instance, late, gives it back or postpones it: that is
+        // no longer its lease, so nothing changes.
+        a.release(taken[0].id).expect("release");
+        a.retry_later(taken[0].id, t0, Duration::from_secs(0))
+            .expect("retry");
+        let soon = t0 + chrono::Duration::seconds(1);
+        assert!(
+            b.lease_pending(soon, lease, 10, &[Platform::Telegram])
+                .expect("lease")
+                .is_empty(),
+            "the lease taken over stays the second instance's"
+        );
         // The first instance dies (its connections close): the next start
         // frees what it held, but not what the live second one holds.
         drop(held);
