@@ -656,21 +656,18 @@ impl Drop for Conn<'_> {
 
 fn migrate(c: &mut Conn<'_>, shown: &str) -> Result<()> {
     let known = MIGRATIONS.len() as i64;
-    c.batch("CREATE TABLE IF NOT EXISTS kraft_schema_version (version BIGINT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
-        .or_else(|e| match e {
-            // Two instances creating it at once: the loser finds it made.
-            StoreError::Postgres(ref pe)
-                if pe.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION) =>
-            {
-                Ok(())
-            }
-            e => Err(e),
-        })?;
-    // One migrator at a time: the others wait, then find nothing to do.
+    // One migrator at a time, from the version table's creation on (two
+    // concurrent `CREATE TABLE IF NOT EXISTS` can collide): the others
+    // wait for the lock, then find everything done.
     c.begin()?;
     c.exec(
         "SELECT pg_advisory_xact_lock($1, 0)",
         p![INSTANCE_LOCK_SPACE],
+    )?;
+    c.batch(
+        "CREATE TABLE IF NOT EXISTS kraft_schema_version (
+            version BIGINT PRIMARY KEY,
+            applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
     )?;
     let found: i64 = c.value(
         "SELECT COALESCE(max(version), 0) FROM kraft_schema_version",
