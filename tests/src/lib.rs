@@ -6,6 +6,7 @@
 pub mod bot;
 pub mod dc;
 pub mod load;
+pub mod pg;
 pub mod serve;
 pub mod tg;
 

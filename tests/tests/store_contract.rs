@@ -2,7 +2,9 @@
 //! `Tickets`, `Threads`, `Outbox`, `Inbox`, `Analyses`, `Stats`,
 //! `Retention`). Each check talks to the engine only through the traits,
 //! as the core does (`&dyn State`), so a second engine is proved by adding
-//! it to `engines()`. Today that is SQLite, the only engine there is.
+//! it to `engines()`: SQLite always, PostgreSQL when
+//! `KRAFT_TEST_POSTGRES_URL` names a server (`tests/run` starts one; each
+//! check gets a database of its own, dropped after).
 //!
 //! The checks are behaviour the rest of Kraft relies on: ids are stable,
 //! a repeated platform event or adviser message is stored once, a lease
@@ -19,14 +21,43 @@ use kraft_core::store::{
     AnalysisRow, Dialogue, InboxEvent, Moved, NewDelivery, NewMessage, NewTicket, Opened, Role,
     Target, TicketStatus, Transition, UserRow,
 };
-use kraft_core::{Button, Lang, Platform, Privately, Store, UserRef};
+use kraft_core::{Button, Lang, PgStore, Platform, Privately, Store, UserRef};
+use kraft_tests::pg::TestDb;
 
-/// Every engine under test, each on fresh storage (kept alive by the
-/// returned guard).
-fn engines() -> Vec<(&'static str, Arc<dyn State>, tempfile::TempDir)> {
+/// Fresh storage of one engine: the store, a way to open a second handle
+/// on the same storage (as a second process would), and the guard that
+/// keeps the storage alive (and removes it after).
+struct Engine {
+    name: &'static str,
+    store: Arc<dyn State>,
+    reopen: Box<dyn Fn() -> Arc<dyn State>>,
+    _guard: Box<dyn std::any::Any>,
+}
+
+/// Every engine under test, each on fresh storage. PostgreSQL only when a
+/// server is given (else a loud SKIPPED line, once).
+fn engines() -> Vec<Engine> {
     let dir = tempfile::tempdir().expect("tmp");
-    let sqlite = Store::open(&dir.path().join("state.sqlite")).expect("open sqlite");
-    vec![("sqlite", Arc::new(sqlite), dir)]
+    let path = dir.path().join("state.sqlite");
+    let sqlite = Store::open(&path).expect("open sqlite");
+    let mut v = vec![Engine {
+        name: "sqlite",
+        store: Arc::new(sqlite),
+        reopen: Box::new(move || Arc::new(Store::open(&path).expect("reopen sqlite"))),
+        _guard: Box::new(dir),
+    }];
+    if let Some(admin) = kraft_tests::pg::server("the store contract") {
+        let db = TestDb::create(&admin);
+        let pg = PgStore::open(&db.url).expect("open postgres");
+        let url = db.url.clone();
+        v.push(Engine {
+            name: "postgres",
+            store: Arc::new(pg),
+            reopen: Box::new(move || Arc::new(PgStore::open(&url).expect("reopen postgres"))),
+            _guard: Box::new(db),
+        });
+    }
+    v
 }
 
 fn for_each_engine(check: impl Fn(&dyn State, DateTime<Utc>)) {
@@ -34,9 +65,9 @@ fn for_each_engine(check: impl Fn(&dyn State, DateTime<Utc>)) {
         .with_ymd_and_hms(2026, 3, 2, 9, 0, 0)
         .single()
         .expect("t0");
-    for (name, s, _guard) in engines() {
-        eprintln!("store contract on {name}");
-        check(s.as_ref(), t0);
+    for e in engines() {
+        eprintln!("store contract on {}", e.name);
+        check(e.store.as_ref(), t0);
     }
 }
 
@@ -968,4 +999,279 @@ fn retention_purges_what_is_older_than_the_period() {
         assert_eq!(s.quick_check().expect("check"), None);
         s.checkpoint().expect("checkpoint");
     });
+}
+
+#[test]
+fn two_handles_on_one_database_never_lease_the_same_delivery() {
+    let t0 = Utc
+        .with_ymd_and_hms(2026, 3, 2, 9, 0, 0)
+        .single()
+        .expect("t0");
+    for e in engines() {
+        eprintln!("store contract on {}", e.name);
+        let a = e.store.clone();
+        let b = (e.reopen)();
+        let u = tg(a.as_ref(), "1", "1", t0);
+        let mut all = Vec::new();
+        for i in 0..40 {
+            let text = format!("m{i}");
+            let d = NewDelivery {
+                user_id: Some(u.id),
+                ticket_id: None,
+                target: Target::User(u.chat()),
+                text: &text,
+                buttons: &[],
+                dedupe_key: None,
+                meta: None,
+            };
+            all.push(a.enqueue(&d, t0, None).expect("enqueue").expect("new").id);
+        }
+        // Both handles lease at once, a few at a time, until none is left.
+        let taken: Vec<Vec<i64>> = std::thread::scope(|sc| {
+            let runs: Vec<_> = [a.clone(), b.clone()]
+                .into_iter()
+                .map(|s| {
+                    sc.spawn(move || {
+                        let mut got = Vec::new();
+                        loop {
+                            let ds = s
+                                .lease_pending(
+                                    t0,
+                                    Duration::from_secs(60),
+                                    3,
+                                    &[Platform::Telegram],
+                                )
+                                .expect("lease");
+                            if ds.is_empty() {
+                                return got;
+                            }
+                            got.extend(ds.iter().map(|d| d.id));
+                        }
+                    })
+                })
+                .collect();
+            runs.into_iter()
+                .map(|r| r.join().expect("leaser"))
+                .collect()
+        });
+        let mut both: Vec<i64> = taken.concat();
+        both.sort();
+        assert_eq!(
+            both, all,
+            "every delivery leased exactly once across both handles"
+        );
+    }
+}
+
+#[test]
+fn a_start_up_release_frees_only_leases_whose_holder_is_gone() {
+    let t0 = Utc
+        .with_ymd_and_hms(2026, 3, 2, 9, 0, 0)
+        .single()
+        .expect("t0");
+    let lease = Duration::from_secs(60);
+    for e in engines() {
+        eprintln!("store contract on {}", e.name);
+        let a = e.store.clone();
+        let u = tg(a.as_ref(), "1", "1", t0);
+        for text in ["a", "b"] {
+            a.enqueue(
+                &NewDelivery {
+                    user_id: Some(u.id),
+                    ticket_id: None,
+                    target: Target::User(u.chat()),
+                    text,
+                    buttons: &[],
+                    dedupe_key: None,
+                    meta: None,
+                },
+                t0,
+                None,
+            )
+            .expect("enqueue");
+        }
+        let held = a
+            .lease_pending(t0, lease, 10, &[Platform::Telegram])
+            .expect("lease");
+        assert_eq!(held.len(), 2);
+        // A second instance starts while the first is alive.
+        let b = (e.reopen)();
+        let freed = b
+            .release_leases(&[Platform::Telegram], &[])
+            .expect("release");
+        if e.name == "sqlite" {
+            // SQLite is one process's engine: a start-up frees every lease
+            // (they can only be a crashed run's). Documented in the README.
+            assert_eq!(freed, 2);
+            continue;
+        }
+        assert_eq!(freed, 0, "a live instance's leases are left alone");
+        assert!(
+            b.lease_pending(t0, lease, 10, &[Platform::Telegram])
+                .expect("lease")
+                .is_empty(),
+            "and not taken while they run"
+        );
+        // An expired lease is anyone's.
+        let later = t0 + chrono::Duration::seconds(61);
+        let taken = b
+            .lease_pending(later, lease, 1, &[Platform::Telegram])
+            .expect("lease");
+        assert_eq!(taken.len(), 1, "an expired lease is taken over");
+        // The first instance, late, gives it back or postpones it: that is
+        // no longer its lease, so nothing changes.
+        a.release(taken[0].id).expect("release");
+        a.retry_later(taken[0].id, t0, Duration::from_secs(0))
+            .expect("retry");
+        let soon = t0 + chrono::Duration::seconds(1);
+        assert!(
+            b.lease_pending(soon, lease, 10, &[Platform::Telegram])
+                .expect("lease")
+                .is_empty(),
+            "the lease taken over stays the second instance's"
+        );
+        // The first instance dies (its connections close): the next start
+        // frees what it held, but not what the live second one holds.
+        drop(held);
+        drop(a);
+        let Engine {
+            store,
+            reopen,
+            _guard,
+            ..
+        } = e;
+        drop(store);
+        let c = reopen();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let freed = loop {
+            // The server notices the closed sessions a moment later.
+            let n = c
+                .release_leases(&[Platform::Telegram], &[])
+                .expect("release");
+            if n > 0 || std::time::Instant::now() > deadline {
+                break n;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert_eq!(freed, 1, "the dead instance's lease, not the live one's");
+        let got = c
+            .lease_pending(t0, lease, 10, &[Platform::Telegram])
+            .expect("lease");
+        assert_eq!(got.len(), 1);
+        assert_ne!(got[0].id, taken[0].id);
+        drop(_guard);
+    }
+}
+
+/// What a new ticket's advisers are told (as `Tickets::create_ticket` takes it).
+type Notify<'c> = &'c dyn Fn(&kraft_core::store::TicketRow) -> Vec<(Target, String, Vec<Button>)>;
+
+#[test]
+fn a_panic_inside_a_transaction_rolls_it_back_and_the_store_goes_on() {
+    for_each_engine(|s, t0| {
+        let u = tg(s, "7", "7", t0);
+        let new = |notify: Notify<'_>| {
+            s.create_ticket(
+                NewTicket {
+                    user_id: u.id,
+                    reason: "user_request",
+                    summary: "s",
+                    lang: Lang::Sv,
+                    platform: Platform::Telegram,
+                    chat_id: "7",
+                    relay_chat: Some("7"),
+                    max_per_day: 0,
+                },
+                notify,
+                t0,
+                Duration::from_secs(60),
+            )
+        };
+        let panicked = std::thread::scope(|sc| {
+            sc.spawn(|| new(&|_| panic!("a bug while composing the note")))
+                .join()
+        });
+        assert!(panicked.is_err(), "the closure panicked");
+        assert_eq!(s.open_ticket_of(u.id).expect("usable"), None, "rolled back");
+        assert_eq!(s.undelivered().expect("n"), 0);
+        let made = new(&|_| Vec::new()).expect("usable after the panic");
+        assert!(matches!(made, Opened::New(..)), "{made:?}");
+    });
+}
+
+/// The store traits are synchronous and called from async code: the
+/// PostgreSQL engine must work from inside a runtime (the `postgres`
+/// crate alone would panic there), on both runtime flavours.
+#[test]
+fn postgres_works_from_inside_both_tokio_runtimes() {
+    let Some(admin) = kraft_tests::pg::server("the store contract") else {
+        return;
+    };
+    let db = TestDb::create(&admin);
+    for multi in [false, true] {
+        let rt = if multi {
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+        } else {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+        }
+        .expect("runtime");
+        let url = db.url.clone();
+        let n = rt.block_on(async move {
+            let s = PgStore::open(&url).expect("open inside a runtime");
+            let u = s
+                .touch_user(&UserRef::new(Platform::Telegram, "1", "1"), Utc::now())
+                .expect("a call inside a runtime");
+            let s = Arc::new(s);
+            let s2 = s.clone();
+            tokio::spawn(async move { s2.user(u.id).expect("from a task").is_some() })
+                .await
+                .expect("task")
+        });
+        assert!(n, "the user is read back (multi-thread: {multi})");
+    }
+}
+
+/// PostgreSQL's migrations: applied once at open, by one of several
+/// instances starting at once; a schema newer than this build is refused.
+#[test]
+fn postgres_migrations_run_once_even_when_instances_start_together() {
+    let Some(admin) = kraft_tests::pg::server("the store contract") else {
+        return;
+    };
+    let db = TestDb::create(&admin);
+    let opened: Vec<PgStore> = std::thread::scope(|sc| {
+        let starts: Vec<_> = (0..3)
+            .map(|_| sc.spawn(|| PgStore::open(&db.url).expect("open")))
+            .collect();
+        starts
+            .into_iter()
+            .map(|s| s.join().expect("start"))
+            .collect()
+    });
+    let known = kraft_core::store::pg::pg_schema_versions();
+    for s in &opened {
+        assert_eq!(s.schema_version().expect("version"), known);
+    }
+    let ids: std::collections::HashSet<i32> = opened.iter().map(|s| s.instance()).collect();
+    assert_eq!(ids.len(), 3, "live instances have distinct ids");
+    let mut c = postgres::Client::connect(&db.url, postgres::NoTls).expect("connect");
+    let versions: i64 = c
+        .query_one("SELECT count(*) FROM kraft_schema_version", &[])
+        .expect("count")
+        .get(0);
+    assert_eq!(versions, known, "each migration recorded once");
+    c.execute(
+        "INSERT INTO kraft_schema_version (version) VALUES ($1)",
+        &[&(known + 1)],
+    )
+    .expect("a newer schema");
+    let e = PgStore::open(&db.url).expect_err("newer schema");
+    assert!(
+        matches!(e, kraft_core::StoreError::PgTooNew { .. }),
+        "{e:?}"
+    );
 }

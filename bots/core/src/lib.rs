@@ -37,7 +37,7 @@ pub use model::{
     Action, Button, ChatRef, Clock, Incoming, Input, Lang, Platform, Privately, Redaction, UserRef,
 };
 pub use observe::{Observer, Quiet};
-pub use store::{State, Store, StoreError};
+pub use store::{PgStore, State, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

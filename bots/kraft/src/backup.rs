@@ -34,8 +34,21 @@ fn describe(b: &Backup) -> String {
     )
 }
 
+/// `kraft backup` and `kraft restore` copy the SQLite file; a PostgreSQL
+/// state is backed up with PostgreSQL's own tools.
+fn refuse_postgres(settings: &Settings) -> Result<()> {
+    if settings.state.engine == crate::config::StateEngine::Postgres {
+        anyhow::bail!(
+            "state.engine is \"postgres\": back up and restore the database with PostgreSQL's tools \
+             (pg_dump / pg_restore, or the server's base backups); kraft backup and restore copy the SQLite file"
+        );
+    }
+    Ok(())
+}
+
 /// Copies the state database into `out` and rotates that folder.
 pub fn run_backup(settings: &Settings, out: Option<PathBuf>, json: bool) -> Result<ExitCode> {
+    refuse_postgres(settings)?;
     let state = state_path(settings);
     if !state.exists() {
         anyhow::bail!(
@@ -80,6 +93,7 @@ pub fn run_restore(
         println!("ok: {}", describe(&b));
         return Ok(ExitCode::SUCCESS);
     }
+    refuse_postgres(settings)?;
     let state = state_path(settings);
     let dir = out.unwrap_or_else(|| default_dir(settings));
     let r = backup::restore(&state, file, &dir, Utc::now(), keep(settings))?;

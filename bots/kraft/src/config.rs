@@ -23,6 +23,7 @@ const SECRET_VARS: &[&str] = &[
     "telegram_webhook_secret",
     "discord_token",
     "dashboard_token",
+    "postgres_url",
     "config",
 ];
 
@@ -81,6 +82,35 @@ impl Default for ServeSettings {
     }
 }
 
+/// `[state]`: where the assistant's state (users, conversations, tickets,
+/// the outbox and inbox) is kept.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StateSettings {
+    /// `sqlite`: the file `<data_dir>/kraft.sqlite` (one process).
+    /// `postgres`: the database at KRAFT_POSTGRES_URL (several processes).
+    pub engine: StateEngine,
+    /// PostgreSQL connections per process.
+    pub postgres_pool: usize,
+}
+
+impl Default for StateSettings {
+    fn default() -> Self {
+        Self {
+            engine: StateEngine::Sqlite,
+            postgres_pool: kraft_core::store::pg::DEFAULT_POOL,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StateEngine {
+    #[default]
+    Sqlite,
+    Postgres,
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub knowledge: KnowledgeSettings,
@@ -90,6 +120,7 @@ pub struct Settings {
     pub telegram: kraft_telegram::TelegramSettings,
     pub discord: kraft_discord::DiscordSettings,
     pub dashboard: kraft_dashboard::DashboardSettings,
+    pub state: StateSettings,
     pub secrets: Secrets,
     /// KRAFT_LLM_API_KEY; never logged.
     pub llm_api_key: Redacted,
@@ -101,6 +132,9 @@ pub struct Settings {
     pub discord_token: Redacted,
     /// KRAFT_DASHBOARD_TOKEN: the dashboard's login.
     pub dashboard_token: Redacted,
+    /// KRAFT_POSTGRES_URL: the PostgreSQL state database (it may hold a
+    /// password, so only from the environment).
+    pub postgres_url: Redacted,
 }
 
 /// A secret that prints as `<redacted>`.
@@ -138,6 +172,7 @@ const KNOWN_KEYS: &[&str] = &[
     "telegram",
     "discord",
     "dashboard",
+    "state",
 ];
 
 fn env_secret(name: &str) -> Option<String> {
@@ -191,6 +226,19 @@ pub fn load(file: Option<&Path>) -> Result<Settings> {
     let dashboard: kraft_dashboard::DashboardSettings = fig
         .extract_inner("dashboard")
         .map_err(|e| anyhow::anyhow!("invalid [dashboard] configuration: {e}"))?;
+    let state: StateSettings = fig
+        .extract_inner("state")
+        .map_err(|e| anyhow::anyhow!("invalid [state] configuration: {e}"))?;
+    let postgres_url = Redacted(env_secret("KRAFT_POSTGRES_URL"));
+    if state.engine == StateEngine::Postgres && postgres_url.0.is_none() {
+        bail!(
+            "state.engine = \"postgres\" needs KRAFT_POSTGRES_URL (e.g. postgres://kraft@db.internal/kraft; \
+             only from the environment, as it may hold a password)"
+        );
+    }
+    if state.postgres_pool == 0 {
+        bail!("state.postgres_pool must be positive");
+    }
     validate(&knowledge)?;
     validate_core(&core)?;
     if dashboard.enabled && dashboard.listen.parse::<std::net::SocketAddr>().is_err() {
@@ -216,6 +264,8 @@ pub fn load(file: Option<&Path>) -> Result<Settings> {
         telegram,
         discord,
         dashboard,
+        state,
+        postgres_url,
         llm_api_key: Redacted(env_secret("KRAFT_LLM_API_KEY")),
         telegram_token: Redacted(env_secret("KRAFT_TELEGRAM_TOKEN")),
         telegram_webhook_secret: Redacted(env_secret("KRAFT_TELEGRAM_WEBHOOK_SECRET")),
@@ -328,6 +378,13 @@ mod tests {
         assert_eq!(serve, ServeSettings::default());
         let log: LogSettings = fig.extract_inner("log").expect("log");
         assert_eq!(log, LogSettings::default());
+        let state: StateSettings = fig.extract_inner("state").expect("state");
+        assert_eq!(state, StateSettings::default());
+        assert_eq!(
+            state.engine,
+            StateEngine::Sqlite,
+            "SQLite stays the default"
+        );
         let core: CoreSettings = fig.extract().expect("core");
         let mut want = CoreSettings::default();
         // The topics that need a person are the programme's, not the code's.
@@ -339,6 +396,23 @@ mod tests {
             serde_json::to_value(&knowledge).expect("json"),
             serde_json::to_value(KnowledgeSettings::default()).expect("json")
         );
+    }
+
+    #[test]
+    fn the_postgres_engine_needs_its_url_from_the_environment() {
+        // Only meaningful where the operator's variable is not set.
+        if std::env::var_os("KRAFT_POSTGRES_URL").is_some() {
+            return;
+        }
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = dir.path().join("k.toml");
+        std::fs::write(&p, "[state]\nengine = \"postgres\"\n").expect("write");
+        let e = load(Some(&p)).expect_err("no URL").to_string();
+        assert!(e.contains("KRAFT_POSTGRES_URL"), "{e}");
+        // The URL is a secret: a config file cannot set it.
+        std::fs::write(&p, "[state]\npostgres_url = \"postgres://u:pw@h/db\"\n").expect("write");
+        let e = load(Some(&p)).expect_err("not a setting").to_string();
+        assert!(e.contains("postgres_url"), "{e}");
     }
 
     #[test]

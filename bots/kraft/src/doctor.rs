@@ -55,9 +55,35 @@ fn configuration(settings: &Settings) -> Check {
     }
 }
 
+/// The PostgreSQL state: it opens (reachable, schema migrated) and its
+/// schema is the one this build knows. The URL is shown without password.
+fn postgres_state(settings: &Settings) -> Check {
+    let what = "state database";
+    let url = settings.postgres_url.0.as_deref().unwrap_or_default();
+    let store = match kraft_core::PgStore::open_with_pool(url, 1) {
+        Ok(s) => s,
+        Err(e) => return Check::fail(what, e.to_string()),
+    };
+    match store.quick_check() {
+        Ok(None) => Check::ok(
+            what,
+            format!(
+                "PostgreSQL {}: opens, schema version {}",
+                store.url(),
+                store.schema_version().unwrap_or_default()
+            ),
+        ),
+        Ok(Some(problem)) => Check::fail(what, format!("PostgreSQL {}: {problem}", store.url())),
+        Err(e) => Check::fail(what, e.to_string()),
+    }
+}
+
 fn state_database(settings: &Settings) -> Check {
     let path = state_path(settings);
     let what = "state database";
+    if settings.state.engine == crate::config::StateEngine::Postgres {
+        return postgres_state(settings);
+    }
     if !path.exists() {
         let dir = path.parent().unwrap_or(std::path::Path::new("."));
         return match std::fs::create_dir_all(dir).and_then(|_| tempfile::tempfile_in(dir).map(drop))

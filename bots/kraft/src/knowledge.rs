@@ -14,8 +14,9 @@ use kraft_ingest::index::SearchFilter;
 use kraft_ingest::sync::IngestReport;
 use kraft_ingest::{IngestOptions, Knowledge};
 
-use crate::config::Settings;
+use crate::config::{Settings, StateEngine};
 use crate::{progress, watch};
+use kraft_core::State;
 
 /// `kraft ingest`: once (with a progress bar), or, with `watch` (seconds
 /// between looks), following the folder until stopped.
@@ -179,23 +180,50 @@ pub(crate) async fn ask(settings: &Settings, question: &str, json: bool) -> Resu
 }
 
 /// The assistant on the configured knowledge index (refreshed first) and
-/// the state database at `state`.
+/// the configured state engine (`[state]`; SQLite: the database at `state`).
 pub(crate) async fn assistant(settings: &Settings, state: &Path) -> Result<kraft_core::Assistant> {
     let k = open(settings).await?;
     ensure_fresh(&k, &settings.knowledge.knowledge_dir).await?;
-    assistant_with(settings, k, state).await
+    let store = open_state(settings, state)?;
+    assistant_on(settings, k, store).await
 }
 
-/// The assistant on knowledge `k` and the state database at `state`.
+/// The configured state engine: SQLite at `sqlite`, or PostgreSQL at
+/// KRAFT_POSTGRES_URL. A bad or unreachable URL is an error here, at
+/// start-up, shown with its password redacted.
+pub(crate) fn open_state(settings: &Settings, sqlite: &Path) -> Result<Arc<dyn State>> {
+    match settings.state.engine {
+        StateEngine::Sqlite => Ok(Arc::new(
+            kraft_core::Store::open(sqlite).context("cannot open the state database")?,
+        )),
+        StateEngine::Postgres => {
+            // `config::load` refuses the engine without a URL.
+            let url = settings.postgres_url.0.as_deref().unwrap_or_default();
+            let store = kraft_core::PgStore::open_with_pool(url, settings.state.postgres_pool)
+                .context("cannot open the PostgreSQL state database (KRAFT_POSTGRES_URL)")?;
+            Ok(Arc::new(store))
+        }
+    }
+}
+
+/// The assistant on knowledge `k` and the SQLite state database at `state`.
 pub(crate) async fn assistant_with(
     settings: &Settings,
     k: Knowledge,
     state: &Path,
 ) -> Result<kraft_core::Assistant> {
     let store = kraft_core::Store::open(state).context("cannot open the state database")?;
+    assistant_on(settings, k, Arc::new(store)).await
+}
+
+async fn assistant_on(
+    settings: &Settings,
+    k: Knowledge,
+    store: Arc<dyn State>,
+) -> Result<kraft_core::Assistant> {
     kraft_core::Assistant::new(
         Arc::new(k),
-        Arc::new(store),
+        store,
         settings.core.clone(),
         settings.llm_api_key.0.clone(),
         Arc::new(kraft_core::model::SystemClock),

@@ -4,7 +4,6 @@
 //! questions the bot could not answer well, grouped. Markdown for status
 //! reports, CSV for spreadsheets; `--out` writes a file instead of stdout.
 
-use kraft_core::store::prelude::*;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -12,7 +11,6 @@ use anyhow::{Context, Result};
 use chrono::{Datelike, NaiveDate, Utc};
 use clap::{Subcommand, ValueEnum};
 use kraft_core::report;
-use kraft_core::Store;
 use kraft_ingest::text::{Analyzer, Bm25Params};
 
 use crate::config::Settings;
@@ -71,13 +69,14 @@ fn emit(text: &str, out: Option<PathBuf>) -> Result<()> {
 
 pub fn run(settings: &Settings, cmd: ReportCommand) -> Result<ExitCode> {
     let path = crate::tickets::state_path(settings);
-    if !path.exists() {
+    let sqlite = settings.state.engine == crate::config::StateEngine::Sqlite;
+    if sqlite && !path.exists() {
         anyhow::bail!(
             "no state database at {} yet: nothing has been recorded (run `kraft serve` or `kraft chat` first, or check knowledge.data_dir)",
             path.display()
         );
     }
-    let store = Store::open(&path)?;
+    let store = crate::knowledge::open_state(settings, &path)?;
     let today = Utc::now().date_naive();
     match cmd {
         ReportCommand::Followup {

@@ -10,7 +10,7 @@ use anyhow::Result;
 use clap::Subcommand;
 use kraft_core::desk::Desk;
 use kraft_core::model::SystemClock;
-use kraft_core::store::{Role, Store, TicketStatus};
+use kraft_core::store::{Role, TicketStatus};
 use kraft_core::DeskError;
 
 use crate::config::Settings;
@@ -66,7 +66,9 @@ pub fn state_path(settings: &Settings) -> std::path::PathBuf {
 }
 
 pub fn run(settings: &Settings, cmd: TicketsCommand) -> Result<ExitCode> {
-    let store = Arc::new(Store::open(&state_path(settings))?);
+    // The configured engine: advisers on PostgreSQL see the tickets the
+    // running instances share.
+    let store = crate::knowledge::open_state(settings, &state_path(settings))?;
     let desk = Desk::new(
         store.clone(),
         Arc::new(SystemClock),

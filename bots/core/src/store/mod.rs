@@ -7,7 +7,8 @@
 //! removes text, and the row types every engine returns. Each concern's
 //! trait and its SQLite implementation live in their own file; the
 //! contract suite `tests/tests/store_contract.rs` checks an engine
-//! against the traits.
+//! against the traits. `pg` is the second engine, `PgStore` on
+//! PostgreSQL, for more than one process on one state.
 //!
 //! Every multi-row change (a ticket and the notification about it, a claim
 //! and the message telling the user) is one transaction: either both are
@@ -27,6 +28,7 @@ mod analyses;
 mod inbox;
 mod messages;
 mod outbox;
+pub mod pg;
 mod retention;
 mod stats;
 mod threads;
@@ -37,6 +39,7 @@ pub use analyses::Analyses;
 pub use inbox::Inbox;
 pub use messages::Messages;
 pub use outbox::Outbox;
+pub use pg::{redact_url, PgStore};
 pub use retention::Retention;
 pub use stats::Stats;
 pub use threads::Threads;
@@ -95,6 +98,46 @@ pub enum StoreError {
     Busy,
     #[error("state database: {0}")]
     Sql(rusqlite::Error),
+    /// PostgreSQL could not be reached or refused the connection (the URL
+    /// is shown with its password redacted).
+    #[error("PostgreSQL state database {url}: {source}")]
+    PgOpen {
+        url: String,
+        source: postgres::Error,
+    },
+    #[error(
+        "PostgreSQL state database {url} has schema version {found}, newer than this kraft knows ({known}); upgrade kraft"
+    )]
+    PgTooNew { url: String, found: i64, known: i64 },
+    /// A statement failed on PostgreSQL.
+    #[error("PostgreSQL state database: {0}")]
+    Postgres(postgres::Error),
+    /// The thread holding a PostgreSQL connection stopped; the next call
+    /// gets a new one, so trying again is right.
+    #[error("PostgreSQL state database connection lost; try again")]
+    PgGone,
+    /// A statement that always returns a row returned none.
+    #[error("PostgreSQL state database: a row expected was missing")]
+    PgNoRow,
+}
+
+impl From<postgres::Error> for StoreError {
+    fn from(e: postgres::Error) -> Self {
+        use postgres::error::SqlState;
+        // Conflicts between concurrent transactions: the caller may retry,
+        // as with SQLite's busy database.
+        match e.code() {
+            Some(c)
+                if *c == SqlState::T_R_SERIALIZATION_FAILURE
+                    || *c == SqlState::T_R_DEADLOCK_DETECTED
+                    || *c == SqlState::LOCK_NOT_AVAILABLE =>
+            {
+                StoreError::Busy
+            }
+            _ if e.is_closed() => StoreError::PgGone,
+            _ => StoreError::Postgres(e),
+        }
+    }
 }
 
 impl From<rusqlite::Error> for StoreError {
