@@ -1,5 +1,5 @@
 //! A fresh PostgreSQL database per test, on the server that
-//! `KRAFT_TEST_POSTGRES_URL` points at (`tests/run` starts one from
+//! `TEST_POSTGRES_URL` points at (`tests/run` starts one from
 //! Debian's packages on a loopback port chosen at run time). Without the
 //! variable, the PostgreSQL half of a check is skipped, loudly, once per
 //! test binary.
@@ -8,7 +8,7 @@ use std::sync::Once;
 
 /// The variable naming the server's admin database, e.g.
 /// `postgres://postgres@127.0.0.1:54321/postgres`.
-pub const URL_VAR: &str = "KRAFT_TEST_POSTGRES_URL";
+pub const URL_VAR: &str = "TEST_POSTGRES_URL";
 
 /// A database made for one test and dropped after it.
 #[derive(Debug)]

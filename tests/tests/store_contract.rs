@@ -3,7 +3,7 @@
 //! `Retention`). Each check talks to the engine only through the traits,
 //! as the core does (`&dyn State`), so a second engine is proved by adding
 //! it to `engines()`: SQLite always, PostgreSQL when
-//! `KRAFT_TEST_POSTGRES_URL` names a server (`tests/run` starts one; each
+//! `TEST_POSTGRES_URL` names a server (`tests/run` starts one; each
 //! check gets a database of its own, dropped after).
 //!
 //! The checks are behaviour the rest of Kraft relies on: ids are stable,
