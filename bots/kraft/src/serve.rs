@@ -18,7 +18,7 @@ use axum::Router;
 use kraft_core::{Assistant, Observer};
 use tokio::sync::watch;
 
-use crate::config::Settings;
+use crate::config::{Settings, StateEngine};
 use crate::metrics::Metrics;
 use crate::platforms::{self, ChatPlatform};
 
@@ -152,6 +152,37 @@ fn quiet_panics() {
     }));
 }
 
+/// What an instance on a shared (PostgreSQL) state does not share with the
+/// other instances yet, said at start-up so that an operator who starts a
+/// second one knows what to keep to one.
+fn shared_state_notes(
+    engine: StateEngine,
+    telegram: Option<kraft_telegram::Mode>,
+    discord: bool,
+) -> Vec<&'static str> {
+    if engine != StateEngine::Postgres {
+        return Vec::new();
+    }
+    let mut out = vec![
+        "shared state: the per-user flood limit is kept per process; a user whose messages reach N instances gets up to N times the limit",
+    ];
+    match telegram {
+        Some(kraft_telegram::Mode::Polling) => out.push(
+            "Telegram long polling gives a bot's updates to one poller only: run Telegram in one instance (see README: State engines)",
+        ),
+        Some(kraft_telegram::Mode::Webhook) => out.push(
+            "Telegram webhooks: several instances behind one load balancer are not tested yet; point the webhook at one instance (see README: State engines)",
+        ),
+        None => {}
+    }
+    if discord {
+        out.push(
+            "Discord: one gateway connection per bot, no sharding yet: run Discord in one instance (see README: State engines)",
+        );
+    }
+    out
+}
+
 pub async fn run(settings: &Settings, assistant: Assistant) -> Result<()> {
     quiet_panics();
     let assistant = Arc::new(assistant);
@@ -172,6 +203,15 @@ pub async fn run(settings: &Settings, assistant: Assistant) -> Result<()> {
     let platforms = platforms::configured(settings, &assistant, &observer)?;
     if platforms.is_empty() {
         tracing::warn!("no chat front-end is configured; serving /healthz and /metrics only");
+    }
+    let has = |k: &str| platforms.iter().any(|p| p.key() == k);
+    for note in shared_state_notes(
+        settings.state.engine,
+        has("telegram").then_some(settings.telegram.mode),
+        has("discord"),
+    ) {
+        tracing::warn!("{note}");
+        eprintln!("kraft serve: {note}");
     }
 
     let addr: SocketAddr = settings
@@ -323,5 +363,36 @@ pub async fn run(settings: &Settings, assistant: Assistant) -> Result<()> {
     match failed {
         Some(e) => Err(e),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shared_state_start_says_what_stays_one_per_bot() {
+        assert!(shared_state_notes(
+            StateEngine::Sqlite,
+            Some(kraft_telegram::Mode::Polling),
+            true
+        )
+        .is_empty());
+        let notes = shared_state_notes(
+            StateEngine::Postgres,
+            Some(kraft_telegram::Mode::Polling),
+            true,
+        );
+        assert_eq!(notes.len(), 3, "{notes:?}");
+        assert!(notes[0].contains("flood limit"));
+        assert!(notes[1].contains("long polling"));
+        assert!(notes[2].contains("Discord"));
+        let notes = shared_state_notes(
+            StateEngine::Postgres,
+            Some(kraft_telegram::Mode::Webhook),
+            false,
+        );
+        assert!(notes.iter().any(|n| n.contains("webhooks")), "{notes:?}");
+        assert!(!notes.iter().any(|n| n.contains("Discord")), "{notes:?}");
     }
 }
