@@ -22,6 +22,32 @@ pub type Changed = std::result::Result<(TicketRow, Vec<Delivery>), DeskError>;
 /// (where, text, buttons) per message.
 pub type Notify<'c> = &'c dyn Fn(&TicketRow) -> Vec<(Target, String, Vec<Button>)>;
 
+/// A new ticket's notifications (what `notify` says for it) as deliveries
+/// of the ticket's user, each stored by `insert`, the engine's own
+/// statement, in the ticket's transaction: the same for every engine.
+pub(crate) fn notices(
+    row: &TicketRow,
+    notify: Notify<'_>,
+    mut insert: impl FnMut(&NewDelivery<'_>) -> Result<Option<Delivery>>,
+) -> Result<Vec<Delivery>> {
+    let mut ds = Vec::new();
+    for (target, text, buttons) in notify(row) {
+        let n = NewDelivery {
+            user_id: Some(row.user_id),
+            ticket_id: Some(row.id),
+            target,
+            text: &text,
+            buttons: &buttons,
+            dedupe_key: None,
+            meta: None,
+        };
+        if let Some(d) = insert(&n)? {
+            ds.push(d);
+        }
+    }
+    Ok(ds)
+}
+
 pub trait Tickets {
     /// Records the user's satisfaction with a resolved ticket; false when
     /// it was rated already (the first tap counts).
@@ -187,21 +213,9 @@ impl Tickets for Store {
                 [id],
                 TicketRow::from_row,
             )?;
-            let mut ds = Vec::new();
-            for (target, text, buttons) in notify(&row) {
-                let n = NewDelivery {
-                    user_id: Some(t.user_id),
-                    ticket_id: Some(id),
-                    target,
-                    text: &text,
-                    buttons: &buttons,
-                    dedupe_key: None,
-                    meta: None,
-                };
-                if let Some(d) = insert_delivery(tx, &n, now, Some(now + lease))? {
-                    ds.push(d);
-                }
-            }
+            let ds = notices(&row, notify, |n| {
+                insert_delivery(tx, n, now, Some(now + lease))
+            })?;
             Ok(Opened::New(id, ds))
         })
     }

@@ -96,21 +96,9 @@ impl Tickets for PgStore {
                 .ok_or(StoreError::PgNoRow)?;
             let row = ticket_row(&r)?;
             let id = row.id;
-            let mut ds = Vec::new();
-            for (target, text, buttons) in notify(&row) {
-                let n = NewDelivery {
-                    user_id: Some(t.user_id),
-                    ticket_id: Some(id),
-                    target,
-                    text: &text,
-                    buttons: &buttons,
-                    dedupe_key: None,
-                    meta: None,
-                };
-                if let Some(d) = insert_delivery(c, &n, now, Some(now + lease))? {
-                    ds.push(d);
-                }
-            }
+            let ds = crate::store::tickets::notices(&row, notify, |n| {
+                insert_delivery(c, n, now, Some(now + lease))
+            })?;
             Ok(Opened::New(id, ds))
         })
     }
