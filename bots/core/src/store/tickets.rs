@@ -430,15 +430,7 @@ impl Tickets for Store {
                 let body = text(&t);
                 insert_delivery(
                     tx,
-                    &NewDelivery {
-                        user_id: Some(t.user_id),
-                        ticket_id: Some(t.id),
-                        target: Target::Advisers,
-                        text: &body,
-                        buttons: &[],
-                        dedupe_key: None,
-                        meta: None,
-                    },
+                    &NewDelivery::to_advisers(Some(t.user_id), Some(t.id), &body),
                     now,
                     None,
                 )?;

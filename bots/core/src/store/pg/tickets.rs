@@ -312,15 +312,7 @@ impl Tickets for PgStore {
                 let body = text(&t);
                 insert_delivery(
                     c,
-                    &NewDelivery {
-                        user_id: Some(t.user_id),
-                        ticket_id: Some(t.id),
-                        target: Target::Advisers,
-                        text: &body,
-                        buttons: &[],
-                        dedupe_key: None,
-                        meta: None,
-                    },
+                    &NewDelivery::to_advisers(Some(t.user_id), Some(t.id), &body),
                     now,
                     None,
                 )?;
