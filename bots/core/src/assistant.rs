@@ -1355,7 +1355,7 @@ impl Assistant {
     /// on dev) scores best, with the section after it when it is only a
     /// short opening ("Ett mönster för …" above a use case's sections).
     /// Also the document's opening sentence, for "what is …" questions.
-    async fn answer_window(&self, q: &Query, top: &Found) -> Window {
+    async fn answer_window(&self, q: &Query, parts: Option<&[Query; 2]>, top: &Found) -> Window {
         let (chunks, ranked) = self.page_of(top).await;
         let terms: Vec<Arc<SectionTerms>> = chunks.iter().map(|c| self.section_terms(c)).collect();
         let feats = section::features(q, &terms, ranked);
@@ -1367,6 +1367,7 @@ impl Assistant {
                 units,
                 opening: None,
                 second: Vec::new(),
+                second_part: None,
                 next_step: Vec::new(),
                 data: Vec::new(),
             };
@@ -1426,8 +1427,35 @@ impl Assistant {
             .filter(|i| *i < at || *i > window_end)
             .collect();
         let rest_terms: Vec<Arc<SectionTerms>> = rest.iter().map(|&i| terms[i].clone()).collect();
+        // A two-part question whose second ask the chosen section leaves
+        // out ("When does it apply, and what changes for machines with
+        // AI?"): the runner-up is the section that best answers that ask.
+        let second_part = parts.and_then(|p| {
+            let covered = |part: &Query| {
+                let t = &terms[at];
+                let hits: Vec<bool> = part
+                    .hits_in(&t.heading, t.lang)
+                    .into_iter()
+                    .zip(t.units.iter().fold(vec![false; part.len()], |acc, u| {
+                        acc.iter()
+                            .zip(part.hits_in(u, t.lang))
+                            .map(|(a, b)| *a || b)
+                            .collect()
+                    }))
+                    .map(|(h, u)| h || u)
+                    .collect();
+                hits.iter().filter(|h| **h).count() as f32 / hits.len().max(1) as f32
+            };
+            let (c0, c1) = (covered(&p[0]), covered(&p[1]));
+            let left = if c0 < c1 { 0 } else { 1 };
+            (c0.min(c1) < 0.5 && c0.max(c1) >= 0.5).then(|| p[left].clone())
+        });
         let second = model
-            .choose(&section::features(q, &rest_terms, None))
+            .choose(&section::features(
+                second_part.as_ref().unwrap_or(q),
+                &rest_terms,
+                None,
+            ))
             .map(|i| extract::units(&chunks[rest[i]].text))
             .unwrap_or_default();
         Window {
@@ -1435,6 +1463,7 @@ impl Assistant {
             units,
             opening,
             second,
+            second_part,
             next_step,
             data,
         }
@@ -1481,14 +1510,21 @@ impl Assistant {
         let q = Query::new(analyzer, query, analyzer.detect(query));
         let max = self.settings.assistant.answer_max_chars;
         let top = results.first()?;
+        let parts = extract::question_parts(query).map(|(a, b)| {
+            [
+                Query::new(analyzer, &a, q.lang),
+                Query::new(analyzer, &b, q.lang),
+            ]
+        });
         let Window {
             section,
             units,
             opening,
             second,
+            second_part,
             next_step,
             data,
-        } = self.answer_window(&q, top).await;
+        } = self.answer_window(&q, parts.as_ref(), top).await;
         let heading_answers = {
             let h = q.word_hits(analyzer, &section.heading_path.join(" "), section.language);
             let n = h.iter().filter(|x| **x).count();
@@ -1501,6 +1537,10 @@ impl Assistant {
             max.saturating_sub(opening.as_ref().map_or(0, |u| u.text.chars().count() + 1));
         if !next_step.is_empty() {
             budget = budget.min(max / 2);
+        }
+        // Room for the other ask of a two-part question.
+        if second_part.is_some() && !second.is_empty() {
+            budget = budget.min(max * 3 / 5);
         }
         let mut sel = match extract::led_list(&units).filter(|_| !next_step.is_empty()) {
             // A use case as a whole: what the problem is, in a sentence or
@@ -1592,10 +1632,21 @@ impl Assistant {
         if !step.is_empty() {
             text = format!("{text}\n\n{step}");
         }
+        // The other ask of a two-part question: its section's sentences
+        // that answer it, in the room left.
+        let room = max.saturating_sub(text.chars().count() + 2);
+        if let Some(part) = second_part.as_ref().filter(|_| room >= 120) {
+            let sel =
+                extract::select_answer(analyzer, part, section.language, &second, room, false);
+            let extra = extract::render(&sel);
+            if !extra.trim().is_empty() && extra.chars().count() <= room {
+                text = format!("{text}\n\n{extra}");
+            }
+        }
         // Room left: the runner-up section's best sentence, when it brings
         // a question word the answer does not have yet.
         let room = max.saturating_sub(text.chars().count());
-        if room >= 120 && !second.is_empty() {
+        if room >= 120 && !second.is_empty() && second_part.is_none() {
             let have = q.word_hits(analyzer, &text, section.language);
             let best = second
                 .iter()
@@ -1989,6 +2040,9 @@ struct Window {
     units: Vec<extract::Unit>,
     opening: Option<extract::Unit>,
     second: Vec<extract::Unit>,
+    /// The ask of a two-part question that `second` answers, when the
+    /// chosen section leaves it out.
+    second_part: Option<Query>,
     next_step: Vec<extract::Unit>,
     /// For a use case: the items of its data section, in a word each.
     data: Vec<String>,

@@ -71,6 +71,54 @@ pub fn asks_what(lower: &str) -> bool {
     .any(|p| lower.contains(p))
 }
 
+/// The two asks of a two-part question ("When does it apply, and what
+/// changes for machines with AI?", "Hur anmäler vi oss? Finns det ett
+/// formulär?"), split where a second question starts: after a question
+/// mark, or at "and"/"och" before a question word. None for a one-part
+/// question, or when either part is under three words (", and why?").
+pub fn question_parts(question: &str) -> Option<(String, String)> {
+    const WH: &[&str] = &[
+        "what", "how", "who", "when", "where", "why", "which", "is", "are", "do", "does", "can",
+        "should", "vad", "hur", "vem", "när", "var", "varför", "vilka", "vilken", "vilket", "kan",
+        "måste", "behöver", "är", "finns", "gäller",
+    ];
+    let t = question.trim();
+    let words = |s: &str| s.split_whitespace().count();
+    let ok = |a: &str, b: &str| words(a) >= 3 && words(b) >= 3;
+    // After a question mark (not the last character).
+    let body = t.trim_end_matches(['?', '!', '.', ' ']);
+    if let Some(i) = body.find('?') {
+        let (a, b) = (body[..i].trim(), body[i + 1..].trim());
+        if ok(a, b) {
+            return Some((format!("{a}?"), format!("{b}?")));
+        }
+    }
+    // "…, and what …", "… och hur …".
+    let lower = body.to_lowercase();
+    let ws: Vec<(usize, &str)> = lower
+        .split_whitespace()
+        .map(|w| (w.as_ptr() as usize - lower.as_ptr() as usize, w))
+        .collect();
+    for k in 0..ws.len().saturating_sub(1) {
+        let (at, w) = ws[k];
+        let conj = matches!(w.trim_start_matches(','), "and" | "och");
+        let next = ws[k + 1].1.trim_matches(|c: char| !c.is_alphanumeric());
+        if conj && WH.contains(&next) {
+            // Byte offsets of the lower-cased text match the original's
+            // only when lower-casing kept every length; check.
+            if lower.len() != body.len() {
+                return None;
+            }
+            let a = body[..at].trim().trim_end_matches(',');
+            let b = body[ws[k + 1].0..].trim();
+            if ok(a, b) {
+                return Some((format!("{a}?"), format!("{b}?")));
+            }
+        }
+    }
+    None
+}
+
 /// A list item in a word: its bold opening, or the part before a dash or
 /// colon when short, else the item shortened.
 fn compact(u: &Unit) -> String {
@@ -403,6 +451,40 @@ pub fn render(units: &[Unit]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn two_part_questions_are_split_where_the_second_ask_starts() {
+        assert_eq!(
+            question_parts(
+                "When does the regulation apply, and what changes for machines with AI?"
+            ),
+            Some((
+                "When does the regulation apply?".to_string(),
+                "what changes for machines with AI?".to_string()
+            ))
+        );
+        assert_eq!(
+            question_parts("Hur anmäler vi oss till projektet? Finns det nåt formulär?"),
+            Some((
+                "Hur anmäler vi oss till projektet?".to_string(),
+                "Finns det nåt formulär?".to_string()
+            ))
+        );
+        assert_eq!(
+            question_parts("Vad kostar det att införa AI och hur räknar man på lönsamheten?"),
+            Some((
+                "Vad kostar det att införa AI?".to_string(),
+                "hur räknar man på lönsamheten?".to_string()
+            ))
+        );
+        // One ask, or a second part too short to be one.
+        assert_eq!(
+            question_parts("Can AI help us plan routes and shifts?"),
+            None
+        );
+        assert_eq!(question_parts("Is it free, and why?"), None);
+        assert_eq!(question_parts("kostar det nåt?"), None);
+    }
 
     #[test]
     fn markdown_becomes_sentences_and_list_items() {
