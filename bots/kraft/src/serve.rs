@@ -299,6 +299,7 @@ pub async fn run(settings: &Settings, assistant: Assistant) -> Result<()> {
             assistant.knowledge().clone(),
             root,
             Duration::from_secs(settings.serve.sync_secs),
+            crate::ingest_lock::needed(assistant.knowledge()).then(|| assistant.store().clone()),
         ))
     });
 
