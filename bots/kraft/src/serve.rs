@@ -163,9 +163,9 @@ fn shared_state_notes(
     if engine != StateEngine::Postgres {
         return Vec::new();
     }
-    let mut out = vec![
-        "shared state: the per-user flood limit is kept per process; a user whose messages reach N instances gets up to N times the limit",
-    ];
+    // The per-user flood limit is kept in PostgreSQL, shared by every
+    // instance (`kraft_core::flood`), so it needs no note.
+    let mut out = Vec::new();
     match telegram {
         Some(kraft_telegram::Mode::Polling) => out.push(
             "Telegram long polling gives a bot's updates to one poller only: run Telegram in one instance (see README: State engines)",
@@ -384,10 +384,13 @@ mod tests {
             Some(kraft_telegram::Mode::Polling),
             true,
         );
-        assert_eq!(notes.len(), 3, "{notes:?}");
-        assert!(notes[0].contains("flood limit"));
-        assert!(notes[1].contains("long polling"));
-        assert!(notes[2].contains("Discord"));
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert!(notes[0].contains("long polling"));
+        assert!(notes[1].contains("Discord"));
+        assert!(
+            !notes.iter().any(|n| n.contains("flood")),
+            "the flood limit is shared on PostgreSQL: {notes:?}"
+        );
         let notes = shared_state_notes(
             StateEngine::Postgres,
             Some(kraft_telegram::Mode::Webhook),
