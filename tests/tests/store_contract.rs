@@ -1441,3 +1441,40 @@ fn two_handles_share_one_flood_limit() {
         assert_eq!(count(Verdict::Drop), 31);
     }
 }
+
+#[test]
+fn the_events_of_one_chat_are_listed_for_whoever_leases_it() {
+    for_each_engine(|s, t0| {
+        let p = Platform::Telegram;
+        let ev = |key: &'static str, chat: &'static str| InboxEvent {
+            key,
+            chat,
+            payload: "{}",
+        };
+        s.inbox_add(
+            p,
+            &[ev("1", "a"), ev("2", "b"), ev("3", "a"), ev("4", "a")],
+            None,
+            t0,
+        )
+        .expect("add");
+        let a = s.inbox_pending_chat(p, "a", 10).expect("pending");
+        assert_eq!(
+            a.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(),
+            ["1", "3", "4"],
+            "that chat's only, oldest first"
+        );
+        // Handled meanwhile (by another instance): no longer listed.
+        s.inbox_done(a[0].id, &[], t0, Duration::from_secs(60))
+            .expect("done");
+        let a = s.inbox_pending_chat(p, "a", 10).expect("pending");
+        assert_eq!(
+            a.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(),
+            ["3", "4"]
+        );
+        assert!(s
+            .inbox_pending_chat(Platform::Discord, "a", 10)
+            .expect("other platform")
+            .is_empty());
+    });
+}
