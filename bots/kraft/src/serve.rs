@@ -153,8 +153,8 @@ fn quiet_panics() {
 }
 
 /// What an instance on a shared (PostgreSQL) state does not share with the
-/// other instances yet, said at start-up so that an operator who starts a
-/// second one knows what to keep to one.
+/// other instances, said at start-up so that an operator who starts a
+/// second one knows what to keep to one, or to divide.
 fn shared_state_notes(
     engine: StateEngine,
     telegram: Option<kraft_telegram::Mode>,
@@ -168,10 +168,10 @@ fn shared_state_notes(
     let mut out = Vec::new();
     match telegram {
         Some(kraft_telegram::Mode::Polling) => out.push(
-            "Telegram long polling gives a bot's updates to one poller only: run Telegram in one instance (see README: State engines)",
+            "Telegram long polling gives a bot's updates to one poller only: run Telegram in one instance, or use webhooks behind a load balancer (see README: Several instances)",
         ),
         Some(kraft_telegram::Mode::Webhook) => out.push(
-            "Telegram webhooks: several instances behind one load balancer are not tested yet; point the webhook at one instance (see README: State engines)",
+            "Telegram webhooks: any instance behind the load balancer takes any update, but each paces its own sends; Telegram's limits are per bot, so give each instance its share (telegram.limits.overall_per_sec = 30 / instances; see README: Several instances)",
         ),
         None => {}
     }
@@ -396,7 +396,12 @@ mod tests {
             Some(kraft_telegram::Mode::Webhook),
             false,
         );
-        assert!(notes.iter().any(|n| n.contains("webhooks")), "{notes:?}");
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.contains("webhooks") && n.contains("overall_per_sec")),
+            "{notes:?}"
+        );
         assert!(!notes.iter().any(|n| n.contains("Discord")), "{notes:?}");
     }
 }
