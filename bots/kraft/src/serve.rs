@@ -177,7 +177,7 @@ fn shared_state_notes(
     }
     if discord {
         out.push(
-            "Discord: one gateway connection per bot, no sharding yet: run Discord in one instance (see README: State engines)",
+            "Discord: one instance holds the bot's gateway under a lease in the database, the others stand by and take over; each paces its own Discord requests, so divide discord.requests_per_second among the instances (see README: Several instances)",
         );
     }
     out
@@ -386,7 +386,7 @@ mod tests {
         );
         assert_eq!(notes.len(), 2, "{notes:?}");
         assert!(notes[0].contains("long polling"));
-        assert!(notes[1].contains("Discord"));
+        assert!(notes[1].contains("Discord") && notes[1].contains("stand by"));
         assert!(
             !notes.iter().any(|n| n.contains("flood")),
             "the flood limit is shared on PostgreSQL: {notes:?}"
