@@ -17,7 +17,9 @@
 //!
 //! Scale: 100 SMEs × 5 questions per phase by default (CI); the issue's
 //! full 500 × 10 with `MULTI_USERS=500 MULTI_QUESTIONS=10` (see README:
-//! Several instances). The debug binary is what `cargo test` builds.
+//! Several instances); `MULTI_PG_POOL` sets the instances'
+//! `state.postgres_pool` (default 4). The debug binary is what
+//! `cargo test` builds.
 //! Without `TEST_POSTGRES_URL` (set by `./tests/run`) the test is skipped,
 //! loudly.
 
@@ -48,6 +50,9 @@ fn scale() -> (usize, usize, bool) {
 
 fn start(tg: &TgDouble, db: &TestDb, data: &std::path::Path) -> Serve {
     let lease = LEASE_SECS.to_string();
+    // PostgreSQL connections per instance (`state.postgres_pool`); the
+    // default unless MULTI_PG_POOL says otherwise.
+    let pool = std::env::var("MULTI_PG_POOL").unwrap_or_else(|_| "4".into());
     Serve::start(
         env!("CARGO_BIN_EXE_kraft"),
         data,
@@ -56,6 +61,7 @@ fn start(tg: &TgDouble, db: &TestDb, data: &std::path::Path) -> Serve {
         &[
             ("KRAFT_LOG__FILTER", "warn,qdrant_edge=error"),
             ("KRAFT_STATE__ENGINE", "postgres"),
+            ("KRAFT_STATE__POSTGRES_POOL", &pool),
             ("KRAFT_POSTGRES_URL", &db.url),
             ("KRAFT_TELEGRAM__MODE", "webhook"),
             (
