@@ -779,9 +779,18 @@ impl Discord {
         let manager = client.shard_manager.clone();
         let mut stop = shutdown.clone();
         let gateway = tokio::spawn(async move { client.start().await });
-        let mut lost = match &lease {
-            Some(l) => l.lost.clone(),
-            None => watch::channel(false).1,
+        // Resolves only when the lease went to another instance; never
+        // without a lease (one instance on SQLite).
+        let lost = {
+            let rx = lease.as_ref().map(|l| l.lost.clone());
+            async move {
+                if let Some(mut rx) = rx {
+                    if rx.wait_for(|l| *l).await.is_ok() {
+                        return;
+                    }
+                }
+                std::future::pending::<()>().await
+            }
         };
         let ended = tokio::select! {
             r = gateway => Some(match r {
@@ -793,7 +802,7 @@ impl Discord {
             // Another instance holds the gateway now (this one could not
             // renew its lease in time): stop, so there is one connection;
             // the supervisor's restart makes this instance a stand-by.
-            _ = lost.wait_for(|l| *l) => Some(Err(DiscordError::Gateway(
+            _ = lost => Some(Err(DiscordError::Gateway(
                 "the gateway lease went to another instance".into(),
             ))),
         };
