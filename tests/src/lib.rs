@@ -5,6 +5,7 @@
 
 pub mod bot;
 pub mod dc;
+pub mod lb;
 pub mod load;
 pub mod pg;
 pub mod serve;

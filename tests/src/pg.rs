@@ -6,6 +6,9 @@
 
 use std::sync::Once;
 
+/// The client the checks use to look into a test database directly.
+pub use postgres;
+
 /// The variable naming the server's admin database, e.g.
 /// `postgres://postgres@127.0.0.1:54321/postgres`.
 pub const URL_VAR: &str = "TEST_POSTGRES_URL";

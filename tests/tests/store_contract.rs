@@ -1275,3 +1275,206 @@ fn postgres_migrations_run_once_even_when_instances_start_together() {
         "{e:?}"
     );
 }
+
+#[test]
+fn a_lease_has_one_holder_until_it_expires_or_is_given_back() {
+    for_each_engine(|s, t0| {
+        let ttl = Duration::from_secs(60);
+        assert!(s.lease_take("ingest", "a", t0, ttl).expect("take"));
+        assert!(
+            !s.lease_take("ingest", "b", t0 + min(0), ttl).expect("try"),
+            "held by another"
+        );
+        assert!(
+            s.lease_take("other", "b", t0, ttl).expect("take"),
+            "leases are by name"
+        );
+        // The holder renews it; the other still cannot take it.
+        assert!(s
+            .lease_take("ingest", "a", t0 + chrono::Duration::seconds(50), ttl)
+            .expect("renew"));
+        assert!(!s
+            .lease_take("ingest", "b", t0 + chrono::Duration::seconds(70), ttl)
+            .expect("renewed, still held"));
+        let (who, until) = s
+            .lease_holder("ingest", t0 + chrono::Duration::seconds(70))
+            .expect("holder")
+            .expect("held");
+        assert_eq!(who, "a");
+        assert_eq!(until, t0 + chrono::Duration::seconds(110));
+        // Expired: anyone's, and the old holder's drop changes nothing.
+        let later = t0 + chrono::Duration::seconds(111);
+        assert_eq!(s.lease_holder("ingest", later).expect("holder"), None);
+        assert!(s.lease_take("ingest", "b", later, ttl).expect("take over"));
+        assert!(!s.lease_drop("ingest", "a").expect("drop"), "not a's now");
+        assert_eq!(
+            s.lease_holder("ingest", later).expect("h").map(|h| h.0),
+            Some("b".to_string())
+        );
+        assert!(s.lease_drop("ingest", "b").expect("drop"));
+        assert_eq!(s.lease_holder("ingest", later).expect("h"), None);
+        assert!(s.lease_take("ingest", "a", later, ttl).expect("free again"));
+        // Leases expired for a minute are pruned; live ones stay.
+        s.coord_prune(later + min(2) + chrono::Duration::seconds(1))
+            .expect("prune");
+        assert_eq!(s.lease_holder("ingest", later).expect("h"), None, "pruned");
+    });
+}
+
+#[test]
+fn two_handles_racing_for_a_lease_give_it_to_exactly_one() {
+    let t0 = Utc
+        .with_ymd_and_hms(2026, 3, 2, 9, 0, 0)
+        .single()
+        .expect("t0");
+    for e in engines() {
+        eprintln!("store contract on {}", e.name);
+        let handles = [e.store.clone(), (e.reopen)()];
+        let barrier = std::sync::Barrier::new(2);
+        let won: Vec<Vec<bool>> = std::thread::scope(|sc| {
+            let runs: Vec<_> = handles
+                .iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    let barrier = &barrier;
+                    sc.spawn(move || {
+                        (0..30)
+                            .map(|round| {
+                                barrier.wait();
+                                s.lease_take(
+                                    &format!("chat:telegram:{round}"),
+                                    &format!("instance-{i}"),
+                                    t0,
+                                    Duration::from_secs(30),
+                                )
+                                .expect("take")
+                            })
+                            .collect()
+                    })
+                })
+                .collect();
+            runs.into_iter().map(|r| r.join().expect("taker")).collect()
+        });
+        for (round, (a, b)) in won[0].iter().zip(&won[1]).enumerate() {
+            assert_eq!(
+                u8::from(*a) + u8::from(*b),
+                1,
+                "round {round}: exactly one handle holds the lease ({})",
+                e.name
+            );
+        }
+    }
+}
+
+#[test]
+fn the_flood_limit_admits_a_burst_warns_once_and_regains_over_time() {
+    use kraft_core::flood::Verdict;
+    for_each_engine(|s, t0| {
+        // 20 a minute, a burst of 8: one message regained every 3 s.
+        let check = |key: &str, at: DateTime<Utc>| s.flood_admit(key, at, 20, 8).expect("flood");
+        assert_eq!(check("telegram:0", t0), Verdict::Allow);
+        let verdicts: Vec<Verdict> = (0..12).map(|_| check("telegram:1", t0)).collect();
+        assert_eq!(&verdicts[..8], &[Verdict::Allow; 8], "the burst passes");
+        assert_eq!(verdicts[8], Verdict::Warn);
+        assert_eq!(&verdicts[9..], &[Verdict::Drop; 3]);
+        assert_eq!(check("telegram:2", t0), Verdict::Allow, "others unaffected");
+        let t3 = t0 + chrono::Duration::seconds(3);
+        assert_eq!(check("telegram:1", t3), Verdict::Allow);
+        assert_eq!(check("telegram:1", t3), Verdict::Drop, "warned this minute");
+        let t64 = t3 + chrono::Duration::seconds(61);
+        for _ in 0..8 {
+            assert_eq!(check("telegram:1", t64), Verdict::Allow);
+        }
+        assert_eq!(
+            check("telegram:1", t64),
+            Verdict::Warn,
+            "again after a minute"
+        );
+        // Quiet keys are forgotten: back at a full burst at once.
+        let quiet = t64 + min(10);
+        assert!(s.coord_prune(quiet).expect("prune") >= 3);
+        for _ in 0..8 {
+            assert_eq!(check("telegram:1", quiet), Verdict::Allow);
+        }
+    });
+}
+
+#[test]
+fn two_handles_share_one_flood_limit() {
+    use kraft_core::flood::Verdict;
+    let t0 = Utc
+        .with_ymd_and_hms(2026, 3, 2, 9, 0, 0)
+        .single()
+        .expect("t0");
+    for e in engines() {
+        eprintln!("store contract on {}", e.name);
+        assert_eq!(
+            e.store.shared(),
+            e.name == "postgres",
+            "only PostgreSQL is shared by several processes"
+        );
+        let handles = [e.store.clone(), (e.reopen)()];
+        // Two instances get one user's messages at the same moment.
+        let verdicts: Vec<Verdict> = std::thread::scope(|sc| {
+            let runs: Vec<_> = handles
+                .iter()
+                .map(|s| {
+                    sc.spawn(move || {
+                        (0..20)
+                            .map(|_| s.flood_admit("telegram:7", t0, 20, 8).expect("flood"))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            runs.into_iter()
+                .flat_map(|r| r.join().expect("checker"))
+                .collect()
+        });
+        let count = |v: Verdict| verdicts.iter().filter(|&&x| x == v).count();
+        assert_eq!(
+            count(Verdict::Allow),
+            8,
+            "one burst between both ({})",
+            e.name
+        );
+        assert_eq!(count(Verdict::Warn), 1, "one warning between both");
+        assert_eq!(count(Verdict::Drop), 31);
+    }
+}
+
+#[test]
+fn the_events_of_one_chat_are_listed_for_whoever_leases_it() {
+    for_each_engine(|s, t0| {
+        let p = Platform::Telegram;
+        let ev = |key: &'static str, chat: &'static str| InboxEvent {
+            key,
+            chat,
+            payload: "{}",
+        };
+        s.inbox_add(
+            p,
+            &[ev("1", "a"), ev("2", "b"), ev("3", "a"), ev("4", "a")],
+            None,
+            t0,
+        )
+        .expect("add");
+        let a = s.inbox_pending_chat(p, "a", 10).expect("pending");
+        assert_eq!(
+            a.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(),
+            ["1", "3", "4"],
+            "that chat's only, oldest first"
+        );
+        // Handled meanwhile (by another instance): no longer listed.
+        s.inbox_done(a[0].id, &[], t0, Duration::from_secs(60))
+            .expect("done");
+        let a = s.inbox_pending_chat(p, "a", 10).expect("pending");
+        assert_eq!(
+            a.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(),
+            ["3", "4"]
+        );
+        assert!(s
+            .inbox_pending_chat(Platform::Discord, "a", 10)
+            .expect("other platform")
+            .is_empty());
+    });
+}

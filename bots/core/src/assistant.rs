@@ -187,11 +187,21 @@ impl Assistant {
         .map_err(|e| CoreError::Config(e.to_string()))?;
         let desk = Desk::new(store.clone(), clock.clone(), settings.escalation.clone());
         let min_confidence = knowledge.settings().search.min_confidence;
-        let flood = Flood::new(
-            settings.assistant.flood_per_minute,
-            settings.assistant.flood_burst,
-            clock.clone(),
-        );
+        // Several processes on one state share the limit through it.
+        let flood = if store.shared() {
+            Flood::in_store(
+                settings.assistant.flood_per_minute,
+                settings.assistant.flood_burst,
+                clock.clone(),
+                store.clone(),
+            )
+        } else {
+            Flood::new(
+                settings.assistant.flood_per_minute,
+                settings.assistant.flood_burst,
+                clock.clone(),
+            )
+        };
         Ok(Self {
             knowledge,
             retriever,

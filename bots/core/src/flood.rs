@@ -1,8 +1,14 @@
-//! The per-user flood limit: a keyed GCRA rate limiter (governor) on the
-//! core's own clock, so tests can drive time. A user over the limit is told
-//! once a minute to slow down; the extra messages are not answered (not
-//! stored either), and nobody else is affected because the limit is per
-//! user.
+//! The per-user flood limit: a keyed GCRA rate limiter on the core's own
+//! clock, so tests can drive time. A user over the limit is told once a
+//! minute to slow down; the extra messages are not answered (not stored
+//! either), and nobody else is affected because the limit is per user.
+//!
+//! Where it is kept depends on the state: on one SQLite file there is one
+//! process, so an in-memory limiter (governor) is exact and costs no write
+//! on SQLite's single writer. On a shared state (PostgreSQL, several
+//! instances) the same GCRA runs in the database (`Coordination::
+//! flood_admit`, one atomic upsert per message), so a user whose messages
+//! reach several instances gets the limit once, not once per instance.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -16,6 +22,7 @@ use governor::state::keyed::HashMapStateStore;
 use governor::{Quota, RateLimiter};
 
 use crate::model::Clock;
+use crate::store::State;
 
 /// The core's clock as governor's: nanoseconds since the limiter started.
 #[derive(Clone)]
@@ -49,6 +56,14 @@ pub struct Flood {
     limiter: Limiter,
     clock: Arc<dyn Clock>,
     warned: Mutex<HashMap<String, DateTime<Utc>>>,
+    /// Set on a shared state: the limit is kept there instead.
+    shared: Option<Shared>,
+}
+
+struct Shared {
+    store: Arc<dyn State>,
+    per_minute: u32,
+    burst: u32,
 }
 
 impl std::fmt::Debug for Flood {
@@ -70,10 +85,48 @@ impl Flood {
             limiter: RateLimiter::new(quota, HashMapStateStore::default(), gclock),
             clock,
             warned: Mutex::new(HashMap::new()),
+            shared: None,
         }
     }
 
+    /// The limit kept in `store` (for a state several processes share),
+    /// with the same GCRA as `new`.
+    pub fn in_store(
+        per_minute: u32,
+        burst: u32,
+        clock: Arc<dyn Clock>,
+        store: Arc<dyn State>,
+    ) -> Self {
+        let mut f = Flood::new(per_minute, burst, clock);
+        f.shared = Some(Shared {
+            store,
+            per_minute,
+            burst,
+        });
+        f
+    }
+
+    /// Whether the limit is kept in the state database.
+    pub fn is_shared(&self) -> bool {
+        self.shared.is_some()
+    }
+
     pub fn check(&self, key: &str) -> Verdict {
+        if let Some(s) = &self.shared {
+            return match s
+                .store
+                .flood_admit(key, self.clock.now(), s.per_minute, s.burst)
+            {
+                Ok(v) => v,
+                // The database is down: the message is admitted (its
+                // handling needs the database too and fails there, where
+                // it is retried), rather than refusing everyone.
+                Err(e) => {
+                    tracing::warn!(error = %e, "flood limit unavailable; message admitted");
+                    Verdict::Allow
+                }
+            };
+        }
         if self.limiter.check_key(&key.to_string()).is_ok() {
             return Verdict::Allow;
         }
@@ -93,6 +146,12 @@ impl Flood {
     /// Forgets users who have been quiet long enough to be back at a full
     /// burst, so memory stays bounded by recent users.
     pub fn prune(&self) {
+        if let Some(s) = &self.shared {
+            if let Err(e) = s.store.coord_prune(self.clock.now()) {
+                tracing::warn!(error = %e, "cannot prune the flood limit's keys");
+            }
+            return;
+        }
         self.limiter.retain_recent();
         let now = self.clock.now();
         if let Ok(mut w) = self.warned.lock() {
@@ -149,5 +208,32 @@ mod tests {
         clock.advance(chrono::Duration::minutes(10));
         f.prune();
         assert_eq!(f.tracked(), 0, "quiet users are forgotten");
+    }
+
+    #[test]
+    fn limiters_on_one_shared_state_count_a_users_messages_once() {
+        let t0 = Utc
+            .with_ymd_and_hms(2027, 1, 1, 9, 0, 0)
+            .single()
+            .expect("t");
+        let clock = Arc::new(ManualClock::new(t0));
+        let dir = tempfile::tempdir().expect("tmp");
+        let store: Arc<dyn State> =
+            Arc::new(crate::Store::open(&dir.path().join("s.sqlite")).expect("store"));
+        // Two instances' limiters on one state.
+        let a = Flood::in_store(20, 8, clock.clone(), store.clone());
+        let b = Flood::in_store(20, 8, clock.clone(), store);
+        assert!(a.is_shared());
+        let verdicts: Vec<Verdict> = (0..6)
+            .flat_map(|_| [a.check("tg:1"), b.check("tg:1")])
+            .collect();
+        assert_eq!(&verdicts[..8], &[Verdict::Allow; 8], "one burst for both");
+        assert_eq!(verdicts[8], Verdict::Warn, "{verdicts:?}");
+        assert_eq!(&verdicts[9..], &[Verdict::Drop; 3]);
+        assert_eq!(
+            b.check("tg:2"),
+            Verdict::Allow,
+            "another user is not slowed"
+        );
     }
 }

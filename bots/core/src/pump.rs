@@ -7,19 +7,29 @@
 //! (one delivery). The [`Pump`] owns what the loops share: the assistant,
 //! the observer, the lease length and the bookkeeping of chats and sends.
 //!
+//! On a state several processes share (`Coordination::shared`, i.e.
+//! PostgreSQL), any instance may have stored a chat's events (Telegram
+//! webhooks behind a load balancer), so a worker first leases the chat in
+//! the database (`chat:<platform>:<chat>`, renewed while it works, freed
+//! when it is done, expired after a crash) and then re-reads what of the
+//! chat is still unhandled: one chat is handled by one instance at a time,
+//! in order, and an event another instance handled meanwhile is not
+//! handled twice.
+//!
 //! A bug that panics on one event or one delivery stays with it: the
 //! panic is caught, the event or delivery is dead-lettered (logged by its
 //! key, counted as `panic`), and its chat goes on with the next one.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::FutureExt;
 use tokio::sync::{watch, Notify, OwnedSemaphorePermit};
 
-use crate::store::{Delivery, InboxRow, Target};
+use crate::store::{Delivery, InboxRow, State, Target};
 use crate::{texts, Action, Assistant, Lang, Observer, Platform, Redaction};
 
 /// Why a send failed, as far as retrying goes.
@@ -66,6 +76,11 @@ pub struct Pump {
     /// Events whose handling panicked but could not be dead-lettered yet
     /// (the database was busy): never handled again, only given up on.
     poisoned: Mutex<HashSet<i64>>,
+    /// On a shared state: chats another instance holds, and when to look
+    /// at them again (so the dispatcher does not spin on them).
+    elsewhere: Mutex<HashMap<String, Instant>>,
+    /// This process's name on chat leases.
+    owner: String,
     /// New events are in the inbox.
     pub wake: Notify,
     /// New deliveries are in the outbox.
@@ -111,6 +126,8 @@ impl Pump {
             busy: Mutex::new(HashSet::new()),
             sending: Mutex::new(HashSet::new()),
             poisoned: Mutex::new(HashSet::new()),
+            elsewhere: Mutex::new(HashMap::new()),
+            owner: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
             wake: Notify::new(),
             outbox_wake: Notify::new(),
         }
@@ -131,6 +148,96 @@ impl Pump {
     /// How long a leased delivery is this front-end's to send.
     pub fn lease(&self) -> Duration {
         self.lease
+    }
+
+    /// How long a chat lease lasts without renewal: the delivery lease,
+    /// at most 30 s, so a crashed instance's chats are free again soon
+    /// (a live worker renews its lease every third of it).
+    pub fn chat_lease(&self) -> Duration {
+        self.lease.min(CHAT_LEASE_MAX)
+    }
+
+    /// The name this process takes chat leases under.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+}
+
+/// The longest a chat lease lasts without renewal.
+const CHAT_LEASE_MAX: Duration = Duration::from_secs(30);
+
+/// How long a chat held by another instance is left alone before the
+/// dispatcher tries it again.
+const ELSEWHERE_BACKOFF: Duration = Duration::from_millis(300);
+
+/// A chat leased in the shared state while a worker is on it: renewed in
+/// the background, given up when the worker ends (however it ends).
+struct ChatLease {
+    store: Arc<dyn State>,
+    name: String,
+    owner: String,
+    renew: tokio::task::JoinHandle<()>,
+    /// The renewal failed (the lease expired and another instance took
+    /// the chat): stop after the event in hand.
+    lost: Arc<AtomicBool>,
+}
+
+impl ChatLease {
+    /// Takes the chat's lease: `None` while another instance holds it (or
+    /// the database cannot say).
+    fn take(pump: &Pump, chat: &str) -> Option<ChatLease> {
+        let a = pump.assistant.clone();
+        let store = a.store().clone();
+        let name = format!("chat:{}:{chat}", pump.platform.as_str());
+        let owner = pump.owner.clone();
+        let ttl = pump.chat_lease();
+        match blocking(|| store.lease_take(&name, &owner, a.now(), ttl)) {
+            Ok(true) => {}
+            Ok(false) => return None,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot lease a chat");
+                pump.observer.error(pump.platform, "store");
+                return None;
+            }
+        }
+        let lost = Arc::new(AtomicBool::new(false));
+        let renew = {
+            let (store, name, owner, lost) =
+                (store.clone(), name.clone(), owner.clone(), lost.clone());
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(ttl / 3).await;
+                    let now = a.now();
+                    match blocking(|| store.lease_take(&name, &owner, now, ttl)) {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            tracing::warn!("a chat lease expired and another instance took the chat; stopping after the event in hand");
+                            lost.store(true, Ordering::SeqCst);
+                            return;
+                        }
+                        // Kept trying: the lease lasts three periods.
+                        Err(e) => tracing::warn!(error = %e, "cannot renew a chat lease"),
+                    }
+                }
+            })
+        };
+        Some(ChatLease {
+            store,
+            name,
+            owner,
+            renew,
+            lost,
+        })
+    }
+}
+
+impl Drop for ChatLease {
+    fn drop(&mut self) {
+        self.renew.abort();
+        if let Err(e) = blocking(|| self.store.lease_drop(&self.name, &self.owner)) {
+            // It expires on its own.
+            tracing::warn!(error = %e, "cannot give a chat lease back");
+        }
     }
 }
 
@@ -254,8 +361,11 @@ pub async fn dispatch<F: Frontend>(f: Arc<F>, mut shutdown: watch::Receiver<bool
                 let mut by_chat: Vec<(String, Vec<InboxRow>)> = Vec::new();
                 {
                     let busy = pump.busy.lock().unwrap_or_else(|p| p.into_inner());
+                    let mut elsewhere = pump.elsewhere.lock().unwrap_or_else(|p| p.into_inner());
+                    let now = Instant::now();
+                    elsewhere.retain(|_, until| *until > now);
                     for r in rows {
-                        if busy.contains(&r.chat) {
+                        if busy.contains(&r.chat) || elsewhere.contains_key(&r.chat) {
                             continue;
                         }
                         match by_chat.iter_mut().find(|(c, _)| *c == r.chat) {
@@ -279,15 +389,52 @@ pub async fn dispatch<F: Frontend>(f: Arc<F>, mut shutdown: watch::Receiver<bool
                         permit: Some(permit),
                     };
                     let stop = shutdown.clone();
+                    let shared = pump.assistant.store().shared();
                     workers.spawn(async move {
+                        let mut rows = rows;
+                        let mut lease = None;
+                        if shared {
+                            let pump = slot.f.pump();
+                            let Some(l) = ChatLease::take(pump, &slot.chat) else {
+                                pump.elsewhere
+                                    .lock()
+                                    .unwrap_or_else(|p| p.into_inner())
+                                    .insert(slot.chat.clone(), Instant::now() + ELSEWHERE_BACKOFF);
+                                return;
+                            };
+                            lease = Some(l);
+                            let store = pump.assistant.store();
+                            match blocking(|| {
+                                store.inbox_pending_chat(pump.platform, &slot.chat, 1000)
+                            }) {
+                                Ok(r) => {
+                                    rows = r;
+                                    slot.f.order(&mut rows);
+                                }
+                                Err(e) => {
+                                    tracing::error!(error = %e, "cannot read the inbox");
+                                    pump.observer.error(pump.platform, "store");
+                                    return;
+                                }
+                            }
+                        }
                         for row in rows {
                             if *stop.borrow() {
+                                break;
+                            }
+                            if lease
+                                .as_ref()
+                                .is_some_and(|l: &ChatLease| l.lost.load(Ordering::SeqCst))
+                            {
                                 break;
                             }
                             if !process_one(&*slot.f, &row).await {
                                 break;
                             }
                         }
+                        // The lease goes before the slot: the dispatcher,
+                        // woken by the slot, may lease the chat again.
+                        drop(lease);
                         drop(slot);
                     });
                 }

@@ -157,6 +157,12 @@ pub struct DiscordSettings {
     /// this often (ms; Discord allows 5 edits in 5 s). 0: the answer
     /// arrives whole.
     pub draft_every_ms: u64,
+    /// On a state several instances share (PostgreSQL): one of them holds
+    /// the bot's gateway connection under a lease in the state database,
+    /// renewed every third of this; the others stand by (handling and
+    /// sending what the holder stores) and take over within this long
+    /// after the holder dies.
+    pub gateway_lease_secs: u64,
 }
 
 impl Default for DiscordSettings {
@@ -177,6 +183,7 @@ impl Default for DiscordSettings {
             nonce_window_secs: 60,
             catch_up_days: 14,
             draft_every_ms: 1200,
+            gateway_lease_secs: 30,
         }
     }
 }
@@ -199,12 +206,37 @@ pub enum DiscordError {
     Core(#[from] CoreError),
 }
 
+/// The name of the gateway lease in the state database.
+const GATEWAY_LEASE: &str = "discord:gateway";
+
+/// The gateway lease while this instance holds it: renewed in the
+/// background, given back when dropped.
+struct GatewayLease {
+    store: Arc<dyn kraft_core::State>,
+    owner: String,
+    renew: tokio::task::JoinHandle<()>,
+    /// Turns true when the renewal finds another holder.
+    lost: watch::Receiver<bool>,
+}
+
+impl Drop for GatewayLease {
+    fn drop(&mut self) {
+        self.renew.abort();
+        if let Err(e) = pump::blocking(|| self.store.lease_drop(GATEWAY_LEASE, &self.owner)) {
+            tracing::warn!(error = %e, "cannot give the Discord gateway lease back; it expires");
+        }
+    }
+}
+
 /// Health for `/healthz`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Health {
     pub ok: bool,
     /// READY received and the gateway not lost since.
     pub connected: bool,
+    /// Another instance holds the gateway (on a shared state); this one
+    /// handles and sends what it stores, and takes over if it dies.
+    pub standby: bool,
     /// False from a refused ticket thread in the adviser channel until
     /// a later one is made: tickets wait meanwhile.
     pub adviser_channel_ok: bool,
@@ -428,6 +460,8 @@ pub struct Discord {
     http: OnceLock<Arc<Http>>,
     ctx: OnceLock<Ctx>,
     connected: AtomicBool,
+    /// Waiting for the gateway lease another instance holds.
+    standby: AtomicBool,
     /// Why the adviser channel refused the last ticket thread, until one
     /// is made (see [`Health`]).
     adviser_error: Mutex<Option<&'static str>>,
@@ -570,6 +604,7 @@ impl Discord {
             http: OnceLock::new(),
             ctx: OnceLock::new(),
             connected: AtomicBool::new(false),
+            standby: AtomicBool::new(false),
             adviser_error: Mutex::new(None),
             commands_set: AtomicBool::new(false),
             seen: Mutex::new(Seen::default()),
@@ -590,9 +625,11 @@ impl Discord {
     pub fn health(&self) -> Health {
         let connected = self.connected.load(Ordering::Relaxed);
         let adviser_channel_error = *self.adviser_error.lock().unwrap_or_else(|p| p.into_inner());
+        let standby = self.standby.load(Ordering::Relaxed);
         Health {
-            ok: connected && adviser_channel_error.is_none(),
+            ok: (connected || standby) && adviser_channel_error.is_none(),
             connected,
+            standby,
             adviser_channel_ok: adviser_channel_error.is_none(),
             adviser_channel_error,
         }
@@ -724,9 +761,37 @@ impl Discord {
         );
         let dispatch = tokio::spawn(pump::dispatch(self.clone(), shutdown.clone()));
         let outbox = tokio::spawn(pump::outbox(self.clone(), shutdown.clone()));
+        // One gateway connection per bot: on a shared state the instances
+        // take turns holding it (the others handle and send meanwhile).
+        let lease = if self.assistant.store().shared() {
+            match self.gateway_lease(&mut shutdown).await {
+                Some(l) => Some(l),
+                None => {
+                    let _ = dispatch.await;
+                    let _ = outbox.await;
+                    tracing::info!("Discord front-end stopped (it was standing by)");
+                    return Ok(());
+                }
+            }
+        } else {
+            None
+        };
         let manager = client.shard_manager.clone();
         let mut stop = shutdown.clone();
         let gateway = tokio::spawn(async move { client.start().await });
+        // Resolves only when the lease went to another instance; never
+        // without a lease (one instance on SQLite).
+        let lost = {
+            let rx = lease.as_ref().map(|l| l.lost.clone());
+            async move {
+                if let Some(mut rx) = rx {
+                    if rx.wait_for(|l| *l).await.is_ok() {
+                        return;
+                    }
+                }
+                std::future::pending::<()>().await
+            }
+        };
         let ended = tokio::select! {
             r = gateway => Some(match r {
                 Ok(Ok(())) => Ok(()),
@@ -734,14 +799,28 @@ impl Discord {
                 Err(_) => Err(DiscordError::Gateway("the gateway task failed".into())),
             }),
             _ = stop.wait_for(|s| *s) => None,
+            // Another instance holds the gateway now (this one could not
+            // renew its lease in time): stop, so there is one connection;
+            // the supervisor's restart makes this instance a stand-by.
+            _ = lost => Some(Err(DiscordError::Gateway(
+                "the gateway lease went to another instance".into(),
+            ))),
         };
         let result = match ended {
-            Some(r) => r,
+            Some(r) => {
+                if r.is_err() {
+                    manager.shutdown_all().await;
+                }
+                r
+            }
             None => {
                 manager.shutdown_all().await;
                 Ok(())
             }
         };
+        // Given back at once, so a stand-by takes over without waiting
+        // for the lease to expire.
+        drop(lease);
         self.connected.store(false, Ordering::Relaxed);
         if let Err(e) = &result {
             // Logged by the caller; the loops stop with the process.
@@ -752,6 +831,70 @@ impl Discord {
         let _ = outbox.await;
         tracing::info!("Discord front-end stopped");
         result
+    }
+
+    /// Waits until this instance holds the gateway lease (`None`: shut
+    /// down first), standing by meanwhile, and keeps it renewed.
+    async fn gateway_lease(&self, shutdown: &mut watch::Receiver<bool>) -> Option<GatewayLease> {
+        let store = self.assistant.store().clone();
+        let owner = self.pump.owner().to_string();
+        let ttl = Duration::from_secs(self.settings.gateway_lease_secs.max(3));
+        let mut said = false;
+        loop {
+            let now = self.assistant.now();
+            match pump::blocking(|| store.lease_take(GATEWAY_LEASE, &owner, now, ttl)) {
+                Ok(true) => break,
+                Ok(false) => {
+                    if !said {
+                        tracing::info!(
+                            "another instance holds the Discord gateway; standing by to take over"
+                        );
+                        said = true;
+                    }
+                    self.standby.store(true, Ordering::Relaxed);
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot take the Discord gateway lease"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(ttl / 3) => {}
+                _ = shutdown.wait_for(|s| *s) => {
+                    self.standby.store(false, Ordering::Relaxed);
+                    return None;
+                }
+            }
+        }
+        self.standby.store(false, Ordering::Relaxed);
+        if said {
+            tracing::warn!("took over the Discord gateway from an instance that is gone");
+        }
+        let (tx, lost) = watch::channel(false);
+        let renew = {
+            let (store, owner, a) = (store.clone(), owner.clone(), self.assistant.clone());
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(ttl / 3).await;
+                    let now = a.now();
+                    match pump::blocking(|| store.lease_take(GATEWAY_LEASE, &owner, now, ttl)) {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            tracing::error!("the Discord gateway lease went to another instance");
+                            let _ = tx.send(true);
+                            return;
+                        }
+                        // Kept trying: the lease lasts three periods.
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot renew the Discord gateway lease")
+                        }
+                    }
+                }
+            })
+        };
+        Some(GatewayLease {
+            store,
+            owner,
+            renew,
+            lost,
+        })
     }
 
     /// Reads what was sent while no session was connected: the DMs of

@@ -27,6 +27,7 @@ pub async fn run(
             assistant.knowledge().clone(),
             root,
             every,
+            crate::ingest_lock::needed(assistant.knowledge()).then(|| assistant.store().clone()),
         ))
     });
     let periodic = {

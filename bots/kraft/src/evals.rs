@@ -509,7 +509,7 @@ async fn fit_sections(
 /// The knowledge index, brought up to date with the knowledge folder.
 async fn fresh_knowledge(settings: &Settings) -> Result<Knowledge> {
     let k = knowledge::open(settings).await?;
-    knowledge::ensure_fresh(&k, &settings.knowledge.knowledge_dir).await?;
+    knowledge::ensure_fresh(settings, &k, &settings.knowledge.knowledge_dir).await?;
     Ok(k)
 }
 
@@ -644,7 +644,7 @@ async fn eval_swefaq(
 async fn eval_kb(settings: &Settings, questions: &Path, json: bool) -> Result<ExitCode> {
     let qs = kraft_ingest::eval::load_questions(questions)?;
     let k = knowledge::open(settings).await?;
-    knowledge::ensure_fresh(&k, &settings.knowledge.knowledge_dir).await?;
+    knowledge::ensure_fresh(settings, &k, &settings.knowledge.knowledge_dir).await?;
     let retriever = k.retriever().await?;
     let report =
         kraft_ingest::eval::kb(&retriever, &qs, settings.knowledge.search.min_confidence).await?;

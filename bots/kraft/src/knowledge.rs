@@ -15,7 +15,7 @@ use kraft_ingest::sync::IngestReport;
 use kraft_ingest::{IngestOptions, Knowledge};
 
 use crate::config::{Settings, StateEngine};
-use crate::{progress, watch};
+use crate::{ingest_lock, progress, watch};
 use kraft_core::State;
 
 /// `kraft ingest`: once (with a progress bar), or, with `watch` (seconds
@@ -29,16 +29,23 @@ pub(crate) async fn ingest(
 ) -> Result<ExitCode> {
     let root = path.unwrap_or_else(|| settings.knowledge.knowledge_dir.clone());
     let k = open(settings).await?;
+    // A shared Qdrant server: ingests take turns through the state database.
+    let lock_store = lock_store(settings, &k)?;
     if let Some(interval) = watch {
         watch::run(
             &k,
             &root,
             json,
             std::time::Duration::from_secs(interval.max(1)),
+            lock_store,
         )
         .await?;
         return Ok(ExitCode::SUCCESS);
     }
+    let _lock = match &lock_store {
+        Some(s) => ingest_lock::take(s, true).await?,
+        None => None,
+    };
     let bar = progress::Bar::new();
     let report = k
         .ingest(&root, opts, &bar)
@@ -82,7 +89,7 @@ pub(crate) async fn search(
         filter.upcoming_from = Some(chrono::Local::now().date_naive());
     }
     let k = open(settings).await?;
-    ensure_fresh(&k, &settings.knowledge.knowledge_dir).await?;
+    ensure_fresh(settings, &k, &settings.knowledge.knowledge_dir).await?;
     let retriever = k.retriever().await?;
     let limit = limit
         .unwrap_or(settings.knowledge.search.limit)
@@ -183,9 +190,22 @@ pub(crate) async fn ask(settings: &Settings, question: &str, json: bool) -> Resu
 /// the configured state engine (`[state]`; SQLite: the database at `state`).
 pub(crate) async fn assistant(settings: &Settings, state: &Path) -> Result<kraft_core::Assistant> {
     let k = open(settings).await?;
-    ensure_fresh(&k, &settings.knowledge.knowledge_dir).await?;
     let store = open_state(settings, state)?;
+    let lock = ingest_lock::needed(&k).then(|| store.clone());
+    ensure_fresh_locked(&k, &settings.knowledge.knowledge_dir, lock.as_ref()).await?;
     assistant_on(settings, k, store).await
+}
+
+/// The state database to take the ingest lock in, when ingests into `k`
+/// need it (a Qdrant server); `None` for the in-process index.
+pub(crate) fn lock_store(settings: &Settings, k: &Knowledge) -> Result<Option<Arc<dyn State>>> {
+    if !ingest_lock::needed(k) {
+        return Ok(None);
+    }
+    Ok(Some(open_state(
+        settings,
+        &crate::tickets::state_path(settings),
+    )?))
 }
 
 /// The configured state engine: SQLite at `sqlite`, or PostgreSQL at
@@ -254,12 +274,33 @@ pub(crate) async fn open(settings: &Settings) -> Result<Knowledge> {
 }
 
 /// Ingests when the index is missing or out of date, so `search` and the
-/// chat always answer from the current files.
-pub(crate) async fn ensure_fresh(k: &Knowledge, root: &Path) -> Result<()> {
+/// chat always answer from the current files. A Qdrant server's ingest
+/// takes the ingest lock in the state database (opened for it only when
+/// an ingest is due).
+pub(crate) async fn ensure_fresh(settings: &Settings, k: &Knowledge, root: &Path) -> Result<()> {
+    if !root.is_dir() || !k.is_stale(root).await? {
+        return Ok(());
+    }
+    let lock = lock_store(settings, k)?;
+    ensure_fresh_locked(k, root, lock.as_ref()).await
+}
+
+/// `ensure_fresh` with the state database for the ingest lock (`None`:
+/// no lock needed).
+async fn ensure_fresh_locked(
+    k: &Knowledge,
+    root: &Path,
+    lock: Option<&Arc<dyn State>>,
+) -> Result<()> {
     if !root.is_dir() {
         return Ok(());
     }
     if k.is_stale(root).await? {
+        // Waits while another process ingests; then usually little is left.
+        let _lock = match lock {
+            Some(s) => ingest_lock::take(s, true).await?,
+            None => None,
+        };
         let bar = progress::Bar::new();
         let report = k.ingest(root, IngestOptions::default(), &bar).await?;
         bar.done();

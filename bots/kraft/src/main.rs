@@ -8,6 +8,7 @@ mod chat;
 mod config;
 mod doctor;
 mod evals;
+mod ingest_lock;
 mod knowledge;
 mod metrics;
 mod platforms;

@@ -153,8 +153,8 @@ fn quiet_panics() {
 }
 
 /// What an instance on a shared (PostgreSQL) state does not share with the
-/// other instances yet, said at start-up so that an operator who starts a
-/// second one knows what to keep to one.
+/// other instances, said at start-up so that an operator who starts a
+/// second one knows what to keep to one, or to divide.
 fn shared_state_notes(
     engine: StateEngine,
     telegram: Option<kraft_telegram::Mode>,
@@ -163,21 +163,21 @@ fn shared_state_notes(
     if engine != StateEngine::Postgres {
         return Vec::new();
     }
-    let mut out = vec![
-        "shared state: the per-user flood limit is kept per process; a user whose messages reach N instances gets up to N times the limit",
-    ];
+    // The per-user flood limit is kept in PostgreSQL, shared by every
+    // instance (`kraft_core::flood`), so it needs no note.
+    let mut out = Vec::new();
     match telegram {
         Some(kraft_telegram::Mode::Polling) => out.push(
-            "Telegram long polling gives a bot's updates to one poller only: run Telegram in one instance (see README: State engines)",
+            "Telegram long polling gives a bot's updates to one poller only: run Telegram in one instance, or use webhooks behind a load balancer (see README: Several instances)",
         ),
         Some(kraft_telegram::Mode::Webhook) => out.push(
-            "Telegram webhooks: several instances behind one load balancer are not tested yet; point the webhook at one instance (see README: State engines)",
+            "Telegram webhooks: any instance behind the load balancer takes any update, but each paces its own sends; Telegram's limits are per bot, so give each instance its share (telegram.limits.overall_per_sec = 30 / instances; see README: Several instances)",
         ),
         None => {}
     }
     if discord {
         out.push(
-            "Discord: one gateway connection per bot, no sharding yet: run Discord in one instance (see README: State engines)",
+            "Discord: one instance holds the bot's gateway under a lease in the database, the others stand by and take over; each paces its own Discord requests, so divide discord.requests_per_second among the instances (see README: Several instances)",
         );
     }
     out
@@ -299,6 +299,7 @@ pub async fn run(settings: &Settings, assistant: Assistant) -> Result<()> {
             assistant.knowledge().clone(),
             root,
             Duration::from_secs(settings.serve.sync_secs),
+            crate::ingest_lock::needed(assistant.knowledge()).then(|| assistant.store().clone()),
         ))
     });
 
@@ -383,16 +384,24 @@ mod tests {
             Some(kraft_telegram::Mode::Polling),
             true,
         );
-        assert_eq!(notes.len(), 3, "{notes:?}");
-        assert!(notes[0].contains("flood limit"));
-        assert!(notes[1].contains("long polling"));
-        assert!(notes[2].contains("Discord"));
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert!(notes[0].contains("long polling"));
+        assert!(notes[1].contains("Discord") && notes[1].contains("stand by"));
+        assert!(
+            !notes.iter().any(|n| n.contains("flood")),
+            "the flood limit is shared on PostgreSQL: {notes:?}"
+        );
         let notes = shared_state_notes(
             StateEngine::Postgres,
             Some(kraft_telegram::Mode::Webhook),
             false,
         );
-        assert!(notes.iter().any(|n| n.contains("webhooks")), "{notes:?}");
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.contains("webhooks") && n.contains("overall_per_sec")),
+            "{notes:?}"
+        );
         assert!(!notes.iter().any(|n| n.contains("Discord")), "{notes:?}");
     }
 }

@@ -2,11 +2,15 @@
 //! folder while curators edit it. File events trigger a sync after a short
 //! quiet period (editors write files in several steps); a periodic sync
 //! catches events that were missed, e.g. on network file systems.
+//! Into a shared Qdrant server each sync takes the ingest lock
+//! (`crate::ingest_lock`): `kraft ingest --watch` waits for it, a running
+//! assistant's follower skips the round while another process holds it.
 
 use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use kraft_core::State;
 use kraft_ingest::sync::NoProgress;
 use kraft_ingest::{IngestOptions, Knowledge};
 use notify::{RecursiveMode, Watcher};
@@ -14,7 +18,17 @@ use notify::{RecursiveMode, Watcher};
 /// Quiet time after the last file event before syncing.
 const SETTLE: Duration = Duration::from_millis(400);
 
-async fn sync_once(k: &Knowledge, root: &Path, json: bool, always: bool) -> Result<()> {
+async fn sync_once(
+    k: &Knowledge,
+    root: &Path,
+    json: bool,
+    always: bool,
+    lock: Option<&std::sync::Arc<dyn State>>,
+) -> Result<()> {
+    let _lock = match lock {
+        Some(s) => crate::ingest_lock::take(s, true).await?,
+        None => None,
+    };
     match k.ingest(root, IngestOptions::default(), &NoProgress).await {
         Ok(r) => {
             if json {
@@ -63,7 +77,12 @@ pub async fn settle(rx: &mut tokio::sync::mpsc::UnboundedReceiver<()>) {
 /// an incremental ingest after each burst of file events and every
 /// `interval`. Searches see the new chunks at once (the BM25 statistics
 /// are kept between incremental ingests), so no restart is needed.
-pub async fn follow(k: std::sync::Arc<Knowledge>, root: std::path::PathBuf, interval: Duration) {
+pub async fn follow(
+    k: std::sync::Arc<Knowledge>,
+    root: std::path::PathBuf,
+    interval: Duration,
+    lock: Option<std::sync::Arc<dyn State>>,
+) {
     let (_watcher, mut rx) = match changes(&root) {
         Ok(w) => (Some(w.0), w.1),
         Err(e) => {
@@ -89,6 +108,23 @@ pub async fn follow(k: std::sync::Arc<Knowledge>, root: std::path::PathBuf, inte
             }
             _ = tick.tick() => {}
         }
+        let _lock = match &lock {
+            Some(s) => match crate::ingest_lock::take(s, false).await {
+                Ok(Some(l)) => Some(l),
+                // Another process is syncing the shared index right now.
+                Ok(None) => {
+                    tracing::info!("another process holds the ingest lock; this sync is skipped");
+                    continue;
+                }
+                Err(e) => {
+                    eprintln!(
+                        "kraft: knowledge sync skipped, the ingest lock is unavailable: {e:#}"
+                    );
+                    continue;
+                }
+            },
+            None => None,
+        };
         match k.ingest(&root, IngestOptions::default(), &NoProgress).await {
             Ok(r) if r.changed() => eprintln!(
                 "kraft: knowledge updated ({} added, {} updated, {} deleted)",
@@ -102,10 +138,17 @@ pub async fn follow(k: std::sync::Arc<Knowledge>, root: std::path::PathBuf, inte
     }
 }
 
-pub async fn run(k: &Knowledge, root: &Path, json: bool, interval: Duration) -> Result<()> {
+pub async fn run(
+    k: &Knowledge,
+    root: &Path,
+    json: bool,
+    interval: Duration,
+    lock: Option<std::sync::Arc<dyn State>>,
+) -> Result<()> {
+    let lock = lock.as_ref();
     let (_watcher, mut rx) = changes(root)?;
     eprintln!("kraft: watching {} (Ctrl-C to stop)", root.display());
-    sync_once(k, root, json, true).await?;
+    sync_once(k, root, json, true, lock).await?;
     let mut tick = tokio::time::interval(interval);
     tick.tick().await;
     loop {
@@ -115,9 +158,9 @@ pub async fn run(k: &Knowledge, root: &Path, json: bool, interval: Duration) -> 
                     break;
                 }
                 settle(&mut rx).await;
-                sync_once(k, root, json, false).await?;
+                sync_once(k, root, json, false, lock).await?;
             }
-            _ = tick.tick() => sync_once(k, root, json, false).await?,
+            _ = tick.tick() => sync_once(k, root, json, false, lock).await?,
             _ = tokio::signal::ctrl_c() => break,
         }
     }

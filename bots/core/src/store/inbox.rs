@@ -23,6 +23,16 @@ pub trait Inbox {
     /// Events not yet handled, oldest first.
     fn inbox_pending(&self, platform: Platform, limit: usize) -> Result<Vec<InboxRow>>;
 
+    /// Events of one chat not yet handled, oldest first (what a process
+    /// that has just leased the chat still has to do: another may have
+    /// handled some since they were listed).
+    fn inbox_pending_chat(
+        &self,
+        platform: Platform,
+        chat: &str,
+        limit: usize,
+    ) -> Result<Vec<InboxRow>>;
+
     /// When the oldest event still waiting to be handled arrived.
     fn inbox_oldest_unhandled(&self) -> Result<Option<DateTime<Utc>>>;
 
@@ -83,6 +93,30 @@ impl Inbox for Store {
         )?;
         let rows = st
             .query_map(params![platform.as_str(), limit as i64], |r| {
+                Ok(InboxRow {
+                    id: r.get(0)?,
+                    key: r.get(1)?,
+                    chat: r.get(2)?,
+                    payload: r.get(3)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    fn inbox_pending_chat(
+        &self,
+        platform: Platform,
+        chat: &str,
+        limit: usize,
+    ) -> Result<Vec<InboxRow>> {
+        let conn = self.lock()?;
+        let mut st = conn.prepare_cached(
+            "SELECT id, key, chat, COALESCE(payload, '') FROM inbox
+              WHERE platform = ?1 AND handled_at IS NULL AND chat = ?2 ORDER BY id LIMIT ?3",
+        )?;
+        let rows = st
+            .query_map(params![platform.as_str(), chat, limit as i64], |r| {
                 Ok(InboxRow {
                     id: r.get(0)?,
                     key: r.get(1)?,

@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::{person_of, Button, ChatRef, Lang, Platform, Privately, Redaction, UserRef};
 
 mod analyses;
+mod coord;
 mod inbox;
 mod messages;
 mod outbox;
@@ -36,6 +37,7 @@ mod tickets;
 mod users;
 
 pub use analyses::Analyses;
+pub use coord::Coordination;
 pub use inbox::Inbox;
 pub use messages::Messages;
 pub use outbox::Outbox;
@@ -50,7 +52,18 @@ pub use users::Users;
 /// implements the concerns; this blanket trait is what the core holds
 /// (`Arc<dyn State>`), so the engine is chosen at start-up.
 pub trait State:
-    Users + Messages + Tickets + Threads + Outbox + Inbox + Analyses + Stats + Retention + Send + Sync
+    Users
+    + Messages
+    + Tickets
+    + Threads
+    + Outbox
+    + Inbox
+    + Analyses
+    + Stats
+    + Retention
+    + Coordination
+    + Send
+    + Sync
 {
 }
 
@@ -64,6 +77,7 @@ impl<T> State for T where
         + Analyses
         + Stats
         + Retention
+        + Coordination
         + Send
         + Sync
 {
@@ -73,7 +87,8 @@ impl<T> State for T where
 /// their methods are called.
 pub mod prelude {
     pub use super::{
-        Analyses, Inbox, Messages, Outbox, Retention, State, Stats, Threads, Tickets, Users,
+        Analyses, Coordination, Inbox, Messages, Outbox, Retention, State, Stats, Threads, Tickets,
+        Users,
     };
 }
 
@@ -379,6 +394,21 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE users DROP COLUMN low_streak;
     ALTER TABLE users DROP COLUMN downvoted;
     ALTER TABLE users DROP COLUMN forget_pending;
+    "#,
+    // 11: coordination between processes (`coord`): named leases with a
+    // holder and an expiry (the index ingest, a chat being handled), and
+    // the flood limit's GCRA state per key (µs since the epoch).
+    r#"
+    CREATE TABLE leases (
+        name TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        until TEXT NOT NULL
+    );
+    CREATE TABLE flood (
+        key TEXT PRIMARY KEY,
+        tat INTEGER NOT NULL,
+        warned_at INTEGER
+    );
     "#,
 ];
 

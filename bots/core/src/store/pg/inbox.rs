@@ -1,6 +1,8 @@
 //! `Inbox` on PostgreSQL: the event key is unique in the database
 //! (`UNIQUE (platform, key)`, `ON CONFLICT DO NOTHING`), so two instances
-//! receiving the same event store it once.
+//! receiving the same event store it once. Which instance handles a
+//! chat's events is settled by a lease on the chat (`pump`, through
+//! `Coordination`), and `inbox_done` marks an event handled only once.
 
 use super::*;
 
@@ -40,6 +42,34 @@ impl Inbox for PgStore {
                 "SELECT id, key, chat, COALESCE(payload, '') AS payload FROM inbox
                   WHERE platform = $1 AND handled_at IS NULL ORDER BY id LIMIT $2",
                 p![platform.as_str().to_string(), limit as i64],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(InboxRow {
+                    id: get(r, "id")?,
+                    key: get(r, "key")?,
+                    chat: get(r, "chat")?,
+                    payload: get(r, "payload")?,
+                })
+            })
+            .collect()
+    }
+
+    fn inbox_pending_chat(
+        &self,
+        platform: Platform,
+        chat: &str,
+        limit: usize,
+    ) -> Result<Vec<InboxRow>> {
+        self.conn()?
+            .query(
+                "SELECT id, key, chat, COALESCE(payload, '') AS payload FROM inbox
+                  WHERE platform = $1 AND handled_at IS NULL AND chat = $2 ORDER BY id LIMIT $3",
+                p![
+                    platform.as_str().to_string(),
+                    chat.to_string(),
+                    limit as i64
+                ],
             )?
             .iter()
             .map(|r| {
