@@ -7,7 +7,6 @@
 //! [`sync`] keeps the index equal to the folder, and [`search`] retrieves.
 //! [`Knowledge`] ties them together for the binary and the assistant core.
 
-pub mod asked;
 pub mod check;
 pub mod chunk;
 pub mod doc;

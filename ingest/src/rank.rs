@@ -370,8 +370,6 @@ pub struct Query {
     words: Vec<QueryWord>,
     grams: Vec<u32>,
     pub intents: Vec<Intent>,
-    /// The question words of the ask ([`crate::asked`]).
-    pub asks: crate::asked::Asks,
 }
 
 impl Query {
@@ -442,14 +440,12 @@ impl Query {
         crate::text::char_grams(&content.join(" "), |g| grams.push(crate::text::gram_id(g)));
         grams.sort_unstable();
         grams.dedup();
-        let asks = crate::asked::asks(&lower[core_from..]);
         Self {
             lang,
             intents,
             lower,
             words,
             grams,
-            asks,
         }
     }
 

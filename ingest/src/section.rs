@@ -32,10 +32,6 @@ pub struct SectionTerms {
     pub units: Vec<HashSet<u32>>,
     grams: HashSet<u32>,
     chars: usize,
-    /// The question words of the section's own heading ([`crate::asked`]).
-    asks: crate::asked::Asks,
-    /// The kinds of fact its text holds (dates, time spans, amounts).
-    holds: crate::asked::Asks,
 }
 
 impl SectionTerms {
@@ -57,18 +53,12 @@ impl SectionTerms {
                 .collect(),
             grams,
             chars: us.iter().map(|u| u.text.chars().count()).sum(),
-            asks: c
-                .heading_path
-                .last()
-                .filter(|_| c.heading_path.len() > 1)
-                .map_or(0, |h| crate::asked::asks(&h.to_lowercase())),
-            holds: crate::asked::holds(&c.text.to_lowercase()),
         }
     }
 }
 
 /// The features of a section, in this order.
-pub const NAMES: [&str; 12] = [
+pub const NAMES: [&str; 10] = [
     // The best unit's share of the question's words (with the heading's),
     // each word weighted by how few of the page's sections contain it.
     "unit",   // The heading's share, weighted the same way.
@@ -83,12 +73,6 @@ pub const NAMES: [&str; 12] = [
     // counting more than the story's.
     "ask", // A short section (under 200 characters): a pointer or a lead-in.
     "short",
-    // The heading asks with the question's own question word ("when",
-    // "who", "how long", "what does it cost"; [`crate::asked`]).
-    "wh",
-    // The section holds the kind of fact the question word asks for: a
-    // date for "when", a time span for "how long", an amount for a cost.
-    "fact",
 ];
 
 pub const N: usize = NAMES.len();
@@ -167,20 +151,9 @@ pub fn features(q: &Query, sections: &[Arc<SectionTerms>], ranked: Option<usize>
                 q.gram_share_in(&s.grams),
                 ask,
                 if s.chars < 200 { 1.0 } else { 0.0 },
-                if same_ask(q.asks, s.asks) { 1.0 } else { 0.0 },
-                if q.asks & crate::asked::FACTS & s.holds != 0 {
-                    1.0
-                } else {
-                    0.0
-                },
             ]
         })
         .collect()
-}
-
-/// The question and a heading ask with the same question word.
-fn same_ask(q: crate::asked::Asks, h: crate::asked::Asks) -> bool {
-    q & h != 0
 }
 
 /// F1 of the terms a section's heading and the question share: how nearly
@@ -349,34 +322,5 @@ mod tests {
         let q = Query::new(&a, "Hur många företag har varit med hittills?", Lang::Sv);
         let f = features(&q, &t, Some(0));
         assert!(!f.iter().any(heading_asks), "{f:?}");
-    }
-
-    #[test]
-    fn the_section_holding_what_the_question_word_asks_for_wins() {
-        // "Hur lång tid …?" shares "tid" and "lång" with a section that
-        // says them in passing, and nothing with the one that answers.
-        let a = analyzer();
-        let t = terms(
-            &a,
-            &[
-                chunk(
-                    "Steg 1: Utgå från problemen",
-                    "Var tappar vi tid i dag? Skriv ner det som tar för lång tid, med egna ord.",
-                    3,
-                ),
-                chunk(
-                    "Vilka ska vara med?",
-                    "Ta med ledningen och de som gör jobbet i behovsanalysen. Räkna med några timmar.",
-                    9,
-                ),
-            ],
-        );
-        let q = Query::new(&a, "hur lang tid tar en behovsanalys ungefar?", Lang::Sv);
-        let f = features(&q, &t, Some(0));
-        assert_eq!(RankerFile::shipped().section.choose(&f), Some(1), "{f:?}");
-        // Without the question word, the words decide as before.
-        let q = Query::new(&a, "vad tar för lång tid hos oss?", Lang::Sv);
-        let f = features(&q, &t, Some(0));
-        assert_eq!(RankerFile::shipped().section.choose(&f), Some(0), "{f:?}");
     }
 }

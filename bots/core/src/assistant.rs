@@ -1384,11 +1384,6 @@ impl Assistant {
         }
         let model = &self.retriever.ranker().section;
         let mut at = model.choose(&feats).or(ranked).unwrap_or(0);
-        if tracing::enabled!(tracing::Level::TRACE) {
-            for (i, (c, f)) in chunks.iter().zip(&feats).enumerate() {
-                tracing::trace!(section = i, chosen = i == at, score = model.score(f), features = ?f, line = c.line, "section choice");
-            }
-        }
         if Self::whole_use_case(q, &top.chunk, &feats, at) {
             // The opening or the problem section, whichever the model
             // prefers; how to begin and the data are added below.
