@@ -92,14 +92,7 @@ impl Inbox for Store {
               WHERE platform = ?1 AND handled_at IS NULL ORDER BY id LIMIT ?2",
         )?;
         let rows = st
-            .query_map(params![platform.as_str(), limit as i64], |r| {
-                Ok(InboxRow {
-                    id: r.get(0)?,
-                    key: r.get(1)?,
-                    chat: r.get(2)?,
-                    payload: r.get(3)?,
-                })
-            })?
+            .query_map(params![platform.as_str(), limit as i64], inbox_row)?
             .collect::<rusqlite::Result<_>>()?;
         Ok(rows)
     }
@@ -116,14 +109,7 @@ impl Inbox for Store {
               WHERE platform = ?1 AND handled_at IS NULL AND chat = ?2 ORDER BY id LIMIT ?3",
         )?;
         let rows = st
-            .query_map(params![platform.as_str(), chat, limit as i64], |r| {
-                Ok(InboxRow {
-                    id: r.get(0)?,
-                    key: r.get(1)?,
-                    chat: r.get(2)?,
-                    payload: r.get(3)?,
-                })
-            })?
+            .query_map(params![platform.as_str(), chat, limit as i64], inbox_row)?
             .collect::<rusqlite::Result<_>>()?;
         Ok(rows)
     }
@@ -189,4 +175,14 @@ impl Inbox for Store {
             Ok(Some(out))
         })
     }
+}
+
+/// An inbox row from `SELECT id, key, chat, payload`.
+fn inbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<InboxRow> {
+    Ok(InboxRow {
+        id: r.get(0)?,
+        key: r.get(1)?,
+        chat: r.get(2)?,
+        payload: r.get(3)?,
+    })
 }

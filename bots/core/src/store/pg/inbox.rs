@@ -44,14 +44,7 @@ impl Inbox for PgStore {
                 p![platform.as_str().to_string(), limit as i64],
             )?
             .iter()
-            .map(|r| {
-                Ok(InboxRow {
-                    id: get(r, "id")?,
-                    key: get(r, "key")?,
-                    chat: get(r, "chat")?,
-                    payload: get(r, "payload")?,
-                })
-            })
+            .map(inbox_row)
             .collect()
     }
 
@@ -72,14 +65,7 @@ impl Inbox for PgStore {
                 ],
             )?
             .iter()
-            .map(|r| {
-                Ok(InboxRow {
-                    id: get(r, "id")?,
-                    key: get(r, "key")?,
-                    chat: get(r, "chat")?,
-                    payload: get(r, "payload")?,
-                })
-            })
+            .map(inbox_row)
             .collect()
     }
 
@@ -143,4 +129,14 @@ impl Inbox for PgStore {
             Ok(Some(out))
         })
     }
+}
+
+/// An inbox row from `SELECT id, key, chat, payload`.
+fn inbox_row(r: &PgRow) -> Result<InboxRow> {
+    Ok(InboxRow {
+        id: get(r, "id")?,
+        key: get(r, "key")?,
+        chat: get(r, "chat")?,
+        payload: get(r, "payload")?,
+    })
 }
