@@ -3,7 +3,7 @@
 //! (absolute times on shared machines are noisy; the ratio is what to
 //! compare).
 use std::io::Write;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What the simulated SMEs ask, in turn: answerable from the knowledge
 /// base, Swedish and English.
@@ -28,6 +28,31 @@ pub struct Run {
     pub messages: usize,
     pub wall: Duration,
     pub latencies: Vec<Duration>,
+}
+
+impl Run {
+    /// The run of `users` simulated users started at `t0`, each asking
+    /// `per_user` questions and returning its answers' latencies.
+    pub async fn gather(
+        label: &str,
+        t0: Instant,
+        per_user: usize,
+        users: Vec<tokio::task::JoinHandle<Vec<Duration>>>,
+    ) -> Run {
+        let count = users.len();
+        let mut latencies = Vec::new();
+        for u in users {
+            latencies.extend(u.await.expect("simulated user"));
+        }
+        latencies.sort();
+        Run {
+            label: label.into(),
+            users: count,
+            messages: count * per_user,
+            wall: t0.elapsed(),
+            latencies,
+        }
+    }
 }
 
 /// The `p` quantile (0..=1) of sorted latencies.

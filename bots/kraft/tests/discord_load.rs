@@ -44,21 +44,10 @@ async fn sme(dc: Arc<DcDouble>, user: u64, n: usize, offset: usize) -> Vec<Durat
 
 async fn run(dc: &Arc<DcDouble>, label: &str, first: u64, users: u64, n: usize) -> Run {
     let t0 = Instant::now();
-    let tasks: Vec<_> = (0..users)
+    let tasks = (0..users)
         .map(|i| tokio::spawn(sme(dc.clone(), first + i, n, i as usize)))
         .collect();
-    let mut latencies = Vec::new();
-    for t in tasks {
-        latencies.extend(t.await.expect("simulated user"));
-    }
-    latencies.sort();
-    Run {
-        label: label.into(),
-        users: users as usize,
-        messages: users as usize * n,
-        wall: t0.elapsed(),
-        latencies,
-    }
+    Run::gather(label, t0, n, tasks).await
 }
 
 #[tokio::test(flavor = "multi_thread")]

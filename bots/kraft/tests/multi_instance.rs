@@ -125,28 +125,17 @@ async fn sme(tg: Arc<TgDouble>, lb: String, user: i64, n: usize) -> Vec<Duration
 
 async fn phase(
     tg: &Arc<TgDouble>,
-    lb: &Balancer,
+    lb: &str,
     label: &str,
     first: i64,
     users: usize,
     n: usize,
 ) -> Run {
     let t0 = Instant::now();
-    let tasks: Vec<_> = (0..users)
-        .map(|i| tokio::spawn(sme(tg.clone(), lb.url.clone(), first + i as i64, n)))
+    let tasks = (0..users)
+        .map(|i| tokio::spawn(sme(tg.clone(), lb.to_string(), first + i as i64, n)))
         .collect();
-    let mut latencies = Vec::new();
-    for t in tasks {
-        latencies.extend(t.await.expect("simulated SME"));
-    }
-    latencies.sort();
-    Run {
-        label: label.into(),
-        users,
-        messages: users * n,
-        wall: t0.elapsed(),
-        latencies,
-    }
+    Run::gather(label, t0, n, tasks).await
 }
 
 /// A statement on the test database, off the async runtime (the
@@ -245,14 +234,14 @@ async fn load_run(db: &TestDb) {
     // One instance.
     let a = start(&tg, db, &tmp.path().join("a"));
     lb.add(&a.http);
-    phase(&tg, &lb, "warm-up", 1, 2, 2).await;
-    let one = phase(&tg, &lb, "1 instance", 100_000, users, n).await;
+    phase(&tg, &lb.url, "warm-up", 1, 2, 2).await;
+    let one = phase(&tg, &lb.url, "1 instance", 100_000, users, n).await;
 
     // Two instances.
     let b = start(&tg, db, &tmp.path().join("b"));
     lb.add(&b.http);
     let a_before = lb.served(&a.http);
-    let two = phase(&tg, &lb, "2 instances", 200_000, users, n).await;
+    let two = phase(&tg, &lb.url, "2 instances", 200_000, users, n).await;
     let (a_served, b_served) = (lb.served(&a.http) - a_before, lb.served(&b.http));
 
     // Two instances, one killed mid-run.
@@ -261,16 +250,15 @@ async fn load_run(db: &TestDb) {
     let run = {
         let (tg, lb_url) = (tg.clone(), lb.url.clone());
         tokio::spawn(async move {
-            let t0 = Instant::now();
-            let tasks: Vec<_> = (0..users)
-                .map(|i| tokio::spawn(sme(tg.clone(), lb_url.clone(), first + i as i64, n)))
-                .collect();
-            let mut latencies = Vec::new();
-            for t in tasks {
-                latencies.extend(t.await.expect("simulated SME"));
-            }
-            latencies.sort();
-            (t0.elapsed(), latencies)
+            phase(
+                &tg,
+                &lb_url,
+                "2 instances, one killed (kill -9) at 1/3",
+                first,
+                users,
+                n,
+            )
+            .await
         })
     };
     let answered = |tg: &TgDouble| -> usize {
@@ -288,14 +276,7 @@ async fn load_run(db: &TestDb) {
     // lock) as soon as their sockets close.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let (held, chat_leases) = held_by_the_dead(&db.url, pid).await;
-    let (wall, latencies) = run.await.expect("the killed run");
-    let killed = Run {
-        label: "2 instances, one killed (kill -9) at 1/3".into(),
-        users,
-        messages: total,
-        wall,
-        latencies,
-    };
+    let killed = run.await.expect("the killed run");
     // Let anything late arrive before counting.
     tokio::time::sleep(Duration::from_secs(3)).await;
 

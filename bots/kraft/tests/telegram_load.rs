@@ -35,22 +35,10 @@ async fn sme(tg: Arc<TgDouble>, user: i64, n: usize, offset: usize) -> Vec<Durat
 
 async fn run(tg: &Arc<TgDouble>, label: &str, first_user: i64, users: usize, n: usize) -> Run {
     let t0 = Instant::now();
-    let mut tasks = Vec::new();
-    for i in 0..users {
-        tasks.push(tokio::spawn(sme(tg.clone(), first_user + i as i64, n, i)));
-    }
-    let mut latencies = Vec::new();
-    for t in tasks {
-        latencies.extend(t.await.expect("simulated user"));
-    }
-    latencies.sort();
-    Run {
-        label: label.into(),
-        users,
-        messages: users * n,
-        wall: t0.elapsed(),
-        latencies,
-    }
+    let tasks = (0..users)
+        .map(|i| tokio::spawn(sme(tg.clone(), first_user + i as i64, n, i)))
+        .collect();
+    Run::gather(label, t0, n, tasks).await
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -44,6 +44,19 @@ pub(crate) const FLOOD_PRUNE: &str = "DELETE FROM flood
       WHERE tat <= CAST($1 AS BIGINT)
         AND (warned_at IS NULL OR warned_at <= CAST($1 AS BIGINT) - 60000000)";
 
+/// Takes or renews a lease: changes only a row that is free, expired or
+/// the caller's. $1 name, $2 owner, $3 now, $4 until.
+pub(crate) const LEASE_TAKE: &str = "INSERT INTO leases (name, owner, until) VALUES ($1, $2, $4)
+     ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until = excluded.until
+      WHERE leases.owner = excluded.owner OR leases.until < $3";
+
+/// $1 name, $2 owner.
+pub(crate) const LEASE_DROP: &str = "DELETE FROM leases WHERE name = $1 AND owner = $2";
+
+/// $1 name, $2 now.
+pub(crate) const LEASE_HOLDER: &str =
+    "SELECT owner, until FROM leases WHERE name = $1 AND until >= $2";
+
 /// The GCRA parameters of `per_minute` with `burst`, in µs: (emission
 /// interval, tolerance).
 pub(crate) fn gcra(per_minute: u32, burst: u32) -> (i64, i64) {
@@ -115,19 +128,14 @@ impl Coordination for Store {
         let until = now + ttl;
         // Timestamps are `ts()` text, one fixed format in UTC, so they
         // compare as strings.
-        Ok(self.lock()?.exec(
-            "INSERT INTO leases (name, owner, until) VALUES (?1, ?2, ?4)
-             ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until = excluded.until
-              WHERE leases.owner = excluded.owner OR leases.until < ?3",
-            params![name, owner, ts(now), ts(until)],
-        )? > 0)
+        Ok(self
+            .lock()?
+            .exec(&lite(LEASE_TAKE), params![name, owner, ts(now), ts(until)])?
+            > 0)
     }
 
     fn lease_drop(&self, name: &str, owner: &str) -> Result<bool> {
-        Ok(self.lock()?.exec(
-            "DELETE FROM leases WHERE name = ?1 AND owner = ?2",
-            params![name, owner],
-        )? > 0)
+        Ok(self.lock()?.exec(&lite(LEASE_DROP), params![name, owner])? > 0)
     }
 
     fn lease_holder(
@@ -137,11 +145,9 @@ impl Coordination for Store {
     ) -> Result<Option<(String, DateTime<Utc>)>> {
         let row: Option<(String, String)> = self
             .lock()?
-            .row(
-                "SELECT owner, until FROM leases WHERE name = ?1 AND until >= ?2",
-                params![name, ts(now)],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+            .row(&lite(LEASE_HOLDER), params![name, ts(now)], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .optional()?;
         Ok(row.map(|(o, u)| (o, parse_ts(&u))))
     }

@@ -9,7 +9,9 @@
 use super::*;
 
 use crate::flood::Verdict;
-use crate::store::coord::{gcra, micros, FLOOD_ADMIT, FLOOD_PRUNE, FLOOD_WARN};
+use crate::store::coord::{
+    gcra, micros, FLOOD_ADMIT, FLOOD_PRUNE, FLOOD_WARN, LEASE_DROP, LEASE_HOLDER, LEASE_TAKE,
+};
 
 impl Coordination for PgStore {
     fn shared(&self) -> bool {
@@ -24,18 +26,16 @@ impl Coordination for PgStore {
         ttl: Duration,
     ) -> Result<bool> {
         Ok(self.conn()?.exec(
-            "INSERT INTO leases (name, owner, until) VALUES ($1, $2, $4)
-             ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until = excluded.until
-              WHERE leases.owner = excluded.owner OR leases.until < $3",
+            LEASE_TAKE,
             p![name.to_string(), owner.to_string(), now, now + ttl],
         )? > 0)
     }
 
     fn lease_drop(&self, name: &str, owner: &str) -> Result<bool> {
-        Ok(self.conn()?.exec(
-            "DELETE FROM leases WHERE name = $1 AND owner = $2",
-            p![name.to_string(), owner.to_string()],
-        )? > 0)
+        Ok(self
+            .conn()?
+            .exec(LEASE_DROP, p![name.to_string(), owner.to_string()])?
+            > 0)
     }
 
     fn lease_holder(
@@ -44,10 +44,7 @@ impl Coordination for PgStore {
         now: DateTime<Utc>,
     ) -> Result<Option<(String, DateTime<Utc>)>> {
         self.conn()?
-            .opt(
-                "SELECT owner, until FROM leases WHERE name = $1 AND until >= $2",
-                p![name.to_string(), now],
-            )?
+            .opt(LEASE_HOLDER, p![name.to_string(), now])?
             .map(|r| Ok((get(&r, "owner")?, get(&r, "until")?)))
             .transpose()
     }
