@@ -636,3 +636,51 @@ async fn each_front_end_takes_only_its_own_platforms_deliveries() {
         "{t:#?}"
     );
 }
+
+#[tokio::test]
+async fn an_edited_page_is_quoted_as_it_reads_now() {
+    // An edit that is ingested reaches the very next answer: nothing the
+    // assistant keeps between turns (its section analyses, the ranker's
+    // term cache, both keyed by content) may quote the page as it was.
+    let kb = tempfile::tempdir().expect("tempdir");
+    let page = |fee: &str| {
+        kraft_tests::doc(
+            "Fika i Fagersta",
+            "faq",
+            "sv",
+            "",
+            &format!(
+                "# Fika i Fagersta\n\nFikaklubben träffas i Fagersta varje vecka.\n\n\
+                 ## Vad kostar fikaklubben?\n\nMedlemsavgiften för fikaklubben är {fee} kronor per år.\n"
+            ),
+        )
+    };
+    kraft_tests::write_files(kb.path(), &[("faq/fika.md", &page("120"))]);
+    let b = TestBot::start(kb.path(), default_core_settings()).await;
+    let u = user("1");
+    let r = reply_text(&b.say(&u, "Vad kostar fikaklubben i Fagersta?").await);
+    assert!(r.contains("120 kronor"), "{r}");
+
+    kraft_tests::write_files(kb.path(), &[("faq/fika.md", &page("150"))]);
+    let report = b
+        .assistant
+        .knowledge()
+        .ingest(
+            kb.path(),
+            kraft_ingest::IngestOptions::default(),
+            &kraft_ingest::sync::NoProgress,
+        )
+        .await
+        .expect("ingest");
+    assert_eq!(
+        report.updated,
+        vec!["faq/fika.md".to_string()],
+        "{report:?}"
+    );
+    let r = reply_text(
+        &b.say(&user("2"), "Vad kostar fikaklubben i Fagersta?")
+            .await,
+    );
+    assert!(r.contains("150 kronor"), "{r}");
+    assert!(!r.contains("120 kronor"), "{r}");
+}
