@@ -300,29 +300,44 @@ const CUES: &[(Intent, &[&str])] = &[
     ),
 ];
 
-fn words_of(lower: &str) -> Vec<&str> {
-    lower
-        .split(|c: char| !(c.is_alphanumeric() || c == '-'))
-        .filter(|w| !w.is_empty())
-        .collect()
+/// A question's words, and the same words joined with single spaces and
+/// padded (" hur mycket kostar det "), for cues of several words; built
+/// once per question, not once per cue.
+struct Words<'a> {
+    list: Vec<&'a str>,
+    joined: String,
 }
 
-fn cue_hits(words: &[&str], cue: &str) -> bool {
+fn words_of(lower: &str) -> Words<'_> {
+    let list: Vec<&str> = lower
+        .split(|c: char| !(c.is_alphanumeric() || c == '-'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let joined = format!(" {} ", list.join(" "));
+    Words { list, joined }
+}
+
+fn cue_hits(words: &Words<'_>, cue: &str) -> bool {
     let (key, prefix) = match cue.strip_suffix('*') {
         Some(k) => (k, true),
         None => (cue, false),
     };
     if key.contains(' ') {
-        let joined = format!(" {} ", words.join(" "));
-        if prefix {
-            joined.contains(&format!(" {key}"))
-        } else {
-            joined.contains(&format!(" {key} "))
+        // " {key}" (and " {key} " unless a prefix) inside the padded text;
+        // every occurrence is tried, overlapping ones too.
+        let j = &words.joined;
+        let mut from = 0;
+        while let Some(i) = j[from..].find(key).map(|i| i + from) {
+            if j[..i].ends_with(' ') && (prefix || j[i + key.len()..].starts_with(' ')) {
+                return true;
+            }
+            from = i + key.chars().next().map_or(1, char::len_utf8);
         }
+        false
     } else if prefix {
-        words.iter().any(|w| w.starts_with(key))
+        words.list.iter().any(|w| w.starts_with(key))
     } else {
-        words.contains(&key)
+        words.list.contains(&key)
     }
 }
 
@@ -388,7 +403,7 @@ impl Query {
         // part of the ask.
         let (context, core) = lower.split_at(core_from);
         for (part, weight) in [(core, 1.0), (context, CONTEXT_WEIGHT)] {
-            for w in words_of(part) {
+            for w in words_of(part).list {
                 let own: Vec<u32> = sorted(analyzer.query_terms(w, lang));
                 if own.is_empty() || !seen.insert(own.clone()) {
                     continue;
@@ -759,9 +774,14 @@ pub struct TermCache {
     map: Mutex<HashMap<(Uuid, String), Arc<ChunkTerms>>>,
 }
 
-const CACHE_MAX: usize = 20_000;
+pub(crate) const CACHE_MAX: usize = 20_000;
 
 impl TermCache {
+    /// Analyses a chunk now, ahead of its first question.
+    pub(crate) fn warm(&self, analyzer: &Analyzer, id: Uuid, p: &ChunkPayload) {
+        self.get(analyzer, id, p);
+    }
+
     fn get(&self, analyzer: &Analyzer, id: Uuid, p: &ChunkPayload) -> Arc<ChunkTerms> {
         let key = (id, p.content_hash.clone());
         if let Ok(m) = self.map.lock() {
@@ -786,7 +806,7 @@ pub struct Candidate {
     pub id: Uuid,
     pub sparse: Option<f32>,
     pub dense: Option<f32>,
-    pub payload: ChunkPayload,
+    pub payload: std::sync::Arc<ChunkPayload>,
 }
 
 /// The features of one candidate. All lie in 0..1 except `prior`
@@ -1248,7 +1268,7 @@ pub fn finish(
             bm25_score: s.candidate.sparse,
             dense_score: s.candidate.dense,
             features: Some(s.features),
-            chunk: s.candidate.payload,
+            chunk: std::sync::Arc::unwrap_or_clone(s.candidate.payload),
         })
         .collect();
     (results, confidence)
@@ -1458,6 +1478,47 @@ pub fn confidence_inputs(top: &Features, top_score: f32, q: &Query) -> Vec<f32> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The cue test as first written (one string built per cue), kept as
+    /// the reference the allocation-free version must agree with.
+    fn cue_hits_reference(words: &[&str], cue: &str) -> bool {
+        let (key, prefix) = match cue.strip_suffix('*') {
+            Some(k) => (k, true),
+            None => (cue, false),
+        };
+        if key.contains(' ') {
+            let joined = format!(" {} ", words.join(" "));
+            if prefix {
+                joined.contains(&format!(" {key}"))
+            } else {
+                joined.contains(&format!(" {key} "))
+            }
+        } else if prefix {
+            words.iter().any(|w| w.starts_with(key))
+        } else {
+            words.contains(&key)
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn phrase_cues_match_as_before(
+            q in "[ab åx-]{0,24}",
+            cue in "[ab å]{1,6}\\*?",
+        ) {
+            let lower = q.to_lowercase();
+            let w = words_of(&lower);
+            proptest::prop_assert_eq!(cue_hits(&w, &cue), cue_hits_reference(&w.list, &cue));
+        }
+    }
+
+    #[test]
+    fn phrase_cues_find_an_overlapping_occurrence() {
+        let w = words_of(" xab ab ab ");
+        assert!(cue_hits(&w, "ab ab"));
+        assert!(!cue_hits(&w, "b ab"));
+        assert!(cue_hits(&w, "ab a*"));
+    }
 
     #[test]
     fn intents_follow_the_wording() {

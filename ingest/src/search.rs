@@ -230,7 +230,7 @@ pub fn fuse(
             bm25_score: b,
             dense_score: d,
             features: None,
-            chunk: p.clone(),
+            chunk: ChunkPayload::clone(p),
         })
         .collect();
     let slots = p.sparse_slots + p.dense_slots;
@@ -353,6 +353,28 @@ impl Retriever {
 
     pub fn analyzer(&self) -> &Analyzer {
         &self.analyzer
+    }
+
+    /// Analyses every chunk of the index ahead of the first question, so
+    /// the first users after a start are answered as fast as later ones
+    /// (the second stage otherwise analyses each chunk the first time it
+    /// is a candidate). Returns the chunks, for the caller's own caches,
+    /// or nothing when the index is larger than the analysis cache holds
+    /// (then warming would only evict itself).
+    pub async fn warm(&self) -> Result<Vec<Hit>, IndexError> {
+        if self.settings.pipeline == Pipeline::Baseline
+            || self.backend.count().await? > rank::CACHE_MAX
+        {
+            return Ok(vec![]);
+        }
+        let hits = self
+            .backend
+            .list(&SearchFilter::default(), rank::CACHE_MAX)
+            .await?;
+        for h in &hits {
+            self.cache.warm(&self.analyzer, h.id, &h.payload);
+        }
+        Ok(hits)
     }
 
     pub fn backend(&self) -> &Arc<dyn IndexBackend> {
@@ -617,7 +639,7 @@ mod tests {
             .map(|&(i, score)| Hit {
                 id: crate::chunk::chunk_id(&format!("swefaq/{i}"), &[], 0),
                 score,
-                payload: crate::eval::passage_payload(i, "t"),
+                payload: crate::eval::passage_payload(i, "t").into(),
             })
             .collect()
     }

@@ -197,7 +197,7 @@ async fn contract(b: Arc<dyn IndexBackend>) {
         .await
         .expect("region")
         .into_iter()
-        .map(|h| h.payload.doc_path)
+        .map(|h| h.payload.doc_path.clone())
         .collect();
     got.sort();
     assert_eq!(got, ["b.md", "c.md"], "{name}: region or no region");
@@ -211,12 +211,58 @@ async fn contract(b: Arc<dyn IndexBackend>) {
         .await
         .expect("upcoming")
         .into_iter()
-        .map(|h| h.payload.doc_path)
+        .map(|h| h.payload.doc_path.clone())
         .collect();
     assert_eq!(got, ["c.md"], "{name}");
 
+    // An edited chunk is read as it is now, by search and by list, after
+    // both have read it before (the Edge backend caches decoded payloads).
+    let edited = point(
+        &a,
+        payload(
+            "b.md",
+            Kind::Support,
+            &[],
+            "finansiering och lån från Almi, nu med garantier",
+            None,
+        ),
+        Some(vec![0.0, 1.0, 0.0]),
+    );
+    assert_eq!(edited.id, ids[1]);
+    b.upsert(vec![edited]).await.expect("edit");
+    let hits = b
+        .search_sparse(&q, &SearchFilter::default(), 10)
+        .await
+        .expect("sparse after edit");
+    assert_eq!(
+        hits[0].payload.text, "finansiering och lån från Almi, nu med garantier",
+        "{name}: search reads the edit"
+    );
+    let f = SearchFilter {
+        doc_path: Some("b.md".into()),
+        ..Default::default()
+    };
+    let listed = b.list(&f, 10).await.expect("list after edit");
+    assert_eq!(listed.len(), 1, "{name}");
+    assert!(
+        listed[0].payload.text.ends_with("nu med garantier"),
+        "{name}"
+    );
+
     b.delete(&ids[..2]).await.expect("delete");
     assert_eq!(b.count().await.expect("count"), 2, "{name}");
+    assert!(
+        b.list(&f, 10).await.expect("list after delete").is_empty(),
+        "{name}: a deleted chunk is not listed"
+    );
+    assert!(
+        b.search_sparse(&q, &SearchFilter::default(), 10)
+            .await
+            .expect("sparse after delete")
+            .iter()
+            .all(|h| h.payload.doc_path != "b.md"),
+        "{name}: nor found"
+    );
     b.delete(&[]).await.expect("empty delete is fine");
 
     assert!(

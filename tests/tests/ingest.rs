@@ -386,7 +386,10 @@ async fn filters_by_kind_region_and_upcoming_events() {
         ..Default::default()
     };
     let events = k.backend().list(&f, 100).await.expect("list");
-    let paths: BTreeSet<String> = events.into_iter().map(|h| h.payload.doc_path).collect();
+    let paths: BTreeSet<String> = events
+        .into_iter()
+        .map(|h| h.payload.doc_path.clone())
+        .collect();
     assert_eq!(
         paths,
         BTreeSet::from(["events/natverk-2099.md".to_string()])

@@ -1316,7 +1316,10 @@ impl Assistant {
             ..Default::default()
         };
         let mut chunks: Vec<ChunkPayload> = match self.knowledge.backend().list(&filter, 64).await {
-            Ok(h) if !h.is_empty() => h.into_iter().map(|h| h.payload).collect(),
+            Ok(h) if !h.is_empty() => h
+                .into_iter()
+                .map(|h| Arc::unwrap_or_clone(h.payload))
+                .collect(),
             _ => vec![top.chunk.clone()],
         };
         chunks.sort_by_key(|c| c.line);
@@ -1471,6 +1474,29 @@ impl Assistant {
             second_part,
             next_step,
             data,
+        }
+    }
+
+    /// Analyses every chunk for the ranker and the section choice ahead of
+    /// the first question (both otherwise analyse a chunk the first time it
+    /// comes up), so the first users after a start wait no longer than
+    /// later ones. `serve` and `chat` run it in the background at start.
+    pub async fn warm(&self) {
+        let t = std::time::Instant::now();
+        match self.retriever.warm().await {
+            Ok(hits) => {
+                for h in &hits {
+                    self.section_terms(&h.payload);
+                }
+                tracing::info!(
+                    chunks = hits.len(),
+                    ms = t.elapsed().as_millis() as u64,
+                    "answer caches warmed"
+                );
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "warming the answer caches failed; they fill as questions come");
+            }
         }
     }
 
@@ -1760,7 +1786,7 @@ impl Assistant {
         let mut docs: Vec<ChunkPayload> = Vec::new();
         for h in hits {
             if !docs.iter().any(|d| d.doc_path == h.payload.doc_path) {
-                docs.push(h.payload);
+                docs.push(Arc::unwrap_or_clone(h.payload));
             }
         }
         let paths: Vec<String> = docs.iter().map(|d| d.doc_path.clone()).collect();

@@ -147,6 +147,10 @@ async fn handle_latency(settings: &Settings, n: usize) -> Result<()> {
             )
         })
         .collect();
+    // As `serve` and `chat` do at start (in the background there); the
+    // second-stage row's own retriever gets the same.
+    a.warm().await;
+    retriever.warm().await?;
     // Warm-up, untimed.
     for q in questions.iter().take(20) {
         retriever.search(q, &filter, 5).await?;

@@ -187,7 +187,7 @@ async fn examples(
                 .into_iter()
                 .map(|s| Cand {
                     kind: s.candidate.payload.kind,
-                    doc_path: s.candidate.payload.doc_path,
+                    doc_path: s.candidate.payload.doc_path.clone(),
                     features: s.features,
                 })
                 .collect(),

@@ -348,7 +348,12 @@ async fn run(cmd: Command, settings: Settings) -> Result<ExitCode> {
             let root = settings.knowledge.knowledge_dir.clone();
             let sync = (sync_secs > 0 && root.is_dir())
                 .then(|| (root, std::time::Duration::from_secs(sync_secs)));
-            chat::run(Arc::new(a), &user, sync).await?;
+            let a = Arc::new(a);
+            tokio::spawn({
+                let a = a.clone();
+                async move { a.warm().await }
+            });
+            chat::run(a, &user, sync).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve => {

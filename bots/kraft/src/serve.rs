@@ -186,6 +186,10 @@ fn shared_state_notes(
 pub async fn run(settings: &Settings, assistant: Assistant) -> Result<()> {
     quiet_panics();
     let assistant = Arc::new(assistant);
+    tokio::spawn({
+        let a = assistant.clone();
+        async move { a.warm().await }
+    });
     let metrics = Arc::new(Metrics::new());
     {
         let k = assistant.knowledge();

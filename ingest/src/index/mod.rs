@@ -167,12 +167,14 @@ pub struct StoredRef {
     pub doc_hash: String,
 }
 
-/// One scored chunk from a backend.
+/// One scored chunk from a backend. The payload is shared: the embedded
+/// backend hands out the same decoded payload to every search that finds
+/// the chunk, and the second stage passes it on without copying.
 #[derive(Debug, Clone)]
 pub struct Hit {
     pub id: Uuid,
     pub score: f32,
-    pub payload: ChunkPayload,
+    pub payload: std::sync::Arc<ChunkPayload>,
 }
 
 /// Metadata filters. Empty lists mean "no restriction".

@@ -264,7 +264,7 @@ impl ServerIndex {
                 Some(Hit {
                     id,
                     score: p.score,
-                    payload,
+                    payload: payload.into(),
                 })
             })
             .collect()
@@ -471,7 +471,9 @@ impl IndexBackend for ServerIndex {
                 Some(Hit {
                     id: from_pid(p.id.as_ref())?,
                     score: 0.0,
-                    payload: serde_json::from_value(json_payload(p.payload)).ok()?,
+                    payload: serde_json::from_value::<ChunkPayload>(json_payload(p.payload))
+                        .ok()?
+                        .into(),
                 })
             })
             .collect())

@@ -692,7 +692,7 @@ impl Assistant {
             .await
             .ok()?
             .into_iter()
-            .map(|h| h.payload)
+            .map(|h| std::sync::Arc::unwrap_or_clone(h.payload))
             .collect();
         chunks.sort_by_key(|c| c.line);
         Some(chunks)
@@ -780,7 +780,7 @@ impl Assistant {
         // 3. Every support actor in the region is a candidate.
         if let Ok(list) = self.knowledge.backend().list(&filter, 2_000).await {
             for h in list {
-                let c = h.payload;
+                let c = std::sync::Arc::unwrap_or_clone(h.payload);
                 cand.entry(c.doc_path.clone())
                     .or_insert_with(|| Suggestion::from_chunk(&c));
                 payloads.entry(c.doc_path.clone()).or_insert(c);
