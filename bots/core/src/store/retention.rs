@@ -139,8 +139,19 @@ impl Retention for Store {
     }
 
     fn checkpoint(&self) -> Result<()> {
-        self.lock()?
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        // Busy (1 in the first column) when the checkpoint thread or a
+        // reader holds the WAL: wait a little for it, so that what
+        // `/forget` deleted has left the WAL when this returns.
+        for _ in 0..50 {
+            let busy: i64 = self
+                .lock()?
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+            if busy == 0 {
+                return Ok(());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        tracing::warn!("the WAL stayed busy for a second; it is truncated at the next checkpoint");
         Ok(())
     }
 
