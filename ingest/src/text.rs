@@ -7,6 +7,7 @@
 //! sent to either backend and IDF is applied by the store (`Modifier::Idf`).
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use lingua::{Language, LanguageDetector, LanguageDetectorBuilder};
 use qdrant_edge::bm25_embed::{EdgeBm25, EdgeBm25Config};
@@ -130,7 +131,18 @@ pub struct Analyzer {
     sv_count: EdgeBm25,
     en_count: EdgeBm25,
     detector: LanguageDetector,
+    /// Memos for the two analyses a turn repeats: the language of a text
+    /// (the assistant and the retrieval both ask) and the terms of a word
+    /// (each question word is looked up in both languages, and the same
+    /// words recur across questions). Keyed by a hash, so no question text
+    /// is held in memory.
+    langs: quick_cache::sync::Cache<[u8; 32], Lang>,
+    words: quick_cache::sync::Cache<(Lang, [u8; 32]), Arc<[u32]>>,
 }
+
+/// Texts up to this many bytes have their terms memoised (words, short
+/// expansions), not whole passages.
+const MEMO_TERMS_BYTES: usize = 64;
 
 impl std::fmt::Debug for Analyzer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -153,6 +165,8 @@ impl Analyzer {
                 Language::Swedish,
             ])
             .build(),
+            langs: quick_cache::sync::Cache::new(4_096),
+            words: quick_cache::sync::Cache::new(50_000),
         })
     }
 
@@ -169,6 +183,16 @@ impl Analyzer {
     /// "what", "is" and "the" as content words. A capitalised word that
     /// does not start the text is taken for a name and left out.
     pub fn detect(&self, text: &str) -> Lang {
+        let key = *blake3::hash(text.as_bytes()).as_bytes();
+        if let Some(l) = self.langs.get(&key) {
+            return l;
+        }
+        let l = self.detect_uncached(text);
+        self.langs.insert(key, l);
+        l
+    }
+
+    fn detect_uncached(&self, text: &str) -> Lang {
         let mut rest = String::with_capacity(text.len());
         // The same without names: "How do we join Kraftsamling AI
         // Mälardalen?" is English, however Swedish the programme's name.
@@ -285,11 +309,24 @@ impl Analyzer {
     /// Token ids of the query (stemmed, stopwords removed), used to measure
     /// how much of a question a passage covers.
     pub fn query_terms(&self, text: &str, lang: Lang) -> HashSet<u32> {
-        self.model(lang)
-            .embed_query(text)
-            .indices
-            .into_iter()
-            .collect()
+        if text.len() > MEMO_TERMS_BYTES {
+            return self
+                .model(lang)
+                .embed_query(text)
+                .indices
+                .into_iter()
+                .collect();
+        }
+        let key = (lang, *blake3::hash(text.as_bytes()).as_bytes());
+        let ids = match self.words.get(&key) {
+            Some(ids) => ids,
+            None => {
+                let ids: Arc<[u32]> = self.model(lang).embed_query(text).indices.into();
+                self.words.insert(key, ids.clone());
+                ids
+            }
+        };
+        ids.iter().copied().collect()
     }
 
     /// Number of tokens BM25 sees in `text` (after stopwords), for avg_len.
@@ -372,6 +409,32 @@ mod tests {
         // ...and the names still count when there is little else.
         assert_eq!(a.detect("Vad gör Almi?"), Lang::Sv);
         assert_eq!(a.detect("Om Kraftsamling Mälardalen"), Lang::Sv);
+    }
+
+    /// The memos give what the analysis gives, per language, the second
+    /// time as the first (a key without the language would hand English
+    /// terms to a Swedish look-up).
+    #[test]
+    fn memoised_analyses_equal_fresh_ones() {
+        let a = analyzer();
+        let fresh = |w: &str, l: Lang| -> HashSet<u32> {
+            a.model(l).embed_query(w).indices.into_iter().collect()
+        };
+        for _ in 0..2 {
+            for w in ["företagen", "companies", "running", "AI-förordningen"] {
+                for l in [Lang::Sv, Lang::En] {
+                    assert_eq!(a.query_terms(w, l), fresh(w, l), "{w} {l:?}");
+                }
+            }
+        }
+        assert_ne!(
+            a.query_terms("running", Lang::Sv),
+            a.query_terms("running", Lang::En),
+            "the stemmers differ on this word, so the memo must keep them apart"
+        );
+        for t in ["How do we join?", "Hur går vi med?", "How do we join?"] {
+            assert_eq!(a.detect(t), a.detect_uncached(t), "{t}");
+        }
     }
 
     #[test]
