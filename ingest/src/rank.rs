@@ -27,6 +27,7 @@ use uuid::Uuid;
 
 use crate::doc::{Kind, Lang};
 use crate::index::ChunkPayload;
+use crate::terms::{cue_hits, words_of};
 use crate::text::Analyzer;
 
 /// What kind of question this is, from its wording. A question can be
@@ -299,47 +300,6 @@ const CUES: &[(Intent, &[&str])] = &[
         ],
     ),
 ];
-
-/// A question's words, and the same words joined with single spaces and
-/// padded (" hur mycket kostar det "), for cues of several words; built
-/// once per question, not once per cue.
-struct Words<'a> {
-    list: Vec<&'a str>,
-    joined: String,
-}
-
-fn words_of(lower: &str) -> Words<'_> {
-    let list: Vec<&str> = lower
-        .split(|c: char| !(c.is_alphanumeric() || c == '-'))
-        .filter(|w| !w.is_empty())
-        .collect();
-    let joined = format!(" {} ", list.join(" "));
-    Words { list, joined }
-}
-
-fn cue_hits(words: &Words<'_>, cue: &str) -> bool {
-    let (key, prefix) = match cue.strip_suffix('*') {
-        Some(k) => (k, true),
-        None => (cue, false),
-    };
-    if key.contains(' ') {
-        // " {key}" (and " {key} " unless a prefix) inside the padded text;
-        // every occurrence is tried, overlapping ones too.
-        let j = &words.joined;
-        let mut from = 0;
-        while let Some(i) = j[from..].find(key).map(|i| i + from) {
-            if j[..i].ends_with(' ') && (prefix || j[i + key.len()..].starts_with(' ')) {
-                return true;
-            }
-            from = i + key.chars().next().map_or(1, char::len_utf8);
-        }
-        false
-    } else if prefix {
-        words.list.iter().any(|w| w.starts_with(key))
-    } else {
-        words.list.contains(&key)
-    }
-}
 
 /// The intents a question shows; `General` when none.
 pub fn intents(question: &str) -> Vec<Intent> {
@@ -1478,47 +1438,6 @@ pub fn confidence_inputs(top: &Features, top_score: f32, q: &Query) -> Vec<f32> 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The cue test as first written (one string built per cue), kept as
-    /// the reference the allocation-free version must agree with.
-    fn cue_hits_reference(words: &[&str], cue: &str) -> bool {
-        let (key, prefix) = match cue.strip_suffix('*') {
-            Some(k) => (k, true),
-            None => (cue, false),
-        };
-        if key.contains(' ') {
-            let joined = format!(" {} ", words.join(" "));
-            if prefix {
-                joined.contains(&format!(" {key}"))
-            } else {
-                joined.contains(&format!(" {key} "))
-            }
-        } else if prefix {
-            words.iter().any(|w| w.starts_with(key))
-        } else {
-            words.contains(&key)
-        }
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn phrase_cues_match_as_before(
-            q in "[ab åx-]{0,24}",
-            cue in "[ab å]{1,6}\\*?",
-        ) {
-            let lower = q.to_lowercase();
-            let w = words_of(&lower);
-            proptest::prop_assert_eq!(cue_hits(&w, &cue), cue_hits_reference(&w.list, &cue));
-        }
-    }
-
-    #[test]
-    fn phrase_cues_find_an_overlapping_occurrence() {
-        let w = words_of(" xab ab ab ");
-        assert!(cue_hits(&w, "ab ab"));
-        assert!(!cue_hits(&w, "b ab"));
-        assert!(cue_hits(&w, "ab a*"));
-    }
 
     #[test]
     fn intents_follow_the_wording() {

@@ -360,34 +360,58 @@ fn table(lang: Lang) -> &'static [(&'static str, &'static str)] {
     }
 }
 
-fn expand_with(text: &str, lang: Lang, keep: impl Fn(&str) -> bool) -> String {
-    let lower = text.to_lowercase();
-    let words: Vec<&str> = lower
+/// A question's words, and the same words joined with single spaces and
+/// padded (" hur mycket kostar det "), for cues of several words; built
+/// once per question, not once per cue.
+pub(crate) struct Words<'a> {
+    pub(crate) list: Vec<&'a str>,
+    joined: String,
+}
+
+pub(crate) fn words_of(lower: &str) -> Words<'_> {
+    let list: Vec<&str> = lower
         .split(|c: char| !(c.is_alphanumeric() || c == '-'))
         .filter(|w| !w.is_empty())
         .collect();
-    let joined = format!(" {} ", words.join(" "));
+    let joined = format!(" {} ", list.join(" "));
+    Words { list, joined }
+}
+
+/// Whether `cue` is among the words: a word, a word prefix (`offert*`),
+/// or several words in a row (`take part`, `hur mycket*`).
+pub(crate) fn cue_hits(words: &Words<'_>, cue: &str) -> bool {
+    let (key, prefix) = match cue.strip_suffix('*') {
+        Some(k) => (k, true),
+        None => (cue, false),
+    };
+    if key.contains(' ') {
+        // " {key}" (and " {key} " unless a prefix) inside the padded text;
+        // every occurrence is tried, overlapping ones too.
+        let j = &words.joined;
+        let mut from = 0;
+        while let Some(i) = j[from..].find(key).map(|i| i + from) {
+            if j[..i].ends_with(' ') && (prefix || j[i + key.len()..].starts_with(' ')) {
+                return true;
+            }
+            from = i + key.chars().next().map_or(1, char::len_utf8);
+        }
+        false
+    } else if prefix {
+        words.list.iter().any(|w| w.starts_with(key))
+    } else {
+        words.list.contains(&key)
+    }
+}
+
+fn expand_with(text: &str, lang: Lang, keep: impl Fn(&str) -> bool) -> String {
+    let lower = text.to_lowercase();
+    let words = words_of(&lower);
     let mut out: Vec<&str> = Vec::new();
     for (key, terms) in table(lang) {
         if !keep(key) {
             continue;
         }
-        let (key, prefix) = match key.strip_suffix('*') {
-            Some(k) => (k, true),
-            None => (*key, false),
-        };
-        let hit = if key.contains(' ') {
-            if prefix {
-                joined.contains(&format!(" {key}"))
-            } else {
-                joined.contains(&format!(" {key} "))
-            }
-        } else if prefix {
-            words.iter().any(|w| w.starts_with(key))
-        } else {
-            words.contains(&key)
-        };
-        if hit && !out.contains(terms) {
+        if cue_hits(&words, key) && !out.contains(terms) {
             out.push(terms);
         }
     }
@@ -397,6 +421,47 @@ fn expand_with(text: &str, lang: Lang, keep: impl Fn(&str) -> bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The cue test as first written (one string built per cue), kept as
+    /// the reference the allocation-free version must agree with.
+    fn cue_hits_reference(words: &[&str], cue: &str) -> bool {
+        let (key, prefix) = match cue.strip_suffix('*') {
+            Some(k) => (k, true),
+            None => (cue, false),
+        };
+        if key.contains(' ') {
+            let joined = format!(" {} ", words.join(" "));
+            if prefix {
+                joined.contains(&format!(" {key}"))
+            } else {
+                joined.contains(&format!(" {key} "))
+            }
+        } else if prefix {
+            words.iter().any(|w| w.starts_with(key))
+        } else {
+            words.contains(&key)
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn phrase_cues_match_as_before(
+            q in "[ab åx-]{0,24}",
+            cue in "[ab å]{1,6}\\*?",
+        ) {
+            let lower = q.to_lowercase();
+            let w = words_of(&lower);
+            proptest::prop_assert_eq!(cue_hits(&w, &cue), cue_hits_reference(&w.list, &cue));
+        }
+    }
+
+    #[test]
+    fn phrase_cues_find_an_overlapping_occurrence() {
+        let w = words_of(" xab ab ab ");
+        assert!(cue_hits(&w, "ab ab"));
+        assert!(!cue_hits(&w, "b ab"));
+        assert!(cue_hits(&w, "ab a*"));
+    }
 
     #[test]
     fn english_words_bring_swedish_search_words() {
