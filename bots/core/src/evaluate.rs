@@ -62,6 +62,10 @@ pub struct Row {
     /// Questions where either is fine, and how many were handled well.
     pub either: usize,
     pub either_right: usize,
+    /// Median length in characters of the answers given (sources not
+    /// counted): longer answers hold more facts, so the table shows what
+    /// that costs the reader.
+    pub median_chars: usize,
 }
 
 impl Row {
@@ -200,7 +204,14 @@ pub fn summarise(pipeline: &str, split: Option<Split>, judged: Vec<Judged>) -> R
         })
         .collect();
     let mut by_origin: BTreeMap<String, Row> = BTreeMap::new();
+    let mut lengths: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for j in &judged {
+        if j.answered {
+            let n = j.text.chars().count();
+            for g in [j.lang.as_str(), "all", j.origin.as_str()] {
+                lengths.entry(g.to_string()).or_default().push(n);
+            }
+        }
         let i = if j.lang == Lang::En { 1 } else { 0 };
         rows[i].add(j);
         rows[2].add(j);
@@ -211,6 +222,15 @@ pub fn summarise(pipeline: &str, split: Option<Split>, judged: Vec<Judged>) -> R
                 ..Default::default()
             })
             .add(j);
+    }
+    let mut median = |g: &str| {
+        lengths.get_mut(g).map_or(0, |v| {
+            v.sort_unstable();
+            v[v.len() / 2]
+        })
+    };
+    for r in rows.iter_mut().chain(by_origin.values_mut()) {
+        r.median_chars = median(&r.group);
     }
     Report {
         pipeline: pipeline.to_string(),
@@ -289,6 +309,28 @@ mod tests {
             !judge(&qq, &abst, f).right,
             "an abstention is never a right answer"
         );
+    }
+
+    #[test]
+    fn the_median_length_counts_only_answers_given_per_group() {
+        let qq = q("answer", &["a.md"], &[]);
+        let judged: Vec<Judged> = [
+            (AnswerKind::Answered, "12345"),
+            (AnswerKind::Answered, "1"),
+            (AnswerKind::Answered, "123"),
+            (AnswerKind::Abstained, &"x".repeat(500)),
+        ]
+        .into_iter()
+        .map(|(k, t)| judge(&qq, &answer(k, "a.md", t), &[]))
+        .collect();
+        let r = summarise("ranked", None, judged);
+        let all = r.rows.iter().find(|x| x.group == "all").expect("all");
+        assert_eq!(all.median_chars, 3, "an abstention's text is not an answer");
+        let sv = r.rows.iter().find(|x| x.group == "sv").expect("sv");
+        assert_eq!(sv.median_chars, 3);
+        let en = r.rows.iter().find(|x| x.group == "en").expect("en");
+        assert_eq!(en.median_chars, 0, "no English answers");
+        assert_eq!(r.by_origin[0].median_chars, 3);
     }
 
     #[test]

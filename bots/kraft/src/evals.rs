@@ -148,13 +148,13 @@ pub async fn answers(
 }
 
 fn print_table(reports: &[Report], rows: impl Fn(&Report) -> &Vec<Row>) {
-    println!("| pipeline | questions | answerable | first source right | facts in answer | right | false abstentions | unanswerable | abstained | either ok |");
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("| pipeline | questions | answerable | first source right | facts in answer | right | false abstentions | unanswerable | abstained | either ok | median answer chars |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for r in reports {
         for row in rows(r) {
             let p = |n: usize, of: usize| format!("{:.1} % ({n}/{of})", Row::pct(n, of));
             println!(
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 r.pipeline,
                 row.group,
                 row.answerable,
@@ -165,6 +165,7 @@ fn print_table(reports: &[Report], rows: impl Fn(&Report) -> &Vec<Row>) {
                 row.unanswerable,
                 p(row.abstained, row.unanswerable),
                 p(row.either_right, row.either),
+                row.median_chars,
             );
         }
     }
@@ -366,26 +367,9 @@ pub async fn cv(
 ) -> Result<ExitCode> {
     let dev = dev_questions(questions)?;
     let work = tempfile::tempdir().context("temporary directory")?;
-    let mut rows: Vec<Row> = Vec::new();
-    let mut by_origin: Vec<Row> = Vec::new();
-    let add = |into: &mut Vec<Row>, from: &[Row]| {
-        for r in from {
-            match into.iter_mut().find(|x| x.group == r.group) {
-                Some(x) => {
-                    x.answerable += r.answerable;
-                    x.source_right += r.source_right;
-                    x.facts_right += r.facts_right;
-                    x.right += r.right;
-                    x.false_abstentions += r.false_abstentions;
-                    x.unanswerable += r.unanswerable;
-                    x.abstained += r.abstained;
-                    x.either += r.either;
-                    x.either_right += r.either_right;
-                }
-                None => into.push(r.clone()),
-            }
-        }
-    };
+    // Every fold's judged questions; summarised once at the end, so the
+    // counts are summed over the folds and the medians taken over them all.
+    let mut judged = Vec::new();
     for seed in 0..seeds.max(1) {
         // A question's half under this seed, from its id: the folds do
         // not depend on the order of the file.
@@ -413,17 +397,10 @@ pub async fn cv(
             let state = work.path().join(format!("cv-{seed}-{fold}.sqlite"));
             let assistant = assistant_on(settings, ks, knowledge, &state).await?;
             let report = evaluate::run(&assistant, "ranked", &judge, Some(Split::Dev)).await?;
-            add(&mut rows, &report.rows);
-            add(&mut by_origin, &report.by_origin);
+            judged.extend(report.judged);
         }
     }
-    let report = Report {
-        pipeline: "ranked".into(),
-        split: "dev".into(),
-        rows,
-        by_origin,
-        judged: Vec::new(),
-    };
+    let report = evaluate::summarise("ranked", Some(Split::Dev), judged);
     println!(
         "Cross-validation within dev: {} dev questions from {}, {} halvings × 2 folds, each fold fitted on the other half (test untouched); counts summed over the folds",
         dev.len(),
