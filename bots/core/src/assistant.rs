@@ -1674,25 +1674,32 @@ impl Assistant {
                 text = format!("{text}\n\n{extra}");
             }
         }
-        // Room left: the runner-up section's best sentence, when it brings
-        // a question word the answer does not have yet.
-        let room = max.saturating_sub(text.chars().count());
-        if room >= 120 && !second.is_empty() && second_part.is_none() {
+        // Room left: the runner-up section's best sentences, one at a
+        // time while each brings a question word the answer does not have
+        // yet.
+        let mut taken: Vec<usize> = Vec::new();
+        while second_part.is_none() {
+            let room = max.saturating_sub(text.chars().count());
+            if room < 120 {
+                break;
+            }
             let have = q.word_hits(analyzer, &text, section.language);
             let best = second
                 .iter()
-                .filter(|u| !u.list_item && !extract::is_lead_in(u))
-                .filter(|u| u.text.chars().count() < room)
-                .map(|u| {
+                .enumerate()
+                .filter(|(i, _)| !taken.contains(i))
+                .filter(|(_, u)| !u.list_item && !extract::is_lead_in(u))
+                .filter(|(_, u)| u.text.chars().count() < room)
+                .map(|(i, u)| {
                     let h = q.word_hits(analyzer, &u.text, section.language);
                     let new = h.iter().zip(&have).filter(|(n, o)| **n && !**o).count();
-                    (new, u)
+                    (new, i)
                 })
                 .filter(|(new, _)| *new > 0)
-                .max_by_key(|(new, _)| *new);
-            if let Some((_, u)) = best {
-                text = format!("{text}\n\n{}", u.text);
-            }
+                .max_by_key(|(new, i)| (*new, std::cmp::Reverse(*i)));
+            let Some((_, i)) = best else { break };
+            taken.push(i);
+            text = format!("{text}\n\n{}", second[i].text);
         }
         let top = &Found {
             chunk: section,

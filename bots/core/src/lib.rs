@@ -84,7 +84,7 @@ impl Default for AssistantSettings {
         Self {
             max_message_chars: 4000,
             off_topic_below: 0.2,
-            answer_max_chars: 600,
+            answer_max_chars: 1000,
             events_limit: 5,
             delivery_lease_secs: 60,
             flood_per_minute: 30,
