@@ -94,7 +94,8 @@ pub async fn run(
 }
 
 /// `Assistant::handle` without an LLM on the real knowledge base: the
-/// knowledge base's eval questions, sent by 20 users in turn (so dialogue
+/// knowledge base's eval questions, sent by 20 users in turn (more for
+/// more than 300 messages, 15 each at most; so dialogue
 /// state, follow-ups, abstentions and tickets all happen), against a real
 /// SQLite file. The bare retrieval of the same questions is timed in the
 /// same run as the baseline; the difference is the core's own cost
@@ -138,7 +139,11 @@ async fn handle_latency(settings: &Settings, n: usize) -> Result<()> {
     let store = Arc::new(kraft_core::Store::open(&dir.path().join("kraft.sqlite"))?);
     let a = kraft_core::Assistant::new(k.clone(), store, core, None, Arc::new(SystemClock)).await?;
     let filter = SearchFilter::default();
-    let users: Vec<UserRef> = (0..20)
+    // Each user sends at most 15 messages, so that a longer run (for a
+    // steadier p99) measures the same turns as the default 300 and not
+    // the flood limit's refusals.
+    let n_users = n.div_ceil(15).max(20);
+    let users: Vec<UserRef> = (0..n_users)
         .map(|i| {
             UserRef::new(
                 Platform::Telegram,
@@ -187,7 +192,7 @@ async fn handle_latency(settings: &Settings, n: usize) -> Result<()> {
     search_t.sort_by(f64::total_cmp);
     handle_t.sort_by(f64::total_cmp);
     println!(
-        "\nAssistant `handle` without an LLM: {n} messages ({} distinct questions, 20 users), real knowledge base ({} chunks), SQLite state.",
+        "\nAssistant `handle` without an LLM: {n} messages ({} distinct questions, {n_users} users), real knowledge base ({} chunks), SQLite state.",
         questions.len(),
         k.backend().count().await?
     );
