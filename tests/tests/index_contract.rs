@@ -216,7 +216,15 @@ async fn contract(b: Arc<dyn IndexBackend>) {
     assert_eq!(got, ["c.md"], "{name}");
 
     // An edited chunk is read as it is now, by search and by list, after
-    // both have read it before (the Edge backend caches decoded payloads).
+    // both have read it before (the Edge backend caches decoded payloads
+    // and a document's chunk ids).
+    let page = SearchFilter {
+        doc_path: Some("b.md".into()),
+        ..Default::default()
+    };
+    for _ in 0..2 {
+        assert_eq!(b.list(&page, 10).await.expect("page").len(), 1, "{name}");
+    }
     let edited = point(
         &a,
         payload(
@@ -248,6 +256,22 @@ async fn contract(b: Arc<dyn IndexBackend>) {
         listed[0].payload.text.ends_with("nu med garantier"),
         "{name}"
     );
+    // A chunk added to a listed document is listed with it.
+    let mut added = point(
+        &a,
+        payload("b.md", Kind::Support, &[], "ett nytt avsnitt om Almi", None),
+        Some(vec![0.0, 0.0, 1.0]),
+    );
+    added.id = kraft_ingest::chunk::chunk_id("b.md", &["Nytt".to_string()], 1);
+    added.payload.line = 9;
+    let added_id = added.id;
+    b.upsert(vec![added]).await.expect("add a section");
+    let listed = b.list(&f, 10).await.expect("list after adding");
+    assert_eq!(listed.len(), 2, "{name}: the new section is listed");
+    b.delete(&[added_id])
+        .await
+        .expect("delete the added section");
+    assert_eq!(b.list(&f, 10).await.expect("list").len(), 1, "{name}");
 
     b.delete(&ids[..2]).await.expect("delete");
     assert_eq!(b.count().await.expect("count"), 2, "{name}");
