@@ -27,7 +27,7 @@ use uuid::Uuid;
 
 use crate::doc::{Kind, Lang};
 use crate::index::ChunkPayload;
-use crate::terms::{cue_hits, words_of};
+use crate::terms::{words_of, CueSet};
 use crate::text::Analyzer;
 
 /// What kind of question this is, from its wording. A question can be
@@ -303,11 +303,19 @@ const CUES: &[(Intent, &[&str])] = &[
 
 /// The intents a question shows; `General` when none.
 pub fn intents(question: &str) -> Vec<Intent> {
+    static SET: std::sync::LazyLock<CueSet> = std::sync::LazyLock::new(|| {
+        CueSet::new(CUES.iter().flat_map(|(_, cues)| cues.iter().copied()))
+    });
     let lower = question.to_lowercase();
-    let words = words_of(&lower);
+    let hits = SET.hits(&words_of(&lower));
+    let mut at = 0;
     let mut out: Vec<Intent> = CUES
         .iter()
-        .filter(|(_, cues)| cues.iter().any(|c| cue_hits(&words, c)))
+        .filter(|(_, cues)| {
+            let any = hits[at..at + cues.len()].iter().any(|h| *h);
+            at += cues.len();
+            any
+        })
         .map(|(i, _)| *i)
         .collect();
     if out.is_empty() {
@@ -1415,8 +1423,9 @@ const SPECIFIC: &[&str] = &[
 
 /// 1 when the question asks for something specific in [`SPECIFIC`].
 pub fn asks_specific(lower: &str) -> f32 {
-    let words = words_of(lower);
-    f32::from(u8::from(SPECIFIC.iter().any(|c| cue_hits(&words, c))))
+    static SET: std::sync::LazyLock<CueSet> =
+        std::sync::LazyLock::new(|| CueSet::new(SPECIFIC.iter().copied()));
+    f32::from(u8::from(SET.hits(&words_of(lower)).into_iter().any(|h| h)))
 }
 
 /// The inputs of the confidence model, from the best result's features.
