@@ -414,7 +414,11 @@ pub(crate) fn cue_hits(words: &Words<'_>, cue: &str) -> bool {
 pub(crate) struct CueSet {
     exact: HashMap<&'static str, Vec<usize>>,
     prefix: HashMap<&'static str, Vec<usize>>,
-    /// Phrases (and the degenerate empty prefix), tried with [`cue_hits`].
+    /// Phrases by their first word, which must be one of the text's words
+    /// for the phrase to occur; tried with [`cue_hits`].
+    phrases: HashMap<&'static str, Vec<(usize, &'static str)>>,
+    /// Cues with no first word (a leading space, the empty prefix), tried
+    /// with [`cue_hits`] on every text.
     rest: Vec<(usize, &'static str)>,
     len: usize,
 }
@@ -424,12 +428,17 @@ impl CueSet {
         let mut set = CueSet {
             exact: HashMap::new(),
             prefix: HashMap::new(),
+            phrases: HashMap::new(),
             rest: Vec::new(),
             len: 0,
         };
         for (i, cue) in cues.into_iter().enumerate() {
             set.len = i + 1;
+            let first = cue.split(' ').next().unwrap_or_default();
             match cue.strip_suffix('*') {
+                _ if cue.contains(' ') && !first.is_empty() => {
+                    set.phrases.entry(first).or_default().push((i, cue));
+                }
                 _ if cue.contains(' ') => set.rest.push((i, cue)),
                 Some("") => set.rest.push((i, cue)),
                 Some(k) => set.prefix.entry(k).or_default().push(i),
@@ -441,18 +450,23 @@ impl CueSet {
 
     /// Which cues (by position) are among the words.
     pub(crate) fn hits(&self, words: &Words<'_>) -> Vec<bool> {
-        let mut out = vec![false; self.len];
-        let mut mark = |ix: Option<&Vec<usize>>| {
+        fn mark(out: &mut [bool], ix: Option<&Vec<usize>>) {
             for i in ix.into_iter().flatten() {
                 out[*i] = true;
             }
-        };
+        }
+        let mut out = vec![false; self.len];
         for w in &words.list {
-            mark(self.exact.get(w));
+            for (i, cue) in self.phrases.get(w).into_iter().flatten() {
+                if !out[*i] && cue_hits(words, cue) {
+                    out[*i] = true;
+                }
+            }
+            mark(&mut out, self.exact.get(w));
             if !self.prefix.is_empty() {
                 let ends = w.char_indices().skip(1).map(|(i, _)| i);
                 for end in ends.chain(std::iter::once(w.len())) {
-                    mark(self.prefix.get(&w[..end]));
+                    mark(&mut out, self.prefix.get(&w[..end]));
                 }
             }
         }
