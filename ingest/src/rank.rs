@@ -308,16 +308,15 @@ pub fn intents(question: &str) -> Vec<Intent> {
     });
     let lower = question.to_lowercase();
     let hits = SET.hits(&words_of(&lower));
+    // The set holds every intent's cues in `CUES` order.
+    let mut out: Vec<Intent> = Vec::new();
     let mut at = 0;
-    let mut out: Vec<Intent> = CUES
-        .iter()
-        .filter(|(_, cues)| {
-            let any = hits[at..at + cues.len()].iter().any(|h| *h);
-            at += cues.len();
-            any
-        })
-        .map(|(i, _)| *i)
-        .collect();
+    for (intent, cues) in CUES {
+        if hits[at..at + cues.len()].contains(&true) {
+            out.push(*intent);
+        }
+        at += cues.len();
+    }
     if out.is_empty() {
         out.push(Intent::General);
     }

@@ -204,15 +204,18 @@ pub fn summarise(pipeline: &str, split: Option<Split>, judged: Vec<Judged>) -> R
         })
         .collect();
     let mut by_origin: BTreeMap<String, Row> = BTreeMap::new();
-    let mut lengths: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    // Answer lengths per row of `rows` and per origin (kept apart, so an
+    // origin can never share a language's name).
+    let mut lengths: [Vec<usize>; 3] = Default::default();
+    let mut origin_lengths: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for j in &judged {
+        let i = if j.lang == Lang::En { 1 } else { 0 };
         if j.answered {
             let n = j.text.chars().count();
-            for g in [j.lang.as_str(), "all", j.origin.as_str()] {
-                lengths.entry(g.to_string()).or_default().push(n);
-            }
+            lengths[i].push(n);
+            lengths[2].push(n);
+            origin_lengths.entry(&j.origin).or_default().push(n);
         }
-        let i = if j.lang == Lang::En { 1 } else { 0 };
         rows[i].add(j);
         rows[2].add(j);
         by_origin
@@ -223,14 +226,17 @@ pub fn summarise(pipeline: &str, split: Option<Split>, judged: Vec<Judged>) -> R
             })
             .add(j);
     }
-    let mut median = |g: &str| {
-        lengths.get_mut(g).map_or(0, |v| {
-            v.sort_unstable();
-            v[v.len() / 2]
-        })
-    };
-    for r in rows.iter_mut().chain(by_origin.values_mut()) {
-        r.median_chars = median(&r.group);
+    fn median(v: &mut [usize]) -> usize {
+        v.sort_unstable();
+        v.get(v.len() / 2).copied().unwrap_or(0)
+    }
+    for (r, v) in rows.iter_mut().zip(lengths.iter_mut()) {
+        r.median_chars = median(v);
+    }
+    for (origin, r) in by_origin.iter_mut() {
+        r.median_chars = origin_lengths
+            .get_mut(origin.as_str())
+            .map_or(0, |v| median(v));
     }
     Report {
         pipeline: pipeline.to_string(),

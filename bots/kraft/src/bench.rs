@@ -94,8 +94,8 @@ pub async fn run(
 }
 
 /// `Assistant::handle` without an LLM on the real knowledge base: the
-/// knowledge base's eval questions, sent by 20 users in turn (more for
-/// more than 300 messages, 15 each at most; so dialogue
+/// knowledge base's eval questions, sent by users in turn (one per 15
+/// messages, at least 20; so dialogue
 /// state, follow-ups, abstentions and tickets all happen), against a real
 /// SQLite file. The bare retrieval of the same questions is timed in the
 /// same run as the baseline; the difference is the core's own cost
@@ -139,9 +139,9 @@ async fn handle_latency(settings: &Settings, n: usize) -> Result<()> {
     let store = Arc::new(kraft_core::Store::open(&dir.path().join("kraft.sqlite"))?);
     let a = kraft_core::Assistant::new(k.clone(), store, core, None, Arc::new(SystemClock)).await?;
     let filter = SearchFilter::default();
-    // Each user sends at most 15 messages, so that a longer run (for a
-    // steadier p99) measures the same turns as the default 300 and not
-    // the flood limit's refusals.
+    // Each user sends at most 15 messages, half the flood limit's burst,
+    // so that however long the run, it times answers and not the flood
+    // limit's refusals.
     let n_users = n.div_ceil(15).max(20);
     let users: Vec<UserRef> = (0..n_users)
         .map(|i| {
