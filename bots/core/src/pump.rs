@@ -356,6 +356,12 @@ pub async fn dispatch<F: Frontend>(f: Arc<F>, mut shutdown: watch::Receiver<bool
             break;
         }
         while workers.try_join_next().is_some() {}
+        // Chats busy when the inbox is read: their rows in that read may be
+        // ones a worker is handling right now, and if the worker finishes
+        // before the rows are sorted below, its chat is no longer busy and
+        // they would be handled a second time. They wait for the next pass,
+        // which the finishing worker's wake-up guarantees.
+        let busy_at_read = pump.busy.lock().unwrap_or_else(|p| p.into_inner()).clone();
         match blocking(|| f.pump().assistant().store().inbox_pending(platform, 1000)) {
             Ok(rows) => {
                 let mut by_chat: Vec<(String, Vec<InboxRow>)> = Vec::new();
@@ -365,7 +371,10 @@ pub async fn dispatch<F: Frontend>(f: Arc<F>, mut shutdown: watch::Receiver<bool
                     let now = Instant::now();
                     elsewhere.retain(|_, until| *until > now);
                     for r in rows {
-                        if busy.contains(&r.chat) || elsewhere.contains_key(&r.chat) {
+                        if busy.contains(&r.chat)
+                            || busy_at_read.contains(&r.chat)
+                            || elsewhere.contains_key(&r.chat)
+                        {
                             continue;
                         }
                         match by_chat.iter_mut().find(|(c, _)| *c == r.chat) {
