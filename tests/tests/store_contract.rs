@@ -18,8 +18,8 @@ use chrono::{DateTime, TimeZone, Utc};
 use kraft_core::desk::DeskError;
 use kraft_core::store::prelude::*;
 use kraft_core::store::{
-    AnalysisRow, Dialogue, InboxEvent, Moved, NewDelivery, NewMessage, NewTicket, Opened, Role,
-    Target, TicketStatus, Transition, UserRow,
+    AnalysisRow, Dialogue, InboxEvent, Moved, NewDelivery, NewMessage, NewStat, NewTicket, Opened,
+    Role, Target, TicketStatus, Transition, UserRow,
 };
 use kraft_core::{Button, Lang, PgStore, Platform, Privately, Store, UserRef};
 use kraft_tests::pg::TestDb;
@@ -905,6 +905,67 @@ fn statistics_are_anonymous_and_follow_the_region_back_in_time() {
         assert!(gaps[0].text.contains("robot"));
         assert!(s.gap_questions(t0 + min(1)).expect("gaps").is_empty());
         assert!(s.message(q).expect("q").is_some());
+    });
+}
+
+#[test]
+fn a_reply_its_statistics_and_the_dialogue_state_are_kept_together_or_not_at_all() {
+    for_each_engine(|s, t0| {
+        let mut u = tg(s, "1", "1", t0);
+        u.dialogue = Dialogue::Idle { low_streak: 2 };
+        let reply = NewMessage {
+            text: "Svar.",
+            lang: Some(Lang::Sv),
+            outcome: Some("answered"),
+            sources: vec!["faq/a.md".into()],
+            query: Some("fråga"),
+            ..Default::default()
+        };
+        let stats = [
+            NewStat {
+                kind: "answer",
+                detail: Some("answered"),
+                value: None,
+            },
+            NewStat {
+                kind: "topic",
+                detail: Some("faq/a.md"),
+                value: None,
+            },
+        ];
+        let id = s.add_reply(&u, &reply, &stats, t0).expect("reply");
+        let m = s.message(id).expect("message").expect("kept");
+        assert_eq!(m.role, Role::Bot);
+        assert_eq!(m.user_id, u.id);
+        assert_eq!(m.sources, vec!["faq/a.md".to_string()]);
+        assert_eq!(m.query.as_deref(), Some("fråga"));
+        assert_eq!(
+            s.user(u.id).expect("user").expect("exists").dialogue,
+            Dialogue::Idle { low_streak: 2 },
+            "the dialogue state is saved with the reply"
+        );
+        let day = t0.date_naive();
+        let kinds = |s: &dyn State| -> Vec<(String, Option<String>)> {
+            s.stats(day, day)
+                .expect("stats")
+                .into_iter()
+                .map(|r| (r.kind, r.detail))
+                .collect()
+        };
+        assert_eq!(
+            kinds(s),
+            [
+                ("answer".to_string(), Some("answered".to_string())),
+                ("topic".to_string(), Some("faq/a.md".to_string()))
+            ]
+        );
+
+        // A reply that cannot be stored (its user is gone) leaves no
+        // statistic behind: the turn's writes are one transaction.
+        let mut gone = u.clone();
+        gone.id = -7;
+        assert!(s.add_reply(&gone, &reply, &stats, t0).is_err());
+        assert_eq!(kinds(s).len(), 2, "nothing of the failed reply is kept");
     });
 }
 

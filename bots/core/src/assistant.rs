@@ -37,8 +37,8 @@ use crate::model::{
 use crate::route::{route, Route, Situation, YesNo};
 use crate::store::prelude::*;
 use crate::store::{
-    Delivery, Dialogue, MessageRow, NewDelivery, NewMessage, Opened, Role, Target, TicketRow,
-    TicketStatus, UserRow,
+    Delivery, Dialogue, MessageRow, NewDelivery, NewMessage, NewStat, Opened, Role, Target,
+    TicketRow, TicketStatus, UserRow,
 };
 use crate::texts;
 use crate::{CoreError, CoreSettings};
@@ -722,11 +722,18 @@ impl Assistant {
             }
         };
 
-        self.store
-            .stat(user, now, "answer", Some(answer.kind.as_str()), None)?;
+        let mut stats = vec![NewStat {
+            kind: "answer",
+            detail: Some(answer.kind.as_str()),
+            value: None,
+        }];
         if answer.kind == AnswerKind::Answered {
             if let Some(top) = answer.sources.first() {
-                self.store.stat(user, now, "topic", Some(&top.path), None)?;
+                stats.push(NewStat {
+                    kind: "topic",
+                    detail: Some(&top.path),
+                    value: None,
+                });
             }
         }
         let mut reason: Option<String> = None;
@@ -754,9 +761,10 @@ impl Assistant {
             AnswerKind::Abstained => texts::abstain(lang).to_string(),
             AnswerKind::OffTopic => texts::off_topic(lang).to_string(),
         };
-        let bot_id = self.store.add_message(
-            user.id,
-            Role::Bot,
+        // The reply, the turn's statistics and the dialogue state (the
+        // new low-confidence streak) in one commit.
+        let bot_id = self.store.add_reply(
+            user,
             &NewMessage {
                 text: &body,
                 lang: Some(lang),
@@ -766,6 +774,7 @@ impl Assistant {
                 query: Some(&answer.query),
                 ticket_id: open.as_ref().map(|t| t.id),
             },
+            &stats,
             now,
         )?;
         let outcome = Action::Answered {
@@ -788,7 +797,6 @@ impl Assistant {
 
         if let Some(t) = open {
             // Already with the advisers: answer, and let them see the question.
-            self.store.save_dialogue(user)?;
             let mut actions = vec![
                 outcome,
                 Action::Reply {
@@ -816,18 +824,15 @@ impl Assistant {
                 };
                 self.escalate(user, &r, keep, vec![outcome], None)
             }
-            None => {
-                self.store.save_dialogue(user)?;
-                Ok(vec![
-                    outcome,
-                    Action::Reply {
-                        chat,
-                        text: body,
-                        buttons,
-                        replaces_draft: answer.replaces_draft,
-                    },
-                ])
-            }
+            None => Ok(vec![
+                outcome,
+                Action::Reply {
+                    chat,
+                    text: body,
+                    buttons,
+                    replaces_draft: answer.replaces_draft,
+                },
+            ]),
         }
     }
 

@@ -16,6 +16,19 @@ pub trait Messages {
         now: DateTime<Utc>,
     ) -> Result<i64>;
 
+    /// A turn's last writes in one transaction: the bot's reply to `user`,
+    /// the statistics the turn counts and `user`'s dialogue state (as
+    /// `save_dialogue`). Returns the reply's id. One commit instead of one
+    /// per row (a commit was the largest single cost of a turn after the
+    /// ranking), and a crash keeps all of it or none.
+    fn add_reply(
+        &self,
+        user: &UserRow,
+        m: &NewMessage<'_>,
+        stats: &[NewStat<'_>],
+        now: DateTime<Utc>,
+    ) -> Result<i64>;
+
     /// The newest `limit` messages of a user, oldest first.
     fn recent_messages(&self, user_id: i64, limit: usize) -> Result<Vec<MessageRow>>;
 
@@ -44,16 +57,34 @@ impl Messages for Store {
         insert_message(&conn, user_id, role, m, now)
     }
 
+    fn add_reply(
+        &self,
+        user: &UserRow,
+        m: &NewMessage<'_>,
+        stats: &[NewStat<'_>],
+        now: DateTime<Utc>,
+    ) -> Result<i64> {
+        self.tx(|tx| {
+            for st in stats {
+                super::stats::insert_stat(tx, user, now, st)?;
+            }
+            let id = insert_message(tx, user.id, Role::Bot, m, now)?;
+            super::users::update_dialogue(tx, user)?;
+            Ok(id)
+        })
+    }
+
     fn recent_messages(&self, user_id: i64, limit: usize) -> Result<Vec<MessageRow>> {
         let conn = self.lock()?;
-        // Read on every turn, so prepared once per connection (`perf` put
-        // one in twenty of a turn's samples in compiling it; the alternated
-        // bench runs could not tell the difference).
-        let mut st = conn.prepare_cached(
-            "SELECT * FROM messages WHERE user_id = ?1 ORDER BY id DESC LIMIT ?2",
-        )?;
+        // Read on every turn, so prepared once per connection. The limit is
+        // part of the text, not a parameter: SQLite re-compiles a statement
+        // whenever a LIMIT parameter is bound again (it plans with the
+        // value), which `perf` put at one in twenty of a turn's samples.
+        let mut st = conn.prepare_cached(&format!(
+            "SELECT * FROM messages WHERE user_id = ?1 ORDER BY id DESC LIMIT {limit}"
+        ))?;
         let mut v: Vec<MessageRow> = st
-            .query_map(params![user_id, limit as i64], MessageRow::from_row)?
+            .query_map(params![user_id], MessageRow::from_row)?
             .collect::<rusqlite::Result<_>>()?;
         v.reverse();
         Ok(v)

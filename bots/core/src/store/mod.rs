@@ -611,6 +611,14 @@ pub struct NewMessage<'a> {
     pub ticket_id: Option<i64>,
 }
 
+/// One anonymous statistic to record (see `Stats::stat`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NewStat<'a> {
+    pub kind: &'a str,
+    pub detail: Option<&'a str>,
+    pub value: Option<f64>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MessageRow {
     pub id: i64,

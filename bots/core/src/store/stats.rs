@@ -39,20 +39,16 @@ impl Stats for Store {
         detail: Option<&str>,
         value: Option<f64>,
     ) -> Result<()> {
-        self.lock()?.exec(
-            "INSERT INTO stats (day, platform, region, subject, kind, detail, value)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                now.date_naive().to_string(),
-                user.platform.as_str(),
-                user.region.as_deref().unwrap_or("unknown"),
-                user.subject,
+        insert_stat(
+            &*self.lock()?,
+            user,
+            now,
+            &NewStat {
                 kind,
                 detail,
-                value
-            ],
-        )?;
-        Ok(())
+                value,
+            },
+        )
     }
 
     fn set_region(&self, user_id: i64, region: &str) -> Result<()> {
@@ -115,4 +111,26 @@ impl Stats for Store {
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
+}
+
+pub(super) fn insert_stat(
+    conn: &Connection,
+    user: &UserRow,
+    now: DateTime<Utc>,
+    st: &NewStat<'_>,
+) -> Result<()> {
+    conn.exec(
+        "INSERT INTO stats (day, platform, region, subject, kind, detail, value)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            now.date_naive().to_string(),
+            user.platform.as_str(),
+            user.region.as_deref().unwrap_or("unknown"),
+            user.subject,
+            st.kind,
+            st.detail,
+            st.value
+        ],
+    )?;
+    Ok(())
 }

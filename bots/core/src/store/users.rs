@@ -95,16 +95,7 @@ impl Users for Store {
     }
 
     fn save_dialogue(&self, u: &UserRow) -> Result<()> {
-        self.lock()?.exec(
-            "UPDATE users SET lang = ?2, dialogue = ?3, lang_pref = ?4 WHERE id = ?1",
-            params![
-                u.id,
-                u.lang.as_str(),
-                serde_json::to_string(&u.dialogue).unwrap_or_default(),
-                u.lang_pref.map(Lang::as_str)
-            ],
-        )?;
-        Ok(())
+        update_dialogue(&*self.lock()?, u)
     }
 
     fn first_notice(&self, u: &UserRow, now: DateTime<Utc>) -> Result<bool> {
@@ -149,4 +140,17 @@ impl Users for Store {
             .collect::<rusqlite::Result<_>>()?;
         Ok(rows)
     }
+}
+
+pub(super) fn update_dialogue(conn: &Connection, u: &UserRow) -> Result<()> {
+    conn.exec(
+        "UPDATE users SET lang = ?2, dialogue = ?3, lang_pref = ?4 WHERE id = ?1",
+        params![
+            u.id,
+            u.lang.as_str(),
+            serde_json::to_string(&u.dialogue).unwrap_or_default(),
+            u.lang_pref.map(Lang::as_str)
+        ],
+    )?;
+    Ok(())
 }

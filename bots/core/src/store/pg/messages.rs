@@ -13,6 +13,23 @@ impl Messages for PgStore {
         insert_message(&mut self.conn()?, user_id, role, m, now)
     }
 
+    fn add_reply(
+        &self,
+        user: &UserRow,
+        m: &NewMessage<'_>,
+        stats: &[NewStat<'_>],
+        now: DateTime<Utc>,
+    ) -> Result<i64> {
+        self.tx(|c| {
+            for st in stats {
+                super::stats::insert_stat(c, user, now, st)?;
+            }
+            let id = insert_message(c, user.id, Role::Bot, m, now)?;
+            super::users::update_dialogue(c, user)?;
+            Ok(id)
+        })
+    }
+
     fn recent_messages(&self, user_id: i64, limit: usize) -> Result<Vec<MessageRow>> {
         let mut v = self
             .conn()?

@@ -11,20 +11,16 @@ impl Stats for PgStore {
         detail: Option<&str>,
         value: Option<f64>,
     ) -> Result<()> {
-        self.conn()?.exec(
-            "INSERT INTO stats (day, platform, region, subject, kind, detail, value)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            p![
-                now.date_naive(),
-                user.platform.as_str().to_string(),
-                user.region.clone().unwrap_or_else(|| "unknown".into()),
-                user.subject.clone(),
-                kind.to_string(),
-                own(detail),
-                value
-            ],
-        )?;
-        Ok(())
+        insert_stat(
+            &mut self.conn()?,
+            user,
+            now,
+            &NewStat {
+                kind,
+                detail,
+                value,
+            },
+        )
     }
 
     fn set_region(&self, user_id: i64, region: &str) -> Result<()> {
@@ -90,4 +86,26 @@ impl Stats for PgStore {
             })
             .collect()
     }
+}
+
+pub(super) fn insert_stat(
+    c: &mut Conn<'_>,
+    user: &UserRow,
+    now: DateTime<Utc>,
+    st: &NewStat<'_>,
+) -> Result<()> {
+    c.exec(
+        "INSERT INTO stats (day, platform, region, subject, kind, detail, value)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        p![
+            now.date_naive(),
+            user.platform.as_str().to_string(),
+            user.region.clone().unwrap_or_else(|| "unknown".into()),
+            user.subject.clone(),
+            st.kind.to_string(),
+            own(st.detail),
+            st.value
+        ],
+    )?;
+    Ok(())
 }

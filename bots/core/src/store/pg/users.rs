@@ -62,16 +62,7 @@ impl Users for PgStore {
     }
 
     fn save_dialogue(&self, u: &UserRow) -> Result<()> {
-        self.conn()?.exec(
-            "UPDATE users SET lang = $2, dialogue = $3, lang_pref = $4 WHERE id = $1",
-            p![
-                u.id,
-                u.lang.as_str().to_string(),
-                serde_json::to_string(&u.dialogue).unwrap_or_default(),
-                u.lang_pref.map(|l| l.as_str().to_string())
-            ],
-        )?;
-        Ok(())
+        update_dialogue(&mut self.conn()?, u)
     }
 
     fn first_notice(&self, u: &UserRow, now: DateTime<Utc>) -> Result<bool> {
@@ -113,4 +104,17 @@ impl Users for PgStore {
             .map(|r| get(r, "external_id"))
             .collect()
     }
+}
+
+pub(super) fn update_dialogue(c: &mut Conn<'_>, u: &UserRow) -> Result<()> {
+    c.exec(
+        "UPDATE users SET lang = $2, dialogue = $3, lang_pref = $4 WHERE id = $1",
+        p![
+            u.id,
+            u.lang.as_str().to_string(),
+            serde_json::to_string(&u.dialogue).unwrap_or_default(),
+            u.lang_pref.map(|l| l.as_str().to_string())
+        ],
+    )?;
+    Ok(())
 }
