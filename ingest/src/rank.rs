@@ -736,9 +736,14 @@ fn analyse_chunk(analyzer: &Analyzer, p: &ChunkPayload) -> ChunkTerms {
 /// Chunk analyses by content hash. The knowledge base is small, so after a
 /// few questions ranking costs set look-ups, not text analysis; the cache
 /// is emptied when it grows past its bound (a large index, many queries).
+///
+/// Keyed by chunk id alone, with the content hash checked on a hit: the
+/// look-up runs for every candidate of every question, and a key holding
+/// the hash cost a copy of it and hashing it each time (`perf`: 7 % of a
+/// turn).
 #[derive(Debug, Default)]
 pub struct TermCache {
-    map: Mutex<HashMap<(Uuid, String), Arc<ChunkTerms>>>,
+    map: Mutex<HashMap<Uuid, (String, Arc<ChunkTerms>)>>,
 }
 
 pub(crate) const CACHE_MAX: usize = 20_000;
@@ -750,10 +755,11 @@ impl TermCache {
     }
 
     fn get(&self, analyzer: &Analyzer, id: Uuid, p: &ChunkPayload) -> Arc<ChunkTerms> {
-        let key = (id, p.content_hash.clone());
         if let Ok(m) = self.map.lock() {
-            if let Some(t) = m.get(&key) {
-                return t.clone();
+            if let Some((hash, t)) = m.get(&id) {
+                if *hash == p.content_hash {
+                    return t.clone();
+                }
             }
         }
         let t = Arc::new(analyse_chunk(analyzer, p));
@@ -761,7 +767,7 @@ impl TermCache {
             if m.len() >= CACHE_MAX {
                 m.clear();
             }
-            m.insert(key, t.clone());
+            m.insert(id, (p.content_hash.clone(), t.clone()));
         }
         t
     }
@@ -1004,51 +1010,9 @@ pub fn features(
         .map(|c| cache.get(analyzer, c.id, &c.payload))
         .collect();
     let n = cands.len() as f32;
-    // Local IDF of each question word: how many candidates contain it.
-    let idf: Vec<f32> = q
-        .words
-        .iter()
-        .map(|w| {
-            let df = cands
-                .iter()
-                .zip(&terms)
-                .filter(|(c, t)| {
-                    w.ids(c.payload.language)
-                        .iter()
-                        .any(|id| t.body.contains_key(id) || t.title.binary_search(id).is_ok())
-                })
-                .count() as f32;
-            w.weight * (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
-        })
-        .collect();
-    let total: f32 = idf.iter().sum::<f32>().max(1e-6);
-    // A word no candidate contains has df 0; its share of the weight is
-    // what the knowledge base does not know about.
-    // Plain shares (each word by its own weight, not by local IDF): a word
-    // every candidate contains is exactly the word the knowledge base
-    // knows best, and must count as known.
-    let plain_total: f32 = q.words.iter().map(|w| w.weight).sum::<f32>().max(1e-6);
-    let known = q
-        .words
-        .iter()
-        .filter(|w| {
-            cands.iter().zip(&terms).any(|(c, t)| {
-                w.ids(c.payload.language)
-                    .iter()
-                    .any(|id| t.body.contains_key(id) || t.title.binary_search(id).is_ok())
-            })
-        })
-        .map(|w| w.weight)
-        .sum::<f32>()
-        / plain_total;
-    let max_sparse = cands.iter().filter_map(|c| c.sparse).fold(0.0f32, f32::max);
-    let dense: Vec<f32> = cands.iter().filter_map(|c| c.dense).collect();
-    let (dmin, dmax) = dense
-        .iter()
-        .fold((f32::MAX, f32::MIN), |(a, b), &x| (a.min(x), b.max(x)));
-    // Which question words each candidate contains, and the union over
-    // the candidates of one document: a page can answer one part of the
-    // question in one section and another part in the next.
+    // Which question words each candidate contains (its text or title),
+    // looked up once: the local IDF, the known share, the body share and
+    // the per-document union below all read it.
     let hits: Vec<Vec<bool>> = cands
         .iter()
         .zip(&terms)
@@ -1063,6 +1027,39 @@ pub fn features(
                 .collect()
         })
         .collect();
+    // Local IDF of each question word: how many candidates contain it.
+    let idf: Vec<f32> = q
+        .words
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            let df = hits.iter().filter(|h| h[i]).count() as f32;
+            w.weight * (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
+        })
+        .collect();
+    let total: f32 = idf.iter().sum::<f32>().max(1e-6);
+    // A word no candidate contains has df 0; its share of the weight is
+    // what the knowledge base does not know about.
+    // Plain shares (each word by its own weight, not by local IDF): a word
+    // every candidate contains is exactly the word the knowledge base
+    // knows best, and must count as known.
+    let plain_total: f32 = q.words.iter().map(|w| w.weight).sum::<f32>().max(1e-6);
+    let known = q
+        .words
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| hits.iter().any(|h| h[*i]))
+        .map(|(_, w)| w.weight)
+        .sum::<f32>()
+        / plain_total;
+    let max_sparse = cands.iter().filter_map(|c| c.sparse).fold(0.0f32, f32::max);
+    let dense: Vec<f32> = cands.iter().filter_map(|c| c.dense).collect();
+    let (dmin, dmax) = dense
+        .iter()
+        .fold((f32::MAX, f32::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+    // The union over the candidates of one document: a page can answer
+    // one part of the question in one section and another part in the
+    // next.
     // The question's words that some candidate's title or headings
     // carry: the knowledge base is *about* them, not just mentions them
     // ("väder" occurs in a forecasting page; no page is about weather).
@@ -1098,7 +1095,8 @@ pub fn features(
     cands
         .iter()
         .zip(&terms)
-        .map(|(c, t)| {
+        .zip(&hits)
+        .map(|((c, t), own)| {
             let lang = c.payload.language;
             let doc_hits = &by_doc[c.payload.doc_path.as_str()];
             let doc = doc_hits
@@ -1125,7 +1123,13 @@ pub fn features(
             let title = share(&|id| t.title.binary_search(&id).is_ok());
             let heading = share(&|id| t.heading.binary_search(&id).is_ok());
             let tags = share(&|id| t.tags.contains(&id));
-            let body = share(&|id| t.body.contains_key(&id) || t.title.binary_search(&id).is_ok());
+            let body = own
+                .iter()
+                .zip(&idf)
+                .filter(|(h, _)| **h)
+                .map(|(_, i)| *i)
+                .sum::<f32>()
+                / total;
             let tf = if q.words.is_empty() {
                 0.0
             } else {
