@@ -15,7 +15,7 @@ use super::{reply, Assistant};
 use crate::analysis::{self, Field, Nav, Profile, Status, STEPS};
 use crate::buttons::{AnalysisButton, ButtonId};
 use crate::model::{Action, Button, Lang};
-use crate::store::{AnalysisRow, NewMessage, Role, UserRow};
+use crate::store::{AnalysisRow, NewMessage, NewStat, UserRow};
 use crate::texts::guide as T;
 use crate::texts::{self, pick};
 use crate::CoreError;
@@ -881,13 +881,10 @@ impl Assistant {
     ) -> Result<Vec<Action>, CoreError> {
         let lang = user.lang;
         let now = self.clock.now();
-        self.store.save_dialogue(user)?;
         self.remember(user, text, lang, None, now)?;
-        self.store.stat(user, now, "match", None, None)?;
         let body = self.match_text(user, text).await;
-        self.store.add_message(
-            user.id,
-            Role::Bot,
+        self.store.add_reply(
+            user,
             &NewMessage {
                 text: &body,
                 lang: Some(lang),
@@ -895,6 +892,11 @@ impl Assistant {
                 query: Some(text),
                 ..Default::default()
             },
+            &[NewStat {
+                kind: "match",
+                detail: None,
+                value: None,
+            }],
             now,
         )?;
         Ok(vec![reply(
