@@ -1682,29 +1682,41 @@ impl Assistant {
         // Room left: the runner-up section's best sentences, one at a
         // time while each brings a question word the answer does not have
         // yet.
-        let mut taken: Vec<usize> = Vec::new();
-        while second_part.is_none() {
-            let room = max.saturating_sub(text.chars().count());
-            if room < 120 {
-                break;
-            }
-            let have = q.word_hits(analyzer, &text, section.language);
-            let best = second
+        // Each sentence is analysed once, and the answer's words grow by
+        // the words of the sentence taken (analysing the whole answer again
+        // on every round was a tenth of a turn).
+        if second_part.is_none() && max.saturating_sub(text.chars().count()) >= 120 {
+            let unit_hits: Vec<Vec<bool>> = second
                 .iter()
-                .enumerate()
-                .filter(|(i, _)| !taken.contains(i))
-                .filter(|(_, u)| !u.list_item && !extract::is_lead_in(u))
-                .filter(|(_, u)| u.text.chars().count() < room)
-                .map(|(i, u)| {
-                    let h = q.word_hits(analyzer, &u.text, section.language);
-                    let new = h.iter().zip(&have).filter(|(n, o)| **n && !**o).count();
-                    (new, i)
-                })
-                .filter(|(new, _)| *new > 0)
-                .max_by_key(|(new, i)| (*new, std::cmp::Reverse(*i)));
-            let Some((_, i)) = best else { break };
-            taken.push(i);
-            text = format!("{text}\n\n{}", second[i].text);
+                .map(|u| q.word_hits(analyzer, &u.text, section.language))
+                .collect();
+            let mut have = q.word_hits(analyzer, &text, section.language);
+            let mut taken: Vec<usize> = Vec::new();
+            loop {
+                let room = max.saturating_sub(text.chars().count());
+                if room < 120 {
+                    break;
+                }
+                let best = second
+                    .iter()
+                    .zip(&unit_hits)
+                    .enumerate()
+                    .filter(|(i, _)| !taken.contains(i))
+                    .filter(|(_, (u, _))| !u.list_item && !extract::is_lead_in(u))
+                    .filter(|(_, (u, _))| u.text.chars().count() < room)
+                    .map(|(i, (_, h))| {
+                        let new = h.iter().zip(&have).filter(|(n, o)| **n && !**o).count();
+                        (new, i)
+                    })
+                    .filter(|(new, _)| *new > 0)
+                    .max_by_key(|(new, i)| (*new, std::cmp::Reverse(*i)));
+                let Some((_, i)) = best else { break };
+                taken.push(i);
+                for (a, b) in have.iter_mut().zip(&unit_hits[i]) {
+                    *a |= *b;
+                }
+                text = format!("{text}\n\n{}", second[i].text);
+            }
         }
         let top = &Found {
             chunk: section,
