@@ -1385,6 +1385,7 @@ impl Assistant {
                 units,
                 opening: None,
                 second: Vec::new(),
+                third: Vec::new(),
                 second_part: None,
                 next_step: Vec::new(),
                 data: Vec::new(),
@@ -1463,19 +1464,32 @@ impl Assistant {
             let left = if c0 < c1 { 0 } else { 1 };
             (c0.min(c1) < 0.5 && c0.max(c1) >= 0.5).then(|| p[left].clone())
         });
-        let second = model
-            .choose(&section::features(
-                second_part.as_ref().unwrap_or(q),
-                &rest_terms,
-                None,
-            ))
+        let rest_feats = section::features(second_part.as_ref().unwrap_or(q), &rest_terms, None);
+        let runner_up = model.choose(&rest_feats);
+        let second = runner_up
             .map(|i| extract::units(&chunks[rest[i]].text))
             .unwrap_or_default();
+        // And the section the model ranks next, for a one-part question:
+        // the fact is often under a third heading that words the question
+        // otherwise ("forget" against "Which costs are usually
+        // forgotten?").
+        let third = match (runner_up, &second_part) {
+            (Some(r), None) => {
+                let others: Vec<usize> = (0..rest.len()).filter(|i| *i != r).collect();
+                let feats: Vec<_> = others.iter().map(|&i| rest_feats[i]).collect();
+                model
+                    .choose(&feats)
+                    .map(|j| extract::units(&chunks[rest[others[j]]].text))
+                    .unwrap_or_default()
+            }
+            _ => Vec::new(),
+        };
         Window {
             section: chosen,
             units,
             opening,
             second,
+            third,
             second_part,
             next_step,
             data,
@@ -1557,6 +1571,7 @@ impl Assistant {
             units,
             opening,
             second,
+            third,
             second_part,
             next_step,
             data,
@@ -1679,43 +1694,16 @@ impl Assistant {
                 text = format!("{text}\n\n{extra}");
             }
         }
-        // Room left: the runner-up section's best sentences, one at a
-        // time while each brings a question word the answer does not have
-        // yet.
+        // Room left: the runner-up section's best sentences, then the next
+        // section's, one at a time while each brings a question word the
+        // answer does not have yet.
         // Each sentence is analysed once, and the answer's words grow by
         // the words of the sentence taken (analysing the whole answer again
         // on every round was a tenth of a turn).
         if second_part.is_none() && max.saturating_sub(text.chars().count()) >= 120 {
-            let unit_hits: Vec<Vec<bool>> = second
-                .iter()
-                .map(|u| q.word_hits(analyzer, &u.text, section.language))
-                .collect();
             let mut have = q.word_hits(analyzer, &text, section.language);
-            let mut taken: Vec<usize> = Vec::new();
-            loop {
-                let room = max.saturating_sub(text.chars().count());
-                if room < 120 {
-                    break;
-                }
-                let best = second
-                    .iter()
-                    .zip(&unit_hits)
-                    .enumerate()
-                    .filter(|(i, _)| !taken.contains(i))
-                    .filter(|(_, (u, _))| !u.list_item && !extract::is_lead_in(u))
-                    .filter(|(_, (u, _))| u.text.chars().count() < room)
-                    .map(|(i, (_, h))| {
-                        let new = h.iter().zip(&have).filter(|(n, o)| **n && !**o).count();
-                        (new, i)
-                    })
-                    .filter(|(new, _)| *new > 0)
-                    .max_by_key(|(new, i)| (*new, std::cmp::Reverse(*i)));
-                let Some((_, i)) = best else { break };
-                taken.push(i);
-                for (a, b) in have.iter_mut().zip(&unit_hits[i]) {
-                    *a |= *b;
-                }
-                text = format!("{text}\n\n{}", second[i].text);
+            for second in [&second, &third] {
+                self.add_new_words(&q, section.language, second, &mut have, &mut text, max);
             }
         }
         let top = &Found {
@@ -1740,6 +1728,55 @@ impl Assistant {
             }
         }
         Some((text, sources))
+    }
+
+    /// Appends `units`' sentences to `text`, best first, while each brings
+    /// a question word `have` (the words `text` already has) lacks and
+    /// fits in `max`; `have` grows with each sentence taken.
+    fn add_new_words(
+        &self,
+        q: &Query,
+        lang: kraft_ingest::doc::Lang,
+        units: &[extract::Unit],
+        have: &mut [bool],
+        text: &mut String,
+        max: usize,
+    ) {
+        let analyzer = self.retriever.analyzer();
+        let unit_hits: Vec<Vec<bool>> = units
+            .iter()
+            .map(|u| q.word_hits(analyzer, &u.text, lang))
+            .collect();
+        let mut taken: Vec<usize> = Vec::new();
+        loop {
+            let room = max.saturating_sub(text.chars().count());
+            if room < 120 {
+                break;
+            }
+            let best = units
+                .iter()
+                .zip(&unit_hits)
+                .enumerate()
+                .filter(|(i, _)| !taken.contains(i))
+                .filter(|(_, (u, _))| !u.list_item && !extract::is_lead_in(u))
+                .filter(|(_, (u, _))| u.text.chars().count() < room)
+                .map(|(i, (_, h))| {
+                    let new = h
+                        .iter()
+                        .zip(have.iter())
+                        .filter(|(n, o)| **n && !**o)
+                        .count();
+                    (new, i)
+                })
+                .filter(|(new, _)| *new > 0)
+                .max_by_key(|(new, i)| (*new, std::cmp::Reverse(*i)));
+            let Some((_, i)) = best else { break };
+            taken.push(i);
+            for (a, b) in have.iter_mut().zip(&unit_hits[i]) {
+                *a |= *b;
+            }
+            *text = format!("{text}\n\n{}", units[i].text);
+        }
     }
 
     /// The best sentence of the next result that covers a question word
@@ -2095,6 +2132,9 @@ struct Window {
     units: Vec<extract::Unit>,
     opening: Option<extract::Unit>,
     second: Vec<extract::Unit>,
+    /// The section the model ranks after `second` (one-part questions
+    /// only), for a sentence neither of the two has.
+    third: Vec<extract::Unit>,
     /// The ask of a two-part question that `second` answers, when the
     /// chosen section leaves it out.
     second_part: Option<Query>,
