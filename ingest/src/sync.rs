@@ -9,7 +9,7 @@
 //! deleted, so no stale chunk survives and a reader never sees it empty.
 //! Ids are deterministic, so re-running never duplicates.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -96,7 +96,7 @@ pub struct LoadedDoc {
 }
 
 /// Result of scanning the knowledge folder.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Scan {
     pub docs: Vec<LoadedDoc>,
     pub skipped: Vec<Skipped>,
@@ -246,6 +246,31 @@ pub fn payload(d: &LoadedDoc, c: &Chunk) -> ChunkPayload {
         content_hash: c.content_hash.clone(),
         doc_hash: d.doc_hash.clone(),
     }
+}
+
+/// Whether `scan` differs from what the index holds (`stored`): a
+/// document added, removed or changed. Cheap: hashes only.
+pub fn changes(scan: &Scan, stored: &[StoredRef]) -> bool {
+    let mut held: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for r in stored {
+        held.entry(r.doc_path.as_str())
+            .or_default()
+            .insert(r.doc_hash.as_str());
+    }
+    if held.len()
+        != scan.docs.len()
+            + scan
+                .skipped
+                .iter()
+                .filter(|s| held.contains_key(s.path.as_str()))
+                .count()
+    {
+        return true;
+    }
+    scan.docs.iter().any(|d| {
+        held.get(d.doc.path.as_str())
+            .is_none_or(|h| h.len() != 1 || !h.contains(d.doc_hash.as_str()))
+    })
 }
 
 /// Mean BM25 token count and mean character n-gram count over all chunks,

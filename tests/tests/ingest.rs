@@ -334,6 +334,97 @@ async fn changed_chunking_settings_rebuild_the_index() {
     assert_eq!(r.index_points, r.chunks_total);
 }
 
+/// Every result's document and score for `q`, best first.
+async fn scores(k: &Knowledge, q: &str) -> Vec<(String, f32)> {
+    let r = k.retriever().await.expect("retriever");
+    r.search(q, &SearchFilter::default(), 5)
+        .await
+        .expect("search")
+        .results
+        .into_iter()
+        .map(|f| (f.chunk.doc_path, f.score))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_sync_that_moves_the_mean_chunk_length_rewrites_every_chunk_and_answers_like_a_fresh_index(
+) {
+    let e = env();
+    let k = open(&e).await;
+    ingest(&k, &e.kb).await;
+    // A small edit keeps the index (and its lengths).
+    write_files(
+        &e.kb,
+        &[(
+            "guides/behovsanalys.md",
+            &doc(
+                "Behovsanalys steg för steg",
+                "guide",
+                "sv",
+                "region: [vastmanland, sormland]\n",
+                "# Behovsanalys steg för steg\n\nEn behovsanalys kartlägger vilka processer i företaget som AI kan förbättra.\n\n## Vad kostar en behovsanalys?\n\nBehovsanalysen i programmet är kostnadsfri för små och medelstora företag.\n\n## Hur lång tid tar det?\n\nRäkna med två möten på ungefär två timmar vardera, ibland tre.\n",
+            ),
+        )],
+    );
+    let r = ingest(&k, &e.kb).await;
+    assert!(r.rebuilt.is_none(), "a small edit rebuilt: {r:#?}");
+    assert_eq!(r.updated.len(), 1, "{r:#?}");
+    // Long pages: the chunks' mean length moves far past the limit.
+    let long: String = (0..60)
+        .map(|i| format!("Mening {i} om lagerstyrning, prognoser och inköp i en liten butik. "))
+        .collect();
+    let pages: Vec<(String, String)> = (0..4)
+        .map(|i| {
+            (
+                format!("guides/lang-{i}.md"),
+                doc(
+                    &format!("Lång guide {i}"),
+                    "guide",
+                    "sv",
+                    "",
+                    &format!("# Lång guide {i}\n\n{long}\n"),
+                ),
+            )
+        })
+        .collect();
+    let refs: Vec<(&str, &str)> = pages
+        .iter()
+        .map(|(p, b)| (p.as_str(), b.as_str()))
+        .collect();
+    write_files(&e.kb, &refs);
+    let r = ingest(&k, &e.kb).await;
+    let why = r.rebuilt.clone().expect("the sync wrote every chunk again");
+    assert!(why.contains("mean length"), "{why}");
+    // The report still says what changed in the folder.
+    assert_eq!(r.added.len(), 4, "{r:#?}");
+    assert!(r.updated.is_empty() && r.deleted.is_empty(), "{r:#?}");
+    assert_eq!(r.chunks_written, r.chunks_total, "{r:#?}");
+    assert_eq!(r.index_points, r.chunks_total);
+
+    // A fresh index of the same pages scores every result the same.
+    let fresh_data = tempfile::tempdir().expect("tmp");
+    let fresh = Knowledge::open(
+        KnowledgeSettings {
+            data_dir: fresh_data.path().to_path_buf(),
+            knowledge_dir: e.kb.clone(),
+            ..Default::default()
+        },
+        Secrets::default(),
+    )
+    .await
+    .expect("open fresh");
+    ingest(&fresh, &e.kb).await;
+    for q in ["Vad kostar en behovsanalys?", "prognoser för inköp i butik"] {
+        let (a, b) = (scores(&k, q).await, scores(&fresh, q).await);
+        assert!(!a.is_empty(), "{q}");
+        assert_eq!(a.len(), b.len(), "{q}");
+        for ((da, sa), (db, sb)) in a.iter().zip(&b) {
+            assert_eq!(da, db, "{q}");
+            assert!((sa - sb).abs() < 1e-5, "{q}: {sa} against {sb}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn the_index_survives_a_reopen() {
     let e = env();
