@@ -1092,6 +1092,15 @@ pub fn features(
             *a |= *b;
         }
     }
+    // The IDF-weighted share of the question's words that `hits` marks.
+    let hit_share = |hits: &[bool]| -> f32 {
+        hits.iter()
+            .zip(&idf)
+            .filter(|(h, _)| **h)
+            .map(|(_, i)| *i)
+            .sum::<f32>()
+            / total
+    };
     cands
         .iter()
         .zip(&terms)
@@ -1099,13 +1108,7 @@ pub fn features(
         .map(|((c, t), own)| {
             let lang = c.payload.language;
             let doc_hits = &by_doc[c.payload.doc_path.as_str()];
-            let doc = doc_hits
-                .iter()
-                .zip(&idf)
-                .filter(|(h, _)| **h)
-                .map(|(_, i)| *i)
-                .sum::<f32>()
-                / total;
+            let doc = hit_share(doc_hits);
             let doc_plain = if doc_hits.is_empty() {
                 0.0
             } else {
@@ -1123,13 +1126,7 @@ pub fn features(
             let title = share(&|id| t.title.binary_search(&id).is_ok());
             let heading = share(&|id| t.heading.binary_search(&id).is_ok());
             let tags = share(&|id| t.tags.contains(&id));
-            let body = own
-                .iter()
-                .zip(&idf)
-                .filter(|(h, _)| **h)
-                .map(|(_, i)| *i)
-                .sum::<f32>()
-                / total;
+            let body = hit_share(own);
             let tf = if q.words.is_empty() {
                 0.0
             } else {
