@@ -60,13 +60,19 @@ async fn snapshot(k: &Knowledge) -> BTreeMap<String, BTreeSet<(uuid::Uuid, Strin
 }
 
 async fn top_doc(k: &Knowledge, q: &str) -> Option<String> {
+    scores(k, q).await.into_iter().next().map(|(doc, _)| doc)
+}
+
+/// Every result's document and score for `q`, best first.
+async fn scores(k: &Knowledge, q: &str) -> Vec<(String, f32)> {
     let r = k.retriever().await.expect("retriever");
     r.search(q, &SearchFilter::default(), 5)
         .await
         .expect("search")
         .results
-        .first()
-        .map(|f| f.chunk.doc_path.clone())
+        .into_iter()
+        .map(|f| (f.chunk.doc_path, f.score))
+        .collect()
 }
 
 #[tokio::test]
@@ -332,18 +338,6 @@ async fn changed_chunking_settings_rebuild_the_index() {
     assert!(!k.is_stale(&e.kb).await.expect("stale"));
     assert_eq!(r.added.len(), 6);
     assert_eq!(r.index_points, r.chunks_total);
-}
-
-/// Every result's document and score for `q`, best first.
-async fn scores(k: &Knowledge, q: &str) -> Vec<(String, f32)> {
-    let r = k.retriever().await.expect("retriever");
-    r.search(q, &SearchFilter::default(), 5)
-        .await
-        .expect("search")
-        .results
-        .into_iter()
-        .map(|f| (f.chunk.doc_path, f.score))
-        .collect()
 }
 
 #[tokio::test]
