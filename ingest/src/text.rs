@@ -140,9 +140,11 @@ pub struct Analyzer {
     words: quick_cache::sync::Cache<(Lang, [u8; 32]), Arc<[u32]>>,
 }
 
-/// Texts up to this many bytes have their terms memoised (words, short
-/// expansions), not whole passages.
-const MEMO_TERMS_BYTES: usize = 64;
+/// Texts up to this many bytes have their terms memoised: words, short
+/// expansions, headings, and the sentences an answer is composed from
+/// (the same few thousand sentences of the knowledge base are looked up
+/// turn after turn), but not whole passages.
+const MEMO_TERMS_BYTES: usize = 1024;
 
 impl std::fmt::Debug for Analyzer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
