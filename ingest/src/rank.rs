@@ -431,9 +431,10 @@ impl Query {
         }
     }
 
-    /// For each content word: whether `text` (in `lang`) contains it.
+    /// For each content word: whether `text` (a knowledge-base text in
+    /// `lang`) contains it.
     pub fn word_hits(&self, analyzer: &Analyzer, text: &str, lang: Lang) -> Vec<bool> {
-        let ids = analyzer.query_terms(text, lang);
+        let ids = analyzer.text_terms(text, lang);
         self.words
             .iter()
             .map(|w| w.ids(lang).iter().any(|id| ids.contains(id)))

@@ -46,10 +46,10 @@ impl SectionTerms {
         }
         SectionTerms {
             lang: c.language,
-            heading: analyzer.query_terms(&heading, c.language),
+            heading: analyzer.text_terms(&heading, c.language),
             units: us
                 .iter()
-                .map(|u| analyzer.query_terms(&u.text, c.language))
+                .map(|u| analyzer.text_terms(&u.text, c.language))
                 .collect(),
             grams,
             chars: us.iter().map(|u| u.text.chars().count()).sum(),

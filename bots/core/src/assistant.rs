@@ -1633,7 +1633,7 @@ impl Assistant {
         // section's heading or of the page's title (an FAQ's question).
         let own = {
             let t = self.section_terms(&section);
-            let title = analyzer.query_terms(&section.title, section.language);
+            let title = analyzer.text_terms(&section.title, section.language);
             let covers = |ids: &std::collections::HashSet<u32>| {
                 !ids.is_empty() && q.covered_terms(ids, section.language) == ids.len()
             };
