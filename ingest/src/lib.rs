@@ -250,10 +250,22 @@ impl Knowledge {
         }
     }
 
+    /// Keeps the analyzer in use unless `a` has other parameters, so that
+    /// a new one ([`Self::current_analyzer`]) means the mean lengths moved.
     fn set_analyzer(&self, a: Arc<Analyzer>) {
         if let Ok(mut g) = self.analyzer.write() {
-            *g = Some(a);
+            if g.as_ref().is_none_or(|old| old.params() != a.params()) {
+                *g = Some(a);
+            }
         }
+    }
+
+    /// The analyzer searches should use now, if one was made: after a sync
+    /// that wrote every chunk again with new mean lengths it is a new one,
+    /// and a retriever made before ([`Retriever::with_analyzer`]) weighs
+    /// terms by the old lengths.
+    pub fn current_analyzer(&self) -> Option<Arc<Analyzer>> {
+        self.analyzer.read().ok().and_then(|g| g.clone())
     }
 
     /// BM25 parameters from the settings and measured corpus means (none:

@@ -337,6 +337,25 @@ impl Retriever {
         }
     }
 
+    /// The same retriever over an analyzer with other BM25 lengths; the
+    /// chunk-analysis cache starts empty, since its term weights depend on
+    /// them.
+    pub fn with_analyzer(&self, analyzer: Arc<Analyzer>) -> Self {
+        Self {
+            backend: self.backend.clone(),
+            analyzer,
+            embedder: self.embedder.clone(),
+            settings: self.settings.clone(),
+            ranker: self.ranker.clone(),
+            cache: Arc::new(TermCache::default()),
+        }
+    }
+
+    /// Whether this retriever searches with `analyzer`.
+    pub fn uses(&self, analyzer: &Arc<Analyzer>) -> bool {
+        Arc::ptr_eq(&self.analyzer, analyzer)
+    }
+
     /// Uses other fitted models (fitting, experiments).
     pub fn with_ranker(mut self, ranker: RankerFile) -> Self {
         self.ranker = Arc::new(ranker);

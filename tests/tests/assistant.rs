@@ -684,3 +684,84 @@ async fn an_edited_page_is_quoted_as_it_reads_now() {
     assert!(r.contains("150 kronor"), "{r}");
     assert!(!r.contains("120 kronor"), "{r}");
 }
+
+#[tokio::test]
+async fn a_running_assistant_answers_like_a_fresh_one_after_a_sync_writes_the_index_again() {
+    // As `kraft serve`'s folder follower does: the same knowledge, synced
+    // while the assistant runs. Four long pages are removed, so the
+    // chunks' mean length falls far enough that every chunk is written
+    // again; the assistant must then weigh terms by the new lengths too.
+    let tmp = tempfile::tempdir().expect("tmp");
+    let kb = tmp.path().join("knowledge");
+    kraft_tests::fixture_kb(&kb);
+    let long: String = (0..60)
+        .map(|i| format!("Mening {i} om lagerstyrning, prognoser och inköp i en liten butik. "))
+        .collect();
+    let pages: Vec<(String, String)> = (0..4)
+        .map(|i| {
+            (
+                format!("guides/lang-{i}.md"),
+                kraft_tests::doc(
+                    &format!("Lång guide {i}"),
+                    "guide",
+                    "sv",
+                    "",
+                    &format!("# Lång guide {i}\n\n{long}\n"),
+                ),
+            )
+        })
+        .collect();
+    let refs: Vec<(&str, &str)> = pages
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    kraft_tests::write_files(&kb, &refs);
+    let b = TestBot::start(&kb, default_core_settings()).await;
+    let questions = [
+        "Vad kostar en behovsanalys?",
+        "Hur gör man en behovsanalys steg för steg?",
+        "Vem kan hjälpa oss med finansiering?",
+        "Hur kommer vi igång med AI?",
+    ];
+    let mut before = Vec::new();
+    for q in questions {
+        before.push(b.assistant.ask(q).await.expect("ask").0.confidence);
+    }
+    for (p, _) in &pages {
+        std::fs::remove_file(kb.join(p)).expect("remove");
+    }
+    let r = b
+        .assistant
+        .knowledge()
+        .ingest(
+            &kb,
+            kraft_ingest::IngestOptions::default(),
+            &kraft_ingest::sync::NoProgress,
+        )
+        .await
+        .expect("sync");
+    assert!(
+        r.rebuilt
+            .as_deref()
+            .is_some_and(|w| w.contains("mean length")),
+        "the fixture no longer moves the mean length: {r:#?}"
+    );
+    let fresh = TestBot::start(&kb, default_core_settings()).await;
+    let mut moved = false;
+    for (q, old) in questions.iter().zip(&before) {
+        let running = b.assistant.ask(q).await.expect("ask").0;
+        let anew = fresh.assistant.ask(q).await.expect("ask").0;
+        assert_eq!(running.text, anew.text, "{q}");
+        assert!(
+            (running.confidence - anew.confidence).abs() < 1e-5,
+            "{q}: the running assistant says {}, a fresh one {}",
+            running.confidence,
+            anew.confidence
+        );
+        moved |= (anew.confidence - old).abs() > 1e-4;
+    }
+    assert!(
+        moved,
+        "no confidence moved, so this test would not see a stale analyzer"
+    );
+}

@@ -504,3 +504,66 @@ async fn edge_backend_reports_uninitialised_index_as_empty() {
     assert!(b.manifest().await.expect("manifest").is_empty());
     assert!(b.read_meta().await.expect("meta").is_none());
 }
+
+#[tokio::test]
+async fn removed_pages_leave_no_trace_in_the_scores() {
+    // Qdrant keeps a deleted point in its segment's posting lists (and so
+    // in its terms' IDF) until the segment is vacuumed, which by default
+    // happens only from 1,000 points up: removed pages went on weighing
+    // every question's terms.
+    let e = env();
+    let long: String = (0..60)
+        .map(|i| format!("Mening {i} om lagerstyrning, prognoser och inköp i en liten butik. "))
+        .collect();
+    let pages: Vec<(String, String)> = (0..4)
+        .map(|i| {
+            (
+                format!("guides/lang-{i}.md"),
+                doc(
+                    &format!("Lång guide {i}"),
+                    "guide",
+                    "sv",
+                    "",
+                    &format!("# Lång guide {i}\n\n{long}\n"),
+                ),
+            )
+        })
+        .collect();
+    let refs: Vec<(&str, &str)> = pages
+        .iter()
+        .map(|(p, b)| (p.as_str(), b.as_str()))
+        .collect();
+    write_files(&e.kb, &refs);
+    let k = open(&e).await;
+    ingest(&k, &e.kb).await;
+    for (p, _) in &pages {
+        std::fs::remove_file(e.kb.join(p)).expect("remove");
+    }
+    let r = ingest(&k, &e.kb).await;
+    assert_eq!(r.deleted.len(), 4, "{r:#?}");
+    let fresh_data = tempfile::tempdir().expect("tmp");
+    let fresh = Knowledge::open(
+        KnowledgeSettings {
+            data_dir: fresh_data.path().to_path_buf(),
+            knowledge_dir: e.kb.clone(),
+            ..Default::default()
+        },
+        Secrets::default(),
+    )
+    .await
+    .expect("open fresh");
+    ingest(&fresh, &e.kb).await;
+    for q in [
+        "Hur kommer vi igång med AI?",
+        "Vem kan hjälpa oss med finansiering?",
+        "prognoser för inköp i butik",
+    ] {
+        let (a, b) = (scores(&k, q).await, scores(&fresh, q).await);
+        assert!(!a.is_empty(), "{q}");
+        assert_eq!(a.len(), b.len(), "{q}: {a:?} against {b:?}");
+        for ((da, sa), (db, sb)) in a.iter().zip(&b) {
+            assert_eq!(da, db, "{q}: {a:?} against {b:?}");
+            assert!((sa - sb).abs() < 1e-5, "{q}: {a:?} against {b:?}");
+        }
+    }
+}

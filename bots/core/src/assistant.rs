@@ -117,7 +117,9 @@ pub struct Escalation {
 
 pub struct Assistant {
     knowledge: Arc<Knowledge>,
-    retriever: Retriever,
+    /// Replaced when a sync writes the index again with new mean lengths
+    /// (see [`Assistant::retriever`]).
+    retriever: std::sync::RwLock<Arc<Retriever>>,
     store: Arc<dyn State>,
     desk: Desk,
     llm: Option<Llm>,
@@ -204,7 +206,7 @@ impl Assistant {
         };
         Ok(Self {
             knowledge,
-            retriever,
+            retriever: std::sync::RwLock::new(Arc::new(retriever)),
             store,
             desk,
             llm,
@@ -234,10 +236,28 @@ impl Assistant {
         &self.knowledge
     }
 
-    /// Picks up a rebuilt index (new BM25 statistics) after an ingest.
-    pub async fn refresh(&mut self) -> Result<(), CoreError> {
-        self.retriever = self.knowledge.retriever().await?;
-        Ok(())
+    /// The retriever for this turn. When a sync (the folder follower of
+    /// `kraft serve`) has written every chunk again with new mean lengths,
+    /// the knowledge holds a new analyzer; the second stage's term weights
+    /// must use it too, or a running bot answers differently from one
+    /// started afresh on the same index until it is restarted.
+    fn retriever(&self) -> Arc<Retriever> {
+        let current = match self.retriever.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        };
+        match self.knowledge.current_analyzer() {
+            Some(a) if !current.uses(&a) => {
+                let fresh = Arc::new(current.with_analyzer(a));
+                match self.retriever.write() {
+                    Ok(mut g) => *g = fresh.clone(),
+                    Err(p) => *p.into_inner() = fresh.clone(),
+                }
+                tracing::info!("the index was written again with new mean lengths; searches use them from now on");
+                fresh
+            }
+            _ => current,
+        }
     }
 
     fn lease(&self) -> Duration {
@@ -614,7 +634,7 @@ impl Assistant {
                 .or(user.lang_pref)
                 .unwrap_or(user.lang);
         }
-        self.retriever.analyzer().detect(text)
+        self.retriever().analyzer().detect(text)
     }
 
     /// A tap on "how satisfied are you?" after a resolved ticket: one
@@ -1104,11 +1124,12 @@ impl Assistant {
     ) -> Result<Answer, CoreError> {
         let limit = self.knowledge.settings().search.limit.max(3);
         let filter = SearchFilter::default();
-        let standalone = || self.retriever.search(question, &filter, limit);
+        let retriever = self.retriever();
+        let standalone = || retriever.search(question, &filter, limit);
         let (resp, query, follow_up) = match prev {
             Some(p) if intent::is_follow_up(question) => {
                 let combined_q = format!("{p} {question}");
-                let combined = self.retriever.search(&combined_q, &filter, limit).await?;
+                let combined = retriever.search(&combined_q, &filter, limit).await?;
                 // The combined result must still be about *this* message:
                 // "Finns det parkering?" after a question on needs analyses
                 // must not be answered with the needs-analysis passage.
@@ -1246,8 +1267,8 @@ impl Assistant {
     /// How well a result covers the message's own words, by the same
     /// measure as the retrieval confidence.
     fn own_coverage(&self, text: &str, f: &Found) -> f32 {
-        let lang = self.retriever.analyzer().detect(text);
-        kraft_ingest::search::coverage(self.retriever.analyzer(), text, lang, &f.chunk)
+        let lang = self.retriever().analyzer().detect(text);
+        kraft_ingest::search::coverage(self.retriever().analyzer(), text, lang, &f.chunk)
     }
 
     /// The same document in the user's language, if the knowledge base has it.
@@ -1261,7 +1282,7 @@ impl Assistant {
             doc_path: Some(path),
             ..Default::default()
         };
-        let r = self.retriever.search(query, &filter, 1).await.ok()?;
+        let r = self.retriever().search(query, &filter, 1).await.ok()?;
         r.results
             .into_iter()
             .next()
@@ -1276,10 +1297,10 @@ impl Assistant {
     pub async fn section_sample(&self, question: &str) -> Option<SectionSample> {
         let question = intent::sanitize(question);
         let question = question.as_str();
-        let lang = self.retriever.analyzer().detect(question);
+        let lang = self.retriever().analyzer().detect(question);
         let limit = self.knowledge.settings().search.limit.max(3);
         let resp = self
-            .retriever
+            .retriever()
             .search(question, &SearchFilter::default(), limit)
             .await
             .ok()?;
@@ -1287,7 +1308,8 @@ impl Assistant {
         if let Some(t) = self.translated(&top, question, lang).await {
             top = t;
         }
-        let analyzer = self.retriever.analyzer();
+        let retriever = self.retriever();
+        let analyzer = retriever.analyzer();
         let q = Query::new(analyzer, question, lang);
         let (chunks, ranked) = self.page_of(&top).await;
         let terms: Vec<Arc<SectionTerms>> = chunks.iter().map(|c| self.section_terms(c)).collect();
@@ -1391,7 +1413,8 @@ impl Assistant {
                 data: Vec::new(),
             };
         }
-        let model = &self.retriever.ranker().section;
+        let retriever = self.retriever();
+        let model = &retriever.ranker().section;
         let mut at = model.choose(&feats).or(ranked).unwrap_or(0);
         if Self::whole_use_case(q, &top.chunk, &feats, at) {
             // The opening or the problem section, whichever the model
@@ -1502,7 +1525,7 @@ impl Assistant {
     /// later ones. `serve` and `chat` run it in the background at start.
     pub async fn warm(&self) {
         let t = std::time::Instant::now();
-        match self.retriever.warm().await {
+        match self.retriever().warm().await {
             Ok(hits) => {
                 for h in &hits {
                     self.section_terms(&h.payload);
@@ -1528,7 +1551,7 @@ impl Assistant {
                 return t.clone();
             }
         }
-        let t = Arc::new(SectionTerms::of(self.retriever.analyzer(), c));
+        let t = Arc::new(SectionTerms::of(self.retriever().analyzer(), c));
         if let Ok(mut m) = self.sections.lock() {
             if m.len() >= 20_000 {
                 m.clear();
@@ -1539,7 +1562,8 @@ impl Assistant {
     }
 
     async fn extractive(&self, query: &str, results: &[Found]) -> Option<(String, Vec<SourceRef>)> {
-        let analyzer = self.retriever.analyzer();
+        let retriever = self.retriever();
+        let analyzer = retriever.analyzer();
         if self.knowledge.settings().search.pipeline == Pipeline::Baseline {
             for f in results.iter().take(2) {
                 let units = extract::units(&f.chunk.text);
@@ -1742,7 +1766,8 @@ impl Assistant {
         text: &mut String,
         max: usize,
     ) {
-        let analyzer = self.retriever.analyzer();
+        let retriever = self.retriever();
+        let analyzer = retriever.analyzer();
         let unit_hits: Vec<Vec<bool>> = units
             .iter()
             .map(|u| q.word_hits(analyzer, &u.text, lang))
@@ -1789,7 +1814,8 @@ impl Assistant {
         first: &ChunkPayload,
         max: usize,
     ) -> Option<(String, SourceRef)> {
-        let analyzer = self.retriever.analyzer();
+        let retriever = self.retriever();
+        let analyzer = retriever.analyzer();
         let top_score = results.first()?.score;
         let second = results.get(1)?;
         // Only a near-equal second: a far weaker one is more likely noise.
@@ -1889,7 +1915,7 @@ impl Assistant {
     /// conversation would do about escalation. Stores nothing.
     pub async fn ask(&self, text: &str) -> Result<(Answer, Escalation), CoreError> {
         let text = intent::sanitize(text);
-        let lang = self.retriever.analyzer().detect(&text);
+        let lang = self.retriever().analyzer().detect(&text);
         let kind = intent::classify(&text);
         let human = matches!(kind, Intent::Human | Intent::Command(Command::Human));
         let answer = self.answer(&text, None, lang, None).await?;

@@ -733,6 +733,18 @@ impl IndexBackend for EdgeIndex {
 
     async fn finish(&self) -> Result<(), IndexError> {
         match self.with_shard(|s| {
+            // A deleted point stays in its segment's posting lists, and so
+            // in the IDF of its terms, until the segment is vacuumed; by
+            // default only segments of 1,000 points or more are, so in a
+            // knowledge base this size a removed page went on weighing the
+            // terms of every later question, and answers depended on what
+            // the folder once held. Any deleted point now triggers it.
+            let mut o = s.config().optimizers.clone();
+            if o.deleted_threshold != Some(0.0) || o.vacuum_min_vector_number != Some(1) {
+                o.deleted_threshold = Some(0.0);
+                o.vacuum_min_vector_number = Some(1);
+                s.set_optimizers_config(o).map_err(storage)?;
+            }
             s.optimize().map_err(storage)?;
             s.flush();
             Ok(())

@@ -622,7 +622,7 @@ impl Assistant {
             if found.len() >= limit {
                 break;
             }
-            match self.retriever.search(&query, &f, limit + 2).await {
+            match self.retriever().search(&query, &f, limit + 2).await {
                 Ok(r) => {
                     for hit in r.results {
                         // Retrieval noise: a case must share some words.
@@ -763,7 +763,7 @@ impl Assistant {
             regions: regions.clone(),
             ..Default::default()
         };
-        if let Ok(r) = self.retriever.search(&query, &filter, 8).await {
+        if let Ok(r) = self.retriever().search(&query, &filter, 8).await {
             let top = r.results.first().map(|f| f.score).unwrap_or(0.0).max(1e-6);
             for hit in r.results.into_iter().filter(|h| h.score > 0.0) {
                 let c = hit.chunk;
