@@ -22,6 +22,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -680,7 +681,7 @@ struct ChunkTerms {
     tags: HashSet<u32>,
     heading: Vec<u32>,
     /// Term id → BM25 term-frequency weight in the chunk text.
-    body: HashMap<u32, f32>,
+    body: FxHashMap<u32, f32>,
     sentences: Vec<Vec<u32>>,
     grams: HashSet<u32>,
     /// The organisation or thing the page is about ("AI Sweden" in "AI
@@ -711,7 +712,7 @@ fn analyse_chunk(analyzer: &Analyzer, p: &ChunkPayload) -> ChunkTerms {
     let heading = sorted(analyzer.query_terms(&p.section_headings(), lang));
     let text = crate::passage::without_internal_links(&p.text);
     let d = analyzer.doc_vector(&text, lang);
-    let body: HashMap<u32, f32> = d.indices.into_iter().zip(d.values).collect();
+    let body: FxHashMap<u32, f32> = d.indices.into_iter().zip(d.values).collect();
     let sentences = crate::passage::units(&text)
         .iter()
         .map(|u| sorted(analyzer.query_terms(&u.text, lang)))
@@ -744,7 +745,7 @@ fn analyse_chunk(analyzer: &Analyzer, p: &ChunkPayload) -> ChunkTerms {
 /// turn).
 #[derive(Debug, Default)]
 pub struct TermCache {
-    map: Mutex<HashMap<Uuid, (String, Arc<ChunkTerms>)>>,
+    map: Mutex<FxHashMap<Uuid, (String, Arc<ChunkTerms>)>>,
 }
 
 pub(crate) const CACHE_MAX: usize = 20_000;
@@ -1142,10 +1143,26 @@ pub fn features(
                     .sum::<f32>()
                     / q.words.len() as f32
             };
+            // A sentence's words are among its chunk's, so only the words
+            // the chunk has are looked up in each sentence (`perf`: the
+            // sentence loop was most of this function).
+            let present: Vec<usize> = (0..q.words.len()).filter(|&i| own[i]).collect();
             let sentence = t
                 .sentences
                 .iter()
-                .map(|s| share(&|id| s.binary_search(&id).is_ok()))
+                .map(|s| {
+                    present
+                        .iter()
+                        .filter(|&&i| {
+                            q.words[i]
+                                .ids(lang)
+                                .iter()
+                                .any(|id| s.binary_search(id).is_ok())
+                        })
+                        .map(|&i| idf[i])
+                        .sum::<f32>()
+                        / total
+                })
                 .fold(0.0f32, f32::max);
             let gram = if q.grams.is_empty() {
                 0.0
