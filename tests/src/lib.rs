@@ -49,6 +49,39 @@ pub fn doc(title: &str, kind: &str, lang: &str, extra: &str, body: &str) -> Stri
     )
 }
 
+/// Four long Swedish guides (60 sentences each) for the fixture: written
+/// into it or removed from it, they move the chunks' mean length far past
+/// the limit at which a sync writes every chunk again. Paths relative to
+/// the knowledge folder, with their text.
+pub fn long_pages() -> Vec<(String, String)> {
+    let long: String = (0..60)
+        .map(|i| format!("Mening {i} om lagerstyrning, prognoser och inköp i en liten butik. "))
+        .collect();
+    (0..4)
+        .map(|i| {
+            (
+                format!("guides/lang-{i}.md"),
+                doc(
+                    &format!("Lång guide {i}"),
+                    "guide",
+                    "sv",
+                    "",
+                    &format!("# Lång guide {i}\n\n{long}\n"),
+                ),
+            )
+        })
+        .collect()
+}
+
+/// Writes `pages` (as from [`long_pages`]) under `root`.
+pub fn write_pages(root: &Path, pages: &[(String, String)]) {
+    let refs: Vec<(&str, &str)> = pages
+        .iter()
+        .map(|(p, b)| (p.as_str(), b.as_str()))
+        .collect();
+    write_files(root, &refs);
+}
+
 /// A small knowledge base in Swedish and English with distinctive words,
 /// so tests can tell exactly which document answered.
 pub fn fixture_kb(root: &Path) {

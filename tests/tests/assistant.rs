@@ -694,28 +694,8 @@ async fn a_running_assistant_answers_like_a_fresh_one_after_a_sync_writes_the_in
     let tmp = tempfile::tempdir().expect("tmp");
     let kb = tmp.path().join("knowledge");
     kraft_tests::fixture_kb(&kb);
-    let long: String = (0..60)
-        .map(|i| format!("Mening {i} om lagerstyrning, prognoser och inköp i en liten butik. "))
-        .collect();
-    let pages: Vec<(String, String)> = (0..4)
-        .map(|i| {
-            (
-                format!("guides/lang-{i}.md"),
-                kraft_tests::doc(
-                    &format!("Lång guide {i}"),
-                    "guide",
-                    "sv",
-                    "",
-                    &format!("# Lång guide {i}\n\n{long}\n"),
-                ),
-            )
-        })
-        .collect();
-    let refs: Vec<(&str, &str)> = pages
-        .iter()
-        .map(|(p, t)| (p.as_str(), t.as_str()))
-        .collect();
-    kraft_tests::write_files(&kb, &refs);
+    let pages = kraft_tests::long_pages();
+    kraft_tests::write_pages(&kb, &pages);
     let b = TestBot::start(&kb, default_core_settings()).await;
     let questions = [
         "Vad kostar en behovsanalys?",

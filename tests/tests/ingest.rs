@@ -10,7 +10,7 @@ use kraft_ingest::index::edge::EdgeIndex;
 use kraft_ingest::index::{IndexBackend, SearchFilter};
 use kraft_ingest::sync::{IngestReport, NoProgress};
 use kraft_ingest::{IngestOptions, Knowledge, KnowledgeSettings, Secrets};
-use kraft_tests::{doc, fixture_kb, write_files};
+use kraft_tests::{doc, fixture_kb, long_pages, write_files, write_pages};
 
 struct Env {
     _tmp: tempfile::TempDir,
@@ -73,6 +73,31 @@ async fn scores(k: &Knowledge, q: &str) -> Vec<(String, f32)> {
         .into_iter()
         .map(|f| (f.chunk.doc_path, f.score))
         .collect()
+}
+
+/// `k` scores every result of each question as a fresh index of `kb` does.
+async fn assert_scores_like_a_fresh_index(k: &Knowledge, kb: &Path, questions: &[&str]) {
+    let fresh_data = tempfile::tempdir().expect("tmp");
+    let fresh = Knowledge::open(
+        KnowledgeSettings {
+            data_dir: fresh_data.path().to_path_buf(),
+            knowledge_dir: kb.to_path_buf(),
+            ..Default::default()
+        },
+        Secrets::default(),
+    )
+    .await
+    .expect("open fresh");
+    ingest(&fresh, kb).await;
+    for q in questions {
+        let (a, b) = (scores(k, q).await, scores(&fresh, q).await);
+        assert!(!a.is_empty(), "{q}");
+        assert_eq!(a.len(), b.len(), "{q}: {a:?} against {b:?}");
+        for ((da, sa), (db, sb)) in a.iter().zip(&b) {
+            assert_eq!(da, db, "{q}: {a:?} against {b:?}");
+            assert!((sa - sb).abs() < 1e-5, "{q}: {sa} against {sb}");
+        }
+    }
 }
 
 #[tokio::test]
@@ -355,28 +380,8 @@ async fn a_sync_that_moves_the_mean_chunk_length_rewrites_every_chunk_and_answer
     assert!(r.rebuilt.is_none(), "a small edit rebuilt: {r:#?}");
     assert_eq!(r.updated.len(), 1, "{r:#?}");
     // Long pages: the chunks' mean length moves far past the limit.
-    let long: String = (0..60)
-        .map(|i| format!("Mening {i} om lagerstyrning, prognoser och inköp i en liten butik. "))
-        .collect();
-    let pages: Vec<(String, String)> = (0..4)
-        .map(|i| {
-            (
-                format!("guides/lang-{i}.md"),
-                doc(
-                    &format!("Lång guide {i}"),
-                    "guide",
-                    "sv",
-                    "",
-                    &format!("# Lång guide {i}\n\n{long}\n"),
-                ),
-            )
-        })
-        .collect();
-    let refs: Vec<(&str, &str)> = pages
-        .iter()
-        .map(|(p, b)| (p.as_str(), b.as_str()))
-        .collect();
-    write_files(&e.kb, &refs);
+    let pages = long_pages();
+    write_pages(&e.kb, &pages);
     let r = ingest(&k, &e.kb).await;
     let why = r.rebuilt.clone().expect("the sync wrote every chunk again");
     assert!(why.contains("mean length"), "{why}");
@@ -387,27 +392,12 @@ async fn a_sync_that_moves_the_mean_chunk_length_rewrites_every_chunk_and_answer
     assert_eq!(r.index_points, r.chunks_total);
 
     // A fresh index of the same pages scores every result the same.
-    let fresh_data = tempfile::tempdir().expect("tmp");
-    let fresh = Knowledge::open(
-        KnowledgeSettings {
-            data_dir: fresh_data.path().to_path_buf(),
-            knowledge_dir: e.kb.clone(),
-            ..Default::default()
-        },
-        Secrets::default(),
+    assert_scores_like_a_fresh_index(
+        &k,
+        &e.kb,
+        &["Vad kostar en behovsanalys?", "prognoser för inköp i butik"],
     )
-    .await
-    .expect("open fresh");
-    ingest(&fresh, &e.kb).await;
-    for q in ["Vad kostar en behovsanalys?", "prognoser för inköp i butik"] {
-        let (a, b) = (scores(&k, q).await, scores(&fresh, q).await);
-        assert!(!a.is_empty(), "{q}");
-        assert_eq!(a.len(), b.len(), "{q}");
-        for ((da, sa), (db, sb)) in a.iter().zip(&b) {
-            assert_eq!(da, db, "{q}");
-            assert!((sa - sb).abs() < 1e-5, "{q}: {sa} against {sb}");
-        }
-    }
+    .await;
 }
 
 #[tokio::test]
@@ -512,28 +502,8 @@ async fn removed_pages_leave_no_trace_in_the_scores() {
     // happens only from 1,000 points up: removed pages went on weighing
     // every question's terms.
     let e = env();
-    let long: String = (0..60)
-        .map(|i| format!("Mening {i} om lagerstyrning, prognoser och inköp i en liten butik. "))
-        .collect();
-    let pages: Vec<(String, String)> = (0..4)
-        .map(|i| {
-            (
-                format!("guides/lang-{i}.md"),
-                doc(
-                    &format!("Lång guide {i}"),
-                    "guide",
-                    "sv",
-                    "",
-                    &format!("# Lång guide {i}\n\n{long}\n"),
-                ),
-            )
-        })
-        .collect();
-    let refs: Vec<(&str, &str)> = pages
-        .iter()
-        .map(|(p, b)| (p.as_str(), b.as_str()))
-        .collect();
-    write_files(&e.kb, &refs);
+    let pages = long_pages();
+    write_pages(&e.kb, &pages);
     let k = open(&e).await;
     ingest(&k, &e.kb).await;
     for (p, _) in &pages {
@@ -541,29 +511,14 @@ async fn removed_pages_leave_no_trace_in_the_scores() {
     }
     let r = ingest(&k, &e.kb).await;
     assert_eq!(r.deleted.len(), 4, "{r:#?}");
-    let fresh_data = tempfile::tempdir().expect("tmp");
-    let fresh = Knowledge::open(
-        KnowledgeSettings {
-            data_dir: fresh_data.path().to_path_buf(),
-            knowledge_dir: e.kb.clone(),
-            ..Default::default()
-        },
-        Secrets::default(),
+    assert_scores_like_a_fresh_index(
+        &k,
+        &e.kb,
+        &[
+            "Hur kommer vi igång med AI?",
+            "Vem kan hjälpa oss med finansiering?",
+            "prognoser för inköp i butik",
+        ],
     )
-    .await
-    .expect("open fresh");
-    ingest(&fresh, &e.kb).await;
-    for q in [
-        "Hur kommer vi igång med AI?",
-        "Vem kan hjälpa oss med finansiering?",
-        "prognoser för inköp i butik",
-    ] {
-        let (a, b) = (scores(&k, q).await, scores(&fresh, q).await);
-        assert!(!a.is_empty(), "{q}");
-        assert_eq!(a.len(), b.len(), "{q}: {a:?} against {b:?}");
-        for ((da, sa), (db, sb)) in a.iter().zip(&b) {
-            assert_eq!(da, db, "{q}: {a:?} against {b:?}");
-            assert!((sa - sb).abs() < 1e-5, "{q}: {a:?} against {b:?}");
-        }
-    }
+    .await;
 }
