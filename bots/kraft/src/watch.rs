@@ -75,8 +75,10 @@ pub async fn settle(rx: &mut tokio::sync::mpsc::UnboundedReceiver<()>) {
 
 /// Keeps a running assistant's index in step with the knowledge folder:
 /// an incremental ingest after each burst of file events and every
-/// `interval`. Searches see the new chunks at once (the BM25 statistics
-/// are kept between incremental ingests), so no restart is needed.
+/// `interval`. Searches see the new chunks at once, so no restart is
+/// needed: the BM25 mean lengths are kept between incremental ingests,
+/// and when a sync moves them far enough to write every chunk again, the
+/// assistant takes the new analyzer at its next turn.
 pub async fn follow(
     k: std::sync::Arc<Knowledge>,
     root: std::path::PathBuf,
