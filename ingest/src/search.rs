@@ -141,6 +141,7 @@ pub struct SearchResponse {
     pub warning: Option<String>,
 }
 
+#[derive(Clone)]
 pub struct Retriever {
     backend: Arc<dyn IndexBackend>,
     analyzer: Arc<Analyzer>,
@@ -328,12 +329,8 @@ impl Retriever {
     /// beside the ranked one in an evaluation); shares the term cache.
     pub fn with_settings(&self, settings: SearchSettings) -> Self {
         Self {
-            backend: self.backend.clone(),
-            analyzer: self.analyzer.clone(),
-            embedder: self.embedder.clone(),
             settings,
-            ranker: self.ranker.clone(),
-            cache: self.cache.clone(),
+            ..self.clone()
         }
     }
 
@@ -342,12 +339,9 @@ impl Retriever {
     /// them.
     pub fn with_analyzer(&self, analyzer: Arc<Analyzer>) -> Self {
         Self {
-            backend: self.backend.clone(),
             analyzer,
-            embedder: self.embedder.clone(),
-            settings: self.settings.clone(),
-            ranker: self.ranker.clone(),
             cache: Arc::new(TermCache::default()),
+            ..self.clone()
         }
     }
 

@@ -1267,8 +1267,9 @@ impl Assistant {
     /// How well a result covers the message's own words, by the same
     /// measure as the retrieval confidence.
     fn own_coverage(&self, text: &str, f: &Found) -> f32 {
-        let lang = self.retriever().analyzer().detect(text);
-        kraft_ingest::search::coverage(self.retriever().analyzer(), text, lang, &f.chunk)
+        let retriever = self.retriever();
+        let analyzer = retriever.analyzer();
+        kraft_ingest::search::coverage(analyzer, text, analyzer.detect(text), &f.chunk)
     }
 
     /// The same document in the user's language, if the knowledge base has it.
@@ -1727,7 +1728,15 @@ impl Assistant {
         if second_part.is_none() && max.saturating_sub(text.chars().count()) >= 120 {
             let mut have = q.word_hits(analyzer, &text, section.language);
             for second in [&second, &third] {
-                self.add_new_words(&q, section.language, second, &mut have, &mut text, max);
+                Self::add_new_words(
+                    analyzer,
+                    &q,
+                    section.language,
+                    second,
+                    &mut have,
+                    &mut text,
+                    max,
+                );
             }
         }
         let top = &Found {
@@ -1758,7 +1767,7 @@ impl Assistant {
     /// a question word `have` (the words `text` already has) lacks and
     /// fits in `max`; `have` grows with each sentence taken.
     fn add_new_words(
-        &self,
+        analyzer: &kraft_ingest::text::Analyzer,
         q: &Query,
         lang: kraft_ingest::doc::Lang,
         units: &[extract::Unit],
@@ -1766,8 +1775,6 @@ impl Assistant {
         text: &mut String,
         max: usize,
     ) {
-        let retriever = self.retriever();
-        let analyzer = retriever.analyzer();
         let unit_hits: Vec<Vec<bool>> = units
             .iter()
             .map(|u| q.word_hits(analyzer, &u.text, lang))
