@@ -139,6 +139,10 @@ pub struct SearchResponse {
     /// Set when a retriever failed and the search degraded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub warning: Option<String>,
+    /// The question as the ranked pipeline analysed it (None from the
+    /// baseline), so that composing the answer does not analyse it again.
+    #[serde(skip)]
+    pub query: Option<Arc<Query>>,
 }
 
 #[derive(Clone)]
@@ -482,6 +486,7 @@ impl Retriever {
             confidence,
             results,
             warning,
+            query: None,
         })
     }
 
@@ -587,6 +592,7 @@ impl Retriever {
             confidence,
             results,
             warning,
+            query: Some(Arc::new(q)),
         })
     }
 

@@ -13,31 +13,36 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use rustc_hash::FxHashSet;
 use serde::{Deserialize, Serialize};
 
 use crate::doc::Lang;
 use crate::index::ChunkPayload;
-use crate::passage::units;
+use crate::passage::{units, Unit};
 use crate::rank::Query;
 use crate::text::Analyzer;
 
 /// The analysed terms of one section (chunk): its headings below the
 /// title, each unit, and its character n-grams. Analysing is the costly
 /// part of choosing a section, and the same pages come back question after
-/// question, so the assistant keeps these by content.
+/// question, so the assistant keeps these by content, together with the
+/// units themselves: splitting a section's Markdown again for each answer
+/// was a twelfth of a turn.
 #[derive(Debug)]
 pub struct SectionTerms {
     pub lang: Lang,
     pub heading: HashSet<u32>,
     pub units: Vec<HashSet<u32>>,
-    grams: HashSet<u32>,
+    /// The section's units ([`crate::passage::units`]), in order.
+    pub parsed: Vec<Unit>,
+    grams: FxHashSet<u32>,
     chars: usize,
 }
 
 impl SectionTerms {
     pub fn of(analyzer: &Analyzer, c: &ChunkPayload) -> Self {
         let us = units(&c.text);
-        let mut grams = HashSet::new();
+        let mut grams = FxHashSet::default();
         let heading = c.section_headings();
         for t in std::iter::once(heading.as_str()).chain(us.iter().map(|u| u.text.as_str())) {
             crate::text::char_grams(&t.to_lowercase(), |g| {
@@ -53,7 +58,14 @@ impl SectionTerms {
                 .collect(),
             grams,
             chars: us.iter().map(|u| u.text.chars().count()).sum(),
+            parsed: us,
         }
+    }
+
+    /// Characters of the section's plain text
+    /// ([`crate::passage::plain`]: the units joined by spaces).
+    pub fn plain_chars(&self) -> usize {
+        self.chars + self.parsed.len().saturating_sub(1)
     }
 }
 

@@ -266,6 +266,40 @@ fn messages_come_back_newest_last_with_what_was_stored() {
         assert!((m.confidence.expect("confidence") - 0.75).abs() < 1e-6);
         assert_eq!(m.created_at, t0 + min(3));
         assert_eq!(s.message(-5).expect("message"), None);
+        // No answer among them carried a query.
+        assert_eq!(s.last_query(u.id, 10).expect("last query"), None);
+        // A later answer's query is what a follow-up continues, as long as
+        // it is among the newest messages asked about.
+        s.add_message(
+            u.id,
+            Role::Bot,
+            &NewMessage {
+                text: "answer",
+                query: Some("vad kostar det"),
+                ..Default::default()
+            },
+            t0 + min(5),
+        )
+        .expect("add");
+        for i in 6..8 {
+            s.add_message(
+                u.id,
+                Role::User,
+                &NewMessage {
+                    text: "and then?",
+                    query: Some("a user's message has no query; this must not count"),
+                    ..Default::default()
+                },
+                t0 + min(i),
+            )
+            .expect("add");
+        }
+        assert_eq!(
+            s.last_query(u.id, 3).expect("last query").as_deref(),
+            Some("vad kostar det")
+        );
+        assert_eq!(s.last_query(u.id, 2).expect("last query"), None);
+        assert_eq!(s.last_query(other.id, 10).expect("last query"), None);
         // A vote is kept (and voting again is allowed).
         s.set_feedback(u.id, ids[3], -1, t0).expect("vote");
         s.set_feedback(u.id, ids[3], 1, t0).expect("vote again");

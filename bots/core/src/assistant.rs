@@ -688,12 +688,7 @@ impl Assistant {
         let now = self.clock.now();
         let chat = user.chat();
         let lang = user.lang;
-        let history = self.store.recent_messages(user.id, 10)?;
-        let prev_q = history
-            .iter()
-            .rev()
-            .find(|m| m.role == Role::Bot && m.query.is_some())
-            .and_then(|m| m.query.clone());
+        let prev_q = self.store.last_query(user.id, 10)?;
         // Stored first: whatever happens next, the question is not lost.
         self.remember(user, text, lang, open.as_ref().map(|t| t.id), now)?;
         if let Some(p) = &progress {
@@ -1187,13 +1182,15 @@ impl Assistant {
         if resp.confidence < self.min_confidence {
             return Ok(a);
         }
+        let analysed = resp.query.clone();
         let mut results = resp.results;
         if let Some(first) = results.first().cloned() {
             if let Some(t) = self.translated(&first, &query, lang).await {
                 results[0] = t;
             }
         }
-        let Some((body, sources)) = self.extractive(&query, &results).await else {
+        let Some((body, sources)) = self.extractive(&query, analysed.as_deref(), &results).await
+        else {
             return Ok(a);
         };
         a.kind = AnswerKind::Answered;
@@ -1322,7 +1319,7 @@ impl Assistant {
             .map(|i| {
                 let own = extract::plain(&chunks[i].text);
                 match chunks.get(i + 1) {
-                    Some(next) if brings_next(&chunks[i]) => {
+                    Some(next) if brings_next(&terms[i]) => {
                         format!("{own} {}", extract::plain(&next.text))
                     }
                     _ => own,
@@ -1402,7 +1399,7 @@ impl Assistant {
         let feats = section::features(q, &terms, ranked);
         if Self::eligibility_opening(q, &top.chunk, &feats) {
             let first = 0;
-            let units = extract::units(&chunks[first].text);
+            let units = terms[first].parsed.clone();
             return Window {
                 section: chunks[first].clone(),
                 units,
@@ -1429,34 +1426,34 @@ impl Assistant {
         let mut next_step = Vec::new();
         let mut data = Vec::new();
         if top.chunk.kind == Kind::Case && at <= 1 && chunks.len() > 2 {
-            if let Some(c) = chunks.iter().find(|c| is_first_step(&c.heading_path)) {
-                next_step = extract::units(&c.text);
+            if let Some(i) = chunks.iter().position(|c| is_first_step(&c.heading_path)) {
+                next_step = terms[i].parsed.clone();
             }
             // And what it takes: the data section's items, in a word each.
-            if let Some(c) = chunks.iter().find(|c| is_data_needed(&c.heading_path)) {
-                data = extract::list_heads(&extract::units(&c.text));
+            if let Some(i) = chunks.iter().position(|c| is_data_needed(&c.heading_path)) {
+                data = extract::list_heads(&terms[i].parsed);
             }
         }
         let chosen = chunks[at].clone();
-        let mut units = extract::units(&chosen.text);
-        if brings_next(&chosen) {
-            if let Some(next) = chunks.get(at + 1) {
+        let mut units = terms[at].parsed.clone();
+        if brings_next(&terms[at]) {
+            if let Some(next) = terms.get(at + 1) {
                 let offset = units.iter().map(|u| u.block + 1).max().unwrap_or(0);
-                units.extend(extract::units(&next.text).into_iter().map(|mut u| {
+                units.extend(next.parsed.iter().cloned().map(|mut u| {
                     u.block += offset;
                     u
                 }));
             }
         }
         let opening = (at > 0)
-            .then(|| chunks.first())
+            .then(|| terms.first())
             .flatten()
-            .and_then(|c| extract::units(&c.text).into_iter().next())
+            .and_then(|t| t.parsed.first().cloned())
             .filter(|u| !u.list_item && !extract::is_lead_in(u));
         // The runner-up section of the same page, for a sentence the
         // chosen one leaves out ("what do we need – cameras, lighting?" is
         // half in the problem, half in "what data is needed").
-        let window_end = if units.len() > extract::units(&chosen.text).len() {
+        let window_end = if units.len() > terms[at].parsed.len() {
             at + 1
         } else {
             at
@@ -1491,7 +1488,7 @@ impl Assistant {
         let rest_feats = section::features(second_part.as_ref().unwrap_or(q), &rest_terms, None);
         let runner_up = model.choose(&rest_feats);
         let second = runner_up
-            .map(|i| extract::units(&chunks[rest[i]].text))
+            .map(|i| terms[rest[i]].parsed.clone())
             .unwrap_or_default();
         // And the section the model ranks next, for a one-part question:
         // the fact is often under a third heading that words the question
@@ -1503,7 +1500,7 @@ impl Assistant {
                 let feats: Vec<_> = others.iter().map(|&i| rest_feats[i]).collect();
                 model
                     .choose(&feats)
-                    .map(|j| extract::units(&chunks[rest[others[j]]].text))
+                    .map(|j| terms[rest[others[j]]].parsed.clone())
                     .unwrap_or_default()
             }
             _ => Vec::new(),
@@ -1562,7 +1559,13 @@ impl Assistant {
         t
     }
 
-    async fn extractive(&self, query: &str, results: &[Found]) -> Option<(String, Vec<SourceRef>)> {
+    /// `analysed` is the retriever's analysis of `query`, when it made one.
+    async fn extractive(
+        &self,
+        query: &str,
+        analysed: Option<&Query>,
+        results: &[Found],
+    ) -> Option<(String, Vec<SourceRef>)> {
         let retriever = self.retriever();
         let analyzer = retriever.analyzer();
         if self.knowledge.settings().search.pipeline == Pipeline::Baseline {
@@ -1582,7 +1585,14 @@ impl Assistant {
             }
             return None;
         }
-        let q = Query::new(analyzer, query, analyzer.detect(query));
+        let fresh;
+        let q = match analysed {
+            Some(q) => q,
+            None => {
+                fresh = Query::new(analyzer, query, analyzer.detect(query));
+                &fresh
+            }
+        };
         let max = self.settings.assistant.answer_max_chars;
         let top = results.first()?;
         let parts = extract::question_parts(query).map(|(a, b)| {
@@ -1600,7 +1610,7 @@ impl Assistant {
             second_part,
             next_step,
             data,
-        } = self.answer_window(&q, parts.as_ref(), top).await;
+        } = self.answer_window(q, parts.as_ref(), top).await;
         let heading_answers = {
             let h = q.word_hits(analyzer, &section.heading_path.join(" "), section.language);
             let n = h.iter().filter(|x| **x).count();
@@ -1626,7 +1636,7 @@ impl Assistant {
             Some(list) => {
                 let mut s = extract::select_answer(
                     analyzer,
-                    &q,
+                    q,
                     section.language,
                     &units[..list.start],
                     max / 4,
@@ -1634,7 +1644,7 @@ impl Assistant {
                 );
                 s.extend(extract::select_answer(
                     analyzer,
-                    &q,
+                    q,
                     section.language,
                     &units[list],
                     max / 3,
@@ -1644,7 +1654,7 @@ impl Assistant {
             }
             None => extract::select_answer(
                 analyzer,
-                &q,
+                q,
                 section.language,
                 &units,
                 budget,
@@ -1730,7 +1740,7 @@ impl Assistant {
             for second in [&second, &third] {
                 Self::add_new_words(
                     analyzer,
-                    &q,
+                    q,
                     section.language,
                     second,
                     &mut have,
@@ -1755,7 +1765,7 @@ impl Assistant {
         let hits = q.word_hits(analyzer, &context, top.chunk.language);
         let covered = hits.iter().filter(|h| **h).count();
         if q.len() >= 2 && covered * 3 < hits.len() * 2 {
-            if let Some((extra, src)) = self.complement(&q, results, &hits, &top.chunk, max) {
+            if let Some((extra, src)) = self.complement(q, results, &hits, &top.chunk, max) {
                 text = format!("{text}\n\n{extra}");
                 sources.push(src);
             }
@@ -2153,8 +2163,8 @@ fn delivery_action(d: Delivery) -> Action {
 
 /// A section this short (an opening line, a pointer) is quoted together
 /// with the section after it.
-fn brings_next(c: &ChunkPayload) -> bool {
-    extract::plain(&c.text).chars().count() < 300
+fn brings_next(t: &SectionTerms) -> bool {
+    t.plain_chars() < 300
 }
 
 /// What an extractive answer is quoted from: the chosen section and its

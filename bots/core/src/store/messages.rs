@@ -32,6 +32,12 @@ pub trait Messages {
     /// The newest `limit` messages of a user, oldest first.
     fn recent_messages(&self, user_id: i64, limit: usize) -> Result<Vec<MessageRow>>;
 
+    /// The retrieval query of the newest answer among a user's newest
+    /// `within` messages (what a follow-up question continues), if one
+    /// has a query. Every question turn asks this, so it reads two
+    /// columns instead of whole messages.
+    fn last_query(&self, user_id: i64, within: usize) -> Result<Option<String>>;
+
     /// One message by id, if it is still kept.
     fn message(&self, id: i64) -> Result<Option<MessageRow>>;
 
@@ -88,6 +94,24 @@ impl Messages for Store {
             .collect::<rusqlite::Result<_>>()?;
         v.reverse();
         Ok(v)
+    }
+
+    fn last_query(&self, user_id: i64, within: usize) -> Result<Option<String>> {
+        let conn = self.lock()?;
+        // The limit is part of the text, as in `recent_messages`.
+        let mut st = conn.prepare_cached(&format!(
+            "SELECT role, query FROM messages WHERE user_id = ?1 ORDER BY id DESC LIMIT {within}"
+        ))?;
+        let rows = st.query_map(params![user_id], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+        })?;
+        for row in rows {
+            let (role, query) = row?;
+            if Role::parse(&role) == Role::Bot && query.is_some() {
+                return Ok(query);
+            }
+        }
+        Ok(None)
     }
 
     fn message(&self, id: i64) -> Result<Option<MessageRow>> {

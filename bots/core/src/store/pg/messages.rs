@@ -44,6 +44,20 @@ impl Messages for PgStore {
         Ok(v)
     }
 
+    fn last_query(&self, user_id: i64, within: usize) -> Result<Option<String>> {
+        let rows = self.conn()?.query(
+            "SELECT role, query FROM messages WHERE user_id = $1 ORDER BY id DESC LIMIT $2",
+            p![user_id, within as i64],
+        )?;
+        for r in &rows {
+            let query: Option<String> = get(r, "query")?;
+            if Role::parse(&get::<String>(r, "role")?) == Role::Bot && query.is_some() {
+                return Ok(query);
+            }
+        }
+        Ok(None)
+    }
+
     fn message(&self, id: i64) -> Result<Option<MessageRow>> {
         self.conn()?
             .opt("SELECT * FROM messages WHERE id = $1", p![id])?
