@@ -1735,6 +1735,7 @@ impl Assistant {
         // Each sentence is analysed once, and the answer's words grow by
         // the words of the sentence taken (analysing the whole answer again
         // on every round was a tenth of a turn).
+        let mut text_hits = None;
         if second_part.is_none() && max.saturating_sub(text.chars().count()) >= 120 {
             let mut have = q.word_hits(analyzer, &text, section.language);
             for second in [&second, &third] {
@@ -1748,6 +1749,7 @@ impl Assistant {
                     max,
                 );
             }
+            text_hits = Some(have);
         }
         let top = &Found {
             chunk: section,
@@ -1757,12 +1759,19 @@ impl Assistant {
         // When the passage leaves some of the question's words unanswered,
         // the next document's best sentence for them is added, with its
         // source: "Vad kostar det och hur anmäler vi oss?" needs two pages.
-        let context = format!(
-            "{} {} {text}",
-            top.chunk.title,
-            top.chunk.heading_path.join(" ")
-        );
-        let hits = q.word_hits(analyzer, &context, top.chunk.language);
+        // The words of the title and headings, and of the text: those of
+        // the text are known already when sentences were added above (a
+        // text's words are its parts' words), which saves analysing the
+        // whole answer again.
+        let lang = top.chunk.language;
+        let context = format!("{} {}", top.chunk.title, top.chunk.heading_path.join(" "));
+        let text_hits = text_hits.unwrap_or_else(|| q.word_hits(analyzer, &text, lang));
+        let hits: Vec<bool> = q
+            .word_hits(analyzer, &context, lang)
+            .into_iter()
+            .zip(text_hits)
+            .map(|(a, b)| a || b)
+            .collect();
         let covered = hits.iter().filter(|h| **h).count();
         if q.len() >= 2 && covered * 3 < hits.len() * 2 {
             if let Some((extra, src)) = self.complement(q, results, &hits, &top.chunk, max) {
