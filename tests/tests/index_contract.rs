@@ -289,6 +289,60 @@ async fn contract(b: Arc<dyn IndexBackend>) {
     );
     b.delete(&[]).await.expect("empty delete is fine");
 
+    // Deleted points weigh nothing in the scores once the writes are
+    // finished: the remaining points score as they do in a collection
+    // that never held the deleted ones (BM25's IDF counts every point,
+    // and Qdrant keeps a deleted one in an immutable segment's posting
+    // lists until the segment is vacuumed).
+    b.finish().await.expect("finish after delete");
+    let ai = a.query_vector("AI nätverksträff", Lang::Sv);
+    let scores = |hits: Vec<kraft_ingest::index::Hit>| -> Vec<(String, f32)> {
+        let mut s: Vec<(String, f32)> = hits
+            .into_iter()
+            .map(|h| (h.payload.doc_path.clone(), h.score))
+            .collect();
+        s.sort_by(|x, y| x.0.cmp(&y.0));
+        s
+    };
+    let after_delete = scores(
+        b.search_sparse(&ai, &SearchFilter::default(), 10)
+            .await
+            .expect("sparse after delete"),
+    );
+    let remaining: Vec<_> = b
+        .list(&SearchFilter::default(), 100)
+        .await
+        .expect("list remaining")
+        .into_iter()
+        .map(|h| point(&a, (*h.payload).clone(), Some(vec![0.0, 0.0, 1.0])))
+        .collect();
+    b.reset().await.expect("reset for the fresh comparison");
+    assert!(!b.ensure_collection(Some(3)).await.expect("recreate"));
+    b.write_meta(&meta).await.expect("meta again");
+    b.upsert(remaining)
+        .await
+        .expect("upsert the remaining points");
+    b.finish().await.expect("finish fresh");
+    let fresh = scores(
+        b.search_sparse(&ai, &SearchFilter::default(), 10)
+            .await
+            .expect("sparse fresh"),
+    );
+    assert_eq!(
+        after_delete.iter().map(|s| &s.0).collect::<Vec<_>>(),
+        fresh.iter().map(|s| &s.0).collect::<Vec<_>>(),
+        "{name}: the same points match"
+    );
+    for (x, y) in after_delete.iter().zip(&fresh) {
+        assert!(
+            (x.1 - y.1).abs() <= 1e-4 * y.1.abs().max(1.0),
+            "{name}: {} scores {} after deletes but {} in a fresh collection: deleted points still count",
+            x.0,
+            x.1,
+            y.1
+        );
+    }
+
     assert!(
         b.ensure_collection(Some(5)).await.expect("dim change"),
         "{name}: new dimension resets"
