@@ -283,6 +283,20 @@ fn the_evaluation_questions_are_sound() {
     }
     let b0 = qs.iter().find(|q| q.id == "b001").expect("b001");
     assert_eq!(b0.split(), b0.clone().split());
+    // A side fixed in the file is only for the round-3 training
+    // questions (ids t…), and only dev: no question measured on test
+    // before can be moved off it.
+    for q in qs.iter().filter(|q| q.fixed_split.is_some()) {
+        assert!(q.id.starts_with('t'), "{}: a fixed split", q.id);
+        assert_eq!(q.split(), Split::Dev, "{}", q.id);
+    }
+    let mut moved = qs
+        .iter()
+        .find(|q| q.fixed_split.is_none() && q.split() == Split::Test)
+        .expect("a test question")
+        .clone();
+    moved.fixed_split = Some(Split::Dev);
+    assert_eq!(moved.split(), Split::Dev, "the file's side wins");
     // The held-out probe set: the same rules, and ids of its own.
     let probe = load_questions(&real_kb().join("probe/eval-probe.jsonl")).expect("probe loads");
     assert!(probe.len() >= 80, "{} probe questions", probe.len());
