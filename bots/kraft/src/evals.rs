@@ -212,6 +212,10 @@ pub struct FitTo<'a> {
     pub quiet: bool,
 }
 
+/// How much one of the answer-quality issue's examples counts in the fit
+/// against any other dev question.
+const ISSUE_WEIGHT: f32 = 2.0;
+
 /// The dev split of a question file.
 fn dev_questions(questions: &Path) -> Result<Vec<KbQuestion>> {
     Ok(kraft_ingest::eval::load_questions(questions)?
@@ -243,7 +247,15 @@ pub async fn fit(
                 Label::Abstain => Some(false),
                 Label::Either => None,
             };
-            (q.question.clone(), q.expect.clone(), answerable, 1.0)
+            // The answer-quality issue's own examples are requirements
+            // (its tests demand right, complete answers to each), so the
+            // fit gives them more say than one question of 437.
+            let weight = if q.origin.as_deref() == Some("issue") {
+                ISSUE_WEIGHT
+            } else {
+                1.0
+            };
+            (q.question.clone(), q.expect.clone(), answerable, weight)
         })
         .collect();
     let retriever = knowledge

@@ -237,7 +237,7 @@ enum EvalCommand {
         #[arg(long, default_value = "config/ranker.json")]
         out: PathBuf,
         /// Largest share of answerable dev questions the confidence threshold may abstain on.
-        #[arg(long, default_value_t = 0.03)]
+        #[arg(long, default_value_t = 0.04)]
         max_false_abstentions: f32,
         /// Also write each dev question's confidence inputs here (for analysis).
         #[arg(long)]
@@ -256,7 +256,7 @@ enum EvalCommand {
         #[arg(long, default_value_t = 3)]
         seeds: u32,
         /// As for `fit`.
-        #[arg(long, default_value_t = 0.03)]
+        #[arg(long, default_value_t = 0.04)]
         max_false_abstentions: f32,
     },
 }
