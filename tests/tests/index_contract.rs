@@ -375,10 +375,55 @@ async fn server_backend_meets_the_contract() {
         collection: format!("kraft_contract_{}", Uuid::new_v4().simple()),
         ..Default::default()
     };
-    let b = ServerIndex::connect(settings, std::env::var("QDRANT_API_KEY").ok())
+    let key = std::env::var("QDRANT_API_KEY").ok();
+    let b = ServerIndex::connect(settings.clone(), key.clone())
         .await
         .expect("connect");
     contract(Arc::new(b)).await;
+    vacuum_setting_is_put_back(settings, key).await;
+}
+
+/// A collection whose segments are no longer vacuumed at any deleted
+/// point (made before that setting, or changed by hand) gets it back
+/// when the backend next ensures it.
+async fn vacuum_setting_is_put_back(settings: ServerSettings, key: Option<String>) {
+    use qdrant_client::qdrant::{OptimizersConfigDiffBuilder, UpdateCollectionBuilder};
+    let b = ServerIndex::connect(settings.clone(), key.clone())
+        .await
+        .expect("connect");
+    b.ensure_collection(Some(3)).await.expect("create");
+    let mut client = qdrant_client::Qdrant::from_url(&settings.url).skip_compatibility_check();
+    if let Some(k) = key {
+        client = client.api_key(k);
+    }
+    let client = client.build().expect("client");
+    let vacuum = || async {
+        let info = client
+            .collection_info(&settings.collection)
+            .await
+            .expect("info");
+        let o = info
+            .result
+            .and_then(|r| r.config)
+            .and_then(|c| c.optimizer_config)
+            .expect("optimizer config");
+        (o.deleted_threshold, o.vacuum_min_vector_number)
+    };
+    assert_eq!(vacuum().await, (Some(0.0), Some(100)), "as created");
+    client
+        .update_collection(
+            UpdateCollectionBuilder::new(&settings.collection).optimizers_config(
+                OptimizersConfigDiffBuilder::default()
+                    .deleted_threshold(0.2)
+                    .vacuum_min_vector_number(1000),
+            ),
+        )
+        .await
+        .expect("change by hand");
+    assert_eq!(vacuum().await, (Some(0.2), Some(1000)), "changed");
+    assert!(!b.ensure_collection(Some(3)).await.expect("ensure"));
+    assert_eq!(vacuum().await, (Some(0.0), Some(100)), "put back");
+    b.reset().await.expect("drop");
 }
 
 #[tokio::test]

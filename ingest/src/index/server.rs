@@ -17,8 +17,9 @@ use qdrant_client::qdrant::{
     Filter, GetPointsBuilder, Modifier, NamedVectors, OptimizersConfigDiffBuilder,
     PayloadIncludeSelector, PointId, PointStruct, PointVectors, PointsIdsList, Query,
     QueryPointsBuilder, Range, ScoredPoint, ScrollPointsBuilder, SparseVectorParamsBuilder,
-    SparseVectorsConfigBuilder, UpdatePointVectorsBuilder, UpsertPointsBuilder, ValuesCount,
-    Vector, VectorInput, VectorParamsBuilder, VectorsConfigBuilder,
+    SparseVectorsConfigBuilder, UpdateCollectionBuilder, UpdatePointVectorsBuilder,
+    UpsertPointsBuilder, ValuesCount, Vector, VectorInput, VectorParamsBuilder,
+    VectorsConfigBuilder,
 };
 use qdrant_client::{Payload, Qdrant, QdrantError};
 use uuid::Uuid;
@@ -88,6 +89,18 @@ fn classify(e: QdrantError) -> IndexError {
         IndexError::Storage(msg)
     }
 }
+
+/// A segment with any deleted point is vacuumed (from the smallest size
+/// the server accepts): a deleted point that an immutable segment still
+/// lists weighs its terms' IDF until then (see `delete`).
+fn optimizers() -> OptimizersConfigDiffBuilder {
+    OptimizersConfigDiffBuilder::default()
+        .deleted_threshold(VACUUM_DELETED)
+        .vacuum_min_vector_number(VACUUM_MIN_VECTORS)
+}
+
+const VACUUM_DELETED: f64 = 0.0;
+const VACUUM_MIN_VECTORS: u64 = 100;
 
 fn pid(id: Uuid) -> PointId {
     PointId::from(id.to_string())
@@ -200,15 +213,8 @@ impl ServerIndex {
             SPARSE_VECTOR,
             SparseVectorParamsBuilder::default().modifier(Modifier::Idf),
         );
-        // A segment with any deleted point is vacuumed (from the smallest
-        // size the server accepts): a deleted point that an immutable
-        // segment still lists weighs its terms' IDF until then (see
-        // `delete`).
-        let optimizers = OptimizersConfigDiffBuilder::default()
-            .deleted_threshold(0.0)
-            .vacuum_min_vector_number(100);
         let mut builder = CreateCollectionBuilder::new(self.name_())
-            .optimizers_config(optimizers)
+            .optimizers_config(optimizers())
             .sparse_vectors_config(sparse)
             .shard_number(self.settings.shard_number)
             .replication_factor(self.settings.replication_factor);
@@ -233,6 +239,33 @@ impl ServerIndex {
             self.client
                 .create_field_index(
                     CreateFieldIndexCollectionBuilder::new(self.name_(), *field, t).wait(true),
+                )
+                .await
+                .map_err(classify)?;
+        }
+        Ok(())
+    }
+
+    /// A collection created before its segments were vacuumed at any
+    /// deleted point (or changed by hand) gets that setting back.
+    async fn keep_vacuuming(&self) -> Result<(), IndexError> {
+        let info = self
+            .client
+            .collection_info(self.name_())
+            .await
+            .map_err(classify)?;
+        let o = info
+            .result
+            .and_then(|r| r.config)
+            .and_then(|c| c.optimizer_config);
+        let set = o.is_some_and(|o| {
+            o.deleted_threshold == Some(VACUUM_DELETED)
+                && o.vacuum_min_vector_number == Some(VACUUM_MIN_VECTORS)
+        });
+        if !set {
+            self.client
+                .update_collection(
+                    UpdateCollectionBuilder::new(self.name_()).optimizers_config(optimizers()),
                 )
                 .await
                 .map_err(classify)?;
@@ -307,7 +340,10 @@ impl IndexBackend for ServerIndex {
 
     async fn ensure_collection(&self, dense_dim: Option<usize>) -> Result<bool, IndexError> {
         match self.dense_dim().await? {
-            Some(existing) if existing == dense_dim => Ok(false),
+            Some(existing) if existing == dense_dim => {
+                self.keep_vacuuming().await?;
+                Ok(false)
+            }
             Some(_) => {
                 self.reset().await?;
                 self.create(dense_dim).await?;
