@@ -236,9 +236,31 @@ pub fn answer_body(reply: &str) -> String {
     reply[..cut].to_string()
 }
 
-/// Asserts that every line of the answer body (bullets included) is text
-/// of one of the cited documents, Markdown removed: nothing is stated that
-/// the sources do not say.
+/// The sentences of one answer line: split after `.`, `!` or `?` where a
+/// space and a capital letter or digit follow ("t.ex. en" stays whole).
+fn sentences(line: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let chars: Vec<(usize, char)> = line.char_indices().collect();
+    for w in chars.windows(3) {
+        let [(_, end), (_, space), (next_at, next)] = [w[0], w[1], w[2]];
+        if matches!(end, '.' | '!' | '?')
+            && space == ' '
+            && (next.is_uppercase() || next.is_ascii_digit())
+        {
+            out.push(line[start..next_at].trim());
+            start = next_at;
+        }
+    }
+    out.push(line[start..].trim());
+    out.retain(|s| !s.is_empty());
+    out
+}
+
+/// Asserts that every sentence of the answer body (bullets included) is
+/// text of one of the cited documents, Markdown removed: nothing is stated
+/// that the sources do not say. Sentence by sentence, because an answer
+/// may put a section's sentence and the next section's on one line.
 pub fn assert_grounded(reply: &str, kb: &Path) {
     let cited = cited_paths(reply);
     assert!(!cited.is_empty(), "no sources cited in:\n{reply}");
@@ -257,9 +279,48 @@ pub fn assert_grounded(reply: &str, kb: &Path) {
         if line.is_empty() || line == "(The source is in Swedish.)" {
             continue;
         }
-        assert!(
-            sources.iter().any(|s| s.contains(line)),
-            "answer line not found in the cited sources {cited:?}:\n  {line}\nfull reply:\n{reply}"
+        for sentence in sentences(line) {
+            assert!(
+                sources.iter().any(|s| s.contains(sentence)),
+                "answer sentence not found in the cited sources {cited:?}:\n  {sentence}\nfull reply:\n{reply}"
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sentences_split_where_a_new_one_starts() {
+        assert_eq!(
+            sentences("En rad. Nästa rad, t.ex. en lista? 2027 gäller det. slut"),
+            [
+                "En rad.",
+                "Nästa rad, t.ex. en lista?",
+                "2027 gäller det. slut"
+            ]
         );
+        assert_eq!(sentences("  "), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn a_sentence_the_sources_do_not_say_is_caught() {
+        let kb = tempfile::tempdir().expect("tmp");
+        std::fs::create_dir_all(kb.path().join("faq")).expect("dir");
+        std::fs::write(
+            kb.path().join("faq/a.md"),
+            "---\ntitle: \"A\"\n---\n# A\n\n## Ett\n\nFörsta meningen.\n\n## Två\n\nAndra meningen.\n",
+        )
+        .expect("page");
+        let reply = |body: &str| {
+            format!("{body}\n\nKällor:\n[1] A – https://kraft.test/kb/faq/a.md?lang=sv")
+        };
+        // Two sections' sentences on one line: both are in the source.
+        assert_grounded(&reply("Första meningen. Andra meningen."), kb.path());
+        let invented = reply("Första meningen. Det kostar 5 000 kr.");
+        let caught = std::panic::catch_unwind(|| assert_grounded(&invented, kb.path()));
+        assert!(caught.is_err(), "an invented sentence must fail the check");
     }
 }
