@@ -249,15 +249,7 @@ impl ServerIndex {
     /// A collection created before its segments were vacuumed at any
     /// deleted point (or changed by hand) gets that setting back.
     async fn keep_vacuuming(&self) -> Result<(), IndexError> {
-        let info = self
-            .client
-            .collection_info(self.name_())
-            .await
-            .map_err(classify)?;
-        let o = info
-            .result
-            .and_then(|r| r.config)
-            .and_then(|c| c.optimizer_config);
+        let o = self.config().await?.and_then(|c| c.optimizer_config);
         let set = o.is_some_and(|o| {
             o.deleted_threshold == Some(VACUUM_DELETED)
                 && o.vacuum_min_vector_number == Some(VACUUM_MIN_VECTORS)
@@ -273,18 +265,23 @@ impl ServerIndex {
         Ok(())
     }
 
-    async fn dense_dim(&self) -> Result<Option<Option<usize>>, IndexError> {
-        if !self.exists().await? {
-            return Ok(None);
-        }
+    /// The collection's configuration as the server reports it.
+    async fn config(&self) -> Result<Option<qdrant_client::qdrant::CollectionConfig>, IndexError> {
         let info = self
             .client
             .collection_info(self.name_())
             .await
             .map_err(classify)?;
-        let dim = info
-            .result
-            .and_then(|r| r.config)
+        Ok(info.result.and_then(|r| r.config))
+    }
+
+    async fn dense_dim(&self) -> Result<Option<Option<usize>>, IndexError> {
+        if !self.exists().await? {
+            return Ok(None);
+        }
+        let dim = self
+            .config()
+            .await?
             .and_then(|c| c.params)
             .and_then(|p| p.vectors_config)
             .and_then(|v| v.config)
