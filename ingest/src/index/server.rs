@@ -12,14 +12,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use qdrant_client::qdrant::{
-    point_id::PointIdOptions, Condition, CountPointsBuilder, CreateCollectionBuilder,
-    CreateFieldIndexCollectionBuilder, DeletePointsBuilder, Distance, FieldType as QFieldType,
-    Filter, GetPointsBuilder, Modifier, NamedVectors, OptimizersConfigDiffBuilder,
-    PayloadIncludeSelector, PointId, PointStruct, PointVectors, PointsIdsList, Query,
-    QueryPointsBuilder, Range, ScoredPoint, ScrollPointsBuilder, SparseVectorParamsBuilder,
-    SparseVectorsConfigBuilder, UpdateCollectionBuilder, UpdatePointVectorsBuilder,
-    UpsertPointsBuilder, ValuesCount, Vector, VectorInput, VectorParamsBuilder,
-    VectorsConfigBuilder,
+    point_id::PointIdOptions, CollectionConfig, Condition, CountPointsBuilder,
+    CreateCollectionBuilder, CreateFieldIndexCollectionBuilder, DeletePointsBuilder, Distance,
+    FieldType as QFieldType, Filter, GetPointsBuilder, Modifier, NamedVectors,
+    OptimizersConfigDiffBuilder, PayloadIncludeSelector, PointId, PointStruct, PointVectors,
+    PointsIdsList, Query, QueryPointsBuilder, Range, ScoredPoint, ScrollPointsBuilder,
+    SparseVectorParamsBuilder, SparseVectorsConfigBuilder, UpdateCollectionBuilder,
+    UpdatePointVectorsBuilder, UpsertPointsBuilder, ValuesCount, Vector, VectorInput,
+    VectorParamsBuilder, VectorsConfigBuilder,
 };
 use qdrant_client::{Payload, Qdrant, QdrantError};
 use uuid::Uuid;
@@ -248,9 +248,8 @@ impl ServerIndex {
 
     /// A collection created before its segments were vacuumed at any
     /// deleted point (or changed by hand) gets that setting back.
-    async fn keep_vacuuming(&self) -> Result<(), IndexError> {
-        let o = self.config().await?.and_then(|c| c.optimizer_config);
-        let set = o.is_some_and(|o| {
+    async fn keep_vacuuming(&self, config: &CollectionConfig) -> Result<(), IndexError> {
+        let set = config.optimizer_config.as_ref().is_some_and(|o| {
             o.deleted_threshold == Some(VACUUM_DELETED)
                 && o.vacuum_min_vector_number == Some(VACUUM_MIN_VECTORS)
         });
@@ -265,24 +264,25 @@ impl ServerIndex {
         Ok(())
     }
 
-    /// The collection's configuration as the server reports it.
-    async fn config(&self) -> Result<Option<qdrant_client::qdrant::CollectionConfig>, IndexError> {
+    /// The collection's configuration as the server reports it (None when
+    /// there is no collection).
+    async fn config(&self) -> Result<Option<CollectionConfig>, IndexError> {
+        if !self.exists().await? {
+            return Ok(None);
+        }
         let info = self
             .client
             .collection_info(self.name_())
             .await
             .map_err(classify)?;
-        Ok(info.result.and_then(|r| r.config))
+        Ok(Some(info.result.and_then(|r| r.config).unwrap_or_default()))
     }
 
-    async fn dense_dim(&self) -> Result<Option<Option<usize>>, IndexError> {
-        if !self.exists().await? {
-            return Ok(None);
-        }
-        let dim = self
-            .config()
-            .await?
-            .and_then(|c| c.params)
+    /// The dense vectors' dimension in a collection's configuration.
+    fn dense_dim(config: &CollectionConfig) -> Option<usize> {
+        config
+            .params
+            .clone()
             .and_then(|p| p.vectors_config)
             .and_then(|v| v.config)
             .and_then(|c| match c {
@@ -290,8 +290,7 @@ impl ServerIndex {
                     m.map.get(DENSE_VECTOR).map(|p| p.size as usize)
                 }
                 qdrant_client::qdrant::vectors_config::Config::Params(_) => None,
-            });
-        Ok(Some(dim))
+            })
     }
 
     fn hits(points: Vec<ScoredPoint>) -> Vec<Hit> {
@@ -336,9 +335,9 @@ impl IndexBackend for ServerIndex {
     }
 
     async fn ensure_collection(&self, dense_dim: Option<usize>) -> Result<bool, IndexError> {
-        match self.dense_dim().await? {
-            Some(existing) if existing == dense_dim => {
-                self.keep_vacuuming().await?;
+        match self.config().await? {
+            Some(config) if Self::dense_dim(&config) == dense_dim => {
+                self.keep_vacuuming(&config).await?;
                 Ok(false)
             }
             Some(_) => {
